@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Install and start what kvmfleet's demo and test suite need on a Debian machine, as root.
+# Idempotent: each step checks first and does nothing when already done.
+# Usage: tools/setup-host.sh [--no-postgres]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TOP=$PWD
+WANT_POSTGRES=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-postgres) WANT_POSTGRES=0 ;;
+    *) echo "setup-host: unknown option $arg" >&2; exit 2 ;;
+  esac
+done
+
+step() { printf '==> %s\n' "$*"; }
+export DEBIAN_FRONTEND=noninteractive
+
+APT_UPDATED=0
+apt_install() {
+  local missing=()
+  for pkg in "$@"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  step "installing ${missing[*]}"
+  if [ "$APT_UPDATED" = 0 ]; then apt-get update -qq; APT_UPDATED=1; fi
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
+  local limit=$1 what=$2; shift 2
+  for _ in $(seq "$limit"); do "$@" && return 0; sleep 1; done
+  echo "setup-host: $what did not come up in ${limit}s" >&2
+  return 1
+}
+
+setup_python() {
+  apt_install python3 python3-venv python3-dev gcc pkg-config
+  if [ ! -x .venv/bin/python ]; then
+    step "creating .venv"
+    python3 -m venv .venv
+  fi
+  local stamp=.venv/.kvmfleet-installed
+  local digest
+  digest=$(cat setup.cfg requirements.txt test-requirements.txt | sha256sum | cut -c1-16)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; then
+    step "installing kvmfleet and its Python requirements into .venv"
+    .venv/bin/pip install -q --upgrade pip >/dev/null
+    .venv/bin/pip install -q -r requirements.txt -r test-requirements.txt
+    .venv/bin/pip install -q -e .
+    echo "$digest" > "$stamp"
+  fi
+}
+
+setup_rabbitmq() {
+  port_open 5672 && return 0
+  apt_install rabbitmq-server
+  step "starting RabbitMQ"
+  rabbitmq-server -detached >/dev/null 2>&1 || true
+  wait_for 60 RabbitMQ port_open 5672
+}
+
+setup_postgres() {
+  if ! port_open 5432; then
+    apt_install postgresql
+    step "starting PostgreSQL"
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
+    wait_for 30 PostgreSQL port_open 5432
+  fi
+  # The suite uses database 'kvmfleet_test' as role 'root'.
+  if ! su postgres -c "psql -tAc \"SELECT 1 FROM pg_roles WHERE rolname='root'\"" | grep -q 1; then
+    su postgres -c "createuser --superuser root"
+  fi
+  if ! psql -h 127.0.0.1 -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname='kvmfleet_test'" \
+      2>/dev/null | grep -q 1; then
+    su postgres -c "createdb -O root kvmfleet_test" 2>/dev/null || createdb kvmfleet_test
+  fi
+}
+
+setup_libvirt() {
+  apt_install libvirt-daemon-system libvirt-clients libvirt-dev qemu-system-x86 qemu-utils \
+    libxml2-utils tini busybox-static cpio
+  # Hugepages: 2 MiB pool for the launch tests; hugetlbfs must be mounted before libvirtd.
+  local want_pages=${KVMFLEET_HUGEPAGES:-256}
+  if [ "$(cat /proc/sys/vm/nr_hugepages)" -lt "$want_pages" ]; then
+    echo "$want_pages" > /proc/sys/vm/nr_hugepages || true
+  fi
+  mkdir -p /dev/hugepages
+  if ! grep -q ' /dev/hugepages hugetlbfs' /proc/mounts; then
+    mount -t hugetlbfs hugetlbfs /dev/hugepages
+    # libvirtd reads hugetlbfs mounts at start: restart it if it already runs.
+    pkill -x libvirtd 2>/dev/null && sleep 1 || true
+  fi
+  if [ -e /dev/kvm ]; then chgrp kvm /dev/kvm && chmod 660 /dev/kvm; fi
+  pgrep -x virtlogd >/dev/null || virtlogd -d
+  if ! pgrep -x libvirtd >/dev/null; then
+    step "starting libvirtd"
+    setsid tini -s -- libvirtd >/var/log/kvmfleet-libvirtd.log 2>&1 < /dev/null &
+  fi
+  wait_for 60 libvirtd virsh -c qemu:///system version >/dev/null 2>&1
+}
+
+# libvirt first: libvirt-python (in requirements.txt) builds against libvirt-dev.
+setup_libvirt
+setup_python
+setup_rabbitmq
+[ "$WANT_POSTGRES" = 1 ] && setup_postgres
+step "host ready ($TOP)"

@@ -1,0 +1,137 @@
+"""The exact resources the scheduler claims for one instance on one host.
+
+An Assignment is decided once, centrally, and applied verbatim by the agent.
+Every field is plain data so it serialises to JSON for the bus, the store and
+the domain metadata.
+"""
+
+import dataclasses
+
+from wire import fields
+
+ASSIGNMENT_VERSION = 1
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CellAssignment:
+    """One guest NUMA cell placed on one host cell."""
+
+    guest_cell: int
+    host_cell: int
+    vcpus: tuple                 # guest vCPU ids in this guest cell
+    memory_mb: int
+    page_size_kb: int            # 4 for small pages
+    pinning: dict                # vcpu -> pcpu, for dedicated vCPUs
+    shared_cpus: frozenset       # pCPUs the unpinned vCPUs float over
+    reserved_pcpus: frozenset = frozenset()  # held but unused (isolate siblings)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class PciAssignment:
+    """One PCI device given to the instance, and what asked for it."""
+
+    address: str
+    host_cell: int | None
+    request: str                 # "alias:<name>" or "port:<index>"
+    physical_network: str | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Assignment:
+    """Everything one instance holds on one host.
+
+    ``cells`` is empty for a guest without NUMA topology; such a guest floats
+    over ``shared_cpus`` and takes ``memory_mb`` of small pages host-wide.
+    For a NUMA guest ``shared_cpus`` is the union of its cells' shared sets.
+    ``emulator_pcpus`` are held exclusively with the ``isolate`` emulator
+    threads policy; with ``share`` they are the shared set (or, with no
+    shared set, the instance's own pinned pCPUs) and hold nothing more.
+    """
+
+    host: str
+    instance: str
+    vcpus: int
+    memory_mb: int
+    cells: tuple = ()
+    shared_cpus: frozenset = frozenset()
+    emulator_pcpus: frozenset = frozenset()
+    pci_devices: tuple = ()
+    sev: bool = False
+
+    @property
+    def pinned_pcpus(self):
+        """Every pCPU the instance holds exclusively."""
+        held = set(self.emulator_pcpus)
+        for cell in self.cells:
+            held.update(cell.pinning.values())
+            held.update(cell.reserved_pcpus)
+        return frozenset(held) - self.shared_cpus
+
+    def to_dict(self):
+        return {
+            'version': ASSIGNMENT_VERSION,
+            'host': self.host, 'instance': self.instance,
+            'vcpus': self.vcpus, 'memory_mb': self.memory_mb,
+            'cells': [_cell_to_dict(c) for c in self.cells],
+            'shared_cpus': sorted(self.shared_cpus),
+            'emulator_pcpus': sorted(self.emulator_pcpus),
+            'pci_devices': [dataclasses.asdict(p) for p in self.pci_devices],
+            'sev': self.sev,
+        }
+
+    @classmethod
+    def from_dict(cls, data, path='assignment'):
+        cells = fields.listing(data.get('cells', []), f"{path}.cells")
+        pcis = fields.listing(data.get('pci_devices', []), f"{path}.pci_devices")
+        return cls(
+            host=fields.string(fields.require(data, 'host', path), f"{path}.host"),
+            instance=str(fields.require(data, 'instance', path)),
+            vcpus=fields.integer(fields.require(data, 'vcpus', path), f"{path}.vcpus", 1),
+            memory_mb=fields.integer(fields.require(data, 'memory_mb', path),
+                                     f"{path}.memory_mb", 1),
+            cells=tuple(_cell_from_dict(c, f"{path}.cells[{i}]") for i, c in enumerate(cells)),
+            shared_cpus=fields.cpuset(data.get('shared_cpus', []), f"{path}.shared_cpus"),
+            emulator_pcpus=fields.cpuset(data.get('emulator_pcpus', []),
+                                         f"{path}.emulator_pcpus"),
+            pci_devices=tuple(_pci_from_dict(p, f"{path}.pci_devices[{i}]")
+                              for i, p in enumerate(pcis)),
+            sev=fields.boolean(data.get('sev', False), f"{path}.sev"),
+        )
+
+
+def _cell_to_dict(cell):
+    return {
+        'guest_cell': cell.guest_cell, 'host_cell': cell.host_cell,
+        'vcpus': list(cell.vcpus), 'memory_mb': cell.memory_mb,
+        'page_size_kb': cell.page_size_kb,
+        'pinning': {str(v): p for v, p in sorted(cell.pinning.items())},
+        'shared_cpus': sorted(cell.shared_cpus),
+        'reserved_pcpus': sorted(cell.reserved_pcpus),
+    }
+
+
+def _cell_from_dict(data, path):
+    pinning = data.get('pinning', {})
+    if not isinstance(pinning, dict):
+        raise fields.FieldError(f"{path}.pinning", 'expected an object {vcpu: pcpu}')
+    return CellAssignment(
+        guest_cell=fields.integer(fields.require(data, 'guest_cell', path), f"{path}.guest_cell"),
+        host_cell=fields.integer(fields.require(data, 'host_cell', path), f"{path}.host_cell"),
+        vcpus=tuple(sorted(fields.cpuset(data.get('vcpus', []), f"{path}.vcpus"))),
+        memory_mb=fields.integer(fields.require(data, 'memory_mb', path), f"{path}.memory_mb", 1),
+        page_size_kb=fields.integer(data.get('page_size_kb', 4), f"{path}.page_size_kb", 4),
+        pinning={fields.integer(v, f"{path}.pinning"): fields.integer(p, f"{path}.pinning.{v}")
+                 for v, p in pinning.items()},
+        shared_cpus=fields.cpuset(data.get('shared_cpus', []), f"{path}.shared_cpus"),
+        reserved_pcpus=fields.cpuset(data.get('reserved_pcpus', []), f"{path}.reserved_pcpus"),
+    )
+
+
+def _pci_from_dict(data, path):
+    node = data.get('host_cell')
+    return PciAssignment(
+        address=fields.string(fields.require(data, 'address', path), f"{path}.address"),
+        host_cell=None if node is None else fields.integer(node, f"{path}.host_cell"),
+        request=fields.string(fields.require(data, 'request', path), f"{path}.request"),
+        physical_network=data.get('physical_network'),
+    )

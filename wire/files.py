@@ -1,0 +1,83 @@
+"""Fleet and request files: versioned JSON (YAML accepted) written by hand.
+
+A fleet file is ``{"version": 1, "hosts": [...]}``, a request file
+``{"version": 1, "requests": [...]}``.  A malformed file raises FileFormatError
+naming the file and the place in it.
+"""
+
+import json
+
+from wire.errors import FieldError, InvalidInput
+from wire.topology import HostTopology
+
+SUPPORTED_VERSION = 1
+
+
+class FileFormatError(ValueError):
+    """A fleet or request file that cannot be read; the message names the place."""
+
+
+def load_document(path):
+    """Parse JSON, or YAML for ``.yaml``/``.yml`` files."""
+    try:
+        with open(path, encoding='utf-8') as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise FileFormatError(f"{path}: cannot read: {exc.strerror}")
+    if str(path).endswith(('.yaml', '.yml')):
+        return _load_yaml(path, text)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise FileFormatError(f"{path}: line {exc.lineno} column {exc.colno}: {exc.msg}")
+
+
+def _load_yaml(path, text):
+    import yaml
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, 'problem_mark', None)
+        where = f"line {mark.line + 1} column {mark.column + 1}: " if mark else ''
+        raise FileFormatError(f"{path}: {where}{getattr(exc, 'problem', exc)}")
+
+
+def _items(path, document, key):
+    if not isinstance(document, dict):
+        raise FileFormatError(f"{path}: expected an object with 'version' and '{key}'")
+    version = document.get('version')
+    if version != SUPPORTED_VERSION:
+        raise FileFormatError(f"{path}: version: {version!r} is not supported "
+                              f"(this kvmfleet reads version {SUPPORTED_VERSION})")
+    items = document.get(key)
+    if not isinstance(items, list):
+        raise FileFormatError(f"{path}: {key}: is required and must be a list")
+    return items
+
+
+def parse_fleet(document, source='fleet'):
+    """HostTopology objects from a parsed fleet document."""
+    hosts = []
+    for index, raw in enumerate(_items(source, document, 'hosts')):
+        try:
+            hosts.append(HostTopology.from_dict(raw, f"hosts[{index}]"))
+        except (FieldError, InvalidInput) as exc:
+            raise FileFormatError(f"{source}: {exc}")
+    names = [h.name for h in hosts]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise FileFormatError(f"{source}: hosts: names {duplicates} appear more than once")
+    return hosts
+
+
+def load_fleet(path):
+    return parse_fleet(load_document(path), str(path))
+
+
+def load_requests(path):
+    """The raw request dicts of a request file (validated later, one by one)."""
+    items = _items(str(path), load_document(path), 'requests')
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            raise FileFormatError(f"{path}: requests[{index}]: expected an object")
+    return items
