@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Build the tiny test guest: Debian's cloud kernel booted directly with a
+# busybox-static initramfs whose /init prints what the guest sees, then powers off.
+#
+# Usage: tools/build-test-image.sh [DIR]     (default /var/lib/kvmfleet/images/test-guest)
+# Result: DIR/vmlinuz, DIR/initrd.img, DIR/image.json (the agent's image dict).
+# Idempotent: does nothing when DIR/image.json exists and names files that exist.
+# The directory must be traversable by libvirt-qemu (so not under /root).
+set -euo pipefail
+
+DIR=${1:-/var/lib/kvmfleet/images/test-guest}
+CMDLINE='console=ttyS0 panic=-1 quiet'
+
+if [ -f "$DIR/image.json" ] && [ -s "$DIR/vmlinuz" ] && [ -s "$DIR/initrd.img" ]; then
+  echo "test image already built in $DIR"
+  exit 0
+fi
+
+for tool in apt-get dpkg-deb cpio gzip; do
+  command -v "$tool" >/dev/null || { echo "build-test-image: $tool is missing" >&2; exit 1; }
+done
+BUSYBOX=/bin/busybox
+if ! "$BUSYBOX" --help 2>&1 | head -1 | grep -q BusyBox || ldd "$BUSYBOX" >/dev/null 2>&1; then
+  echo "build-test-image: a static $BUSYBOX is needed (apt-get install busybox-static)" >&2
+  exit 1
+fi
+
+WORK=$(mktemp -d)
+chmod 755 "$WORK"
+trap 'rm -rf "$WORK"' EXIT
+mkdir -p "$DIR"
+
+# linux-image-cloud-amd64 is a metapackage: download the versioned kernel it depends on.
+KPKG=$(apt-cache depends linux-image-cloud-amd64 | awk '/Depends: linux-image-[0-9]/ {print $2; exit}')
+[ -n "$KPKG" ] || { echo "build-test-image: no linux-image-*-cloud-amd64 found" >&2; exit 1; }
+mkdir -p "$WORK/deb" && chmod 777 "$WORK/deb"   # apt's _apt user downloads into it
+(cd "$WORK/deb" && apt-get download -qq "$KPKG" >/dev/null)
+dpkg-deb -x "$WORK"/deb/"$KPKG"_*.deb "$WORK/kernel"
+KVER=${KPKG#linux-image-}
+MODDIR="$WORK/kernel/lib/modules/$KVER/kernel"
+
+# Modules in load order: each one's dependencies first (virtio_ring before virtio).
+ROOT="$WORK/initramfs"
+mkdir -p "$ROOT"/{bin,proc,sys,dev,modules}
+cp "$BUSYBOX" "$ROOT/bin/busybox"
+MODULES=()
+module_depends() {  # the module's "depends=" field (modinfo, or read from its .modinfo section)
+  if command -v modinfo >/dev/null; then modinfo -F depends "$1"; return; fi
+  tr '\0' '\n' < "$1" | sed -n 's/^depends=//p' | head -n1
+}
+add_module() {
+  local name=$1 file deps dep
+  for m in "${MODULES[@]}"; do [ "$m" = "$name" ] && return 0; done
+  file=$(find "$MODDIR" -name "$name.ko*" | head -n1)
+  [ -n "$file" ] || return 0        # built into the kernel
+  case "$file" in
+    *.ko.xz) xz -dc "$file" > "$WORK/$name.ko" ;;
+    *.ko.zst) zstd -qdc "$file" > "$WORK/$name.ko" ;;
+    *) cp "$file" "$WORK/$name.ko" ;;
+  esac
+  deps=$(module_depends "$WORK/$name.ko" | tr ',' ' ')
+  for dep in $deps; do add_module "$dep"; done
+  mv "$WORK/$name.ko" "$ROOT/modules/$name.ko"
+  MODULES+=("$name")
+}
+for module in virtio_ring virtio virtio_pci virtio_net; do add_module "$module"; done
+
+cat > "$ROOT/init" <<EOF
+#!/bin/busybox sh
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev 2>/dev/null
+for m in ${MODULES[*]}; do insmod /modules/\$m.ko 2>/dev/null; done
+sleep 0.2
+echo "KVMFLEET nproc=\$(nproc)"
+for node in /sys/devices/system/node/node*; do
+  [ -d "\$node" ] || continue
+  id=\${node##*node}
+  kb=\$(awk '/MemTotal/ {print \$4}' "\$node/meminfo")
+  echo "KVMFLEET node=\$id cpus=\$(cat \$node/cpulist) memtotal_kb=\$kb"
+done
+if [ -d /sys/class/net/eth0/queues ]; then
+  echo "KVMFLEET eth0_queues=\$(ls /sys/class/net/eth0/queues | tr '\n' ' ')"
+  echo "KVMFLEET eth0_rx_queues=\$(ls -d /sys/class/net/eth0/queues/rx-* | wc -l)"
+else
+  echo "KVMFLEET eth0_queues=none"
+fi
+echo "KVMFLEET done"
+poweroff -f
+EOF
+chmod 755 "$ROOT/init"
+
+(cd "$ROOT" && find . | cpio -o -H newc --quiet | gzip -9) > "$DIR/initrd.img.tmp"
+cp "$WORK"/kernel/boot/vmlinuz-"$KVER" "$DIR/vmlinuz.tmp"
+mv "$DIR/initrd.img.tmp" "$DIR/initrd.img"
+mv "$DIR/vmlinuz.tmp" "$DIR/vmlinuz"
+chmod 644 "$DIR/vmlinuz" "$DIR/initrd.img"
+cat > "$DIR/image.json" <<EOF
+{"name": "test-guest", "kernel": "$DIR/vmlinuz", "initrd": "$DIR/initrd.img",
+ "cmdline": "$CMDLINE", "kernel_package": "$KPKG", "modules": "${MODULES[*]}"}
+EOF
+# QEMU (libvirt-qemu) must traverse every directory up to the files.
+d=$DIR
+while [ "$d" != / ]; do chmod o+x "$d" 2>/dev/null || true; d=$(dirname "$d"); done
+echo "test image built in $DIR ($KPKG; modules: ${MODULES[*]})"
