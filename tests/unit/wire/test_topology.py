@@ -1,0 +1,123 @@
+import json
+
+import pytest
+
+from wire.assignment import Assignment, CellAssignment, PciAssignment
+from wire.errors import InvalidInput
+from wire.files import FileFormatError, load_fleet, load_requests, parse_fleet
+from wire.topology import HostTopology
+
+HOST = {
+    'name': 'compute-1',
+    'cells': [
+        {'id': 0, 'cpus': '2-7,10-15', 'shared_cpus': [0, 1, 8, 9],
+         'siblings': [[0, 8], [1, 9], '2,10', [3, 11]], 'memory_mb': 65536,
+         'pages': {'4': 100, '2048': 1024, '1048576': 8}},
+        {'id': 1, 'cpus': '16-23', 'memory_mb': 65536, 'reserved_memory_mb': 512},
+    ],
+    'pci_devices': [
+        {'address': '0000:05:00.1', 'vendor_id': '8086', 'product_id': '10c9',
+         'type': 'type-PF', 'numa_node': 1, 'physical_network': 'physnet1'},
+        {'address': '0000:05:10.1', 'vendor_id': '8086', 'product_id': '10ca',
+         'type': 'type-VF', 'parent': '0000:05:00.1', 'numa_node': 1,
+         'physical_network': 'physnet1', 'iommu_group': 25},
+    ],
+    'sev_slots': 15, 'secure_boot': True, 'traits': ['HW_CPU_X86_AVX2'],
+    'aggregates': {'fast': {'ssd': 'true'}},
+    'future_field': 'ignored',
+}
+
+
+def test_host_parses_the_fleet_format():
+    host = HostTopology.from_dict(HOST)
+    cell0, cell1 = host.cells
+    assert cell0.cpus == frozenset(range(2, 8)) | frozenset(range(10, 16))
+    assert cell0.pages == {2048: 1024, 1048576: 8}     # the small-page entry is derived
+    assert cell0.hugepage_mb == 2048 + 8192
+    assert cell0.small_page_mb == 65536 - 10240
+    assert cell1.small_page_mb == 65536 - 512
+    assert cell0.sibling_set(10) == frozenset({2, 10})
+    assert cell1.sibling_set(16) == frozenset({16})
+    assert host.pci_devices[1].parent == '0000:05:00.1'
+    assert host.aggregates == {'fast': {'ssd': 'true'}}
+
+
+def test_host_round_trips_through_dict():
+    host = HostTopology.from_dict(HOST)
+    assert HostTopology.from_dict(json.loads(json.dumps(host.to_dict()))) == host
+
+
+@pytest.mark.parametrize('mutate, field', [
+    (lambda h: h.pop('name'), 'host.name'),
+    (lambda h: h.update(cells=[]), 'host.cells'),
+    (lambda h: h['cells'][0].pop('memory_mb'), 'host.cells[0].memory_mb'),
+    (lambda h: h['cells'][0].update(cpus='0-3', shared_cpus=[3]), 'host.cells[0].shared_cpus'),
+    (lambda h: h['cells'][1].update(id=0), 'host.cells'),
+    (lambda h: h['cells'][0].update(pages={'1048576': 100}), 'host.cells[0].pages'),
+    (lambda h: h['pci_devices'][0].update(type='type-XX'), 'host.pci_devices[0].type'),
+    (lambda h: h['pci_devices'][1].pop('address'), 'host.pci_devices[1].address'),
+    (lambda h: h.update(sev_slots=-1), 'host.sev_slots'),
+])
+def test_host_errors_name_the_field(mutate, field):
+    data = json.loads(json.dumps(HOST))
+    mutate(data)
+    with pytest.raises(InvalidInput) as info:
+        HostTopology.from_dict(data)
+    assert field in [e.field for e in info.value.errors]
+
+
+def test_host_errors_are_collected():
+    data = json.loads(json.dumps(HOST))
+    data.pop('name')
+    data['pci_devices'][0]['type'] = 'bogus'
+    with pytest.raises(InvalidInput) as info:
+        HostTopology.from_dict(data)
+    assert {e.field for e in info.value.errors} == {'host.name', 'host.pci_devices[0].type'}
+
+
+def _assignment():
+    return Assignment(
+        host='compute-1', instance='vm-1', vcpus=4, memory_mb=2048,
+        cells=(CellAssignment(0, 1, (0, 1, 2, 3), 2048, 2048, {0: 16, 1: 17, 2: 18},
+                              frozenset({0, 1}), frozenset({20})),),
+        shared_cpus=frozenset({0, 1}), emulator_pcpus=frozenset({19}),
+        pci_devices=(PciAssignment('0000:05:10.1', 1, 'port:0', 'physnet1'),), sev=True)
+
+
+def test_assignment_round_trips_and_lists_held_pcpus():
+    assignment = _assignment()
+    assert Assignment.from_dict(json.loads(json.dumps(assignment.to_dict()))) == assignment
+    assert assignment.pinned_pcpus == frozenset({16, 17, 18, 19, 20})
+
+
+def test_instances_on_a_host_carry_their_assignment():
+    data = json.loads(json.dumps(HOST))
+    data['instances'] = [{'uuid': 'u-1', 'assignment': _assignment().to_dict()}]
+    host = HostTopology.from_dict(data)
+    assert host.instances[0].name == 'u-1'
+    assert host.instances[0].assignment == _assignment()
+
+
+def test_fleet_file_errors_name_the_place(tmp_path):
+    bad_json = tmp_path / 'fleet.json'
+    bad_json.write_text('{"version": 1,\n "hosts": [}')
+    with pytest.raises(FileFormatError, match=r'fleet.json: line 2 column'):
+        load_fleet(bad_json)
+    wrong_version = tmp_path / 'v2.json'
+    wrong_version.write_text('{"version": 2, "hosts": []}')
+    with pytest.raises(FileFormatError, match='version: 2 is not supported'):
+        load_fleet(wrong_version)
+    with pytest.raises(FileFormatError, match=r'hosts\[0\]\.cells\[0\]\.memory_mb: is required'):
+        parse_fleet({'version': 1, 'hosts': [{'name': 'a', 'cells': [{'id': 0}]}]})
+    twice = {'version': 1, 'hosts': [HOST, HOST]}
+    with pytest.raises(FileFormatError, match='appear more than once'):
+        parse_fleet(twice)
+
+
+def test_yaml_files_are_accepted(tmp_path):
+    path = tmp_path / 'requests.yaml'
+    path.write_text('version: 1\nrequests:\n  - name: a\n    vcpus: 2\n    memory_mb: 512\n')
+    assert load_requests(path) == [{'name': 'a', 'vcpus': 2, 'memory_mb': 512}]
+    path.write_text('version: 1\nrequests: [1')
+    with pytest.raises(FileFormatError, match='requests.yaml: line'):
+        load_requests(path)
