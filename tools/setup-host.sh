@@ -48,9 +48,14 @@ setup_python() {
   digest=$(cat setup.cfg requirements.txt test-requirements.txt | sha256sum | cut -c1-16)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; then
     step "installing kvmfleet and its Python requirements into .venv"
-    .venv/bin/pip install -q --upgrade pip >/dev/null
-    .venv/bin/pip install -q -r requirements.txt -r test-requirements.txt
-    .venv/bin/pip install -q -e .
+    local log=.venv/pip-install.log
+    if ! { .venv/bin/pip install --upgrade pip &&
+           .venv/bin/pip install -r requirements.txt -r test-requirements.txt &&
+           .venv/bin/pip install -e .; } >"$log" 2>&1; then
+      tail -n 30 "$log" >&2
+      echo "setup-host: pip install failed, full log in $log" >&2
+      return 1
+    fi
     echo "$digest" > "$stamp"
   fi
 }
