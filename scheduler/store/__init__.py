@@ -1,0 +1,15 @@
+"""The scheduler's persistent state (SQLAlchemy 2): hosts, instances, claims."""
+
+from scheduler.store.models import ACTIVE, BUILDING, DELETED, ERROR, STATES, STOPPED
+from scheduler.store.repository import (
+                                        ClaimConflict,
+                                        HostRecord,
+                                        InstanceRecord,
+                                        NotFound,
+                                        Store,
+                                        list_opts,
+                                        resource_keys,
+)
+
+__all__ = ['ACTIVE', 'BUILDING', 'DELETED', 'ERROR', 'STATES', 'STOPPED', 'ClaimConflict',
+           'HostRecord', 'InstanceRecord', 'NotFound', 'Store', 'list_opts', 'resource_keys']

@@ -1,0 +1,79 @@
+"""The scheduler's tables (SQLAlchemy 2 declarative models).
+
+``allocated_resources`` holds one row per exclusively held resource (a
+pinned pCPU, a PCI device) with a UNIQUE (host, kind, key): even if every
+other check failed, the database itself refuses to give a pCPU or a VF to
+two instances.
+"""
+
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+SCHEMA_VERSION = 1
+
+BUILDING, ACTIVE, STOPPED, ERROR, DELETED = 'BUILDING', 'ACTIVE', 'STOPPED', 'ERROR', 'DELETED'
+STATES = (BUILDING, ACTIVE, STOPPED, ERROR, DELETED)
+
+RESOURCE_PCPU = 'pcpu'
+RESOURCE_PCI = 'pci'
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class SchemaVersion(Base):
+    __tablename__ = 'schema_version'
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    applied_at: Mapped[float] = mapped_column(Float)
+
+
+class Host(Base):
+    __tablename__ = 'hosts'
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    topology: Mapped[dict] = mapped_column(JSON)      # HostTopology.to_dict() without instances
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    disabled_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    last_heartbeat: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class Instance(Base):
+    __tablename__ = 'instances'
+
+    uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    name: Mapped[str] = mapped_column(String(255), index=True)
+    request: Mapped[dict] = mapped_column(JSON)
+    spec: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    task: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    host: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[list] = mapped_column(JSON, default=list)
+    alternates: Mapped[list] = mapped_column(JSON, default=list)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+
+
+class Allocation(Base):
+    __tablename__ = 'allocations'
+
+    instance_uuid: Mapped[str] = mapped_column(
+        String(36), ForeignKey('instances.uuid'), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255), ForeignKey('hosts.name'), index=True)
+    assignment: Mapped[dict] = mapped_column(JSON)
+    claimed_at: Mapped[float] = mapped_column(Float)
+
+
+class AllocatedResource(Base):
+    __tablename__ = 'allocated_resources'
+    __table_args__ = (UniqueConstraint('host', 'kind', 'key', name='uniq_resource_holder'),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    host: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(64))
+    instance_uuid: Mapped[str] = mapped_column(
+        String(36), ForeignKey('allocations.instance_uuid'), index=True)

@@ -1,0 +1,320 @@
+"""The scheduler's store: hosts, instances, allocations and atomic claims.
+
+A claim is one transaction: bump the host's generation if (and only if) it
+still is the generation the placement was computed against, then write the
+allocation and one row per exclusively held resource.  A stale generation or
+a resource already held raises ClaimConflict and writes nothing; the caller
+refits on fresh state.
+"""
+
+import dataclasses
+import logging
+import os
+import time
+
+from oslo_config import cfg
+from sqlalchemy import create_engine, delete, event, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import sessionmaker
+
+from scheduler.store import models
+from wire.assignment import Assignment
+
+LOG = logging.getLogger(__name__)
+DEFAULT_STATE_PATH = '/var/lib/kvmfleet'
+
+database_opts = [
+    cfg.StrOpt('connection', secret=True,
+               help='SQLAlchemy URL of the scheduler store. Default: a SQLite file '
+                    'kvmfleet.sqlite in [DEFAULT] state_path (or /var/lib/kvmfleet). '
+                    'PostgreSQL: postgresql+psycopg2://user@host/db'),
+]
+cfg.CONF.register_opts(database_opts, group='database')
+
+
+def list_opts():
+    return [('database', database_opts)]
+
+
+class ClaimConflict(Exception):
+    """The host changed since the placement was computed, or a resource is held."""
+
+
+class NotFound(LookupError):
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class HostRecord:
+    name: str
+    topology: dict
+    generation: int
+    enabled: bool
+    disabled_reason: str | None
+    last_heartbeat: float | None
+
+
+@dataclasses.dataclass(frozen=True)
+class InstanceRecord:
+    uuid: str
+    name: str
+    request: dict
+    spec: dict | None
+    state: str
+    task: str | None
+    host: str | None
+    reason: str | None
+    attempts: list
+    alternates: list
+    created_at: float
+    updated_at: float
+    assignment: dict | None = None
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+def default_connection(conf=cfg.CONF):
+    """[database] connection, or a SQLite file under the state path."""
+    if conf.database.connection:
+        return conf.database.connection
+    state_path = getattr(conf, 'state_path', None) if 'state_path' in conf else None
+    return f"sqlite:///{os.path.join(state_path or DEFAULT_STATE_PATH, 'kvmfleet.sqlite')}"
+
+
+def _host_record(row):
+    return HostRecord(row.name, row.topology, row.generation, row.enabled,
+                      row.disabled_reason, row.last_heartbeat)
+
+
+def _instance_record(row, assignment=None):
+    return InstanceRecord(row.uuid, row.name, row.request, row.spec, row.state, row.task,
+                          row.host, row.reason, list(row.attempts or []),
+                          list(row.alternates or []), row.created_at, row.updated_at,
+                          assignment)
+
+
+def resource_keys(assignment):
+    """(kind, key) of every resource the assignment holds exclusively."""
+    keys = [(models.RESOURCE_PCPU, str(cpu)) for cpu in sorted(assignment.pinned_pcpus)]
+    keys += [(models.RESOURCE_PCI, pci.address) for pci in assignment.pci_devices]
+    return keys
+
+
+class Store:
+    """Repository over one database; thread-safe (one session per operation)."""
+
+    def __init__(self, url=None):
+        self.url = url or default_connection()
+        self.engine = _make_engine(self.url)
+        self.session = sessionmaker(self.engine, expire_on_commit=False)
+
+    def create_schema(self):
+        """Create missing tables and record the schema version (idempotent)."""
+        models.Base.metadata.create_all(self.engine)
+        with self.session.begin() as session:
+            current = session.scalar(select(models.SchemaVersion.version)
+                                     .order_by(models.SchemaVersion.version.desc()))
+            if current is None:
+                session.add(models.SchemaVersion(version=models.SCHEMA_VERSION,
+                                                 applied_at=time.time()))
+            elif current > models.SCHEMA_VERSION:
+                raise RuntimeError(f"store schema {current} is newer than this kvmfleet "
+                                   f"({models.SCHEMA_VERSION})")
+        return self
+
+    def schema_version(self):
+        with self.session() as session:
+            return session.scalar(select(models.SchemaVersion.version)
+                                  .order_by(models.SchemaVersion.version.desc()))
+
+    def dispose(self):
+        self.engine.dispose()
+
+    # -- hosts -------------------------------------------------------------
+    def upsert_host(self, topology, now=None):
+        """Record a host report; the generation moves only when the topology changed.
+
+        Returns (HostRecord, created, changed).
+        """
+        now = time.time() if now is None else now
+        with self.session.begin() as session:
+            row = session.get(models.Host, topology['name'], with_for_update=True)
+            if row is None:
+                row = models.Host(name=topology['name'], topology=topology, generation=0,
+                                  enabled=True, last_heartbeat=now)
+                session.add(row)
+                session.flush()
+                return _host_record(row), True, True
+            changed = row.topology != topology
+            values = {'last_heartbeat': now}
+            if changed:   # increment in SQL: a concurrent claim's bump is never lost
+                values.update(topology=topology, generation=models.Host.generation + 1)
+            session.execute(update(models.Host).where(models.Host.name == row.name)
+                            .values(**values))
+            session.refresh(row)
+            return _host_record(row), False, changed
+
+    def get_host(self, name):
+        with self.session() as session:
+            row = session.get(models.Host, name)
+            if row is None:
+                raise NotFound(f"host {name!r} is not known")
+            return _host_record(row)
+
+    def list_hosts(self):
+        with self.session() as session:
+            return [_host_record(r) for r in session.scalars(
+                select(models.Host).order_by(models.Host.name))]
+
+    def set_host_enabled(self, name, enabled, reason=None):
+        with self.session.begin() as session:
+            row = session.get(models.Host, name)
+            if row is None:
+                raise NotFound(f"host {name!r} is not known")
+            row.enabled = enabled
+            row.disabled_reason = None if enabled else reason
+            return _host_record(row)
+
+    # -- allocations and claims -------------------------------------------
+    def claim(self, assignment, expected_generation, now=None):
+        """Atomically hold ``assignment`` on its host; returns the new generation.
+
+        Raises ClaimConflict (nothing written) if the host's generation is not
+        ``expected_generation`` or any of its resources is already held.
+        """
+        now = time.time() if now is None else now
+        try:
+            with self.session.begin() as session:
+                bumped = session.execute(
+                    update(models.Host)
+                    .where(models.Host.name == assignment.host,
+                           models.Host.generation == expected_generation)
+                    .values(generation=models.Host.generation + 1))
+                if bumped.rowcount != 1:
+                    raise ClaimConflict(f"host {assignment.host}: generation "
+                                        f"{expected_generation} is stale")
+                session.add(models.Allocation(instance_uuid=assignment.instance,
+                                              host=assignment.host,
+                                              assignment=assignment.to_dict(),
+                                              claimed_at=now))
+                session.flush()
+                session.add_all([models.AllocatedResource(
+                    host=assignment.host, kind=kind, key=key,
+                    instance_uuid=assignment.instance)
+                    for kind, key in resource_keys(assignment)])
+                session.flush()
+        except IntegrityError as exc:
+            raise ClaimConflict(f"host {assignment.host}: a resource of instance "
+                                f"{assignment.instance} is already held "
+                                f"({exc.orig.__class__.__name__})")
+        return expected_generation + 1
+
+    def release(self, instance_uuid):
+        """Free an instance's claim; returns (host, new generation) or None."""
+        with self.session.begin() as session:
+            row = session.get(models.Allocation, instance_uuid)
+            if row is None:
+                return None
+            host = row.host
+            session.execute(delete(models.AllocatedResource)
+                            .where(models.AllocatedResource.instance_uuid == instance_uuid))
+            session.delete(row)
+            session.flush()
+            session.execute(update(models.Host).where(models.Host.name == host)
+                            .values(generation=models.Host.generation + 1))
+            generation = session.scalar(select(models.Host.generation)
+                                        .where(models.Host.name == host))
+            return host, generation
+
+    def host_allocations(self, name):
+        """The Assignments held on host ``name``, and the generation read with them."""
+        with self.session() as session:
+            generation = session.scalar(select(models.Host.generation)
+                                        .where(models.Host.name == name))
+            rows = session.scalars(select(models.Allocation)
+                                   .where(models.Allocation.host == name))
+            return [Assignment.from_dict(r.assignment) for r in rows], generation
+
+    def all_allocations(self):
+        with self.session() as session:
+            return [Assignment.from_dict(r.assignment)
+                    for r in session.scalars(select(models.Allocation))]
+
+    def held_resources(self):
+        """Every (host, kind, key, instance) row: for audits and tests."""
+        with self.session() as session:
+            return [(r.host, r.kind, r.key, r.instance_uuid)
+                    for r in session.scalars(select(models.AllocatedResource))]
+
+    # -- instances ---------------------------------------------------------
+    def create_instance(self, uuid, name, request, spec, state, reason=None, now=None):
+        """Insert an instance; returns (record, created). Existing uuid: no change."""
+        now = time.time() if now is None else now
+        try:
+            with self.session.begin() as session:
+                row = models.Instance(uuid=uuid, name=name, request=request, spec=spec,
+                                      state=state, reason=reason, attempts=[], alternates=[],
+                                      created_at=now, updated_at=now)
+                session.add(row)
+                session.flush()
+                return _instance_record(row), True
+        except IntegrityError:
+            return self.get_instance(uuid), False
+
+    def get_instance(self, uuid):
+        with self.session() as session:
+            row = session.get(models.Instance, uuid)
+            if row is None:
+                raise NotFound(f"instance {uuid!r} not found")
+            allocation = session.get(models.Allocation, uuid)
+            return _instance_record(row, allocation.assignment if allocation else None)
+
+    def find_instances(self, name):
+        with self.session() as session:
+            rows = session.scalars(select(models.Instance).where(models.Instance.name == name))
+            return [_instance_record(r) for r in rows]
+
+    def list_instances(self, state=None, host=None, include_deleted=False):
+        query = select(models.Instance).order_by(models.Instance.created_at)
+        if state:
+            query = query.where(models.Instance.state == state)
+        elif not include_deleted:
+            query = query.where(models.Instance.state != models.DELETED)
+        if host:
+            query = query.where(models.Instance.host == host)
+        with self.session() as session:
+            return [_instance_record(r) for r in session.scalars(query)]
+
+    def update_instance(self, uuid, now=None, **values):
+        """Set columns of one instance; returns the new record."""
+        values['updated_at'] = time.time() if now is None else now
+        with self.session.begin() as session:
+            row = session.get(models.Instance, uuid)
+            if row is None:
+                raise NotFound(f"instance {uuid!r} not found")
+            for key, value in values.items():
+                setattr(row, key, value)
+            session.flush()
+            return _instance_record(row)
+
+
+def _make_engine(url):
+    if url.startswith('sqlite'):
+        path = url.split(':///', 1)[-1]
+        if path and path != ':memory:' and not url.startswith('sqlite://:'):
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        engine = create_engine(url, connect_args={'timeout': 30, 'check_same_thread': False})
+        event.listen(engine, 'connect', _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection, _record):
+    # WAL lets readers run beside the one writer; NORMAL sync is durable across
+    # process crashes (what a scheduler restart needs) at a fraction of the cost.
+    cursor = dbapi_connection.cursor()
+    cursor.execute('PRAGMA journal_mode=WAL')
+    cursor.execute('PRAGMA synchronous=NORMAL')
+    cursor.execute('PRAGMA foreign_keys=ON')
+    cursor.close()

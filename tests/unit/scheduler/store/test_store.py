@@ -1,0 +1,191 @@
+"""The scheduler store on SQLite and on a real PostgreSQL: hosts, instances, claims."""
+
+import os
+import threading
+import uuid as uuidlib
+
+import pytest
+import sqlalchemy
+
+from scheduler.store import ACTIVE, BUILDING, ClaimConflict, NotFound, Store, models
+from wire.assignment import Assignment, CellAssignment, PciAssignment
+
+HOST = 'compute-1'
+PCPUS = tuple(range(8))
+
+
+def topology(name=HOST, cpus=PCPUS, memory_mb=16384):
+    return {'name': name, 'cells': [{'id': 0, 'cpus': list(cpus), 'shared_cpus': [],
+                                     'siblings': [], 'memory_mb': memory_mb, 'pages': {}}],
+            'pci_devices': [], 'sev_slots': 0, 'secure_boot': False, 'traits': [],
+            'aggregates': {}, 'instances': [], 'enabled': True, 'up': True}
+
+
+def pinned(instance, pcpus, host=HOST, vfs=()):
+    pinning = {vcpu: pcpu for vcpu, pcpu in enumerate(pcpus)}
+    cell = CellAssignment(guest_cell=0, host_cell=0, vcpus=tuple(pinning), memory_mb=512,
+                          page_size_kb=4, pinning=pinning, shared_cpus=frozenset())
+    pcis = tuple(PciAssignment(address=a, host_cell=0, request=f"port:{i}",
+                               physical_network='physnet1') for i, a in enumerate(vfs))
+    return Assignment(host=host, instance=instance, vcpus=len(pcpus), memory_mb=512,
+                      cells=(cell,), pci_devices=pcis)
+
+
+def new_instance(store, name='vm'):
+    uuid = str(uuidlib.uuid4())
+    store.create_instance(uuid, name, {'name': name}, None, BUILDING)
+    return uuid
+
+
+@pytest.fixture(scope='module')
+def postgres_store(postgres_url):
+    schema = f"kvmfleet_store_test_{os.getpid()}"
+    admin = sqlalchemy.create_engine(postgres_url)
+    try:
+        with admin.begin() as conn:
+            conn.execute(sqlalchemy.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    except sqlalchemy.exc.OperationalError as exc:
+        pytest.fail(f"PostgreSQL kvmfleet_test is not usable: {exc}")
+    store = Store(f"{postgres_url}?options=-csearch_path%3D{schema}").create_schema()
+    yield store
+    store.dispose()
+    with admin.begin() as conn:
+        conn.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+@pytest.fixture(params=['sqlite', pytest.param('postgres', marks=pytest.mark.postgres)])
+def store(request, tmp_path):
+    if request.param == 'sqlite':
+        store = Store(f"sqlite:///{tmp_path}/kvmfleet.sqlite").create_schema()
+        yield store
+        store.dispose()
+        return
+    store = request.getfixturevalue('postgres_store')
+    with store.engine.begin() as conn:   # each test starts from empty tables
+        for table in reversed(models.Base.metadata.sorted_tables):
+            if table.name != 'schema_version':
+                conn.execute(table.delete())
+    yield store
+
+
+def test_schema_is_created_once_with_its_version(store):
+    store.create_schema()
+    assert store.schema_version() == models.SCHEMA_VERSION
+
+
+def test_heartbeat_keeps_generation_and_topology_change_bumps_it(store):
+    record, created, changed = store.upsert_host(topology(), now=100.0)
+    assert (created, changed, record.generation) == (True, True, 0)
+    record, created, changed = store.upsert_host(topology(), now=130.0)
+    assert (created, changed, record.generation, record.last_heartbeat) == (
+        False, False, 0, 130.0)
+    record, _, changed = store.upsert_host(topology(cpus=range(6)), now=160.0)
+    assert changed and record.generation == 1
+    assert store.get_host(HOST).topology['cells'][0]['cpus'] == list(range(6))
+
+
+def test_claim_bumps_generation_and_records_every_held_resource(store):
+    store.upsert_host(topology())
+    uuid = new_instance(store)
+    assert store.claim(pinned(uuid, (0, 1), vfs=('0000:81:10.0',)), 0) == 1
+    assert store.get_host(HOST).generation == 1
+    assert sorted(store.held_resources()) == [
+        (HOST, 'pci', '0000:81:10.0', uuid), (HOST, 'pcpu', '0', uuid), (HOST, 'pcpu', '1', uuid)]
+    held, generation = store.host_allocations(HOST)
+    assert generation == 1 and [a.instance for a in held] == [uuid]
+    assert store.get_instance(uuid).assignment['cells'][0]['pinning'] == {'0': 0, '1': 1}
+
+
+def test_stale_generation_is_a_conflict_and_writes_nothing(store):
+    store.upsert_host(topology())
+    first, second = new_instance(store), new_instance(store)
+    store.claim(pinned(first, (0, 1)), 0)
+    with pytest.raises(ClaimConflict, match='generation 0 is stale'):
+        store.claim(pinned(second, (2, 3)), 0)
+    assert store.get_host(HOST).generation == 1
+    assert {r[3] for r in store.held_resources()} == {first}
+
+
+@pytest.mark.parametrize('overlap', [
+    pytest.param({'pcpus': (1, 2)}, id='same-pcpu'),
+    pytest.param({'pcpus': (4, 5), 'vfs': ('0000:81:10.0',)}, id='same-vf'),
+])
+def test_database_refuses_double_booking_even_with_a_fresh_generation(store, overlap):
+    store.upsert_host(topology())
+    first, second = new_instance(store), new_instance(store)
+    store.claim(pinned(first, (0, 1), vfs=('0000:81:10.0',)), 0)
+    with pytest.raises(ClaimConflict, match='already held'):
+        store.claim(pinned(second, overlap['pcpus'], vfs=overlap.get('vfs', ())), 1)
+    assert store.get_host(HOST).generation == 1   # the failed claim rolled back whole
+    assert {r[3] for r in store.held_resources()} == {first}
+
+
+def test_release_frees_the_claim_and_bumps_generation(store):
+    store.upsert_host(topology())
+    uuid = new_instance(store)
+    store.claim(pinned(uuid, (0, 1)), 0)
+    assert store.release(uuid) == (HOST, 2)
+    assert store.held_resources() == [] and store.release(uuid) is None
+    other = new_instance(store)
+    assert store.claim(pinned(other, (0, 1)), 2) == 3
+
+
+def test_claim_on_unknown_host_is_a_conflict(store):
+    uuid = new_instance(store)
+    with pytest.raises(ClaimConflict):
+        store.claim(pinned(uuid, (0,), host='nowhere'), 0)
+
+
+def test_instances_are_idempotent_per_uuid_and_updatable(store):
+    record, created = store.create_instance('u-1', 'web', {'name': 'web'}, None, BUILDING)
+    assert created and record.state == BUILDING
+    again, created = store.create_instance('u-1', 'other', {'name': 'other'}, None, ACTIVE)
+    assert not created and again.name == 'web'
+    updated = store.update_instance('u-1', state=ACTIVE, host=HOST, attempts=[{'host': HOST}])
+    assert (updated.state, updated.host, updated.attempts) == (ACTIVE, HOST, [{'host': HOST}])
+    assert [r.uuid for r in store.list_instances(state=ACTIVE)] == ['u-1']
+    assert [r.uuid for r in store.find_instances('web')] == ['u-1']
+    with pytest.raises(NotFound):
+        store.get_instance('u-2')
+
+
+def test_host_enable_disable(store):
+    store.upsert_host(topology())
+    assert store.set_host_enabled(HOST, False, 'maintenance').disabled_reason == 'maintenance'
+    assert store.get_host(HOST).enabled is False
+    assert store.set_host_enabled(HOST, True).enabled is True
+    with pytest.raises(NotFound):
+        store.set_host_enabled('nowhere', True)
+
+
+def _claim_until_full(store, worker, results, width=2):
+    """Claim ``width`` free pCPUs, refitting on fresh state after each conflict."""
+    while True:
+        held, generation = store.host_allocations(HOST)
+        used = set().union(*(a.pinned_pcpus for a in held)) if held else set()
+        free = [c for c in PCPUS if c not in used]
+        if len(free) < width:
+            return
+        uuid = new_instance(store, f"w{worker}")
+        try:
+            store.claim(pinned(uuid, tuple(free[:width])), generation)
+            results['claimed'].append(uuid)
+        except ClaimConflict:
+            results['conflicts'] += 1
+
+
+def test_concurrent_claims_from_threads_never_double_book(store):
+    store.upsert_host(topology())
+    results = {'claimed': [], 'conflicts': 0}
+    threads = [threading.Thread(target=_claim_until_full, args=(store, n, results))
+               for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    held = store.held_resources()
+    pcpus = [key for _, kind, key, _ in held if kind == 'pcpu']
+    assert sorted(pcpus, key=int) == [str(c) for c in PCPUS]   # each exactly once
+    assert len(results['claimed']) == len(PCPUS) // 2
+    assert store.get_host(HOST).generation == len(PCPUS) // 2

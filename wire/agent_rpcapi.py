@@ -1,0 +1,44 @@
+"""Client side of the agent's RPC API (topic ``kvmfleet-agent``, server = host name).
+
+Version history:
+
+* 1.0 - Initial version: build_instance, delete_instance, stop, start,
+  reboot (casts: the agent answers with scheduler instance_update),
+  console_log (call).
+"""
+
+from wire import rpc
+
+TOPIC = 'kvmfleet-agent'
+VERSION = '1.0'
+
+
+class AgentAPI:
+    """Sends work to the agent of one host."""
+
+    def __init__(self, timeout=None, url=None):
+        self.client = rpc.get_rpc_client(TOPIC, VERSION, timeout=timeout, url=url)
+
+    def _to(self, host):
+        return self.client.prepare(server=host, version='1.0')
+
+    def build_instance(self, host, instance, name, assignment, spec, request=None):
+        """Verify ``assignment`` on ``host`` and launch; result via instance_update."""
+        self._to(host).cast({}, 'build_instance', instance=instance, name=name,
+                            assignment=assignment, spec=spec, request=request)
+
+    def delete_instance(self, host, instance):
+        self._to(host).cast({}, 'delete_instance', instance=instance)
+
+    def stop(self, host, instance):
+        self._to(host).cast({}, 'stop', instance=instance)
+
+    def start(self, host, instance):
+        self._to(host).cast({}, 'start', instance=instance)
+
+    def reboot(self, host, instance):
+        self._to(host).cast({}, 'reboot', instance=instance)
+
+    def console_log(self, host, instance):
+        """{'instance': uuid, 'log': text} from the host's serial console file."""
+        return self._to(host).call({}, 'console_log', instance=instance)

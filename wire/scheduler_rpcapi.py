@@ -1,0 +1,83 @@
+"""Client side of the scheduler's RPC API (topic ``kvmfleet-scheduler``).
+
+Version history:
+
+* 1.0 - Initial version: boot, delete, stop, start, reboot, show, list,
+  hosts, host_set_enabled, explain, capacity (operators); report_host,
+  instance_update (agents).
+
+Every payload is a plain dict (wire ``to_dict`` forms); errors come back as
+``wire.rpc.BusError`` with a code (InvalidInput, NoValidHost, NotFound,
+Conflict, OperationFailed, InternalError).  docs/rpc-api.md documents each
+method's payload and answer.
+"""
+
+from wire import rpc
+
+TOPIC = 'kvmfleet-scheduler'
+VERSION = '1.0'
+
+
+class SchedulerAPI:
+    """Calls into the scheduler.  ``timeout`` bounds every call (seconds)."""
+
+    def __init__(self, timeout=None, url=None):
+        self.client = rpc.get_rpc_client(TOPIC, VERSION, timeout=timeout, url=url)
+
+    def _call(self, method, **kwargs):
+        return self.client.prepare(version='1.0').call({}, method, **kwargs)
+
+    def _cast(self, method, **kwargs):
+        self.client.prepare(version='1.0').cast({}, method, **kwargs)
+
+    # -- operators ---------------------------------------------------------
+    def boot(self, request, instance_uuids=None):
+        """Place, claim and dispatch ``request``; {'instances': [...]} in BUILDING."""
+        return self._call('boot', request=request, instance_uuids=instance_uuids)
+
+    def delete(self, instance):
+        return self._call('delete', instance=instance)
+
+    def stop(self, instance):
+        return self._call('stop', instance=instance)
+
+    def start(self, instance):
+        return self._call('start', instance=instance)
+
+    def reboot(self, instance):
+        return self._call('reboot', instance=instance)
+
+    def show(self, instance):
+        """One instance by uuid or unique name, with its assignment and attempts."""
+        return self._call('show', instance=instance)
+
+    def list(self, state=None, host=None):
+        return self._call('list', state=state, host=host)
+
+    def hosts(self):
+        """Per host and per cell: used/free pCPUs, pages by size, VFs by physnet."""
+        return self._call('hosts')
+
+    def host_set_enabled(self, host, enabled, reason=None):
+        return self._call('host_set_enabled', host=host, enabled=enabled, reason=reason)
+
+    def explain(self, request):
+        """Dry run: where ``request`` would go, or why it cannot go anywhere."""
+        return self._call('explain', request=request)
+
+    def capacity(self, request):
+        """How many more instances of ``request`` the fleet can take now."""
+        return self._call('capacity', request=request)
+
+    def console_log(self, instance):
+        return self._call('console_log', instance=instance)
+
+    # -- agents ------------------------------------------------------------
+    def report_host(self, host, instances):
+        """Agent heartbeat: its topology dict and the instances its libvirt runs."""
+        self._cast('report_host', host=host, instances=instances)
+
+    def instance_update(self, instance, host, state, reason=None):
+        """Agent result of a build or lifecycle operation."""
+        self._cast('instance_update', instance=instance, host=host, state=state,
+                   reason=reason)
