@@ -1,0 +1,51 @@
+"""``kvmfleet-agent``: the agent's command line.
+
+Subcommands parse their own arguments; everything else (``--config-file``,
+``--config-dir``, ...) goes to oslo.config.
+"""
+
+import argparse
+import sys
+
+from oslo_config import cfg
+
+from agent.cmd import discover
+
+PROJECT = 'kvmfleet'
+
+
+def build_parser():
+    """The argparse parser with one subparser per subcommand."""
+    parser = argparse.ArgumentParser(
+        prog='kvmfleet-agent', description='kvmfleet per-host agent',
+        epilog='Other options (--config-file, --config-dir) are read by oslo.config.')
+    commands = parser.add_subparsers(dest='command')
+    discover.add_arguments(commands.add_parser(
+        'discover', help='print the host topology this agent reports'))
+    return parser
+
+
+def load_config(conf_args, conf=cfg.CONF):
+    """Parse oslo.config arguments (config files); exit 2 on a bad option."""
+    try:
+        conf(conf_args, project=PROJECT, prog='kvmfleet-agent')
+    except (cfg.Error, ValueError) as exc:
+        print(f"kvmfleet-agent: configuration: {exc}", file=sys.stderr)
+        sys.exit(2)
+
+
+def main(argv=None):
+    """Entry point of the console script."""
+    parser = build_parser()
+    args, conf_args = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    load_config(conf_args)
+    if args.command == 'discover':
+        return discover.run(args)
+    parser.error(f"unknown command {args.command}")
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,85 @@
+"""Domain capabilities XML (virConnectGetDomainCapabilities) -> what guests can get.
+
+Read here: the virt type and machine libvirt answered for, SEV support with
+its guest limits, the UEFI loaders and whether secure boot is possible.
+
+Secure boot counts as available when the loader's ``secure`` enum offers
+``yes``, or when a loader path names a secure-boot build (``secboot``):
+older libvirt lists such firmware without the enum.
+"""
+
+import dataclasses
+
+from agent.discovery import xmlutil
+
+SOURCE = 'domain capabilities'
+SECURE_BOOT_LOADER_MARK = 'secboot'
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DomainCapabilities:
+    """The guest features of one (virt type, arch, machine) on this host."""
+
+    virt_type: str
+    arch: str | None = None
+    machine: str | None = None
+    emulator: str | None = None
+    firmware: tuple = ()             # values of <os><enum name='firmware'>: 'bios', 'efi'
+    loaders: tuple = ()              # firmware loader paths
+    secure_boot: bool = False
+    sev_supported: bool = False
+    sev_max_guests: int | None = None
+    sev_max_es_guests: int | None = None
+    host_model_features: frozenset = frozenset()
+
+    @property
+    def uefi(self):
+        """UEFI firmware is usable: 'efi' offered, or at least one loader listed."""
+        return 'efi' in self.firmware or bool(self.loaders)
+
+
+def parse_domain_capabilities(xml_text):
+    """Parse domain capabilities XML; HostXmlError if malformed."""
+    root = xmlutil.parse(xml_text, SOURCE)
+    loader = root.find('os/loader')
+    loaders = ()
+    secure_values = ()
+    if loader is not None and loader.get('supported', 'yes') == 'yes':
+        loaders = tuple(v.text.strip() for v in loader.findall('value') if v.text)
+        secure_values = _enum_values(loader, 'secure')
+    sev = root.find('features/sev')
+    sev_supported = sev is not None and sev.get('supported') == 'yes'
+    return DomainCapabilities(
+        virt_type=xmlutil.text(root, 'domain', ''),
+        arch=xmlutil.text(root, 'arch'), machine=xmlutil.text(root, 'machine'),
+        emulator=xmlutil.text(root, 'path'),
+        firmware=_enum_values(root.find('os'), 'firmware'),
+        loaders=loaders,
+        secure_boot='yes' in secure_values
+        or any(SECURE_BOOT_LOADER_MARK in path for path in loaders),
+        sev_supported=sev_supported,
+        sev_max_guests=_sev_limit(sev, 'maxGuests') if sev_supported else None,
+        sev_max_es_guests=_sev_limit(sev, 'maxESGuests') if sev_supported else None,
+        host_model_features=_host_model_features(root),
+    )
+
+
+def _enum_values(element, name):
+    if element is None:
+        return ()
+    for enum in element.findall('enum'):
+        if enum.get('name') == name:
+            return tuple(v.text.strip() for v in enum.findall('value') if v.text)
+    return ()
+
+
+def _sev_limit(sev, tag):
+    return xmlutil.optional_integer(xmlutil.text(sev, tag), SOURCE, f"sev {tag}")
+
+
+def _host_model_features(root):
+    for mode in root.findall('cpu/mode'):
+        if mode.get('name') == 'host-model' and mode.get('supported') == 'yes':
+            return frozenset(f.get('name') for f in mode.findall('feature')
+                             if f.get('policy') == 'require' and f.get('name'))
+    return frozenset()

@@ -1,0 +1,70 @@
+"""Discover this host through the libvirt seam: the one entry point with I/O.
+
+``discover(conn, settings)`` reads capabilities, domain capabilities and PCI
+node devices from ``conn`` (a LibvirtConnection or a fake with the same
+methods), picks the virt type and returns a Discovery: the HostTopology to
+report plus what the agent itself needs (virt type, free pages now).
+"""
+
+import dataclasses
+
+from agent.discovery import topology
+from agent.discovery.capabilities import parse_capabilities
+from agent.discovery.domcaps import parse_domain_capabilities
+from agent.discovery.nodedev import parse_pci_device
+from agent.exceptions import InvalidConfig, LibvirtError
+
+# SEV and secure-boot firmware need q35 on x86; probe the features on it.
+FEATURE_MACHINE_BY_ARCH = {'x86_64': 'q35'}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Discovery:
+    """What discovery found: the wire topology and agent-side details."""
+
+    topology: object                 # wire.topology.HostTopology
+    virt_type: str                   # 'kvm' or 'qemu', the effective one
+    capabilities: object             # capabilities.HostCapabilities
+    domain_capabilities: object      # domcaps.DomainCapabilities or None
+    pci_devices: tuple               # every nodedev.NodePciDevice, whitelisted or not
+    free_pages: dict                 # {cell: {size_kb: free now}}, for verification only
+
+
+def discover(conn, settings, host_name=None):
+    """Discover the host behind ``conn`` with checked ``settings`` (HostSettings)."""
+    capabilities = parse_capabilities(conn.capabilities())
+    virt_type, domcaps = probe_virt_type(conn, capabilities.arch, settings.virt_type)
+    devices = tuple(parse_pci_device(xml) for xml in conn.pci_device_xmls())
+    needs_node_total = any(c.memory_kb is None and not c.pages for c in capabilities.cells)
+    host = topology.build_topology(
+        host_name or conn.hostname(), capabilities, devices, domcaps, settings,
+        node_memory_kb=conn.node_memory_kb() if needs_node_total else None)
+    sizes = sorted({size for cell in host.cells for size in cell.pages})
+    free = conn.free_pages([cell.id for cell in host.cells], sizes)
+    return Discovery(topology=host, virt_type=virt_type, capabilities=capabilities,
+                     domain_capabilities=domcaps, pci_devices=devices, free_pages=free)
+
+
+def probe_virt_type(conn, arch, wanted):
+    """(virt type, DomainCapabilities) for 'kvm', 'qemu' or 'auto' (kvm, else qemu)."""
+    if wanted == 'auto':
+        try:
+            return 'kvm', _domain_capabilities(conn, 'kvm', arch)
+        except LibvirtError:
+            return 'qemu', _domain_capabilities(conn, 'qemu', arch)
+    try:
+        return wanted, _domain_capabilities(conn, wanted, arch)
+    except LibvirtError as exc:
+        raise InvalidConfig('[libvirt] virt_type', f"{wanted} guests are not available "
+                                                   f"on this host: {exc.detail}")
+
+
+def _domain_capabilities(conn, virt_type, arch):
+    machine = FEATURE_MACHINE_BY_ARCH.get(arch)
+    try:
+        xml = conn.domain_capabilities(virt_type, arch, machine)
+    except LibvirtError:
+        if machine is None:
+            raise
+        xml = conn.domain_capabilities(virt_type, arch)   # emulator without that machine
+    return parse_domain_capabilities(xml)

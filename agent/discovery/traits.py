@@ -1,0 +1,59 @@
+"""Host traits with os-traits names, from CPU flags and guest features.
+
+Kept small on purpose: the CPU flags operators actually ask for.  libvirt
+lists in the host ``<cpu>`` only the flags beyond the named CPU model, and
+in the domain capabilities' host-model the flags it requires; both are read,
+flags implied by a model name alone are not expanded.
+"""
+
+CPU_FLAG_TRAITS = {
+    'aes': 'HW_CPU_X86_AESNI',
+    'avx': 'HW_CPU_X86_AVX',
+    'avx2': 'HW_CPU_X86_AVX2',
+    'avx512f': 'HW_CPU_X86_AVX512F',
+    'avx512cd': 'HW_CPU_X86_AVX512CD',
+    'avx512bw': 'HW_CPU_X86_AVX512BW',
+    'avx512dq': 'HW_CPU_X86_AVX512DQ',
+    'avx512vl': 'HW_CPU_X86_AVX512VL',
+    'avx512vnni': 'HW_CPU_X86_AVX512VNNI',
+    'bmi1': 'HW_CPU_X86_BMI',
+    'bmi2': 'HW_CPU_X86_BMI2',
+    'f16c': 'HW_CPU_X86_F16C',
+    'fma': 'HW_CPU_X86_FMA3',
+    'pclmuldq': 'HW_CPU_X86_CLMUL',
+    'sha-ni': 'HW_CPU_X86_SHA',
+    'sse4.1': 'HW_CPU_X86_SSE41',
+    'sse4.2': 'HW_CPU_X86_SSE42',
+    'ssse3': 'HW_CPU_X86_SSSE3',
+    'svm': 'HW_CPU_X86_SVM',
+    'vmx': 'HW_CPU_X86_VMX',
+}
+
+ARCH_TRAITS = {
+    'x86_64': 'HW_ARCH_X86_64',
+    'aarch64': 'HW_ARCH_AARCH64',
+    'ppc64le': 'HW_ARCH_PPC64LE',
+    'ppc64': 'HW_ARCH_PPC64',
+    's390x': 'HW_ARCH_S390X',
+}
+
+TRAIT_HYPERTHREADING = 'HW_CPU_HYPERTHREADING'
+TRAIT_SECURE_BOOT = 'COMPUTE_SECURITY_UEFI_SECURE_BOOT'
+TRAIT_AMD_SEV = 'HW_CPU_X86_AMD_SEV'
+
+
+def host_traits(capabilities, domcaps, sev_slots):
+    """The trait names this host offers."""
+    flags = set(capabilities.cpu_features)
+    if domcaps is not None:
+        flags |= domcaps.host_model_features
+    traits = {CPU_FLAG_TRAITS[flag] for flag in flags if flag in CPU_FLAG_TRAITS}
+    if capabilities.arch in ARCH_TRAITS:
+        traits.add(ARCH_TRAITS[capabilities.arch])
+    if any(cell.sibling_groups for cell in capabilities.cells):
+        traits.add(TRAIT_HYPERTHREADING)
+    if domcaps is not None and domcaps.secure_boot:
+        traits.add(TRAIT_SECURE_BOOT)
+    if sev_slots > 0:
+        traits.add(TRAIT_AMD_SEV)
+    return frozenset(traits)
