@@ -4,14 +4,16 @@
 #
 # Usage: tools/build-test-image.sh [DIR]     (default /var/lib/kvmfleet/images/test-guest)
 # Result: DIR/vmlinuz, DIR/initrd.img, DIR/image.json (the agent's image dict).
-# Idempotent: does nothing when DIR/image.json exists and names files that exist.
+# Idempotent: does nothing when DIR/image.json of this IMAGE_VERSION and its files exist.
 # The directory must be traversable by libvirt-qemu (so not under /root).
 set -euo pipefail
 
 DIR=${1:-/var/lib/kvmfleet/images/test-guest}
 CMDLINE='console=ttyS0 panic=-1 quiet'
+IMAGE_VERSION=2   # bump when the init script changes: older builds are then rebuilt
 
-if [ -f "$DIR/image.json" ] && [ -s "$DIR/vmlinuz" ] && [ -s "$DIR/initrd.img" ]; then
+if grep -qs "\"version\": $IMAGE_VERSION," "$DIR/image.json" && [ -s "$DIR/vmlinuz" ] \
+    && [ -s "$DIR/initrd.img" ]; then
   echo "test image already built in $DIR"
   exit 0
 fi
@@ -88,6 +90,9 @@ else
   echo "KVMFLEET eth0_queues=none"
 fi
 echo "KVMFLEET done"
+# kvmfleet_hold=N on the kernel command line keeps the guest up N seconds (host-side checks).
+hold=\$(sed -n 's/.*kvmfleet_hold=\([0-9]*\).*/\1/p' /proc/cmdline)
+[ -n "\$hold" ] && sleep "\$hold"
 poweroff -f
 EOF
 chmod 755 "$ROOT/init"
@@ -98,7 +103,7 @@ mv "$DIR/initrd.img.tmp" "$DIR/initrd.img"
 mv "$DIR/vmlinuz.tmp" "$DIR/vmlinuz"
 chmod 644 "$DIR/vmlinuz" "$DIR/initrd.img"
 cat > "$DIR/image.json" <<EOF
-{"name": "test-guest", "kernel": "$DIR/vmlinuz", "initrd": "$DIR/initrd.img",
+{"version": $IMAGE_VERSION, "name": "test-guest", "kernel": "$DIR/vmlinuz", "initrd": "$DIR/initrd.img",
  "cmdline": "$CMDLINE", "kernel_package": "$KPKG", "modules": "${MODULES[*]}"}
 EOF
 # QEMU (libvirt-qemu) must traverse every directory up to the files.
