@@ -1,0 +1,94 @@
+"""Multiqueue, SEV memory encryption, secure boot, traits and aggregate extra specs."""
+
+import re
+
+from scheduler.specs import sources as src
+from wire import request_spec as rs
+
+SECURE_BOOT_VALUES = (rs.SECURE_BOOT_REQUIRED, rs.SECURE_BOOT_OPTIONAL,
+                      rs.SECURE_BOOT_DISABLED)
+TRAIT_VALUES = ('required', 'forbidden')
+AGGREGATE_PREFIX = 'aggregate_instance_extra_specs:'
+# ``trait:NAME`` and Nova's granular ``traitN:NAME`` (one host, so one group here).
+TRAIT_KEY = re.compile(r'^trait(\d*):(.*)$')
+TRAIT_NAME = re.compile(r'^[A-Z][A-Z0-9_]*$')
+
+
+def parse_multiqueue(sources, errors):
+    flavor = src.flavor_bool(sources, 'hw:vif_multiqueue_enabled', errors)
+    image = src.image_bool(sources, 'hw_vif_multiqueue_enabled', errors)
+    return bool(src.unique('hw:vif_multiqueue_enabled', flavor,
+                           'hw_vif_multiqueue_enabled', image, errors))
+
+
+def parse_mem_encryption(sources, errors):
+    """SEV: either side may ask, both must agree; needs a UEFI image, q35 if named."""
+    flavor = src.flavor_bool(sources, 'hw:mem_encryption', errors)
+    image = src.image_bool(sources, 'hw_mem_encryption', errors)
+    wanted = src.unique('hw:mem_encryption', flavor, 'hw_mem_encryption', image, errors)
+    if not wanted:
+        return False
+    asked_by = 'hw:mem_encryption' if flavor else 'hw_mem_encryption'
+    _require_uefi(sources, f'{asked_by}=true', errors)
+    machine = sources.image('hw_machine_type')
+    if machine is not None and 'q35' not in machine:
+        errors.add(src.image_field('hw_machine_type'),
+                   f'{machine!r}: {asked_by}=true needs a q35 machine type')
+    return True
+
+
+def parse_secure_boot(sources, errors):
+    """``os:secure_boot`` / ``os_secure_boot``; both must agree; required needs UEFI."""
+    flavor = src.flavor_choice(sources, 'os:secure_boot', SECURE_BOOT_VALUES, errors)
+    image = src.image_choice(sources, 'os_secure_boot', SECURE_BOOT_VALUES, errors)
+    value = src.unique('os:secure_boot', flavor, 'os_secure_boot', image, errors)
+    if value == rs.SECURE_BOOT_REQUIRED:
+        asked_by = 'os:secure_boot' if flavor else 'os_secure_boot'
+        _require_uefi(sources, f'{asked_by}=required', errors)
+    return value or rs.SECURE_BOOT_DISABLED
+
+
+def _require_uefi(sources, what, errors):
+    firmware = sources.image('hw_firmware_type')
+    if firmware != 'uefi':
+        errors.add(src.image_field('hw_firmware_type'),
+                   f'{firmware!r}: {what} needs an image with hw_firmware_type=uefi')
+
+
+def parse_traits(sources, errors):
+    """(required, forbidden) trait names from the flavor and the image."""
+    required, forbidden = set(), set()
+    for origin, mapping, make_field in (
+            ('flavor', sources.extra_specs, src.flavor_field),
+            ('image', sources.image_properties, src.image_field)):
+        for key, value in mapping.items():
+            match = TRAIT_KEY.match(key)
+            if not match:
+                continue
+            field, name = make_field(key), match.group(2)
+            if not TRAIT_NAME.match(name):
+                errors.add(field, f'{name!r} is not a trait name (upper case, digits, _)')
+            elif origin == 'image' and value != 'required':
+                errors.add(field, f'{value!r}: an image can only require a trait')
+            elif value in TRAIT_VALUES:
+                (required if value == 'required' else forbidden).add(name)
+            else:
+                errors.add(field, f'{value!r} is not one of {", ".join(TRAIT_VALUES)}')
+    for name in sorted(required & forbidden):
+        errors.add(src.flavor_field(f'trait:{name}'),
+                   f'{name} is both required and forbidden')
+    return frozenset(required - forbidden), frozenset(forbidden - required)
+
+
+def parse_aggregate_specs(sources, errors):
+    """``aggregate_instance_extra_specs:KEY`` values, kept verbatim for the filter."""
+    specs = {}
+    for key, value in sources.extra_specs.items():
+        if not key.startswith(AGGREGATE_PREFIX):
+            continue
+        name = key[len(AGGREGATE_PREFIX):]
+        if not name:
+            errors.add(src.flavor_field(key), 'names no aggregate metadata key')
+            continue
+        specs[name] = value
+    return specs

@@ -1,0 +1,131 @@
+"""parse_request: one raw request (plus flavors and PCI aliases) -> RequestSpec."""
+
+from scheduler.specs import sources as src
+from scheduler.specs.cpu import parse_cpu
+from scheduler.specs.memory import parse_page_size
+from scheduler.specs.misc import (
+    parse_aggregate_specs,
+    parse_mem_encryption,
+    parse_multiqueue,
+    parse_secure_boot,
+    parse_traits,
+)
+from scheduler.specs.namespaces import check_keys
+from scheduler.specs.numa import parse_numa
+from scheduler.specs.pci import parse_pci_numa_policy, parse_pci_requests, parse_ports
+from wire import fields
+from wire import request_spec as rs
+from wire.errors import Collector, FieldError, InvalidInput
+
+SERVER_GROUP_POLICIES = ('affinity', 'anti-affinity', 'soft-affinity', 'soft-anti-affinity')
+FLAVOR_OWNED_FIELDS = ('vcpus', 'memory_mb', 'extra_specs')
+
+
+def parse_request(raw, aliases=None, flavors=None):
+    """Validate ``raw`` and resolve it into a RequestSpec.
+
+    ``aliases`` is ``{name: Alias}`` (see ``parse_aliases``); ``flavors`` is
+    ``{name: {vcpus, ram, extra_specs}}`` for requests that say
+    ``flavor: NAME``.  Raises wire.errors.InvalidInput with every broken rule.
+    """
+    if not isinstance(raw, dict):
+        raise InvalidInput([FieldError('request', 'expected an object')])
+    errors = Collector()
+    name = _checked(errors, fields.string, raw.get('name'), 'name')
+    vcpus, memory_mb, extra_specs = _sizes(raw, flavors, errors)
+    sources = src.Sources.build(extra_specs, raw.get('image_properties'), errors)
+    spec = _resolve(sources, vcpus, memory_mb, aliases, errors)
+    spec['ports'] = parse_ports(raw.get('ports'), errors)
+    spec['count'], spec['min_count'] = _counts(raw, errors)
+    spec['server_group'] = _server_group(raw.get('server_group'), errors)
+    errors.raise_if_any()
+    return rs.RequestSpec(name=name, vcpus=vcpus, memory_mb=memory_mb,
+                          extra_specs=dict(extra_specs or {}),
+                          image_properties=dict(raw.get('image_properties') or {}), **spec)
+
+
+def _resolve(sources, vcpus, memory_mb, aliases, errors):
+    """Every extra-spec driven field of the spec, as keyword arguments."""
+    check_keys(sources, errors)
+    cpu = parse_cpu(sources, vcpus, errors)
+    page_size = parse_page_size(sources, errors)
+    implied = cpu.pinned or page_size is not None
+    policy = parse_pci_numa_policy(sources, errors)
+    required, forbidden = parse_traits(sources, errors)
+    return dict(
+        cpu_policy=cpu.policy, dedicated_vcpus=cpu.dedicated_vcpus,
+        thread_policy=cpu.thread_policy, emulator_threads_policy=cpu.emulator_threads_policy,
+        realtime_vcpus=cpu.realtime_vcpus,
+        numa_cells=parse_numa(sources, vcpus, memory_mb, implied, errors),
+        page_size=page_size,
+        pci_requests=parse_pci_requests(sources, aliases, policy, errors),
+        pci_numa_affinity_policy=policy or rs.PCI_LEGACY,
+        multiqueue=parse_multiqueue(sources, errors),
+        mem_encryption=parse_mem_encryption(sources, errors),
+        secure_boot=parse_secure_boot(sources, errors),
+        required_traits=required, forbidden_traits=forbidden,
+        aggregate_specs=parse_aggregate_specs(sources, errors))
+
+
+def _checked(errors, reader, *args, **kwargs):
+    """Run a wire.fields reader; a FieldError is collected and None returned."""
+    try:
+        return reader(*args, **kwargs)
+    except FieldError as exc:
+        errors.extend([exc])
+        return None
+
+
+def _sizes(raw, flavors, errors):
+    """(vcpus, memory_mb, extra_specs) from the request or from its flavor."""
+    if raw.get('flavor') is None:
+        vcpus = _checked(errors, _positive, raw.get('vcpus'), 'vcpus')
+        memory_mb = _checked(errors, _positive, raw.get('memory_mb'), 'memory_mb')
+        return vcpus, memory_mb, raw.get('extra_specs') or {}
+    flavor_name = raw['flavor']
+    flavor = (flavors or {}).get(flavor_name) if isinstance(flavor_name, str) else None
+    if flavor is None:
+        known = ', '.join(sorted(flavors or {})) or 'none loaded'
+        errors.add('flavor', f'{flavor_name!r} is not a known flavor (known: {known})')
+        return None, None, {}
+    for key in FLAVOR_OWNED_FIELDS:
+        if raw.get(key) is not None:
+            errors.add(key, f'is set by flavor {flavor_name!r}; a request naming a flavor '
+                            'cannot also give it')
+    where = f'flavors.{flavor_name}'
+    if not isinstance(flavor, dict):
+        errors.add(where, 'expected an object {vcpus, ram, extra_specs}')
+        return None, None, {}
+    vcpus = _checked(errors, _positive, flavor.get('vcpus'), f'{where}.vcpus')
+    memory_mb = _checked(errors, _positive, flavor.get('ram'), f'{where}.ram')
+    return vcpus, memory_mb, flavor.get('extra_specs') or {}
+
+
+def _positive(value, field):
+    if value is None:
+        raise FieldError(field, 'is required')
+    return fields.integer(value, field, minimum=1)
+
+
+def _counts(raw, errors):
+    count = _checked(errors, fields.integer, raw.get('count', 1), 'count', minimum=1)
+    min_count = _checked(errors, fields.integer, raw.get('min_count', 1), 'min_count',
+                         minimum=1)
+    if count is not None and min_count is not None and min_count > count:
+        errors.add('min_count', f'{min_count} is above count {count}')
+    return count or 1, min_count or 1
+
+
+def _server_group(raw, errors):
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        errors.add('server_group', 'expected an object {name, policy}')
+        return None
+    name = _checked(errors, fields.string, raw.get('name'), 'server_group.name')
+    policy = raw.get('policy')
+    if policy not in SERVER_GROUP_POLICIES:
+        errors.add('server_group.policy',
+                   f'{policy!r} is not one of {", ".join(SERVER_GROUP_POLICIES)}')
+        return None
+    return rs.ServerGroup(name, policy) if name else None
