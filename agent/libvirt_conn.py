@@ -115,10 +115,15 @@ class LibvirtConnection:
         with _wrapped('listAllDomains'):
             domains = self.conn.listAllDomains(0)
         for domain in domains:
-            with _wrapped(f"describe domain {domain.name()}"):
+            try:
                 state = DOMAIN_STATES.get(domain.state()[0], 'nostate')
                 result.append((domain.name(), domain.UUIDString(),
                                domain.XMLDesc(0), state))
+            except libvirt.libvirtError as exc:
+                if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
+                    raise LibvirtError('describe domain', exc.get_error_message(),
+                                       exc.get_error_code()) from exc
+                # undefined between listing and reading: it is simply gone
         return result
 
     def domain_xml(self, name):
