@@ -1,0 +1,1 @@
+"""The pure fitting core: request + host + usage -> Assignment or Rejection."""

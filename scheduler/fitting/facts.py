@@ -1,0 +1,76 @@
+"""What the fit derives from a host's topology alone, once per topology value.
+
+Topologies are immutable values, so what is derived from one (cores per
+cell, PCI parent/child index, host-wide totals) is memoised by identity.
+The memo is an optimisation only: results never depend on it.
+"""
+
+import dataclasses
+
+_MEMO_LIMIT = 20000
+_memo = {}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CellCores:
+    """A cell's dedicated pCPUs grouped by physical core.
+
+    ``cores`` holds each core's dedicated threads (sorted), cores ordered by
+    their first thread.  A thread in the shared set is not a sibling for
+    pinning: only dedicated threads can be pinned or reserved.
+    """
+
+    cores: tuple
+    smt: bool          # some core has more than one dedicated thread
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HostFacts:
+    cores: dict                 # cell id -> CellCores
+    shared_total: int           # shared pCPUs of all cells
+    shared_union: frozenset
+    small_total_mb: int         # small-page memory of all cells (pools and reserve excluded)
+    devices: dict               # address -> PciDevice
+    vfs_of: dict                # PF address -> tuple of its VF addresses
+
+
+def facts_of(host):
+    """The HostFacts of ``host`` (memoised by identity)."""
+    entry = _memo.get(id(host))
+    if entry is not None and entry[0] is host:
+        return entry[1]
+    facts = _derive(host)
+    if len(_memo) >= _MEMO_LIMIT:
+        _memo.clear()
+    _memo[id(host)] = (host, facts)
+    return facts
+
+
+def _derive(host):
+    vfs_of = {}
+    for device in host.pci_devices:
+        if device.type == 'type-VF' and device.parent:
+            vfs_of.setdefault(device.parent, []).append(device.address)
+    shared_union = frozenset().union(*(cell.shared_cpus for cell in host.cells))
+    return HostFacts(
+        cores={cell.id: cell_cores(cell) for cell in host.cells},
+        shared_total=len(shared_union),
+        shared_union=shared_union,
+        small_total_mb=sum(cell.small_page_mb for cell in host.cells),
+        devices={device.address: device for device in host.pci_devices},
+        vfs_of={pf: tuple(sorted(vfs)) for pf, vfs in vfs_of.items()},
+    )
+
+
+def cell_cores(cell):
+    """Group the cell's dedicated pCPUs into cores by its sibling sets."""
+    covered = set()
+    cores = []
+    for group in cell.siblings:
+        threads = sorted((group & cell.cpus) - covered)
+        if threads:
+            covered.update(threads)
+            cores.append(tuple(threads))
+    cores.extend((cpu,) for cpu in sorted(cell.cpus - covered))
+    cores.sort()
+    return CellCores(cores=tuple(cores), smt=any(len(core) > 1 for core in cores))

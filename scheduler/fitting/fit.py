@@ -1,0 +1,140 @@
+"""The fit: one request on one host -> an exact Assignment or a named Rejection.
+
+Pure: no I/O, no configuration reads, inputs never mutated (the policy is
+passed in).  Authoritative and complete for resources - CPU (pinned and
+floating with the allocation ratio), memory per cell and page size, PCI
+devices and VFs, SEV slots - so the claim can call it again under its lock.
+Non-resource checks (enabled, traits, aggregates, secure boot, server
+groups) are filters, not this.
+"""
+
+from scheduler.fitting import cells, pci, reasons
+from scheduler.fitting.facts import facts_of
+from scheduler.fitting.reasons import Rejection
+from wire.assignment import Assignment
+from wire.request_spec import EMULATOR_ISOLATE, PAGE_SMALL
+from wire.topology import SMALL_PAGE_KB
+
+
+def fit(host, usage, spec, policy, instance):
+    """Fit ``spec`` on ``host`` given ``usage``: an Assignment or a Rejection."""
+    result = _fit(host, usage, spec, policy, instance)
+    if isinstance(result, Rejection):
+        return result.on_host(host.name)
+    return result
+
+
+def _fit(host, usage, spec, policy, instance):
+    if spec.mem_encryption and usage.sev_used >= host.sev_slots:
+        return Rejection(reasons.SEV_NO_SLOTS,
+                         f"{usage.sev_used} of {host.sev_slots} SEV slots used, needs 1",
+                         shortfall=1)
+    facts = facts_of(host)
+    needs = cells.guest_cell_needs(spec)
+    devices = pci.device_needs(spec)
+    if not needs:
+        return _fit_floating(host, facts, usage, spec, policy, instance, devices)
+    return _fit_numa(host, facts, usage, spec, policy, instance, needs, devices)
+
+
+def _fit_floating(host, facts, usage, spec, policy, instance, devices):
+    """A guest without NUMA topology floats over every shared pCPU of the host."""
+    rejection = (host_vcpus_check(facts, usage, spec.vcpus, spec.vcpus, policy)
+                 or host_ram_check(facts, usage, spec.memory_mb, spec.memory_mb, policy))
+    if rejection:
+        return rejection
+    chosen = pci.allocate(facts, usage, devices) if devices else ()
+    if isinstance(chosen, Rejection):
+        return chosen
+    return Assignment(host=host.name, instance=instance, vcpus=spec.vcpus,
+                      memory_mb=spec.memory_mb, shared_cpus=facts.shared_union,
+                      emulator_pcpus=facts.shared_union, pci_devices=chosen,
+                      sev=spec.mem_encryption)
+
+
+def _fit_numa(host, facts, usage, spec, policy, instance, needs, devices):
+    floating = sum(len(need.floating) for need in needs)
+    small = spec.page_size in (None, PAGE_SMALL, SMALL_PAGE_KB)
+    small_mb = sum(need.cell.memory_mb for need in needs) if small else 0
+    biggest_cell_mb = max(need.cell.memory_mb for need in needs) if small else 0
+    rejection = (host_vcpus_check(facts, usage, floating, 0, policy)
+                 or host_ram_check(facts, usage, small_mb, biggest_cell_mb, policy))
+    if rejection:
+        return rejection
+
+    def accept(fits, relaxed=False):
+        if not devices:
+            return ()
+        host_cells = frozenset(f.assignment.host_cell for f in fits)
+        return pci.allocate(facts, usage, devices, host_cells, relaxed)
+
+    affine = _cells_with_devices(facts, devices) if devices else frozenset()
+    placed = cells.place(host, facts, usage, needs, spec, policy, accept, affine)
+    if isinstance(placed, Rejection) and pci.has_preferred(devices) and (
+            placed.reason == reasons.PCI_NUMA_AFFINITY):
+        placed = cells.place(host, facts, usage, needs, spec, policy,
+                             lambda fits: accept(fits, relaxed=True), affine)
+    if isinstance(placed, Rejection):
+        return placed
+    fits, chosen = placed
+    return _numa_assignment(host, spec, instance, fits, chosen)
+
+
+def _numa_assignment(host, spec, instance, fits, chosen):
+    cell_assignments = tuple(f.assignment for f in fits)
+    shared = frozenset().union(*(c.shared_cpus for c in cell_assignments))
+    if spec.emulator_threads_policy == EMULATOR_ISOLATE:
+        emulator = frozenset().union(*(f.emulator_pcpus for f in fits))
+    elif shared:
+        emulator = shared
+    else:     # share, no shared pCPUs: with the vCPUs, holding nothing more
+        emulator = frozenset(p for c in cell_assignments for p in c.pinning.values())
+    return Assignment(host=host.name, instance=instance, vcpus=spec.vcpus,
+                      memory_mb=spec.memory_mb, cells=cell_assignments, shared_cpus=shared,
+                      emulator_pcpus=emulator, pci_devices=chosen, sev=spec.mem_encryption)
+
+
+def _cells_with_devices(facts, devices):
+    return frozenset(d.numa_node for d in facts.devices.values()
+                     if d.numa_node is not None and any(n.matches(d) for n in devices))
+
+
+def host_vcpus_check(facts, usage, floating, largest, policy):
+    """Host-wide room for ``floating`` vCPUs on the shared pCPUs (None if fine).
+
+    ``largest`` is the most vCPUs one guest floats over the whole host set;
+    it cannot exceed the shared pCPUs themselves, whatever the ratio.
+    """
+    if not floating:
+        return None
+    total = facts.shared_total
+    if not total:
+        return Rejection(reasons.HOST_NO_SHARED_CPUS,
+                         f"no shared pCPUs for {floating} floating vCPUs", shortfall=floating)
+    if largest > total:
+        return Rejection(reasons.HOST_VCPUS, f"{total} shared pCPUs, guest has {largest} "
+                         f"floating vCPUs", shortfall=largest - total)
+    room = int(total * policy.cpu_allocation_ratio) - usage.shared_vcpus
+    if floating > room:
+        return Rejection(reasons.HOST_VCPUS,
+                         f"room for {max(0, room)} more floating vCPUs ({total} shared pCPUs x "
+                         f"{policy.cpu_allocation_ratio}), needs {floating}",
+                         shortfall=floating - room)
+    return None
+
+
+def host_ram_check(facts, usage, memory_mb, largest, policy):
+    """Host-wide room for ``memory_mb`` of small pages (None if fine)."""
+    if not memory_mb:
+        return None
+    total = facts.small_total_mb
+    if largest > total:
+        return Rejection(reasons.HOST_RAM, f"{total} MiB of small-page memory in all, needs "
+                         f"{largest}", shortfall=largest - total)
+    room = int(total * policy.ram_allocation_ratio) - usage.small_memory_mb
+    if memory_mb > room:
+        return Rejection(reasons.HOST_RAM,
+                         f"{max(0, room)} MiB of small-page memory free ({total} MiB x "
+                         f"{policy.ram_allocation_ratio}), needs {memory_mb}",
+                         shortfall=memory_mb - room)
+    return None

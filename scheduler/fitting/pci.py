@@ -1,0 +1,154 @@
+"""Which PCI devices (by address) an instance gets: alias requests and SR-IOV ports.
+
+* An alias request ``name:count`` asks for ``count`` devices matching the
+  alias' vendor/product (and device type when the alias names one); it is
+  labelled ``alias:<name>``.  A port with ``vnic_type`` ``direct`` or
+  ``macvtap`` asks for one VF on its physical network, ``direct-physical``
+  for one PF; it is labelled ``port:<index>`` (index in the port list).
+* PF/VF exclusivity: a VF is never given while its PF is used, a PF never
+  while any of its VFs is.
+* NUMA affinity, for guests with a NUMA topology (``host_cells`` given):
+  ``required`` - the device's NUMA node is one of the guest's host cells
+  (a device without NUMA information does not qualify); ``legacy`` - the
+  same, but devices without NUMA information qualify; ``preferred`` - the
+  caller first asks strictly (as legacy), then relaxed (any device);
+  ``socket`` - the fleet format has no sockets yet, so it is treated as
+  ``legacy`` (a documented difference).  Guests without a NUMA topology take
+  any free matching device.
+* Among acceptable devices: affine first, then VFs of a PF that already has
+  VFs in use (keeps whole PFs free), then by address - deterministic.
+* ``hw:pci_numa_affinity_policy`` (flavor or image), when given, overrides
+  the alias' own ``numa_policy``, as in Nova.
+"""
+
+import dataclasses
+
+from scheduler.fitting import reasons
+from scheduler.fitting.reasons import Rejection
+from wire.assignment import PciAssignment
+from wire.request_spec import PCI_PREFERRED, PCI_REQUIRED
+
+VF_VNIC_TYPES = ('direct', 'macvtap')
+PF_VNIC_TYPES = ('direct-physical',)
+POLICY_KEYS = ('hw:pci_numa_affinity_policy', 'hw_pci_numa_affinity_policy')
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DeviceNeed:
+    """``count`` devices of one kind, and what asked for them."""
+
+    label: str
+    count: int
+    vendor_id: str | None
+    product_id: str | None
+    device_type: str | None
+    physical_network: str | None
+    policy: str
+
+    def matches(self, device):
+        return ((self.device_type is None or device.type == self.device_type)
+                and (self.vendor_id is None or device.vendor_id.lower() == self.vendor_id)
+                and (self.product_id is None or device.product_id.lower() == self.product_id)
+                and (self.physical_network is None
+                     or device.physical_network == self.physical_network))
+
+    def describe(self):
+        if self.vendor_id or self.product_id:
+            return f"{self.vendor_id}:{self.product_id}"
+        kind = 'PF' if self.device_type == 'type-PF' else 'VF'
+        return f"{kind} on {self.physical_network}"
+
+
+def device_needs(spec):
+    """The request's PCI needs, most specific first (ports, typed aliases, others)."""
+    explicit = (POLICY_KEYS[0] in spec.extra_specs or POLICY_KEYS[1] in spec.image_properties)
+    needs = []
+    for index, port in enumerate(spec.ports):
+        kind = ('type-VF' if port.vnic_type in VF_VNIC_TYPES else
+                'type-PF' if port.vnic_type in PF_VNIC_TYPES else None)
+        if kind:
+            needs.append(DeviceNeed(f"port:{index}", 1, None, None, kind,
+                                    port.physical_network, spec.pci_numa_affinity_policy))
+    aliases = [DeviceNeed(f"alias:{req.alias}", req.count, _lower(req.vendor_id),
+                          _lower(req.product_id), req.device_type, None,
+                          spec.pci_numa_affinity_policy if explicit else req.numa_policy)
+               for req in spec.pci_requests if req.count > 0]
+    aliases.sort(key=lambda need: need.device_type is None)
+    return tuple(needs + aliases)
+
+
+def _lower(value):
+    return value.lower() if value else None
+
+
+def allocate(facts, usage, needs, host_cells=None, relaxed=False):
+    """Pick devices for every need, or return a Rejection.
+
+    ``host_cells`` is the set of host cells of a NUMA guest (None without a
+    NUMA topology); ``relaxed`` lets ``preferred`` take non-affine devices.
+    """
+    taken = set()
+    chosen = []
+    for need in needs:
+        candidates = [d for d in facts.devices.values() if need.matches(d)]
+        for got in range(need.count):
+            free = [d for d in candidates if _free(facts, usage, taken, d)]
+            worst = _worst_rank(need, relaxed)
+            allowed = [d for d in free if _affinity_rank(d, host_cells) <= worst]
+            if not allowed:
+                return _shortage(need, got, len(free), host_cells)
+            device = min(allowed, key=lambda d: (_affinity_rank(d, host_cells),
+                                                 _pack_rank(facts, usage, taken, d), d.address))
+            taken.add(device.address)
+            chosen.append(PciAssignment(
+                address=device.address, host_cell=device.numa_node, request=need.label,
+                physical_network=need.physical_network))
+    return tuple(chosen)
+
+
+def _shortage(need, got, free_elsewhere, host_cells):
+    if not free_elsewhere:
+        return Rejection(reasons.PCI_NO_DEVICE,
+                         f"{need.label}: {got} free {need.describe()} devices, "
+                         f"needs {need.count}", shortfall=need.count - got)
+    return Rejection(reasons.PCI_NUMA_AFFINITY,
+                     f"{need.label}: {free_elsewhere} free {need.describe()} devices, none in "
+                     f"host cells {sorted(host_cells)} as policy {need.policy} requires "
+                     f"({got} of {need.count} found)", shortfall=need.count - got)
+
+
+def _free(facts, usage, taken, device):
+    used = usage.pci_used
+    if device.address in used or device.address in taken:
+        return False
+    if device.type == 'type-VF' and device.parent:
+        return device.parent not in used and device.parent not in taken
+    if device.type == 'type-PF':
+        return not any(vf in used or vf in taken for vf in facts.vfs_of.get(device.address, ()))
+    return True
+
+
+def _affinity_rank(device, host_cells):
+    if host_cells is None or device.numa_node in host_cells:
+        return 0
+    return 1 if device.numa_node is None else 2
+
+
+def _worst_rank(need, relaxed):
+    if need.policy == PCI_REQUIRED:
+        return 0
+    if need.policy == PCI_PREFERRED and relaxed:
+        return 2
+    return 1     # legacy, socket, preferred (strict pass)
+
+
+def _pack_rank(facts, usage, taken, device):
+    if device.type != 'type-VF' or not device.parent:
+        return 0
+    siblings = facts.vfs_of.get(device.parent, ())
+    return 0 if any(vf in usage.pci_used or vf in taken for vf in siblings) else 1
+
+
+def has_preferred(needs):
+    """True if some need is ``preferred`` (so a relaxed second pass makes sense)."""
+    return any(need.policy == PCI_PREFERRED for need in needs)

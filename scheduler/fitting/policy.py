@@ -1,0 +1,26 @@
+"""The operator's tunables the fit needs, passed in as a value.
+
+The fit never reads configuration itself: whoever owns the options (the
+engine) builds a FitPolicy once and hands it to every fit.
+"""
+
+import dataclasses
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FitPolicy:
+    """Allocation ratios, with Nova's defaults.
+
+    ``cpu_allocation_ratio`` multiplies a cell's shared pCPUs for floating
+    vCPUs (pinned vCPUs are never overcommitted); ``ram_allocation_ratio``
+    multiplies small-page memory (hugepage memory is never overcommitted).
+    """
+
+    cpu_allocation_ratio: float = 4.0
+    ram_allocation_ratio: float = 1.0
+
+    def __post_init__(self):
+        for name in ('cpu_allocation_ratio', 'ram_allocation_ratio'):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ValueError(f"{name}={value!r}: an allocation ratio is a number above 0")
