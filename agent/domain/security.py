@@ -1,0 +1,84 @@
+"""Firmware, memory encryption and sVirt: <os> firmware, <launchSecurity>, <seclabel>.
+
+SEV needs a q35 machine booted from UEFI; its C-bit position and reduced
+physical address bits come from the host's domain capabilities (settings).
+Secure boot asks libvirt for UEFI firmware with the secure-boot feature and
+turns on SMM, which that firmware requires.
+"""
+
+import xml.etree.ElementTree as ET
+
+from agent.domain.settings import DomainBuildError
+from wire.request_spec import SECURE_BOOT_OPTIONAL, SECURE_BOOT_REQUIRED
+
+UEFI_MACHINE = 'q35'
+
+
+def wants_sev(spec, assignment):
+    return bool(assignment.sev or spec.mem_encryption)
+
+
+def wants_secure_boot(spec, settings):
+    """Required: always (the scheduler chose a capable host); optional: if the host can."""
+    if spec.secure_boot == SECURE_BOOT_REQUIRED:
+        return True
+    return spec.secure_boot == SECURE_BOOT_OPTIONAL and settings.secure_boot_available
+
+
+def needs_uefi(spec, assignment, settings):
+    return wants_sev(spec, assignment) or wants_secure_boot(spec, settings)
+
+
+def machine_type(spec, assignment, settings):
+    """The machine type: UEFI guests get q35; otherwise the configured one (or libvirt's)."""
+    if needs_uefi(spec, assignment, settings):
+        return UEFI_MACHINE
+    return spec.image_properties.get('hw_machine_type') or settings.machine_type
+
+
+def apply_firmware(os_element, spec, assignment, settings):
+    """Ask for UEFI (and secure boot) on <os>; call before kernel/boot children are added."""
+    if not needs_uefi(spec, assignment, settings):
+        return
+    os_element.set('firmware', 'efi')
+    secure = wants_secure_boot(spec, settings)
+    firmware = ET.SubElement(os_element, 'firmware')
+    ET.SubElement(firmware, 'feature', {'enabled': 'yes' if secure else 'no',
+                                        'name': 'secure-boot'})
+    if secure:
+        ET.SubElement(firmware, 'feature', {'enabled': 'yes', 'name': 'enrolled-keys'})
+        ET.SubElement(os_element, 'loader', {'secure': 'yes'})
+
+
+def features_element(spec, assignment, settings):
+    """<features>: ACPI/APIC always; SMM for secure boot firmware."""
+    features = ET.Element('features')
+    ET.SubElement(features, 'acpi')
+    ET.SubElement(features, 'apic')
+    if wants_secure_boot(spec, settings):
+        ET.SubElement(features, 'smm', {'state': 'on'})
+    return features
+
+
+def launch_security_element(spec, assignment, settings):
+    """<launchSecurity type='sev'>, or None without memory encryption."""
+    if not wants_sev(spec, assignment):
+        return None
+    if settings.sev_cbitpos is None or settings.sev_reduced_phys_bits is None:
+        raise DomainBuildError('settings.sev_cbitpos/sev_reduced_phys_bits: SEV needs both, '
+                               "from the host's domain capabilities")
+    launch = ET.Element('launchSecurity', {'type': 'sev'})
+    ET.SubElement(launch, 'cbitpos').text = str(settings.sev_cbitpos)
+    ET.SubElement(launch, 'reducedPhysBits').text = str(settings.sev_reduced_phys_bits)
+    ET.SubElement(launch, 'policy').text = f"0x{settings.sev_policy:04x}"
+    return launch
+
+
+def seclabel_element(settings):
+    """<seclabel> per [libvirt] seclabel_model; None leaves libvirt's default."""
+    model = settings.seclabel_model
+    if model == 'default':
+        return None
+    if model == 'none':
+        return ET.Element('seclabel', {'type': 'none'})
+    return ET.Element('seclabel', {'type': 'dynamic', 'model': model, 'relabel': 'yes'})

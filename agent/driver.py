@@ -1,0 +1,340 @@
+"""Build, launch and manage instances on this host through the libvirt seam.
+
+``build_and_launch`` verifies the assignment, builds the domain XML, creates
+the instance directory (overlay disk, console log), defines and starts the
+domain and waits until it runs.  Any failure removes everything the attempt
+created and returns the reason; nothing is left half-built.  A ``building``
+marker in the instance directory lives exactly as long as a build is in
+flight, so ``reconcile`` can tell an interrupted build from a stopped guest.
+"""
+
+import dataclasses
+import os
+import shutil
+import time
+import uuid as uuid_lib
+
+from agent import images
+from agent.domain import (
+    DomainBuildError,
+    DomainSettings,
+    MetadataError,
+    domain_name,
+    domain_xml,
+    has_metadata,
+    instance_uuid,
+    parse_metadata,
+)
+from agent.exceptions import LibvirtError
+from agent.verify import verify
+
+VERIFY_FAILED = 'VERIFY_FAILED'
+ALREADY_EXISTS = 'ALREADY_EXISTS'
+IMAGE_INVALID = 'IMAGE_INVALID'
+BUILD_FAILED = 'BUILD_FAILED'
+FILES_FAILED = 'FILES_FAILED'
+DEFINE_FAILED = 'DEFINE_FAILED'
+START_FAILED = 'START_FAILED'
+LAUNCH_TIMEOUT = 'LAUNCH_TIMEOUT'
+
+BUILDING_MARKER = 'building'
+CONSOLE_LOG = 'console.log'
+DISK_OVERLAY = 'disk.qcow2'
+POLL_INTERVAL_S = 0.02
+VHOST_NET_DEVICE = '/dev/vhost-net'
+CONSOLE_TAIL_BYTES = 64 * 1024
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class LaunchResult:
+    """What a build attempt ended with; ``reason`` is None on success."""
+
+    uuid: str
+    state: str | None
+    reason: str | None = None
+    detail: str = ''
+    violations: tuple = ()
+    elapsed_s: float = 0.0
+
+    @property
+    def ok(self):
+        return self.reason is None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AdoptedInstance:
+    uuid: str
+    spec: object
+    assignment: object
+    state: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ReconcileResult:
+    adopted: tuple = ()       # AdoptedInstance
+    cleaned: tuple = ()       # uuids of half-built instances removed
+    unreadable: tuple = ()    # domain names whose kvmfleet metadata does not parse
+
+
+class _BuildFailed(Exception):
+    def __init__(self, reason, detail):
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+class InstanceDriver:
+    """Instances on one host.  ``host`` is a HostTopology or a callable returning one.
+
+    ``host_features`` carries what the domain capabilities said: sev_cbitpos,
+    sev_reduced_phys_bits, secure_boot_available, machine_type.
+    """
+
+    def __init__(self, conn, host, config, pci_whitelist=None, vhost_net=None,
+                 host_features=None, clock=time.monotonic, sleep=time.sleep):
+        self.conn = conn
+        self._host = host if callable(host) else (lambda: host)
+        self.config = config
+        self.pci_whitelist = pci_whitelist
+        self.vhost_net = os.path.exists(VHOST_NET_DEVICE) if vhost_net is None else vhost_net
+        self.host_features = dict(host_features or {})
+        self._clock = clock
+        self._sleep = sleep
+
+    # Paths
+
+    def instance_dir(self, uuid):
+        return os.path.join(self.config.instances_path, uuid)
+
+    def console_path(self, uuid):
+        return os.path.join(self.instance_dir(uuid), CONSOLE_LOG)
+
+    # Build
+
+    def build_and_launch(self, spec, assignment, image, ports=None, flavor=None):
+        """Verify, build, define, start and wait for running; clean up on any failure."""
+        started = self._clock()
+        uuid = instance_uuid(assignment.instance)
+        name = domain_name(uuid)
+        try:
+            self._check_absent(uuid, name)
+            violations = self._verify(assignment)
+            if violations:
+                return LaunchResult(uuid, None, VERIFY_FAILED, '; '.join(map(str, violations)),
+                                    tuple(violations), self._clock() - started)
+            image = self._resolve_image(image)
+            settings = self._settings(uuid, image)
+            xml = domain_xml(spec, assignment, image, settings, ports, flavor)
+        except _BuildFailed as exc:
+            return LaunchResult(uuid, None, exc.reason, exc.detail,
+                                elapsed_s=self._clock() - started)
+        except DomainBuildError as exc:
+            return LaunchResult(uuid, None, BUILD_FAILED, str(exc),
+                                elapsed_s=self._clock() - started)
+        try:
+            self._create_files(uuid, image, settings)
+            self._define_start_wait(name, xml)
+            os.unlink(os.path.join(self.instance_dir(uuid), BUILDING_MARKER))
+        except _BuildFailed as exc:
+            self._remove(uuid, name)
+            return LaunchResult(uuid, None, exc.reason, exc.detail,
+                                elapsed_s=self._clock() - started)
+        return LaunchResult(uuid, 'running', elapsed_s=self._clock() - started)
+
+    def _check_absent(self, uuid, name):
+        if self.conn.domain_state(name) is not None:
+            raise _BuildFailed(ALREADY_EXISTS, f"domain {name} already exists")
+        if os.path.exists(self.instance_dir(uuid)):
+            raise _BuildFailed(ALREADY_EXISTS, f"{self.instance_dir(uuid)} already exists "
+                                               '(an interrupted build: reconcile removes it)')
+
+    def _verify(self, assignment):
+        host = self._host()
+        pools = {(c.host_cell, c.page_size_kb) for c in assignment.cells if c.page_size_kb != 4}
+        free = {}
+        if pools:
+            try:
+                free = self.conn.free_pages({cell for cell, _ in pools},
+                                            {size for _, size in pools})
+            except LibvirtError as exc:
+                raise _BuildFailed(VERIFY_FAILED, str(exc))
+        others = [assignment for _, _, _, assignment, _ in self._kvmfleet_domains()[0]]
+        return verify(host, free, others, assignment, self.pci_whitelist)
+
+    def _resolve_image(self, image):
+        resolved = dict(image)
+        for key in ('kernel', 'initrd', 'disk'):
+            if resolved.get(key):
+                path = os.path.join(self.config.images_path, resolved[key])
+                if not os.path.isfile(path):
+                    raise _BuildFailed(IMAGE_INVALID, f"image {key}: {path} is not a file")
+                resolved[key] = path
+        return resolved
+
+    def _settings(self, uuid, image):
+        features = self.host_features
+        return DomainSettings(
+            instance_dir=self.instance_dir(uuid), console_log=self.console_path(uuid),
+            disk_path=(os.path.join(self.instance_dir(uuid), DISK_OVERLAY)
+                       if image.get('disk') else None),
+            virt_type=self.config.virt_type, cpu_mode=self.config.cpu_mode,
+            cpu_model=self.config.cpu_model, seclabel_model=self.config.seclabel_model,
+            vhost_net=self.vhost_net, machine_type=features.get('machine_type'),
+            sev_cbitpos=features.get('sev_cbitpos'),
+            sev_reduced_phys_bits=features.get('sev_reduced_phys_bits'),
+            secure_boot_available=bool(features.get('secure_boot_available')))
+
+    def _create_files(self, uuid, image, settings):
+        path = self.instance_dir(uuid)
+        try:
+            os.makedirs(self.config.instances_path, mode=0o755, exist_ok=True)
+            os.mkdir(path, 0o755)   # QEMU's user must traverse it to reach disk and console
+            os.chmod(path, 0o755)
+            with open(os.path.join(path, BUILDING_MARKER), 'w') as marker:
+                marker.write(f"{time.time():.3f}\n")
+            if settings.disk_path:
+                images.create_overlay(image['disk'], settings.disk_path,
+                                      image.get('disk_format', 'qcow2'))
+        except (OSError, images.ImageError) as exc:
+            raise _BuildFailed(FILES_FAILED, str(exc))
+
+    def _define_start_wait(self, name, xml):
+        try:
+            self.conn.define_domain(xml)
+        except LibvirtError as exc:
+            raise _BuildFailed(DEFINE_FAILED, str(exc))
+        try:
+            self.conn.start_domain(name)
+        except LibvirtError as exc:
+            raise _BuildFailed(START_FAILED, str(exc))
+        self._wait_running(name)
+
+    def _wait_running(self, name):
+        deadline = self._clock() + self.config.launch_timeout
+        state = None
+        while self._clock() < deadline:
+            try:
+                state = self.conn.domain_state(name)
+            except LibvirtError as exc:
+                raise _BuildFailed(START_FAILED, str(exc))
+            if state == 'running':
+                return
+            if state in (None, 'shutoff', 'crashed'):
+                raise _BuildFailed(START_FAILED, f"domain {name} is {state or 'gone'} "
+                                                 'right after start')
+            self._sleep(POLL_INTERVAL_S)
+        raise _BuildFailed(LAUNCH_TIMEOUT, f"domain {name} is {state} after "
+                                           f"{self.config.launch_timeout:g} s")
+
+    def _remove(self, uuid, name):
+        """Remove the domain (if any) and the instance directory; errors do not stop it."""
+        try:
+            if self.conn.domain_state(name) is not None:
+                self.conn.destroy_domain(name)
+                self.conn.undefine_domain(name)
+        except LibvirtError:
+            pass   # the directory still goes; reconcile retries the domain
+        shutil.rmtree(self.instance_dir(uuid), ignore_errors=True)
+
+    # Lifecycle
+
+    def state(self, uuid):
+        """The domain's state name, or None when there is no such instance."""
+        return self.conn.domain_state(domain_name(uuid))
+
+    def stop(self, uuid, graceful_timeout=0.0):
+        """Power off: ask the guest first for up to ``graceful_timeout`` s, then pull the plug."""
+        name = domain_name(uuid)
+        if graceful_timeout > 0 and self.conn.domain_state(name) == 'running':
+            self.conn.shutdown_domain(name)
+            deadline = self._clock() + graceful_timeout
+            while self._clock() < deadline and self.conn.domain_state(name) == 'running':
+                self._sleep(POLL_INTERVAL_S)
+        self.conn.destroy_domain(name)
+
+    def start(self, uuid):
+        """Start a stopped instance and wait until it runs; LaunchResult like a build."""
+        name = domain_name(uuid)
+        started = self._clock()
+        try:
+            self.conn.start_domain(name)
+            self._wait_running(name)
+        except LibvirtError as exc:
+            return LaunchResult(uuid, self.state(uuid), START_FAILED, str(exc))
+        except _BuildFailed as exc:
+            return LaunchResult(uuid, self.state(uuid), exc.reason, exc.detail)
+        return LaunchResult(uuid, 'running', elapsed_s=self._clock() - started)
+
+    def reboot(self, uuid, hard=False):
+        """Soft reboot asks the guest; hard reboot powers off and starts again."""
+        if not hard:
+            self.conn.reboot_domain(domain_name(uuid))
+            return LaunchResult(uuid, self.state(uuid))
+        self.conn.destroy_domain(domain_name(uuid))
+        return self.start(uuid)
+
+    def delete(self, uuid):
+        """Remove the instance: domain, overlay, console log, directory.  Idempotent."""
+        self._remove(uuid, domain_name(uuid))
+
+    def console_log(self, uuid, max_bytes=CONSOLE_TAIL_BYTES):
+        """The last ``max_bytes`` of the guest's serial console ('' when there is none)."""
+        try:
+            with open(self.console_path(uuid), 'rb') as log:
+                log.seek(0, os.SEEK_END)
+                log.seek(max(0, log.tell() - max_bytes))
+                return log.read().decode('utf-8', errors='replace')
+        except FileNotFoundError:
+            return ''
+
+    # Reconcile
+
+    def _kvmfleet_domains(self):
+        """([(name, uuid, spec, assignment, state)] with kvmfleet metadata, [unreadable names])."""
+        found, unreadable = [], []
+        for name, _uuid, xml, state in self.conn.list_domains():
+            if not has_metadata(xml):
+                continue
+            try:
+                uuid, spec, assignment = parse_metadata(xml)
+            except MetadataError:
+                unreadable.append(name)
+                continue
+            found.append((name, uuid, spec, assignment, state))
+        return found, unreadable
+
+    def reconcile(self):
+        """Re-adopt kvmfleet domains; remove interrupted builds and orphan directories."""
+        found, unreadable = self._kvmfleet_domains()
+        adopted, cleaned = [], []
+        for name, uuid, spec, assignment, state in found:
+            marker = os.path.join(self.instance_dir(uuid), BUILDING_MARKER)
+            if os.path.exists(marker) and state != 'running':
+                self._remove(uuid, name)
+                cleaned.append(uuid)
+                continue
+            if os.path.exists(marker):   # the agent stopped after start: the build finished
+                os.unlink(marker)
+            adopted.append(AdoptedInstance(uuid, spec, assignment, state))
+        known = {uuid for _, uuid, _, _, _ in found}
+        for uuid in self._orphan_dirs(known):
+            shutil.rmtree(self.instance_dir(uuid), ignore_errors=True)
+            cleaned.append(uuid)
+        return ReconcileResult(tuple(adopted), tuple(cleaned), tuple(unreadable))
+
+    def _orphan_dirs(self, known_uuids):
+        """Instance directories (named by UUID) with no domain; other entries are left."""
+        try:
+            entries = os.listdir(self.config.instances_path)
+        except FileNotFoundError:
+            return []
+        orphans = []
+        for entry in sorted(entries):
+            try:
+                uuid = str(uuid_lib.UUID(entry))
+            except ValueError:
+                continue
+            if uuid == entry and uuid not in known_uuids and \
+                    self.conn.domain_state(domain_name(uuid)) is None:
+                orphans.append(uuid)
+        return orphans

@@ -1,0 +1,85 @@
+"""Options of the instance driver (build, launch, lifecycle).
+
+``[libvirt] virt_type`` and ``connection_uri`` are registered by
+agent.discovery.opts (one definition per option); this module adds where
+instances and images live, the guest CPU mode, sVirt labels and the launch
+timeout, and turns them into a checked DriverConfig.
+"""
+
+import dataclasses
+
+from oslo_config import cfg
+
+import agent.discovery.opts  # noqa: F401  (registers [libvirt] virt_type)
+from agent.domain.settings import CPU_MODES, SECLABEL_MODELS
+from agent.exceptions import InvalidConfig
+
+default_opts = [
+    cfg.StrOpt('instances_path', default='/var/lib/kvmfleet/instances',
+               help="Where each instance's directory (<uuid>/: disk overlay, console log) "
+                    'is made. QEMU runs as an unprivileged user: every directory up to it '
+                    'must be traversable by that user (so not under /root).'),
+    cfg.StrOpt('images_path', default='/var/lib/kvmfleet/images',
+               help='Where base images and direct-boot kernels/initrds live; relative image '
+                    'paths are resolved against it.'),
+]
+
+libvirt_opts = [
+    cfg.StrOpt('cpu_mode', choices=CPU_MODES,
+               help='Guest CPU mode. Unset: host-model with virt_type kvm, none (QEMU default '
+                    'CPU model) with qemu.'),
+    cfg.StrOpt('cpu_model', help="CPU model name with cpu_mode 'custom', e.g. Cascadelake."),
+    cfg.StrOpt('seclabel_model', default='default', choices=SECLABEL_MODELS,
+               help="sVirt label of guests: 'default' leaves libvirt's default, 'none' turns "
+                    'confinement off, dac/selinux/apparmor ask for a dynamic label of that '
+                    'model.'),
+]
+
+agent_opts = [
+    cfg.FloatOpt('launch_timeout', default=30.0, min=1.0,
+                 help='Seconds a started domain has to reach running before the build is '
+                      'declared failed and everything it created is removed.'),
+]
+
+GROUPS = (('DEFAULT', default_opts), ('libvirt', libvirt_opts), ('agent', agent_opts))
+
+
+def register_opts(conf):
+    for group, options in GROUPS:
+        conf.register_opts(options, group=None if group == 'DEFAULT' else group)
+
+
+def list_opts():
+    """[(group, options)] for oslo-config-generator and agent/opts.py."""
+    return [(group, list(options)) for group, options in GROUPS]
+
+
+register_opts(cfg.CONF)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DriverConfig:
+    """Checked driver options; the defaults are the options' defaults."""
+
+    instances_path: str = '/var/lib/kvmfleet/instances'
+    images_path: str = '/var/lib/kvmfleet/images'
+    virt_type: str = 'kvm'           # resolved: kvm or qemu, never auto
+    cpu_mode: str | None = None
+    cpu_model: str | None = None
+    seclabel_model: str = 'default'
+    launch_timeout: float = 30.0
+
+
+def config_from_conf(conf=cfg.CONF, detected_virt_type=None):
+    """DriverConfig from the options; ``detected_virt_type`` replaces virt_type 'auto'."""
+    virt_type = conf.libvirt.virt_type
+    if virt_type == 'auto':
+        if detected_virt_type not in ('kvm', 'qemu'):
+            raise InvalidConfig('[libvirt] virt_type', "'auto' needs a detected virt type")
+        virt_type = detected_virt_type
+    if conf.libvirt.cpu_mode == 'custom' and not conf.libvirt.cpu_model:
+        raise InvalidConfig('[libvirt] cpu_model', "required with cpu_mode 'custom'")
+    return DriverConfig(
+        instances_path=conf.instances_path, images_path=conf.images_path,
+        virt_type=virt_type, cpu_mode=conf.libvirt.cpu_mode, cpu_model=conf.libvirt.cpu_model,
+        seclabel_model=conf.libvirt.seclabel_model, launch_timeout=conf.agent.launch_timeout)
