@@ -11,6 +11,7 @@ from wire import opts as wire_opts
 # Modules of this package that define options, in the order their groups should appear.
 OPTION_MODULES = (
     'agent.discovery.opts',
+    'agent.driver_opts',
 )
 
 
