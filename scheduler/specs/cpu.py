@@ -46,15 +46,16 @@ def parse_cpu(sources, vcpus, errors):
     policy = _cpu_policy(sources, errors)
     thread_policy = _thread_policy(sources, errors)
     emulator = _emulator_policy(sources, errors)
+    _check_realtime_mask_needs_realtime(sources, errors)
+    if policy in (None, rs.CPU_SHARED):
+        _check_shared(sources, policy or rs.CPU_SHARED, thread_policy, emulator, errors)
+        return CpuNeeds(emulator_threads_policy=emulator or rs.EMULATOR_SHARE)
     realtime = _realtime_vcpus(sources, vcpus, emulator, errors)
     mask = _dedicated_mask(sources, vcpus, errors)
-    if policy in (None, rs.CPU_SHARED):
-        _check_shared(policy or rs.CPU_SHARED, thread_policy, emulator, realtime, errors)
-        return CpuNeeds(emulator_threads_policy=emulator or rs.EMULATOR_SHARE)
     thread_policy = thread_policy or rs.THREAD_PREFER
     emulator = emulator or rs.EMULATOR_SHARE
     if policy == rs.CPU_DEDICATED:
-        if mask is not None:
+        if sources.flavor('hw:cpu_dedicated_mask') is not None:
             errors.add(src.flavor_field('hw:cpu_dedicated_mask'),
                        'only valid with hw:cpu_policy=mixed, the policy is dedicated')
         dedicated = frozenset(range(vcpus)) if vcpus else frozenset()
@@ -104,14 +105,26 @@ def _emulator_policy(sources, errors):
                       image, errors)
 
 
-def _check_shared(policy, thread_policy, emulator, realtime, errors):
+def _check_shared(sources, policy, thread_policy, emulator, errors):
+    """Settings that only make sense for pinned guests are errors on a shared one."""
     why = f'needs hw:cpu_policy=dedicated or mixed, the policy is {policy}'
     if thread_policy is not None:
         errors.add(src.flavor_field('hw:cpu_thread_policy'), f'{thread_policy!r} {why}')
     if emulator == rs.EMULATOR_ISOLATE:
         errors.add(src.flavor_field('hw:emulator_threads_policy'), f"'isolate' {why}")
-    if realtime:
+    if sources.flavor('hw:cpu_dedicated_mask') is not None:
+        errors.add(src.flavor_field('hw:cpu_dedicated_mask'),
+                   f'only valid with hw:cpu_policy=mixed, the policy is {policy}')
+    if src.flavor_bool(sources, 'hw:cpu_realtime', errors):
         errors.add(src.flavor_field('hw:cpu_realtime'), f'realtime {why}')
+
+
+def _check_realtime_mask_needs_realtime(sources, errors):
+    """A flavor realtime mask with realtime off is a mistake (Nova ignores it)."""
+    mask, enabled = sources.flavor('hw:cpu_realtime_mask'), sources.flavor('hw:cpu_realtime')
+    if mask is not None and (enabled is None or enabled.lower() in src.FALSE_WORDS):
+        errors.add(src.flavor_field('hw:cpu_realtime_mask'),
+                   f'{mask!r} has no effect without hw:cpu_realtime=true')
 
 
 def parse_vcpu_mask(text, vcpus, field, errors):
@@ -145,14 +158,9 @@ def _realtime_vcpus(sources, vcpus, emulator, errors):
     emulator has somewhere to run.
     """
     enabled = src.flavor_bool(sources, 'hw:cpu_realtime', errors)
+    if not enabled or not vcpus:
+        return None
     flavor_mask = sources.flavor('hw:cpu_realtime_mask')
-    if not enabled:
-        if flavor_mask is not None and enabled is not None:
-            errors.add(src.flavor_field('hw:cpu_realtime_mask'),
-                       f'{flavor_mask!r} has no effect without hw:cpu_realtime=true')
-        return None
-    if not vcpus:
-        return None
     image_mask = sources.image('hw_cpu_realtime_mask')
     if image_mask is not None:
         field, mask = src.image_field('hw_cpu_realtime_mask'), image_mask
