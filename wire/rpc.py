@@ -108,10 +108,13 @@ def get_rpc_client(topic, version, server=None, timeout=None, url=None):
 
 
 def get_rpc_server(topic, server, endpoints, url=None):
-    """An RPC server listening on ``topic`` (and ``topic.server``); not started."""
+    """An RPC server listening on ``topic`` (and ``topic.server``); not started.
+
+    Only methods wrapped by ``endpoint`` can be called over the bus.
+    """
     target = messaging.Target(topic=topic, server=server)
     return messaging.get_rpc_server(get_transport(url), target, endpoints,
-                                    access_policy=messaging.DefaultRPCAccessPolicy)
+                                    access_policy=messaging.ExplicitRPCAccessPolicy)
 
 
 def get_notifier(publisher_id, url=None):
@@ -197,6 +200,7 @@ def endpoint(method):
                 raise BusError(INTERNAL_ERROR, f"{method.__name__}: {exc}")
             except BusError:
                 raise rpc_dispatcher.ExpectedException()
+    wrapper.exposed = True    # only @endpoint methods are callable (ExplicitRPCAccessPolicy)
     return wrapper
 
 

@@ -2,14 +2,16 @@
 
 from scheduler.store.models import ACTIVE, BUILDING, DELETED, ERROR, STATES, STOPPED
 from scheduler.store.repository import (
-                                        ClaimConflict,
-                                        HostRecord,
-                                        InstanceRecord,
-                                        NotFound,
-                                        Store,
-                                        list_opts,
-                                        resource_keys,
+    ClaimConflict,
+    HeldInstance,
+    HostRecord,
+    InstanceRecord,
+    NotFound,
+    Store,
+    list_opts,
+    resource_keys,
 )
 
 __all__ = ['ACTIVE', 'BUILDING', 'DELETED', 'ERROR', 'STATES', 'STOPPED', 'ClaimConflict',
-           'HostRecord', 'InstanceRecord', 'NotFound', 'Store', 'list_opts', 'resource_keys']
+           'HeldInstance', 'HostRecord', 'InstanceRecord', 'NotFound', 'Store', 'list_opts',
+           'resource_keys']

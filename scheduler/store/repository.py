@@ -55,6 +55,14 @@ class HostRecord:
 
 
 @dataclasses.dataclass(frozen=True)
+class HeldInstance:
+    assignment: Assignment
+    name: str
+    server_group: str | None
+    claimed_at: float
+
+
+@dataclasses.dataclass(frozen=True)
 class InstanceRecord:
     uuid: str
     name: str
@@ -177,15 +185,20 @@ class Store:
             return _host_record(row)
 
     # -- allocations and claims -------------------------------------------
-    def claim(self, assignment, expected_generation, now=None):
+    def claim(self, assignment, expected_generation, now=None, new_instance=None):
         """Atomically hold ``assignment`` on its host; returns the new generation.
 
         Raises ClaimConflict (nothing written) if the host's generation is not
         ``expected_generation`` or any of its resources is already held.
+        ``new_instance`` (column values) inserts the instance in the same
+        transaction, so a boot costs one commit.
         """
         now = time.time() if now is None else now
         try:
             with self.session.begin() as session:
+                if new_instance is not None:
+                    session.add(models.Instance(**_new_instance_values(new_instance, now)))
+                    session.flush()
                 bumped = session.execute(
                     update(models.Host)
                     .where(models.Host.name == assignment.host,
@@ -235,6 +248,18 @@ class Store:
             rows = session.scalars(select(models.Allocation)
                                    .where(models.Allocation.host == name))
             return [Assignment.from_dict(r.assignment) for r in rows], generation
+
+    def held_instances(self, host=None):
+        """HeldInstance of every claim (on ``host``), with name and server group."""
+        query = (select(models.Allocation, models.Instance.name, models.Instance.spec)
+                 .join(models.Instance, models.Instance.uuid == models.Allocation.instance_uuid))
+        if host is not None:
+            query = query.where(models.Allocation.host == host)
+        with self.session() as session:
+            return [HeldInstance(Assignment.from_dict(alloc.assignment), name,
+                                 ((spec or {}).get('server_group') or {}).get('name'),
+                                 alloc.claimed_at)
+                    for alloc, name, spec in session.execute(query)]
 
     def all_allocations(self):
         with self.session() as session:
@@ -297,6 +322,12 @@ class Store:
                 setattr(row, key, value)
             session.flush()
             return _instance_record(row)
+
+
+def _new_instance_values(values, now):
+    result = {'attempts': [], 'alternates': [], 'created_at': now, 'updated_at': now}
+    result.update(values)
+    return result
 
 
 def _make_engine(url):

@@ -1,0 +1,135 @@
+"""Place, claim, and re-place: the scheduler's decision committed to the store.
+
+``place_and_claim`` runs the engine on the warm view, then claims each
+assignment in the store against the generation the view saw.  A conflict
+means the view was stale: the host is reloaded from the store and that one
+instance is refitted on fresh state.  ``replace_on_alternate`` is the build
+retry after an agent failure: the next alternate host that still fits.
+Callers hold the scheduler lock around these functions.
+"""
+
+import dataclasses
+import logging
+
+from scheduler.engine_fit import FitPolicy, exact_fit
+from scheduler.store import ClaimConflict
+from wire.assignment import Assignment
+
+LOG = logging.getLogger(__name__)
+MAX_REFITS = 5
+
+
+@dataclasses.dataclass
+class Claimed:
+    """What one boot decided: the claimed assignments and each one's alternates."""
+
+    assignments: list
+    alternates: dict
+    failed: dict          # instance -> reason it could not be claimed
+    explanation: object = None
+
+
+def single(spec):
+    """The spec of one instance of a (possibly multi-instance) request."""
+    return dataclasses.replace(spec, count=1, min_count=1)
+
+
+def group_of(spec):
+    return spec.server_group.name if spec.server_group else None
+
+
+def explanation_text(explanation):
+    """A placement explanation as plain data for the bus."""
+    if explanation is None:
+        return None
+    if hasattr(explanation, 'to_dict'):
+        data = explanation.to_dict()
+        if hasattr(explanation, 'lines'):
+            data['summary'] = explanation.summary_line()
+            data['lines'] = explanation.lines()
+        return data
+    return {'summary': str(explanation)}
+
+
+def place_and_claim(engine, state, spec, uuids, rows=None):
+    """Place ``spec`` for ``uuids`` and claim each placement; returns Claimed.
+
+    ``rows`` (uuid -> instance column values) are inserted with each claim.
+    """
+    placement = engine.place(spec, state.fleet, list(uuids))
+    claimed = Claimed([], dict(placement.alternates or {}), {},
+                      getattr(placement, 'explanation', None))
+    for assignment in placement.assignments:
+        row = None
+        if rows is not None:
+            row = dict(rows[assignment.instance],
+                       alternates=list(claimed.alternates.get(assignment.instance, [])))
+        result = claim_with_refit(engine, state, spec, assignment, row)
+        if isinstance(result, Assignment):
+            claimed.assignments.append(result)
+        else:
+            claimed.failed[assignment.instance] = result
+    placed = {a.instance for a in placement.assignments}
+    for uuid in uuids:
+        if uuid not in placed:
+            claimed.failed.setdefault(uuid, 'no valid host')
+    return claimed
+
+
+def claim_with_refit(engine, state, spec, assignment, row=None):
+    """Claim ``assignment``; on conflict refit on fresh state. Assignment or a reason."""
+    for _ in range(MAX_REFITS):
+        try:
+            generation = state.store.claim(
+                assignment, state.generations.get(assignment.host, -1), now=state.clock(),
+                new_instance=None if row is None else dict(row, host=assignment.host))
+        except ClaimConflict as exc:
+            LOG.info('Claim conflict for %s: %s; refitting on fresh state',
+                     assignment.instance, exc)
+            state.refresh_host(assignment.host)
+            placement = engine.place(single(spec), state.fleet, [assignment.instance])
+            if not placement.assignments:
+                return f"claim conflict on {assignment.host}, no valid host on refit"
+            assignment = placement.assignments[0]
+            continue
+        state.applied(assignment, group_of(spec), generation)
+        return assignment
+    return f"claim kept conflicting after {MAX_REFITS} refits"
+
+
+def fit_policy(engine):
+    return getattr(engine, 'policy', None) or getattr(engine, 'fit_policy', None) or FitPolicy()
+
+
+def replace_on_alternate(engine, state, spec, uuid, alternates, tried):
+    """Fit and claim ``uuid`` on the first alternate not tried yet; Assignment or None."""
+    policy = fit_policy(engine)
+    for name in alternates:
+        if name in tried or name not in state.fleet or not state.placeable(name):
+            continue
+        host_state = state.fleet.state(name)
+        result = exact_fit(host_state.topology, host_state.usage, single(spec), policy, uuid)
+        if isinstance(result, Assignment):
+            claimed = claim_with_refit(engine, state, spec, result)
+            if isinstance(claimed, Assignment) and claimed.host not in tried:
+                return claimed
+            if isinstance(claimed, Assignment):   # refit went back to a failed host
+                release_claim(state, claimed)
+    return None
+
+
+def release_claim(state, assignment_or_uuid):
+    """Free a claim in the store and the warm view; returns the Assignment freed or None."""
+    uuid = (assignment_or_uuid.instance if isinstance(assignment_or_uuid, Assignment)
+            else assignment_or_uuid)
+    held = None
+    try:
+        held = state.store.get_instance(uuid).assignment
+    except LookupError:
+        pass
+    freed = state.store.release(uuid)
+    if freed is None or held is None:
+        return None
+    assignment = Assignment.from_dict(held)
+    state.released(assignment, freed[1])
+    return assignment

@@ -1,0 +1,53 @@
+"""What ``hosts`` answers: per host and per cell, used and free resources."""
+
+from scheduler.fleet import free_pci_devices
+
+
+def host_view(state, name, flagged=()):
+    """A plain dict describing one host of the warm view."""
+    host = state.fleet.state(name)
+    topology, usage = host.topology, host.usage
+    free_pci = {d.address for d in free_pci_devices(topology, usage)}
+    return {
+        'name': name, 'up': state.up.get(name, False),
+        'enabled': state.enabled.get(name, False),
+        'last_heartbeat': state.heartbeats.get(name),
+        'generation': state.generations.get(name),
+        'instances': usage.instances,
+        'cells': [_cell_view(topology, usage, cell, free_pci) for cell in topology.cells],
+        'vfs_by_physnet': _vfs_by_physnet(topology, free_pci, None),
+        'unknown_domains': list(flagged),
+    }
+
+
+def _cell_view(topology, usage, cell, free_pci):
+    free_pcpus = cell.cpus - usage.pinned
+    pages = {}
+    for size_kb, count in sorted(cell.pages.items()):
+        used = usage.pages_used(cell.id, size_kb)
+        pages[str(size_kb)] = {'total': count, 'used': used, 'free': count - used}
+    return {
+        'id': cell.id,
+        'pcpus': {'total': len(cell.cpus), 'used': len(cell.cpus) - len(free_pcpus),
+                  'free': len(free_pcpus)},
+        'shared_cpus': len(cell.shared_cpus),
+        'shared_vcpus_used': usage.shared_vcpus_by_cell.get(cell.id, 0),
+        'small_page_mb': {'total': cell.small_page_mb,
+                          'used': usage.small_mb_by_cell.get(cell.id, 0)},
+        'pages': pages,
+        'vfs_by_physnet': _vfs_by_physnet(topology, free_pci, cell.id),
+    }
+
+
+def _vfs_by_physnet(topology, free_pci, cell_id):
+    devices = {d.address: d for d in topology.pci_devices}
+    result = {}
+    for device in topology.pci_devices:
+        if device.type != 'type-VF' or (cell_id is not None and device.numa_node != cell_id):
+            continue
+        parent = devices.get(device.parent)
+        physnet = device.physical_network or (parent.physical_network if parent else None)
+        entry = result.setdefault(physnet or '-', {'total': 0, 'used': 0, 'free': 0})
+        entry['total'] += 1
+        entry['free' if device.address in free_pci else 'used'] += 1
+    return result

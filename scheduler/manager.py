@@ -1,0 +1,383 @@
+"""Server side of the scheduler's RPC API (topic ``kvmfleet-scheduler``, 1.0).
+
+One lock guards the warm view and every decision that changes it (place +
+claim, release, host reports), so the view and the store move together.
+Agent casts and notifications happen outside the lock.  Every endpoint
+validates its payload (wire.rpc.endpoint turns errors into BusError).
+"""
+
+import dataclasses
+import logging
+import threading
+import time
+import uuid as uuidlib
+
+import oslo_messaging as messaging
+from oslo_config import cfg
+
+from scheduler import claims, host_views, reconcile
+from scheduler.capacity import shape_capacity
+from scheduler.specs import parse_request
+from scheduler.store import ACTIVE, BUILDING, DELETED, ERROR, STATES, STOPPED, NotFound
+from scheduler.warm_state import WarmState
+from wire import rpc
+from wire.request_spec import RequestSpec
+from wire.topology import HostTopology
+
+LOG = logging.getLogger(__name__)
+
+manager_opts = [
+    cfg.IntOpt('max_attempts', default=3, min=1,
+               help='Hosts a build is tried on (the first choice and its alternates) '
+                    'before the instance goes to ERROR with every attempt\'s reason.'),
+]
+cfg.CONF.register_opts(manager_opts, group='scheduler')
+
+# What an operation needs and what it sets while the agent works.
+OPERATIONS = {'stop': ((ACTIVE,), 'stopping'), 'start': ((STOPPED,), 'starting'),
+              'reboot': ((ACTIVE,), 'rebooting')}
+
+
+def list_opts():
+    return [('scheduler', manager_opts)]
+
+
+class SchedulerManager:
+    """The scheduler's endpoints."""
+
+    target = messaging.Target(version='1.0')
+
+    def __init__(self, store, engine, agent_api, notifier=None, flavors=None, aliases=None,
+                 clock=time.time):
+        self.store = store
+        self.engine = engine
+        self.agents = agent_api
+        self.notifier = notifier
+        self.flavors = flavors or {}
+        self.aliases = aliases or {}
+        self.clock = clock
+        self.lock = threading.RLock()
+        self.state = WarmState(store, clock=clock).load()
+        self.flags = {}            # host -> unknown domains flagged by reconciliation
+
+    # -- helpers -----------------------------------------------------------
+    def _notify(self, event, payload, error=False):
+        if self.notifier is None:
+            return
+        try:
+            (self.notifier.error if error else self.notifier.info)({}, event, payload)
+        except Exception:   # a notification never fails an operation
+            LOG.exception('Notification %s failed', event)
+
+    def _parse(self, request):
+        return parse_request(request, aliases=self.aliases, flavors=self.flavors)
+
+    def _find(self, instance):
+        rpc.check(instance, str, 'instance')
+        try:
+            return self.store.get_instance(instance)
+        except NotFound:
+            live = [r for r in self.store.find_instances(instance) if r.state != DELETED]
+            if len(live) == 1:
+                return self.store.get_instance(live[0].uuid)
+            if len(live) > 1:
+                raise rpc.BusError(rpc.CONFLICT, f"name {instance!r} matches {len(live)} "
+                                   'instances: use the uuid')
+            raise rpc.BusError(rpc.NOT_FOUND, f"instance {instance!r} not found")
+
+    def _dispatch(self, assignment, record_name, spec, request):
+        self.agents.build_instance(assignment.host, assignment.instance, record_name,
+                                   assignment.to_dict(), spec.to_dict(), request)
+
+    # -- boot --------------------------------------------------------------
+    @rpc.endpoint
+    def boot(self, ctxt, request, instance_uuids=None):
+        """Place, claim and dispatch; answer at once with the instances in BUILDING."""
+        rpc.check(request, dict, 'request')
+        uuids = _boot_uuids(request, instance_uuids)
+        if instance_uuids is not None and 'count' not in request:
+            request = dict(request, count=len(uuids))
+        spec = self._parse(request)
+        if instance_uuids is None:
+            uuids = [str(uuidlib.uuid4()) for _ in range(spec.count)]
+        elif len(uuids) != spec.count:
+            raise rpc.invalid('instance_uuids', f"{len(uuids)} uuids for count {spec.count}")
+        with self.lock:
+            known = self._known(uuids)
+            if len(known) == len(uuids):   # a retried boot: answer what exists
+                return {'instances': [known[u].to_dict() for u in uuids]}
+            fresh = [u for u in uuids if u not in known]
+            names = _names(spec, uuids)
+            rows = {u: _new_row(u, names[u], request, spec) for u in fresh}
+            claimed = claims.place_and_claim(self.engine, self.state, _count(spec, fresh),
+                                             fresh, rows)
+            if len(claimed.assignments) < min(spec.min_count, len(fresh)):
+                return self._no_valid_host(spec, fresh, rows, claimed)
+            for uuid, reason in claimed.failed.items():
+                self.store.create_instance(uuid, names[uuid], request, spec.to_dict(), ERROR,
+                                           reason=f"NoValidHost: {reason}")
+        for assignment in claimed.assignments:
+            self._notify('instance.create.start', {'instance': assignment.instance,
+                                                   'host': assignment.host})
+            self._dispatch(assignment, names[assignment.instance], spec, request)
+        return {'instances': [self.store.get_instance(u).to_dict() for u in uuids]}
+
+    def _known(self, uuids):
+        known = {}
+        for uuid in uuids:
+            try:
+                known[uuid] = self.store.get_instance(uuid)
+            except NotFound:
+                pass
+        return known
+
+    def _no_valid_host(self, spec, fresh, rows, claimed):
+        for assignment in claimed.assignments:    # below min_count: give all back
+            claims.release_claim(self.state, assignment)
+        explanation = claims.explanation_text(claimed.explanation)
+        summary = _summary(explanation) or 'no host can hold the request'
+        for uuid in fresh:
+            reason = f"NoValidHost: {summary}"
+            record, created = self.store.create_instance(
+                uuid, rows[uuid]['name'], rows[uuid]['request'], rows[uuid]['spec'], ERROR,
+                reason=reason)
+            if not created:
+                self.store.update_instance(uuid, state=ERROR, host=None, reason=reason)
+            self._notify('instance.create.error', {'instance': uuid, 'reason': reason},
+                         error=True)
+        raise rpc.BusError(rpc.NO_VALID_HOST, f"{spec.name}: {summary}",
+                           {'explanation': explanation, 'instances': fresh})
+
+    # -- lifecycle ---------------------------------------------------------
+    @rpc.endpoint
+    def delete(self, ctxt, instance):
+        """Delete on the host (cast); a host that is down or absent: delete locally."""
+        record = self._find(instance)
+        with self.lock:
+            if record.state == DELETED:
+                return record.to_dict()
+            if record.assignment is None or not self.state.up.get(record.host, False):
+                claims.release_claim(self.state, record.uuid)
+                record = self.store.update_instance(record.uuid, state=DELETED, task=None)
+                self._notify('instance.delete.end', {'instance': record.uuid})
+                return record.to_dict()
+            record = self.store.update_instance(record.uuid, task='deleting')
+        self.agents.delete_instance(record.host, record.uuid)
+        return record.to_dict()
+
+    def _operation(self, instance, name):
+        record = self._find(instance)
+        allowed, task = OPERATIONS[name]
+        if record.state not in allowed or record.task:
+            raise rpc.BusError(rpc.CONFLICT, f"cannot {name} instance {record.uuid} in state "
+                               f"{record.state}" + (f" ({record.task})" if record.task else ''))
+        if not self.state.up.get(record.host, False):
+            raise rpc.BusError(rpc.OPERATION_FAILED, f"host {record.host} is down")
+        record = self.store.update_instance(record.uuid, task=task)
+        getattr(self.agents, name)(record.host, record.uuid)
+        return record.to_dict()
+
+    @rpc.endpoint
+    def stop(self, ctxt, instance):
+        return self._operation(instance, 'stop')
+
+    @rpc.endpoint
+    def start(self, ctxt, instance):
+        return self._operation(instance, 'start')
+
+    @rpc.endpoint
+    def reboot(self, ctxt, instance):
+        return self._operation(instance, 'reboot')
+
+    @rpc.endpoint
+    def console_log(self, ctxt, instance):
+        record = self._find(instance)
+        if not record.host or record.state in (DELETED,):
+            raise rpc.BusError(rpc.CONFLICT, f"instance {record.uuid} runs on no host")
+        return self.agents.console_log(record.host, record.uuid)
+
+    @rpc.endpoint
+    def show(self, ctxt, instance):
+        return self._find(instance).to_dict()
+
+    @rpc.endpoint
+    def list(self, ctxt, state=None, host=None):
+        if state is not None and state not in STATES:
+            raise rpc.invalid('state', f"{state!r} is not one of {', '.join(STATES)}")
+        records = self.store.list_instances(state=state, host=host)
+        return {'instances': [r.to_dict() for r in records]}
+
+    # -- hosts -------------------------------------------------------------
+    @rpc.endpoint
+    def hosts(self, ctxt):
+        with self.lock:
+            names = sorted(self.state.generations)
+            return {'hosts': [host_views.host_view(self.state, n, self.flags.get(n, ()))
+                              for n in names if n in self.state.fleet]}
+
+    @rpc.endpoint
+    def host_set_enabled(self, ctxt, host, enabled, reason=None):
+        rpc.check(host, str, 'host')
+        rpc.check(enabled, bool, 'enabled')
+        with self.lock:
+            try:
+                self.store.set_host_enabled(host, enabled, reason)
+            except NotFound as exc:
+                raise rpc.BusError(rpc.NOT_FOUND, str(exc))
+            self.state.refresh_host(host)
+            return host_views.host_view(self.state, host, self.flags.get(host, ()))
+
+    @rpc.endpoint
+    def explain(self, ctxt, request):
+        """Dry run: the assignments it would get, and every host's verdict."""
+        rpc.check(request, dict, 'request')
+        spec = self._parse(request)
+        uuids = [f"dry-run-{i}" for i in range(spec.count)]
+        with self.lock:
+            placement = self.engine.place(spec, self.state.fleet, uuids)
+            explanation = placement.explanation or self.engine.explain(spec, self.state.fleet)
+        return {'assignments': [a.to_dict() for a in placement.assignments],
+                'alternates': dict(placement.alternates or {}),
+                'explanation': claims.explanation_text(explanation)}
+
+    @rpc.endpoint
+    def capacity(self, ctxt, request):
+        """How many more instances of ``request`` fit now, and what runs out first."""
+        rpc.check(request, dict, 'request')
+        spec = claims.single(self._parse(dict(request, count=1, min_count=1)))
+        with self.lock:
+            return shape_capacity(spec, self.state.fleet, self.engine).to_dict()
+
+    # -- from agents -------------------------------------------------------
+    @rpc.endpoint
+    def report_host(self, ctxt, host, instances):
+        """Agent heartbeat + topology + domains; reconciled with the store."""
+        topology = HostTopology.from_dict(rpc.check(host, dict, 'host'), 'host')
+        domains = _domains(instances)
+        stored = dict(topology.to_dict(), instances=[], enabled=True, up=True)
+        now = self.clock()
+        with self.lock:
+            record, created, changed = self.store.upsert_host(stored, now=now)
+            came_up = self.state.heartbeat(topology.name, now)
+            outcome = reconcile.reconcile(self.state, topology.name, domains, now)
+            self.flags[topology.name] = outcome.flagged
+            if created or changed or came_up or outcome.changed or \
+                    topology.name not in self.state.fleet:
+                self.state.refresh_host(topology.name)
+        if came_up:
+            self._notify('host.up', {'host': topology.name})
+        for uuid in outcome.redelete:
+            self.agents.delete_instance(topology.name, uuid)
+        for uuid, _old, new, reason in outcome.transitions:
+            if new == ERROR:
+                self._notify('instance.create.error', {'instance': uuid, 'reason': reason},
+                             error=True)
+        return {'generation': record.generation, 'adopted': outcome.adopted,
+                'flagged': outcome.flagged}
+
+    @rpc.endpoint
+    def instance_update(self, ctxt, instance, host, state, reason=None):
+        """An agent's result: ACTIVE / STOPPED / DELETED / ERROR (+ reason)."""
+        rpc.check(instance, str, 'instance')
+        rpc.check(host, str, 'host')
+        if state not in STATES:
+            raise rpc.invalid('state', f"{state!r} is not one of {', '.join(STATES)}")
+        if reason is not None:
+            rpc.check(reason, str, 'reason')
+        with self.lock:
+            record = self._find(instance)
+            if record.host != host:
+                LOG.info('Ignoring %s from %s for %s: it is on %s now', state, host,
+                         record.uuid, record.host)
+                return None
+            if record.state == BUILDING and state == ERROR:
+                return self._build_failed(record, host, reason or 'build failed')
+            return self._apply_update(record, state, reason)
+
+    def _apply_update(self, record, state, reason):
+        if state == DELETED:
+            claims.release_claim(self.state, record.uuid)
+            self.store.update_instance(record.uuid, state=DELETED, task=None)
+            self._notify('instance.delete.end', {'instance': record.uuid})
+            return None
+        self.store.update_instance(record.uuid, state=state, task=None, reason=reason)
+        if record.state == BUILDING and state == ACTIVE:
+            self._notify('instance.create.end', {'instance': record.uuid,
+                                                 'host': record.host})
+        return None
+
+    def _build_failed(self, record, host, reason):
+        attempts = record.attempts + [{'host': host, 'reason': reason}]
+        claims.release_claim(self.state, record.uuid)
+        spec = RequestSpec.from_dict(record.spec)
+        tried = {a['host'] for a in attempts}
+        assignment = None
+        if len(attempts) < cfg.CONF.scheduler.max_attempts:
+            assignment = claims.replace_on_alternate(self.engine, self.state, spec, record.uuid,
+                                                     record.alternates, tried)
+        if assignment is None:
+            why = '; '.join(f"{a['host']}: {a['reason']}" for a in attempts)
+            self.store.update_instance(record.uuid, state=ERROR, attempts=attempts,
+                                       reason=f"build failed on {len(attempts)} host(s): {why}")
+            self._notify('instance.create.error', {'instance': record.uuid, 'reason': why},
+                         error=True)
+            return None
+        self.store.update_instance(record.uuid, host=assignment.host, attempts=attempts)
+        self._dispatch(assignment, record.name, spec, record.request)
+        return None
+
+    # -- periodic ----------------------------------------------------------
+    def check_hosts(self):
+        """Mark hosts that missed their heartbeats down (nothing new goes there)."""
+        with self.lock:
+            stale = self.state.stale_hosts()
+            for name in stale:
+                LOG.warning('Host %s missed heartbeats for %ss: down', name,
+                            self.state.down_time)
+                self.state.mark_down(name)
+        for name in stale:
+            self._notify('host.down', {'host': name}, error=True)
+        return stale
+
+
+def _boot_uuids(request, instance_uuids):
+    if instance_uuids is None:
+        return []
+    rpc.check(instance_uuids, list, 'instance_uuids')
+    for index, value in enumerate(instance_uuids):
+        rpc.check(value, str, f"instance_uuids[{index}]")
+    if len(set(instance_uuids)) != len(instance_uuids) or not instance_uuids:
+        raise rpc.invalid('instance_uuids', 'must be a non-empty list of distinct uuids')
+    return list(instance_uuids)
+
+
+def _names(spec, uuids):
+    if len(uuids) == 1:
+        return {uuids[0]: spec.name}
+    return {u: f"{spec.name}-{i + 1}" for i, u in enumerate(uuids)}
+
+
+def _count(spec, fresh):
+    return dataclasses.replace(spec, count=len(fresh), min_count=min(spec.min_count, len(fresh)))
+
+
+def _new_row(uuid, name, request, spec):
+    return {'uuid': uuid, 'name': name, 'request': request, 'spec': spec.to_dict(),
+            'state': BUILDING}
+
+
+def _summary(explanation):
+    if isinstance(explanation, dict):
+        return explanation.get('summary') or explanation.get('message')
+    return explanation
+
+
+def _domains(instances):
+    rpc.check(instances, list, 'instances')
+    domains = {}
+    for index, item in enumerate(instances):
+        uuid = rpc.require(item, 'uuid', str, f"instances[{index}]")
+        rpc.require(item, 'state', str, f"instances[{index}]")
+        domains[uuid] = item
+    return domains
+

@@ -1,0 +1,148 @@
+"""Reconcile an agent's report with the store.  The agent's domains are the truth.
+
+Rules (docs/rpc-api.md, "Reconciliation"):
+
+1. A claim whose domain the host reports: the instance state follows the
+   domain (running -> ACTIVE, shut off -> STOPPED) unless an operation on it
+   is in flight.
+2. A claim with no domain: while BUILDING and younger than
+   ``[scheduler] build_grace_period`` it is left alone (the build may still
+   be on its way); otherwise the instance goes to ERROR with the reason and
+   its claim is freed.  An instance being deleted becomes DELETED.
+3. A domain with no claim (``unknown``): if it carries kvmfleet metadata for
+   this host and its assignment claims cleanly, it is adopted (instance
+   created or revived, ACTIVE/STOPPED); if the claim conflicts with what is
+   held, or it has no readable metadata, it is flagged on the host (shown by
+   ``hosts``) and left running - the scheduler never destroys what it does
+   not own.  A domain of a DELETED instance is deleted again.
+"""
+
+import dataclasses
+import logging
+
+from oslo_config import cfg
+
+from scheduler import claims
+from scheduler.store import ACTIVE, BUILDING, DELETED, ERROR, STOPPED, ClaimConflict, NotFound
+from wire.assignment import Assignment
+from wire.errors import FieldError, InvalidInput
+
+LOG = logging.getLogger(__name__)
+
+reconcile_opts = [
+    cfg.IntOpt('build_grace_period', default=300, min=0,
+               help='Seconds a BUILDING claim may go without a domain on its host before '
+                    'a host report turns it to ERROR and frees it.'),
+]
+cfg.CONF.register_opts(reconcile_opts, group='scheduler')
+
+RUNNING_STATES = ('running', 'blocked', 'paused')
+
+
+def list_opts():
+    return [('scheduler', reconcile_opts)]
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What a report changed: state transitions, adoptions, flags, deletes to resend."""
+
+    transitions: list = dataclasses.field(default_factory=list)   # (uuid, old, new, reason)
+    adopted: list = dataclasses.field(default_factory=list)
+    flagged: list = dataclasses.field(default_factory=list)       # {'uuid','name','reason'}
+    redelete: list = dataclasses.field(default_factory=list)
+
+    @property
+    def changed(self):
+        return bool(self.transitions or self.adopted)
+
+
+def reconcile(state, host, domains, now):
+    """Apply the rules to ``host`` given its reported ``domains`` (uuid -> dict)."""
+    outcome = Outcome()
+    store = state.store
+    held = {h.assignment.instance: h for h in store.held_instances(host)}
+    for uuid, held_instance in held.items():
+        record = store.get_instance(uuid)
+        if uuid in domains:
+            _follow_domain(store, record, domains[uuid], outcome, now)
+        else:
+            _missing_domain(state, record, held_instance, outcome, now)
+    for uuid, domain in domains.items():
+        if uuid not in held:
+            _unknown_domain(state, host, uuid, domain, outcome, now)
+    return outcome
+
+
+def _transition(store, record, new_state, outcome, now, **values):
+    store.update_instance(record.uuid, now=now, state=new_state, **values)
+    outcome.transitions.append((record.uuid, record.state, new_state, values.get('reason')))
+
+
+def _follow_domain(store, record, domain, outcome, now):
+    running = domain.get('state') in RUNNING_STATES
+    if record.state == BUILDING and running:
+        _transition(store, record, ACTIVE, outcome, now, task=None, reason=None)
+    elif record.task is None and record.state == ACTIVE and not running:
+        _transition(store, record, STOPPED, outcome, now, reason='found shut off on host')
+    elif record.task is None and record.state in (STOPPED, ERROR) and running:
+        _transition(store, record, ACTIVE, outcome, now, reason=None)
+
+
+def _missing_domain(state, record, held, outcome, now):
+    grace = cfg.CONF.scheduler.build_grace_period
+    if record.state == BUILDING and now - held.claimed_at < grace:
+        return
+    if record.task == 'deleting':
+        claims.release_claim(state, record.uuid)
+        _transition(state.store, record, DELETED, outcome, now, task=None)
+        return
+    reason = f"no domain on host {record.host} (host report reconciliation)"
+    claims.release_claim(state, record.uuid)
+    _transition(state.store, record, ERROR, outcome, now, task=None, reason=reason)
+
+
+def _unknown_domain(state, host, uuid, domain, outcome, now):
+    try:
+        record = state.store.get_instance(uuid)
+    except NotFound:
+        record = None
+    if record is not None and record.state == DELETED:
+        outcome.redelete.append(uuid)
+        return
+    assignment = _assignment_of(domain, host)
+    if isinstance(assignment, str):
+        outcome.flagged.append({'uuid': uuid, 'name': domain.get('name'), 'reason': assignment})
+        return
+    if record is None:
+        request = {'name': domain.get('name') or uuid, 'adopted': True}
+        record, _ = state.store.create_instance(uuid, request['name'], request, None,
+                                                BUILDING, now=now)
+    state.refresh_host(host)
+    try:
+        generation = state.store.claim(assignment, state.generations[host], now=now)
+    except ClaimConflict as exc:
+        outcome.flagged.append({'uuid': uuid, 'name': domain.get('name'),
+                                'reason': f"cannot adopt: {exc}"})
+        return
+    state.applied(assignment, None, generation)
+    new_state = ACTIVE if domain.get('state') in RUNNING_STATES else STOPPED
+    _transition(state.store, record, new_state, outcome, now, host=host, task=None,
+                reason='adopted from host report')
+    outcome.adopted.append(uuid)
+
+
+def _assignment_of(domain, host):
+    """The domain's Assignment, or a sentence saying why it has none usable."""
+    raw = domain.get('assignment')
+    if not isinstance(raw, dict):
+        return 'domain has no kvmfleet metadata (not managed by kvmfleet)'
+    try:
+        assignment = Assignment.from_dict(raw)
+    except (FieldError, InvalidInput, TypeError, ValueError) as exc:
+        return f"unreadable assignment metadata: {exc}"
+    if assignment.host != host:
+        return f"assignment metadata names host {assignment.host!r}"
+    if assignment.instance != domain.get('uuid', assignment.instance):
+        return f"assignment metadata is for instance {assignment.instance!r}"
+    return assignment

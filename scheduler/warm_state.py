@@ -1,0 +1,123 @@
+"""The scheduler's warm view of the fleet, kept in step with the store.
+
+The engine places against a FleetView (fast, in memory).  This module builds
+that view from the store (host topologies + the claims held there), tracks
+each host's generation as the view last saw it, its heartbeat and whether it
+is up/enabled, and reloads one host from the store when a claim finds the view
+stale.  The store is the truth; the view is a cache of it.
+"""
+
+import logging
+import time
+
+from oslo_config import cfg
+
+from scheduler.fleet import FleetView
+from wire.topology import HostTopology, Instance
+
+LOG = logging.getLogger(__name__)
+
+state_opts = [
+    cfg.IntOpt('service_down_time', default=60, min=1,
+               help='Seconds without a report after which a host is down: nothing new '
+                    'is placed there.'),
+]
+cfg.CONF.register_opts(state_opts)
+
+
+def list_opts():
+    return [('DEFAULT', state_opts)]
+
+
+def topology_of(record, held, up):
+    """HostTopology of a store HostRecord with the instances its claims hold."""
+    topology = HostTopology.from_dict(dict(record.topology, instances=[]))
+    instances = tuple(Instance(uuid=h.assignment.instance, name=h.name,
+                               assignment=h.assignment, server_group=h.server_group)
+                      for h in held)
+    return _replace(topology, instances=instances, enabled=record.enabled, up=up)
+
+
+def _replace(topology, **changes):
+    values = {name: getattr(topology, name) for name in topology.__dataclass_fields__}
+    values.update(changes)
+    return HostTopology(**values)
+
+
+class WarmState:
+    """FleetView + per-host generation, heartbeat and up/enabled flags."""
+
+    def __init__(self, store, down_time=None, clock=time.time):
+        self.store = store
+        self.clock = clock
+        self.down_time = down_time or cfg.CONF.service_down_time
+        self.fleet = FleetView()
+        self.generations = {}
+        self.heartbeats = {}
+        self.up = {}
+        self.enabled = {}
+
+    def load(self):
+        """(Re)build the whole view from the store (scheduler start)."""
+        held_by_host = {}
+        for held in self.store.held_instances():
+            held_by_host.setdefault(held.assignment.host, []).append(held)
+        topologies = []
+        for record in self.store.list_hosts():
+            self._remember(record)
+            topologies.append(topology_of(record, held_by_host.get(record.name, []),
+                                          self.up[record.name]))
+        self.fleet = FleetView(topologies)
+        return self
+
+    def _remember(self, record):
+        self.generations[record.name] = record.generation
+        self.heartbeats[record.name] = record.last_heartbeat
+        self.enabled[record.name] = record.enabled
+        self.up[record.name] = self.is_fresh(record.last_heartbeat)
+
+    def is_fresh(self, heartbeat):
+        return heartbeat is not None and self.clock() - heartbeat <= self.down_time
+
+    def refresh_host(self, name):
+        """Reload one host and its claims from the store into the view."""
+        record = self.store.get_host(name)
+        held = self.store.held_instances(name)
+        self._remember(record)
+        self.fleet.update_host(topology_of(record, held, self.up[name]))
+        return record
+
+    def heartbeat(self, name, when):
+        """Record a report's time; True when the host was down (or unknown) before."""
+        was_up = self.up.get(name, False)
+        self.heartbeats[name] = when
+        self.up[name] = True
+        return not was_up
+
+    def stale_hosts(self):
+        """Hosts that are up in the view but missed their heartbeats."""
+        return [name for name, up in self.up.items()
+                if up and not self.is_fresh(self.heartbeats.get(name))]
+
+    def mark_down(self, name):
+        self.up[name] = False
+        self.refresh_host(name)
+
+    def applied(self, assignment, server_group, generation):
+        """A successful claim: hold it in the view, remember the new generation."""
+        self.fleet.apply(assignment, server_group)
+        self.generations[assignment.host] = generation
+
+    def released(self, assignment, generation):
+        """A freed claim; a generation jump means someone else wrote: reload the host."""
+        host = assignment.host
+        if host not in self.fleet:
+            return
+        if generation == self.generations.get(host, -2) + 1:
+            self.fleet.release(assignment)
+            self.generations[host] = generation
+        else:
+            self.refresh_host(host)
+
+    def placeable(self, name):
+        return self.up.get(name, False) and self.enabled.get(name, False)

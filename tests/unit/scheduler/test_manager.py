@@ -1,0 +1,315 @@
+"""SchedulerManager over an in-process bus (kombu+memory): boots, claims, reschedules,
+reconciliation, host liveness and malformed messages.
+"""
+
+import threading
+
+import oslo_messaging as messaging
+import pytest
+from oslo_config import cfg
+
+from scheduler.engine import EngineSettings, build_engine
+from scheduler.manager import SchedulerManager
+from scheduler.store import ACTIVE, BUILDING, DELETED, ERROR, STOPPED, Store
+from tests import busfleet
+from wire import rpc, scheduler_rpcapi
+from wire.assignment import Assignment
+
+
+class Clock:
+    def __init__(self, now=1000.0):
+        self.now = now
+
+    def __call__(self):
+        return self.now
+
+
+class RecordingAgents:
+    """Stands in for AgentAPI: records what would be cast to which host."""
+
+    def __init__(self):
+        self.calls = []
+        self.lock = threading.Lock()
+
+    def _record(self, *call):
+        with self.lock:
+            self.calls.append(call)
+
+    def build_instance(self, host, instance, name, assignment, spec, request=None):
+        self._record('build_instance', host, instance, assignment)
+
+    def delete_instance(self, host, instance):
+        self._record('delete_instance', host, instance)
+
+    def stop(self, host, instance):
+        self._record('stop', host, instance)
+
+    def start(self, host, instance):
+        self._record('start', host, instance)
+
+    def reboot(self, host, instance):
+        self._record('reboot', host, instance)
+
+    def console_log(self, host, instance):
+        return {'instance': instance, 'log': f"console of {instance} on {host}"}
+
+    def builds(self):
+        return [c for c in self.calls if c[0] == 'build_instance']
+
+
+class ManagerProxy:
+    """One RPC server for the module; each test swaps the manager behind it."""
+
+    target = messaging.Target(version='1.0')
+    manager = None
+
+    def __getattr__(self, name):
+        return getattr(self.manager, name)
+
+
+@pytest.fixture(scope='module')
+def bus():
+    cfg.CONF.set_override('transport_url', 'kombu+memory:////')
+    proxy = ManagerProxy()
+    server = rpc.get_rpc_server(scheduler_rpcapi.TOPIC, 'unit-scheduler', [proxy])
+    server.start()
+    yield proxy, scheduler_rpcapi.SchedulerAPI(timeout=10)
+    server.stop()
+    server.wait()
+    rpc.reset_transports()
+    cfg.CONF.clear_override('transport_url')
+
+
+@pytest.fixture
+def world(bus, tmp_path):
+    proxy, client = bus
+    store = Store(f"sqlite:///{tmp_path}/s.sqlite").create_schema()
+    clock = Clock()
+    agents = RecordingAgents()
+    engine = build_engine(EngineSettings(seed=1, max_alternates=3))
+    manager = SchedulerManager(store, engine, agents, clock=clock)
+    proxy.manager = manager
+
+    class World:
+        pass
+    world = World()
+    world.__dict__.update(store=store, clock=clock, agents=agents, client=client,
+                          manager=manager, engine=engine)
+    yield world
+    store.dispose()
+
+
+def report(world, host_dict, domains=()):
+    world.manager.report_host.__wrapped__(world.manager, {}, host=host_dict,
+                                          instances=list(domains))
+
+
+def add_hosts(world, count=2, **shape):
+    hosts = busfleet.fleet(count, **shape)
+    for host in hosts:
+        report(world, host)
+    return hosts
+
+
+def reply(world, uuid, state, reason=None):
+    record = world.store.get_instance(uuid)
+    world.manager.instance_update.__wrapped__(world.manager, {}, instance=uuid,
+                                              host=record.host, state=state, reason=reason)
+
+
+def test_boot_claims_dispatches_and_goes_active(world):
+    add_hosts(world)
+    answer = world.client.boot(busfleet.PINNED)
+    [instance] = answer['instances']
+    assert instance['state'] == BUILDING and instance['host']
+    [(_, host, uuid, assignment)] = world.agents.builds()
+    assert (host, uuid) == (instance['host'], instance['uuid'])
+    assert world.store.get_instance(uuid).assignment == assignment
+    reply(world, uuid, ACTIVE)
+    assert world.client.show(uuid)['state'] == ACTIVE
+    assert world.client.show('pinned')['uuid'] == uuid     # by unique name too
+
+
+def test_boot_is_idempotent_per_uuid(world):
+    add_hosts(world)
+    first = world.client.boot(busfleet.PINNED, instance_uuids=['u-1'])
+    again = world.client.boot(busfleet.PINNED, instance_uuids=['u-1'])
+    assert first['instances'][0]['uuid'] == again['instances'][0]['uuid'] == 'u-1'
+    assert len(world.agents.builds()) == 1
+    assert len(world.store.all_allocations()) == 1
+
+
+def test_count_boots_distinct_instances_without_sharing_a_pcpu(world):
+    add_hosts(world, 1)
+    answer = world.client.boot(dict(busfleet.PINNED, count=4))
+    assert [i['name'] for i in answer['instances']] == [f"pinned-{n}" for n in range(1, 5)]
+    held = [cpu for a in world.store.all_allocations() for cpu in a.pinned_pcpus]
+    assert len(held) == 8 and len(set(held)) == 8
+
+
+def test_no_valid_host_answers_with_the_explanation_and_records_error(world):
+    add_hosts(world, 2)
+    with pytest.raises(rpc.BusError) as caught:
+        world.client.boot(dict(busfleet.PINNED, name='big', vcpus=64))
+    error = caught.value
+    assert error.code == rpc.NO_VALID_HOST
+    assert error.details['explanation']['hosts'] == 2
+    assert 'no valid host among 2' in error.message
+    [uuid] = error.details['instances']
+    record = world.store.get_instance(uuid)
+    assert record.state == ERROR and record.reason.startswith('NoValidHost')
+    assert world.agents.builds() == [] and world.store.all_allocations() == []
+
+
+def test_stale_view_conflict_is_refitted_on_fresh_state(world):
+    add_hosts(world, 1, cells=1, pcpus_per_cell=4, vfs_per_cell=0)
+    # Another scheduler claims pCPUs 0-1 behind this one's back.
+    world.store.create_instance('other', 'other', {}, None, BUILDING)
+    pinning = Assignment.from_dict({
+        'host': 'host-0000', 'instance': 'other', 'vcpus': 2, 'memory_mb': 512,
+        'cells': [{'guest_cell': 0, 'host_cell': 0, 'vcpus': [0, 1], 'memory_mb': 512,
+                   'pinning': {'0': 0, '1': 1}}]})
+    world.store.claim(pinning, world.store.get_host('host-0000').generation)
+    answer = world.client.boot(busfleet.PINNED)
+    mine = world.store.get_instance(answer['instances'][0]['uuid']).assignment
+    assert set(mine['cells'][0]['pinning'].values()) == {2, 3}
+    with pytest.raises(rpc.BusError) as caught:   # the fresh view knows the host is full
+        world.client.boot(busfleet.PINNED)
+    assert caught.value.code == rpc.NO_VALID_HOST
+
+
+def test_build_failure_reschedules_then_errors_with_every_reason(world):
+    cfg.CONF.set_override('max_attempts', 2, group='scheduler')
+    try:
+        add_hosts(world, 3)
+        uuid = world.client.boot(busfleet.PINNED)['instances'][0]['uuid']
+        first = world.store.get_instance(uuid).host
+        reply(world, uuid, ERROR, 'libvirt said no')
+        second = world.store.get_instance(uuid)
+        assert second.state == BUILDING and second.host != first
+        assert [b[1] for b in world.agents.builds()] == [first, second.host]
+        reply(world, uuid, ERROR, 'disk full')
+        final = world.store.get_instance(uuid)
+        assert final.state == ERROR
+        assert f"{first}: libvirt said no" in final.reason
+        assert f"{second.host}: disk full" in final.reason
+        assert world.store.all_allocations() == [] and world.store.held_resources() == []
+    finally:
+        cfg.CONF.clear_override('max_attempts', group='scheduler')
+
+
+def test_delete_frees_the_claim_when_the_agent_confirms(world):
+    add_hosts(world, 1)
+    uuid = world.client.boot(busfleet.SRIOV)['instances'][0]['uuid']
+    reply(world, uuid, ACTIVE)
+    assert world.client.delete(uuid)['task'] == 'deleting'
+    assert world.agents.calls[-1][0] == 'delete_instance'
+    reply(world, uuid, DELETED)
+    assert world.client.show(uuid)['state'] == DELETED
+    assert world.store.held_resources() == []
+    assert world.client.list()['instances'] == []
+
+
+def test_stop_start_follow_agent_replies_and_refuse_wrong_states(world):
+    add_hosts(world, 1)
+    uuid = world.client.boot(busfleet.SHARED)['instances'][0]['uuid']
+    with pytest.raises(rpc.BusError) as caught:
+        world.client.stop(uuid)            # still BUILDING
+    assert caught.value.code == rpc.CONFLICT
+    reply(world, uuid, ACTIVE)
+    assert world.client.stop(uuid)['task'] == 'stopping'
+    reply(world, uuid, STOPPED)
+    assert world.client.start(uuid)['task'] == 'starting'
+    reply(world, uuid, ACTIVE)
+    assert world.client.show(uuid)['state'] == ACTIVE
+    assert world.client.console_log(uuid)['log'].startswith('console of')
+
+
+def test_hosts_show_used_and_free_per_cell(world):
+    add_hosts(world, 1)
+    world.client.boot(busfleet.SRIOV)
+    [host] = world.client.hosts()['hosts']
+    used = sum(c['pcpus']['used'] for c in host['cells'])
+    free_vfs = sum(c['vfs_by_physnet'][busfleet.PHYSNET]['free'] for c in host['cells'])
+    assert (used, free_vfs, host['up'], host['enabled']) == (2, 3, True, True)
+    assert host['cells'][0]['pages']['2048']['total'] == 512
+
+
+def test_disabled_and_down_hosts_take_nothing_new(world):
+    add_hosts(world, 2)
+    world.client.host_set_enabled('host-0000', False, 'maintenance')
+    world.clock.now += 61
+    report(world, busfleet.host('host-0000'))         # disabled but alive
+    assert world.manager.check_hosts() == ['host-0001']
+    with pytest.raises(rpc.BusError) as caught:
+        world.client.boot(busfleet.PINNED)
+    assert caught.value.details['explanation']['reasons'] == {'HOST_DISABLED': 1,
+                                                              'HOST_DOWN': 1}
+    report(world, busfleet.host('host-0001'))         # back up
+    assert world.client.boot(busfleet.PINNED)['instances'][0]['host'] == 'host-0001'
+
+
+def test_reconcile_errors_missing_domains_after_grace_and_adopts_unknown(world):
+    [host] = add_hosts(world, 1)
+    lost = world.client.boot(busfleet.PINNED)['instances'][0]['uuid']
+    report(world, host)                                    # within the grace period
+    assert world.store.get_instance(lost).state == BUILDING
+    world.clock.now += cfg.CONF.scheduler.build_grace_period + 1
+    stray = Assignment.from_dict({
+        'host': host['name'], 'instance': 'stray', 'vcpus': 1, 'memory_mb': 256,
+        'cells': [{'guest_cell': 0, 'host_cell': 1, 'vcpus': [0], 'memory_mb': 256,
+                   'pinning': {'0': 12}}]})
+    clash = Assignment.from_dict(dict(stray.to_dict(), instance='clash'))
+    report(world, host, [
+        {'uuid': 'stray', 'name': 'stray', 'state': 'running', 'assignment': stray.to_dict()},
+        {'uuid': 'clash', 'name': 'clash', 'state': 'running', 'assignment': clash.to_dict()},
+        {'uuid': 'foreign', 'name': 'foreign', 'state': 'running'}])
+    record = world.store.get_instance(lost)
+    assert record.state == ERROR and 'no domain on host' in record.reason
+    assert world.store.get_instance('stray').state == ACTIVE
+    held = {r[3] for r in world.store.held_resources()}
+    assert held == {'stray'}
+    [view] = world.client.hosts()['hosts']
+    flagged = {f['uuid']: f['reason'] for f in view['unknown_domains']}
+    assert set(flagged) == {'clash', 'foreign'} and 'already held' in flagged['clash']
+
+
+def test_explain_and_capacity_are_dry_runs(world):
+    add_hosts(world, 2)
+    explained = world.client.explain(busfleet.PINNED)
+    assert len(explained['assignments']) == 1 and explained['explanation']['fits'] == 2
+    capacity = world.client.capacity(busfleet.PINNED)
+    assert capacity['fits'] == 16       # 2 hosts x 2 cells x 8 pCPUs / 2 vCPUs
+    assert world.store.all_allocations() == [] and world.agents.builds() == []
+
+
+MALFORMED = [
+    ('boot', {'request': 'not a dict'}, 'request'),
+    ('boot', {'request': {'name': 'x', 'vcpus': 'many', 'memory_mb': 1}}, 'vcpus'),
+    ('boot', {'request': busfleet.PINNED, 'instance_uuids': 'u-1'}, 'instance_uuids'),
+    ('boot', {'request': busfleet.PINNED, 'instance_uuids': [1]}, 'instance_uuids[0]'),
+    ('boot', {'request': busfleet.PINNED, 'bogus': 1}, 'bogus'),
+    ('report_host', {'host': {'name': 'h'}, 'instances': []}, 'host.cells'),
+    ('report_host', {'host': busfleet.host('h'), 'instances': [{'state': 'x'}]},
+     'instances[0].uuid'),
+    ('report_host', {'host': busfleet.host('h'), 'instances': {}}, 'instances'),
+    ('instance_update', {'instance': 'u', 'host': 'h', 'state': 'FLYING'}, 'state'),
+    ('instance_update', {'instance': 7, 'host': 'h', 'state': 'ACTIVE'}, 'instance'),
+    ('host_set_enabled', {'host': 'h', 'enabled': 'yes'}, 'enabled'),
+    ('list', {'state': 'NOPE'}, 'state'),
+]
+
+
+@pytest.mark.parametrize('method,kwargs,field', MALFORMED,
+                         ids=[f"{m}-{f}" for m, _, f in MALFORMED])
+def test_malformed_messages_are_rejected_and_the_service_goes_on(world, method, kwargs, field):
+    with pytest.raises(rpc.BusError) as caught:
+        world.client.client.call({}, method, **kwargs)
+    assert caught.value.code == rpc.INVALID_INPUT
+    assert field in caught.value.message
+    assert world.client.list()['instances'] == []      # still serving, nothing changed
+
+
+def test_only_endpoint_methods_are_callable(world):
+    with pytest.raises(messaging.RemoteError):
+        world.client.client.call({}, 'check_hosts')
