@@ -10,8 +10,14 @@ from wire.topology import SMALL_PAGE_KB
 
 
 def _add(mapping, key, delta):
+    """A copy of ``mapping`` with ``delta`` added at ``key``; zero entries are
+    dropped so that releasing what was consumed gives back an equal value."""
     result = dict(mapping)
-    result[key] = result.get(key, 0) + delta
+    value = result.get(key, 0) + delta
+    if value:
+        result[key] = value
+    else:
+        result.pop(key, None)
     return result
 
 
@@ -70,8 +76,11 @@ class HostUsage:
                 small = _add(small, cell.host_cell, sign * cell.memory_mb)
             else:
                 count = cell.memory_mb * 1024 // cell.page_size_kb
-                pages[cell.host_cell] = _add(pages.get(cell.host_cell, {}),
-                                             cell.page_size_kb, sign * count)
+                sizes = _add(pages.get(cell.host_cell, {}), cell.page_size_kb, sign * count)
+                if sizes:
+                    pages[cell.host_cell] = sizes
+                else:
+                    pages.pop(cell.host_cell, None)
         numa = bool(assignment.cells)
         addresses = frozenset(p.address for p in assignment.pci_devices)
         return HostUsage(

@@ -1,0 +1,350 @@
+"""Cheap per-host summaries and per-request needs, to reject hosts before the fit.
+
+``HostSummary.of(host, usage)`` is computed when a host's usage changes;
+``RequestNeeds.of(spec, policy)`` once per request.  ``quick_reject`` then
+costs a few comparisons per host.  Its contract: it never rejects a host the
+exact fit would accept (the CPU, memory and page checks per cell are the
+fit's own arithmetic; cells are matched exactly; PCI and SEV are counted
+without NUMA affinity, so they can only under-reject).  Tests hold it to
+that over random hosts and request streams.
+"""
+
+import dataclasses
+
+from scheduler.fitting import pci, pinning, reasons
+from scheduler.fitting.cells import guest_cell_needs
+from scheduler.fitting.facts import facts_of
+from scheduler.fitting.policy import FitPolicy
+from scheduler.fitting.reasons import Rejection, page_label
+from wire.request_spec import PAGE_ANY, PAGE_LARGE, PAGE_SMALL, THREAD_ISOLATE, THREAD_REQUIRE
+from wire.topology import SMALL_PAGE_KB
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CellSummary:
+    id: int
+    free_pcpus: int
+    whole_free_cores: int        # cores (any size) whose dedicated threads are all free
+    whole_free_smt_threads: int  # threads in wholly free cores of two or more threads
+    smt: bool
+    shared_cpus: int
+    shared_vcpus_used: int
+    small_mb: int                # small-page MiB of the cell (pools and reserve excluded)
+    small_used_mb: int
+    free_pages: dict             # {size_kb: free pages} for every pool of the cell
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HostSummary:
+    name: str
+    cells: tuple
+    shared_total: int
+    shared_used: int
+    small_total_mb: int
+    small_used_mb: int
+    sev_free: int
+    free_devices: dict           # (vendor, product) lower-case -> free devices
+    free_vfs: dict               # physical network -> free VFs
+    free_pfs: dict               # physical network -> free PFs
+
+    @classmethod
+    def of(cls, host, usage):
+        """Summarise what ``host`` has free under ``usage``."""
+        facts = facts_of(host)
+        devices, vfs, pfs = _free_pci(facts, usage)
+        return cls(
+            name=host.name,
+            cells=tuple(_cell_summary(cell, facts.cores[cell.id], usage) for cell in host.cells),
+            shared_total=facts.shared_total, shared_used=usage.shared_vcpus,
+            small_total_mb=facts.small_total_mb, small_used_mb=usage.small_memory_mb,
+            sev_free=host.sev_slots - usage.sev_used,
+            free_devices=devices, free_vfs=vfs, free_pfs=pfs)
+
+
+def _cell_summary(cell, cores, usage):
+    free = cell.cpus - usage.pinned
+    whole = pinning.whole_free_cores(cores, free)
+    return CellSummary(
+        id=cell.id, free_pcpus=len(free), whole_free_cores=len(whole),
+        whole_free_smt_threads=sum(len(core) for core in whole if len(core) > 1),
+        smt=cores.smt, shared_cpus=len(cell.shared_cpus),
+        shared_vcpus_used=usage.shared_vcpus_by_cell.get(cell.id, 0),
+        small_mb=cell.small_page_mb, small_used_mb=usage.small_mb_by_cell.get(cell.id, 0),
+        free_pages={kb: n - usage.pages_used(cell.id, kb) for kb, n in cell.pages.items()})
+
+
+def _free_pci(facts, usage):
+    devices, vfs, pfs = {}, {}, {}
+    used = usage.pci_used
+    for device in facts.devices.values():
+        if device.address in used:
+            continue
+        if device.type == 'type-VF' and device.parent in used:
+            continue
+        if device.type == 'type-PF' and any(v in used for v in facts.vfs_of.get(device.address,
+                                                                                  ())):
+            continue
+        key = (device.vendor_id.lower(), device.product_id.lower())
+        devices[key] = devices.get(key, 0) + 1
+        if device.physical_network and device.type == 'type-VF':
+            vfs[device.physical_network] = vfs.get(device.physical_network, 0) + 1
+        if device.physical_network and device.type == 'type-PF':
+            pfs[device.physical_network] = pfs.get(device.physical_network, 0) + 1
+    return devices, vfs, pfs
+
+
+_DETAILS = {
+    reasons.SEV_NO_SLOTS: "{have} free SEV slots, needs {need}",
+    reasons.HOST_NO_SHARED_CPUS: "no shared pCPUs for {need} floating vCPUs",
+    reasons.HOST_VCPUS: "room for {have} more floating vCPUs, needs {need}",
+    reasons.HOST_RAM: "{have} MiB of small-page memory free, needs {need}",
+    reasons.NOT_ENOUGH_CELLS: "{have} host cells can each take a guest cell, guest has {need}",
+    reasons.NUMA_CELL_NO_SHARED_CPUS: "cell {cell}: no shared pCPUs for {need} floating vCPUs",
+    reasons.NUMA_CELL_SHARED_VCPUS: "cell {cell}: room for {have} more floating vCPUs, "
+                                    "needs {need}",
+    reasons.NUMA_CELL_NO_MEMORY: "cell {cell}: {have} MiB of small-page memory free, "
+                                 "needs {need}",
+    reasons.NUMA_CELL_NO_PAGE_SIZE: "cell {cell}: no {unit} page pool",
+    reasons.NUMA_CELL_NO_FREE_PAGES: "cell {cell}: {have} free {unit} pages, needs {need}",
+    reasons.PAGE_SIZE_NOT_DIVISOR: "{need} MiB is not a whole number of {unit} pages",
+    reasons.NUMA_CELL_NO_FREE_PCPUS: "cell {cell}: {have} free dedicated pCPUs, needs {need}",
+    reasons.NUMA_CELL_NO_FREE_CORES: "cell {cell}: {have} {unit} in whole free cores, "
+                                     "needs {need}",
+    reasons.NO_SMT_FOR_REQUIRE: "cell {cell}: no SMT siblings, thread policy require",
+    reasons.PCI_NO_DEVICE: "{have} free {unit} devices, needs {need}",
+}
+DEFAULT_POLICY = FitPolicy()
+_NO_SHORTFALL = (reasons.PAGE_SIZE_NOT_DIVISOR, reasons.NUMA_CELL_NO_PAGE_SIZE)
+_HOST_PCPUS_DETAIL = "{have} free dedicated pCPUs on the host, needs {need}"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CellNeed:
+    pinned: int
+    floating: int
+    memory_mb: int
+    emulator: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RequestNeeds:
+    """What one request asks of any host, derived once per request."""
+
+    sev: bool
+    cells: tuple                 # CellNeed per guest cell; () without NUMA topology
+    floating: int                # floating vCPUs host-wide
+    largest_floating: int        # floating vCPUs of one guest over the whole host set
+    small_mb: int                # small-page MiB host-wide (0 when pages are not small)
+    largest_small_mb: int
+    pinned_total: int            # pinned vCPUs plus isolated emulator pCPU
+    page_size: object
+    thread_policy: str | None
+    cpu_ratio: float
+    ram_ratio: float
+    devices: tuple               # ((table, key, count, unit), ...)
+
+    @classmethod
+    def of(cls, spec, policy=None):
+        """Derive the needs of ``spec`` (with the fit's allocation ratios)."""
+        policy = policy or DEFAULT_POLICY
+        guest_cells = guest_cell_needs(spec)
+        small = spec.page_size in (None, PAGE_SMALL, SMALL_PAGE_KB)
+        cells = tuple(CellNeed(len(n.pinned), len(n.floating), n.cell.memory_mb, n.emulator)
+                      for n in guest_cells)
+        floating = sum(c.floating for c in cells) if cells else spec.vcpus
+        memory = [c.memory_mb for c in cells] if cells else [spec.memory_mb]
+        return cls(
+            sev=spec.mem_encryption, cells=cells, floating=floating,
+            largest_floating=0 if cells else spec.vcpus,
+            small_mb=sum(memory) if small else 0,
+            largest_small_mb=max(memory) if small else 0,
+            pinned_total=sum(c.pinned + c.emulator for c in cells),
+            page_size=spec.page_size, thread_policy=spec.thread_policy,
+            cpu_ratio=policy.cpu_allocation_ratio, ram_ratio=policy.ram_allocation_ratio,
+            devices=_device_counts(pci.device_needs(spec)))
+
+    def reject_reason(self, summary):
+        """The reason code quick_reject would give, or None (no formatting cost)."""
+        miss = self._miss(summary)
+        return miss[0] if miss else None
+
+    def quick_reject(self, summary):
+        """A Rejection if the host surely cannot fit, else None (the fit decides)."""
+        miss = self._miss(summary)
+        if miss is None:
+            return None
+        reason, cell, need, have, unit = miss
+        template = _HOST_PCPUS_DETAIL if unit == 'host' else _DETAILS[reason]
+        return Rejection(reason, template.format(cell=cell, need=need, have=have, unit=unit),
+                         host=summary.name, cell=cell, shortfall=_gap(miss))
+
+    def _miss(self, summary):
+        if self.sev and summary.sev_free < 1:
+            return reasons.SEV_NO_SLOTS, None, 1, summary.sev_free, ''
+        miss = self._host_miss(summary)
+        if miss is None and self.cells:
+            miss = self._cells_miss(summary)
+        if miss is None and self.devices:
+            miss = self._devices_miss(summary)
+        return miss
+
+    def _host_miss(self, summary):
+        if self.floating:
+            total = summary.shared_total
+            if not total:
+                return reasons.HOST_NO_SHARED_CPUS, None, self.floating, 0, ''
+            if self.largest_floating > total:
+                return reasons.HOST_VCPUS, None, self.largest_floating, total, ''
+            room = int(total * self.cpu_ratio) - summary.shared_used
+            if self.floating > room:
+                return reasons.HOST_VCPUS, None, self.floating, room, ''
+        if self.small_mb:
+            total = summary.small_total_mb
+            if self.largest_small_mb > total:
+                return reasons.HOST_RAM, None, self.largest_small_mb, total, ''
+            room = int(total * self.ram_ratio) - summary.small_used_mb
+            if self.small_mb > room:
+                return reasons.HOST_RAM, None, self.small_mb, room, ''
+        return None
+
+    def _cells_miss(self, summary):
+        if len(self.cells) > len(summary.cells):
+            return (reasons.NOT_ENOUGH_CELLS, None, len(self.cells), len(summary.cells), '')
+        free_total = sum(cs.free_pcpus for cs in summary.cells)
+        if self.pinned_total > free_total:
+            return (reasons.NUMA_CELL_NO_FREE_PCPUS, None, self.pinned_total, free_total,
+                    'host')
+        fitting = []
+        for need in self.cells:
+            misses = [self._cell_miss(cs, need) for cs in summary.cells]
+            fits = [i for i, miss in enumerate(misses) if miss is None]
+            if not fits:
+                return min(misses, key=lambda m: (_gap(m) is None, _gap(m) or 0))
+            fitting.append(fits)
+        if not _injective(fitting, 0, frozenset()):
+            usable = len(frozenset().union(*map(frozenset, fitting)))
+            return reasons.NOT_ENOUGH_CELLS, None, len(self.cells), usable, ''
+        return None
+
+    def _cell_miss(self, cs, need):
+        if need.floating:
+            if not cs.shared_cpus:
+                return reasons.NUMA_CELL_NO_SHARED_CPUS, cs.id, need.floating, 0, ''
+            if need.floating > cs.shared_cpus:
+                return (reasons.NUMA_CELL_SHARED_VCPUS, cs.id, need.floating, cs.shared_cpus,
+                        '')
+            room = int(cs.shared_cpus * self.cpu_ratio) - cs.shared_vcpus_used
+            if need.floating > room:
+                return reasons.NUMA_CELL_SHARED_VCPUS, cs.id, need.floating, room, ''
+        miss = _memory_miss(cs, need.memory_mb, self.page_size, self.ram_ratio)
+        if miss is None and (need.pinned or need.emulator):
+            miss = _pinning_miss(cs, need, self.thread_policy)
+        return miss
+
+    def _devices_miss(self, summary):
+        for table, key, count, unit in self.devices:
+            have = getattr(summary, table).get(key, 0)
+            if count > have:
+                return reasons.PCI_NO_DEVICE, None, count, have, unit
+        return None
+
+
+def _gap(miss):
+    reason, _cell, need, have, _unit = miss
+    return None if reason in _NO_SHORTFALL else need - have
+
+
+def _injective(fitting, index, used):
+    if index == len(fitting):
+        return True
+    return any(_injective(fitting, index + 1, used | {cell})
+               for cell in fitting[index] if cell not in used)
+
+
+def _pinning_miss(cs, need, thread_policy):
+    pinned, extra = need.pinned, int(need.emulator)
+    if thread_policy == THREAD_REQUIRE:
+        if pinned and not cs.smt:
+            return reasons.NO_SMT_FOR_REQUIRE, cs.id, pinned, 0, ''
+        have = cs.whole_free_smt_threads if cs.smt else 0
+        if pinned > have:
+            return reasons.NUMA_CELL_NO_FREE_CORES, cs.id, pinned, have, 'pCPUs'
+        if pinned + extra > cs.free_pcpus:
+            return reasons.NUMA_CELL_NO_FREE_PCPUS, cs.id, pinned + extra, cs.free_pcpus, ''
+        return None
+    if thread_policy == THREAD_ISOLATE and cs.smt:
+        if pinned + extra > cs.whole_free_cores:
+            return (reasons.NUMA_CELL_NO_FREE_CORES, cs.id, pinned + extra, cs.whole_free_cores,
+                    'cores')
+        return None
+    if pinned + extra > cs.free_pcpus:
+        return reasons.NUMA_CELL_NO_FREE_PCPUS, cs.id, pinned + extra, cs.free_pcpus, ''
+    return None
+
+
+def _memory_miss(cs, memory_mb, page_size, ram_ratio):
+    if page_size is None or page_size == PAGE_SMALL or page_size == SMALL_PAGE_KB:
+        return _small_miss(cs, memory_mb, ram_ratio)
+    if page_size == PAGE_LARGE:
+        return _large_miss(cs, memory_mb)
+    if page_size == PAGE_ANY:
+        large = _large_miss(cs, memory_mb)
+        if large is None:
+            return None
+        small = _small_miss(cs, memory_mb, ram_ratio)
+        if small is None or large[0] == reasons.NUMA_CELL_NO_PAGE_SIZE:
+            return small
+        return large
+    return _pages_miss(cs, memory_mb, int(page_size))
+
+
+def _small_miss(cs, memory_mb, ram_ratio):
+    if memory_mb > cs.small_mb:
+        return reasons.NUMA_CELL_NO_MEMORY, cs.id, memory_mb, cs.small_mb, ''
+    room = int(cs.small_mb * ram_ratio) - cs.small_used_mb
+    if memory_mb > room:
+        return reasons.NUMA_CELL_NO_MEMORY, cs.id, memory_mb, room, ''
+    return None
+
+
+def _large_miss(cs, memory_mb):
+    sizes = sorted((kb for kb in cs.free_pages if kb > SMALL_PAGE_KB), reverse=True)
+    if not sizes:
+        return reasons.NUMA_CELL_NO_PAGE_SIZE, cs.id, 1, 0, 'large'
+    nearest = None
+    for size_kb in sizes:
+        miss = _pages_miss(cs, memory_mb, size_kb)
+        if miss is None:
+            return None
+        if nearest is None or (miss[0] == reasons.NUMA_CELL_NO_FREE_PAGES
+                               and nearest[0] != reasons.NUMA_CELL_NO_FREE_PAGES):
+            nearest = miss
+    return nearest
+
+
+def _pages_miss(cs, memory_mb, size_kb):
+    label = page_label(size_kb)
+    if (memory_mb * 1024) % size_kb:
+        return reasons.PAGE_SIZE_NOT_DIVISOR, cs.id, memory_mb, 0, label
+    if size_kb not in cs.free_pages:
+        return reasons.NUMA_CELL_NO_PAGE_SIZE, cs.id, 1, 0, label
+    needed = memory_mb * 1024 // size_kb
+    free = cs.free_pages[size_kb]
+    if needed > free:
+        return reasons.NUMA_CELL_NO_FREE_PAGES, cs.id, needed, free, label
+    return None
+
+
+def _device_counts(needs):
+    """Counts per summary table key: ('free_devices', (vendor, product)) and physnets."""
+    counts = {}
+    for need in needs:
+        if need.vendor_id and need.product_id:
+            key = ('free_devices', (need.vendor_id, need.product_id), need.describe())
+        elif need.physical_network and need.device_type in ('type-VF', 'type-PF'):
+            table = 'free_vfs' if need.device_type == 'type-VF' else 'free_pfs'
+            key = (table, need.physical_network, need.describe())
+        else:
+            continue
+        counts[key] = counts.get(key, 0) + need.count
+    return tuple((table, key, count, unit) for (table, key, unit), count in counts.items())
