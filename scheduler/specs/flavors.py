@@ -45,7 +45,8 @@ def parse_flavors(document, source='flavors'):
     if not isinstance(flavors, dict):
         raise FileFormatError(f"{source}: flavors: is required and must be an object "
                               "{name: {vcpus, ram, extra_specs}}")
-    raw_aliases = document.get('pci_aliases') or []
+    raw_aliases = document.get('pci_aliases')
+    raw_aliases = [] if raw_aliases is None else raw_aliases
     if not isinstance(raw_aliases, list):
         raise FileFormatError(f'{source}: pci_aliases: must be a list of alias objects')
     try:
