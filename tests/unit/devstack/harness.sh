@@ -4,7 +4,8 @@
 # Every stubbed call is appended to $WORK_DIR/calls as one tab-separated line:
 #   function<TAB>arg1<TAB>arg2...
 # Environment: HARNESS_ENABLED_SERVICES (default "kvmfleet-scheduler kvmfleet-agent"),
-# HARNESS_NO_GET_TRANSPORT_URL=1 to act as an old devstack without get_transport_url, and
+# HARNESS_NO_GET_TRANSPORT_URL=1 to act as an old devstack without get_transport_url,
+# HARNESS_KVMFLEET_DIR for a checkout other than this one, and
 # any KVMFLEET_* / RABBIT_* variable a local.conf would set.
 set -o errexit -o nounset -o pipefail
 
@@ -23,7 +24,7 @@ record() {
 DEST=$WORK_DIR/opt/stack
 DATA_DIR=$WORK_DIR/opt/stack/data
 STACK_USER=$(id -un)
-KVMFLEET_DIR=$REPO_ROOT
+KVMFLEET_DIR=${HARNESS_KVMFLEET_DIR:-$REPO_ROOT}
 KVMFLEET_CONF_DIR=$WORK_DIR/etc/kvmfleet
 ENABLED_SERVICES=${HARNESS_ENABLED_SERVICES-kvmfleet-scheduler kvmfleet-agent}
 

@@ -7,11 +7,13 @@ each stub appends its call to a file that these tests read back.
 import json
 import os
 import pathlib
+import re
 import shutil
 import subprocess
 
 import pytest
 
+from scheduler.specs.flavors import load_flavors
 from tests.conftest import missing_service
 
 TOP = pathlib.Path(__file__).resolve().parents[3]
@@ -91,8 +93,6 @@ def test_post_config_writes_the_bus_database_and_host_resources(tmp_path):
     assert values[(agent, 'compute', 'cpu_dedicated_set')] == '2-7,^4'
     assert values[(agent, 'compute', 'cpu_shared_set')] == '0-1'
     assert [json.loads(v) for v in values[(agent, 'pci', 'device_spec')]] == DEVICE_SPECS
-    aliases = values[('kvmfleet-scheduler.conf', 'pci', 'alias')]
-    assert [json.loads(v) for v in aliases] == ALIASES
 
 
 def test_post_config_leaves_unset_host_resources_to_the_defaults(tmp_path):
@@ -109,15 +109,31 @@ def test_post_config_creates_the_database_and_the_directories(tmp_path):
     assert (tmp_path / 'opt' / 'stack' / 'data' / 'kvmfleet').is_dir()
 
 
+def installed_flavors(work_dir):
+    return load_flavors(work_dir / 'etc' / 'kvmfleet' / 'flavors.yaml')
+
+
 def test_post_config_installs_the_sample_flavors(tmp_path):
     run_plugin(tmp_path, 'stack', 'post-config')
     installed = tmp_path / 'etc' / 'kvmfleet' / 'flavors.yaml'
-    sample = TOP / 'etc' / 'kvmfleet' / 'flavors.yaml'
-    if sample.exists():
-        assert installed.read_text() == sample.read_text()
-    else:
-        import yaml
-        assert 'hw:cpu_policy' in str(yaml.safe_load(installed.read_text()))
+    assert installed.read_text() == (TOP / 'etc' / 'kvmfleet' / 'flavors.yaml').read_text()
+
+
+def test_post_config_adds_the_local_conf_pci_aliases_to_the_flavors(tmp_path):
+    run_plugin(tmp_path, 'stack', 'post-config', **LOCAL_CONF)
+    sample = load_flavors(TOP / 'etc' / 'kvmfleet' / 'flavors.yaml')
+    catalog = installed_flavors(tmp_path)
+    assert set(catalog.aliases) == set(sample.aliases) | {alias['name'] for alias in ALIASES}
+    assert catalog.flavors == sample.flavors
+
+
+def test_a_checkout_without_sample_flavors_gets_valid_fallback_flavors(tmp_path):
+    checkout = tmp_path / 'checkout'
+    shutil.copytree(TOP / 'devstack', checkout / 'devstack')
+    run_plugin(tmp_path, 'stack', 'post-config', HARNESS_KVMFLEET_DIR=str(checkout),
+               **LOCAL_CONF)
+    catalog = installed_flavors(tmp_path)
+    assert catalog.flavors and set(catalog.aliases) == {alias['name'] for alias in ALIASES}
 
 
 def test_an_agent_only_host_gets_no_database(tmp_path):
@@ -170,3 +186,26 @@ def test_clean_removes_configuration_and_state(tmp_path):
 def test_nothing_happens_when_no_kvmfleet_service_is_enabled(tmp_path, args):
     calls = run_plugin(tmp_path, *args, services=['n-cpu'])
     assert [call[0] for call in calls] == ['define_plugin']
+
+
+def sample_options(service):
+    """{(section, option)} documented in a committed configuration sample."""
+    options, section = set(), None
+    sample = TOP / 'etc' / 'kvmfleet' / f'kvmfleet-{service}.conf.sample'
+    for line in sample.read_text().splitlines():
+        if line.startswith('[') and line.endswith(']'):
+            section = line[1:-1]
+        elif re.match(r'#\w+ =( |$)', line):
+            options.add((section, line[1:].split(' =')[0]))
+    return options
+
+
+def test_every_option_the_plugin_writes_is_a_real_option(tmp_path):
+    # oslo.config ignores unknown options: a misspelt one would silently do nothing.
+    readers = {'kvmfleet.conf': ('scheduler', 'agent'),
+               'kvmfleet-scheduler.conf': ('scheduler',), 'kvmfleet-agent.conf': ('agent',)}
+    known = {service: sample_options(service) for service in ('scheduler', 'agent')}
+    values = ini_values(run_plugin(tmp_path, 'stack', 'post-config', **LOCAL_CONF), tmp_path)
+    unknown = [f'{name} [{section}] {option}' for name, section, option in values
+               if not any((section, option) in known[reader] for reader in readers[name])]
+    assert not unknown, 'not in the configuration samples: ' + ', '.join(unknown)
