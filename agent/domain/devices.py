@@ -60,15 +60,21 @@ def tap_name(uuid, index):
     return f"kf{uuid.replace('-', '')[:9]}t{index}"[:15]
 
 
-def pci_address_element(address, tag='address'):
-    """<address type='pci' domain bus slot function> from '0000:82:00.3'."""
+def pci_address_element(address, typed=True):
+    """<address [type='pci'] domain bus slot function> from '0000:82:00.3'.
+
+    An interface's source address carries type='pci'; a hostdev's source
+    address has no type attribute (libvirt's schema).
+    """
     match = PCI_ADDRESS.match(address)
     if not match:
         raise DeviceError(f"PCI address {address!r} is not DDDD:BB:SS.F")
     domain, bus, slot, function = match.groups()
-    return ET.Element(tag, {'type': 'pci', 'domain': f"0x{int(domain or '0', 16):04x}",
-                            'bus': f"0x{int(bus, 16):02x}", 'slot': f"0x{int(slot, 16):02x}",
-                            'function': f"0x{int(function, 16):x}"})
+    attributes = {'type': 'pci'} if typed else {}
+    attributes.update({'domain': f"0x{int(domain or '0', 16):04x}",
+                       'bus': f"0x{int(bus, 16):02x}", 'slot': f"0x{int(slot, 16):02x}",
+                       'function': f"0x{int(function, 16):x}"})
+    return ET.Element('address', attributes)
 
 
 def disk_element(disk_path, iommu=False):
@@ -112,7 +118,7 @@ def hostdev_element(address):
     """A PCI device (alias request) passed through whole."""
     hostdev = ET.Element('hostdev', {'mode': 'subsystem', 'type': 'pci', 'managed': 'yes'})
     source = ET.SubElement(hostdev, 'source')
-    source.append(pci_address_element(address))
+    source.append(pci_address_element(address, typed=False))
     return hostdev
 
 

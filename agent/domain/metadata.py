@@ -7,8 +7,10 @@ the domain XML libvirt returns.
 """
 
 import json
+import re
 import xml.etree.ElementTree as ET
 
+from agent.domain.settings import DomainBuildError
 from wire.assignment import Assignment
 from wire.request_spec import RequestSpec
 
@@ -16,11 +18,22 @@ NAMESPACE = 'https://kvmfleet.dev/xmlns/instance/1.0'
 PREFIX = 'kvmfleet'
 METADATA_VERSION = '1'
 
+# Characters XML 1.0 cannot carry at all, escaped or not.
+XML_ILLEGAL = re.compile('[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]')
+
 ET.register_namespace(PREFIX, NAMESPACE)
 
 
 class MetadataError(ValueError):
     """A domain's kvmfleet metadata is missing a part or does not parse."""
+
+
+def xml_text(value, field):
+    """``value`` if XML can carry it; DomainBuildError naming ``field`` otherwise."""
+    if XML_ILLEGAL.search(value):
+        raise DomainBuildError(f"{field}: contains characters XML cannot carry "
+                               '(control characters other than tab/newline)')
+    return value
 
 
 def _tag(name):
@@ -31,8 +44,8 @@ def instance_element(uuid, spec, assignment, flavor=None):
     """The <kvmfleet:instance> element for one instance."""
     root = ET.Element(_tag('instance'), {'version': METADATA_VERSION})
     ET.SubElement(root, _tag('uuid')).text = uuid
-    ET.SubElement(root, _tag('name')).text = spec.name
-    ET.SubElement(root, _tag('flavor')).text = flavor or ''
+    ET.SubElement(root, _tag('name')).text = xml_text(spec.name, 'spec.name')
+    ET.SubElement(root, _tag('flavor')).text = xml_text(flavor or '', 'flavor')
     ET.SubElement(root, _tag('request-spec')).text = json.dumps(spec.to_dict(), sort_keys=True)
     ET.SubElement(root, _tag('assignment')).text = json.dumps(assignment.to_dict(),
                                                               sort_keys=True)

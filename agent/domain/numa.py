@@ -30,25 +30,28 @@ def cpu_topology(spec, assignment):
     """(sockets, cores, threads) whose product is the vCPU count.
 
     Explicit hw:cpu_sockets/cores/threads (flavor) or hw_cpu_* (image) win when
-    they multiply to the vCPU count; otherwise one socket per guest NUMA cell
-    when the cells are equal, else one socket, one thread per core.
+    they multiply to the vCPU count (a missing one is solved for; with neither
+    sockets nor cores, one socket per guest cell); otherwise one socket per
+    guest NUMA cell when the cells are equal, else one socket, one thread per core.
     """
     vcpus = assignment.vcpus
+    cells = len(assignment.cells) or 1
+    equal_cells = vcpus % cells == 0 and all(len(c.vcpus) == vcpus // cells
+                                             for c in assignment.cells)
+    default_sockets = cells if equal_cells else 1
     explicit = _explicit_topology(spec)
     if explicit:
-        sockets = explicit.get('sockets')
         threads = explicit.get('threads', 1)
-        cores = explicit.get('cores')
-        if sockets is None and cores is not None:
-            sockets = vcpus // (cores * threads) if vcpus % (cores * threads) == 0 else None
-        if sockets is not None and cores is None:
-            cores = vcpus // (sockets * threads) if vcpus % (sockets * threads) == 0 else None
-        if sockets and cores and sockets * cores * threads == vcpus:
+        sockets, cores = explicit.get('sockets'), explicit.get('cores')
+        if sockets is None and cores is None:
+            sockets = default_sockets
+        if sockets is None:
+            sockets = vcpus // (cores * threads) or 1
+        if cores is None:
+            cores = vcpus // (sockets * threads) or 1
+        if sockets * cores * threads == vcpus:
             return sockets, cores, threads
-    cells = len(assignment.cells) or 1
-    if vcpus % cells == 0 and all(len(c.vcpus) == vcpus // cells for c in assignment.cells):
-        return cells, vcpus // cells, 1
-    return 1, vcpus, 1
+    return default_sockets, vcpus // default_sockets, 1
 
 
 def _explicit_topology(spec):
