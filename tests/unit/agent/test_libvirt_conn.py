@@ -1,0 +1,87 @@
+"""The libvirt seam: plain values out, LibvirtError with the operation on failure.
+
+Runs against libvirt's in-process test driver (test:///default), no daemon needed.
+"""
+
+import ast
+import inspect
+import pathlib
+
+import pytest
+
+from agent import libvirt_conn
+from agent.discovery.capabilities import parse_capabilities
+from agent.exceptions import LibvirtError
+from agent.libvirt_conn import LibvirtConnection
+from tests.unit.agent.fakes import FixtureConnection
+
+AGENT = pathlib.Path(libvirt_conn.__file__).resolve().parent
+SEAM_METHODS = ('capabilities', 'domain_capabilities', 'pci_device_xmls', 'free_pages',
+                'hostname', 'node_memory_kb', 'list_domains', 'domain_xml', 'close')
+
+
+@pytest.fixture
+def conn():
+    connection = LibvirtConnection('test:///default')
+    yield connection
+    connection.close()
+
+
+def test_only_the_seam_imports_libvirt():
+    importers = []
+    for path in AGENT.rglob('*.py'):
+        for node in ast.walk(ast.parse(path.read_text(encoding='utf-8'))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ''] if isinstance(node, ast.ImportFrom) else [])
+            if any(name == 'libvirt' or name.startswith('libvirt.') for name in names):
+                importers.append(path.relative_to(AGENT).as_posix())
+    assert importers == ['libvirt_conn.py']
+
+
+@pytest.mark.parametrize('method', SEAM_METHODS)
+def test_fixture_connection_has_the_seam_interface(method):
+    real = inspect.signature(getattr(LibvirtConnection, method))
+    fake = inspect.signature(getattr(FixtureConnection, method))
+    assert list(real.parameters) == list(fake.parameters)
+
+
+def test_connection_opens_lazily_and_returns_strings(conn):
+    assert conn._conn is None
+    caps = conn.capabilities()
+    assert isinstance(caps, str) and conn._conn is not None
+    assert [cell.id for cell in parse_capabilities(caps).cells] == [0, 1]
+    assert isinstance(conn.hostname(), str) and conn.hostname()
+    assert conn.node_memory_kb() > 0 and conn.node_memory_kb() % 1024 == 0
+
+
+def test_free_pages_are_asked_per_cell(conn):
+    assert conn.free_pages([0, 1], [2048]) == {0: {}, 1: {}}   # the test driver has no pools
+    assert conn.free_pages([0], []) == {0: {}}
+
+
+def test_domains_are_listed_as_plain_tuples(conn):
+    [(name, uuid, xml, state)] = conn.list_domains()
+    assert (name, state) == ('test', 'running')
+    assert len(uuid) == 36 and xml.startswith('<domain')
+    assert conn.domain_xml('test') == xml
+
+
+@pytest.mark.parametrize('call, operation, code', [
+    (lambda c: c.domain_xml('missing'), 'XMLDesc(missing)', 42),
+    (lambda c: c.domain_capabilities('kvm', 'x86_64'),
+     'getDomainCapabilities(kvm, x86_64, None)', 3),
+])
+def test_libvirt_failures_become_libvirt_error_naming_the_operation(conn, call, operation,
+                                                                    code):
+    with pytest.raises(LibvirtError) as caught:
+        call(conn)
+    assert caught.value.operation == operation
+    assert str(caught.value).startswith(f"libvirt {operation} failed: ")
+    assert caught.value.code == code
+
+
+def test_unknown_uri_fails_on_first_use_with_the_uri_named():
+    conn = LibvirtConnection('nosuchdriver:///x')
+    with pytest.raises(LibvirtError, match='libvirt open nosuchdriver:///x failed'):
+        conn.hostname()
+    conn.close()   # closing a never-opened connection is harmless
