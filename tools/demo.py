@@ -78,8 +78,8 @@ def help_text(*argv):
 def missing_for_bus_demo():
     """What the bus demo needs and this checkout does not have yet (empty: all there)."""
     missing = []
-    cli_help = help_text(command('kvmfleet'))
-    missing += [f'kvmfleet {name}' for name in BUS_COMMANDS if name not in cli_help]
+    missing += [f'kvmfleet {name}' for name in BUS_COMMANDS
+                if not help_text(command('kvmfleet'), name)]
     if not help_text(command('kvmfleet-scheduler')):
         missing.append('kvmfleet-scheduler')
     if '--simulate-fleet' not in help_text(command('kvmfleet-agent')):
@@ -300,13 +300,14 @@ def run_file_demo(missing):
     """The in-process placement of the sample requests on the sample fleet."""
     banner('The bus services are not installed yet: placing in-process instead')
     print(f"    (missing for the bus demo: {', '.join(missing)})")
-    if 'simulate' not in help_text(command('kvmfleet')):
+    if not help_text(command('kvmfleet'), 'simulate'):
         raise DemoError('neither the bus commands nor kvmfleet simulate are installed')
     for path in (FLEET_FILE, REQUESTS_FILE):
         if not path.exists():
             raise DemoError(f'{path.relative_to(TOP)} is missing')
     arguments = ['simulate', '--fleet', str(FLEET_FILE.relative_to(TOP)),
-                 '--requests', str(REQUESTS_FILE.relative_to(TOP)), '--explain']
+                 '--requests', str(REQUESTS_FILE.relative_to(TOP)),
+                 '--flavors', str(FLAVORS_FILE.relative_to(TOP)), '--explain']
     print(f"$ kvmfleet {' '.join(arguments)}", flush=True)
     result = subprocess.run([command('kvmfleet'), *arguments], cwd=TOP)
     if result.returncode not in (0, 1):
