@@ -98,9 +98,7 @@ def _cell_keys(sources, errors):
 
 def _complete(nodes, cpu_keys, mem_keys, keys_field, errors):
     """Every cell has both keys, no key names a cell beyond the node count."""
-    present = sorted(list(cpu_keys.values()) + list(mem_keys.values()))
-    example = present[0]
-    prefix = 'hw_' if keys_field(example).startswith(src.IMAGE_FIELD) else 'hw:'
+    example = sorted(list(cpu_keys.values()) + list(mem_keys.values()))[0]
     complete = True
     for family, keys in (('cpus', cpu_keys), ('mem', mem_keys)):
         for cell in sorted(keys):
@@ -109,18 +107,20 @@ def _complete(nodes, cpu_keys, mem_keys, keys_field, errors):
                 errors.add(keys_field(keys[cell]),
                            f'names cell {cell} but hw:numa_nodes={nodes} '
                            f'(cells 0-{nodes - 1})')
+        # A missing key is named in the form (flavor or image) its family uses.
+        model = keys_field(next(iter(keys.values()), example))
+        prefix = 'hw_' if model.startswith(src.IMAGE_FIELD) else 'hw:'
         for cell in range(nodes):
             if cell not in keys:
                 complete = False
                 missing = f'{prefix}numa_{family}.{cell}'
-                errors.add(_missing_field(keys_field, example, missing),
+                errors.add(_missing_field(model, missing),
                            f'{missing} is missing: hw:numa_nodes={nodes} and {example} is set')
     return complete
 
 
-def _missing_field(keys_field, example, missing):
-    origin = src.IMAGE_FIELD if keys_field(example).startswith(src.IMAGE_FIELD) \
-        else src.FLAVOR_FIELD
+def _missing_field(model_field, missing):
+    origin = src.IMAGE_FIELD if model_field.startswith(src.IMAGE_FIELD) else src.FLAVOR_FIELD
     return f'{origin}.{missing}'
 
 

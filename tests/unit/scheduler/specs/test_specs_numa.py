@@ -111,3 +111,9 @@ def test_numa_errors(extra, image, field, words):
 def test_memory_that_does_not_split_evenly_is_refused():
     assert_error(request({'hw:numa_nodes': '2'}, memory_mb=4097), 'extra_specs.hw:numa_nodes',
                  '4 vCPUs and 4097 MB', 'evenly')
+
+
+def test_missing_cell_key_is_named_in_its_familys_form():
+    raw = request({'hw:numa_nodes': '2', 'hw:numa_mem.0': '2048', 'hw:numa_mem.1': '2048'},
+                  {'hw_numa_cpus.0': '0-1'})
+    assert_error(raw, 'image_properties.hw_numa_cpus.1', 'hw_numa_cpus.1 is missing')
