@@ -5,7 +5,9 @@ Choices, where Nova leaves room or libvirt is incomplete:
 - CPUs: ``cpus`` = cpu_dedicated_set, ``shared_cpus`` = cpu_shared_set, each
   cut to the cell's online CPUs.  Neither option set: every CPU is shared
   and none dedicated (Nova's default).  A CPU named in an option but not
-  online on the host, or in both options, is a configuration error.
+  online on the host, or in both options, is a configuration error.  Thread
+  siblings are told among guest CPUs (dedicated or shared) only, as Nova
+  does; a group left with one CPU is dropped.
 - Memory per cell, first that applies: ``<memory>``; else the sum of the
   cell's ``<pages>`` (every page size, base pages included); else the host
   total (virNodeGetInfo) split evenly over the cells with no figure; else 0.
@@ -89,8 +91,12 @@ def _cell(caps_cell, dedicated, shared, memory_kb, reserved_mb, reserved_pages):
     for size, count in reserved_pages.items():
         pools[size] -= count
         reserved_mb += size * count // 1024
+    guest_cpus = (dedicated | shared) & online
+    # Like Nova, siblings are told among guest CPUs only: a host-only thread is not counted.
+    siblings = tuple(group & guest_cpus for group in caps_cell.sibling_groups
+                     if len(group & guest_cpus) > 1)
     return Cell(id=caps_cell.id, cpus=dedicated & online, shared_cpus=shared & online,
-                siblings=caps_cell.sibling_groups, memory_mb=memory_kb // 1024,
+                siblings=siblings, memory_mb=memory_kb // 1024,
                 pages=pools, reserved_memory_mb=reserved_mb)
 
 

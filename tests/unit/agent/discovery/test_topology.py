@@ -45,6 +45,15 @@ def test_dedicated_and_shared_sets_are_split_by_cell():
     assert not ({1, 9} & (host.cell(0).cpus | host.cell(0).shared_cpus))
 
 
+def test_siblings_are_told_among_guest_cpus_only():
+    host = _build(dedicated_set=parse_cpuset('2-7,10-15'), shared_set=parse_cpuset('0,8'))
+    # 1 and 9 are host-only: their pair is gone; 0 and 8 are both shared: kept
+    assert host.cell(0).siblings == (frozenset({0, 8}), frozenset({2, 10}),
+                                     frozenset({3, 11}))
+    host = _build(dedicated_set=parse_cpuset('0-7'))
+    assert host.cell(0).siblings == () and host.cell(0).sibling_set(0) == {0}
+
+
 def test_only_dedicated_set_means_no_shared_cpus():
     host = _build(dedicated_set=parse_cpuset('0-15'))
     assert all(not cell.shared_cpus for cell in host.cells)
