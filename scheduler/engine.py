@@ -1,0 +1,275 @@
+"""The placement engine: one constructor builds the whole decision.
+
+Read ``build_engine`` to see the pipeline; per instance of a request it is
+
+1. static filters (enabled, traits, aggregates, secure boot), cached per
+   request shape until a topology changes;
+2. necessary conditions on HostCapacity numbers for every remaining host, in
+   one bulk pass that also ranks them by a cheap linear pre-weight
+   (``engine_index``);
+3. best estimate first: the dynamic filters, cheapest first (the resource
+   filters share one O(1) quick reject on the fit helper's HostSummary),
+   then the exact fit, until ``fit_candidates`` hosts fit (hosts the soft
+   affinity weigher prefers are always fitted too);
+4. the weighers on those fitted hosts: raw values normalised to 0..1 across
+   them, times each multiplier, summed; the best wins (or a random one of
+   the best ``host_subset_size``), the next ``max_alternates`` are kept for
+   reschedules.
+
+Fitting only the top ``fit_candidates`` by estimate is what keeps a decision
+fast on 10,000 hosts; the final order among them uses the real weighers.
+A request of ``count`` instances is placed on a ScratchFleet so no two
+instances share a resource; fewer than ``min_count`` placed means none is.
+"""
+
+import dataclasses
+import random
+from importlib import metadata
+
+from scheduler import engine_fit
+from scheduler.engine_index import (
+    OrderIndex,
+    StaticIndex,
+    demand_of,
+    estimate_coefficients,
+    necessary_check,
+)
+from scheduler.explain import explain_request
+from scheduler.filters.base import SummaryFilter
+from scheduler.weighers.base import normalise
+from wire.assignment import Assignment
+
+FILTER_GROUP = 'kvmfleet.scheduler.filters'
+WEIGHER_GROUP = 'kvmfleet.scheduler.weighers'
+DEFAULT_FILTERS = ('enabled', 'secure_boot', 'traits', 'aggregate_extra_specs', 'sev', 'ram',
+                   'vcpu', 'pci', 'numa', 'server_group_affinity',
+                   'server_group_anti_affinity')
+DEFAULT_MULTIPLIERS = {'ram': 1.0, 'cpu': 1.0, 'numa_fragmentation': 1.0,
+                       'pci_preserving': 1.0, 'hugepage_preserving': 1.0,
+                       'server_group_soft': 1.0}
+
+
+@dataclasses.dataclass(frozen=True)
+class EngineSettings:
+    """Everything that shapes a decision (built from config by ``settings_from_conf``)."""
+
+    enabled_filters: tuple = DEFAULT_FILTERS
+    weigher_multipliers: dict = dataclasses.field(
+        default_factory=lambda: dict(DEFAULT_MULTIPLIERS))
+    cpu_allocation_ratio: float = 4.0
+    ram_allocation_ratio: float = 1.0
+    host_subset_size: int = 1
+    max_alternates: int = 2
+    fit_candidates: int = 8
+    seed: int | None = None
+
+    def fit_policy(self):
+        return engine_fit.FitPolicy(cpu_allocation_ratio=self.cpu_allocation_ratio,
+                                    ram_allocation_ratio=self.ram_allocation_ratio)
+
+
+@dataclasses.dataclass
+class Placement:
+    """The outcome of one request: every instance placed, or none (with why)."""
+
+    assignments: list
+    alternates: dict
+    explanation: object = None
+
+    @property
+    def placed(self):
+        return bool(self.assignments)
+
+
+@dataclasses.dataclass
+class RequestContext:
+    """What is derived once per request and shared by its instances."""
+
+    spec: object
+    needs: object
+    demand: object
+    fleet: object          # the ScratchFleet of this request
+    necessary: object = None   # HostCapacity -> bool (engine_index.necessary_check)
+
+
+def load_plugin(group, name, policy):
+    """Instantiate the entry point ``name`` of ``group``; unknown names are an error."""
+    found = [e for e in metadata.entry_points(group=group) if e.name == name]
+    if not found:
+        known = sorted(e.name for e in metadata.entry_points(group=group))
+        raise ValueError(f"{group}: no plugin named {name!r} (known: {', '.join(known)})")
+    plugin = found[0].load()()
+    plugin.policy = policy
+    return plugin
+
+
+def build_engine(settings=None):
+    """The whole pipeline: filters cheapest first, then the exact fit, then weighers."""
+    settings = settings or EngineSettings()
+    policy = settings.fit_policy()
+    filters = [load_plugin(FILTER_GROUP, name, policy) for name in settings.enabled_filters]
+    filters.sort(key=lambda plugin: plugin.cost)          # stable: config order breaks ties
+    weighers = [(load_plugin(WEIGHER_GROUP, name, policy), float(multiplier))
+                for name, multiplier in settings.weigher_multipliers.items() if multiplier]
+    return Engine(filters, weighers, engine_fit.exact_fit, policy, settings)
+
+
+class Engine:
+    """Places requests on a FleetView without changing it (the caller applies)."""
+
+    def __init__(self, filters, weighers, fit, policy, settings):
+        self.filters = tuple(filters)
+        self.weighers = tuple(weighers)
+        self.fit = fit
+        self.policy = policy
+        self.settings = settings
+        self.fit_candidates = max(settings.fit_candidates,
+                                  settings.host_subset_size + settings.max_alternates)
+        self._static = StaticIndex()
+        self._orders = OrderIndex()
+        self._random = random.Random(settings.seed)
+
+    def place(self, spec, fleet, instances):
+        """Place ``instances`` (ids) of ``spec``: all, or down to min_count, or none."""
+        scratch = fleet.copy() if hasattr(fleet, 'changed') else fleet.scratch()
+        context = self.context(spec, scratch)
+        group = spec.server_group.name if spec.server_group else None
+        assignments, alternates, fits = [], {}, {}
+        for instance in instances:
+            chosen = self._place_one(context, instance, fits)
+            if chosen is None:
+                break
+            assignment, others = chosen
+            assignments.append(assignment)
+            alternates[instance] = others
+            scratch.consume(assignment, group)
+        minimum = min(spec.min_count, len(instances))
+        if len(assignments) < max(minimum, 1 if instances else 0):
+            explanation = explain_request(self, context, instance_index=len(assignments),
+                                          min_count=minimum)
+            return Placement([], {}, explanation)
+        return Placement(assignments, alternates)
+
+    def explain(self, spec, fleet):
+        """Dry run: why each host would or would not take one instance of ``spec``."""
+        scratch = fleet.copy() if hasattr(fleet, 'changed') else fleet.scratch()
+        context = self.context(spec, scratch)
+        return explain_request(self, context, instance_index=0, min_count=1)
+
+    def context(self, spec, scratch):
+        """What the request's instances share: needs and demand, derived once."""
+        demand = demand_of(spec)
+        return RequestContext(spec, engine_fit.needs_of(spec, self.policy), demand, scratch,
+                              necessary_check(demand, self.policy))
+
+    # -- one instance -------------------------------------------------------
+
+    def _place_one(self, context, instance, fits):
+        """Fit the best-estimated hosts until ``fit_candidates`` fit, then weigh them."""
+        scratch, spec = context.fleet, context.spec
+        static_checks = self.static_checks(context)
+        passing, scales = self._static.candidates(scratch.fleet, static_checks)
+        weighers = self._weighers_for(spec)
+        coefficients = estimate_coefficients(weighers, spec, scales)
+        checks = self.dynamic_checks(context)
+        fitted, tried = [], set()
+        # Hosts this request already used, and hosts a weigher insists on, are fitted
+        # whatever their (stale or low) estimate; the weighers then judge them fairly.
+        static = [check for _, check in static_checks]
+        for name in sorted(scratch.changed) + self._preferred(context, weighers):
+            self._try(scratch.state(name), static + checks, context, instance, fits, fitted,
+                      tried)
+        hosts, meets = scratch.fleet.hosts(), context.necessary
+        wanted = self.fit_candidates + len(fitted)
+        for _, position in self._orders.order(scratch.fleet, coefficients):
+            if passing is not None and position not in passing:
+                continue
+            state = hosts[position]
+            if state.name in tried or not meets(state.capacity):
+                continue
+            self._try(state, checks, context, instance, fits, fitted, tried)
+            if len(fitted) >= wanted:
+                break
+        return self._choose(spec, fitted, weighers) if fitted else None
+
+    def _try(self, state, checks, context, instance, fits, fitted, tried):
+        if state.name in tried:
+            return
+        tried.add(state.name)
+        if not context.necessary(state.capacity):
+            return
+        verdict = self.verdict(state, checks, context, instance, fits)
+        if isinstance(verdict, Assignment):
+            fitted.append((state, verdict))
+
+    def verdict(self, state, checks, context, instance, fits=None):
+        """The first Rejection of ``checks`` or of the exact fit, else the Assignment."""
+        for check in checks:
+            rejection = check(state)
+            if rejection is not None:
+                return rejection
+        cached = fits.get(state.name) if fits is not None else None
+        if cached is not None and cached[0] is state:
+            result = cached[1]
+            if isinstance(result, Assignment):
+                return dataclasses.replace(result, instance=instance)
+            return result
+        result = self.fit(state.topology, state.usage, context.spec, self.policy, instance)
+        if not isinstance(result, Assignment) and result.host is None:
+            result = result.on_host(state.name)
+        if fits is not None:
+            fits[state.name] = (state, result)
+        return result
+
+    def _choose(self, spec, fitted, weighers):
+        totals = [0.0] * len(fitted)
+        for weigher, multiplier in weighers:
+            raws = [weigher.weigh(state, spec, assignment) for state, assignment in fitted]
+            for i, weight in enumerate(normalise(raws)):
+                totals[i] += multiplier * weight
+        order = sorted(range(len(fitted)), key=lambda i: (-totals[i], fitted[i][0].name))
+        subset = order[:max(1, self.settings.host_subset_size)]
+        chosen = subset[0] if len(subset) == 1 else self._random.choice(subset)
+        others = [fitted[i][0].name for i in order if i != chosen]
+        return fitted[chosen][1], others[:self.settings.max_alternates]
+
+    # -- checks -----------------------------------------------------------------
+
+    def static_checks(self, context):
+        """(cache key, check) of the static filters that apply to the request."""
+        spec = context.spec
+        return tuple(((f.name, f.static_key(spec)), f.prepare(spec, context))
+                     for f in self.filters if f.static and f.applies(spec))
+
+    def dynamic_checks(self, context):
+        """Checks of the dynamic filters, cheapest first; summary filters share one call."""
+        spec, checks, summary_reasons = context.spec, [], set()
+        for plugin in self.filters:
+            if plugin.static or not plugin.applies(spec):
+                continue
+            if isinstance(plugin, SummaryFilter):
+                if not summary_reasons:
+                    checks.append(_summary_check(context.needs, summary_reasons))
+                summary_reasons.update(plugin.reasons)
+            else:
+                checks.append(plugin.prepare(spec, context))
+        return checks
+
+    def _weighers_for(self, spec):
+        return [(w, m) for w, m in self.weighers if w.applies(spec)]
+
+    def _preferred(self, context, weighers):
+        names = set()
+        for weigher, _ in weighers:
+            names.update(weigher.preferred_hosts(context.spec, context.fleet))
+        return sorted(names - set(context.fleet.changed))
+
+
+def _summary_check(needs, reasons):
+    """One quick reject per host for every enabled resource filter."""
+    def check(state):
+        rejection = engine_fit.quick_reject(needs, state.summary)
+        if rejection is not None and rejection.reason in reasons:
+            return rejection.on_host(state.name)
+        return None
+    return check

@@ -1,0 +1,67 @@
+"""Configuration of the placement engine (oslo.config), Nova's names where Nova has one.
+
+``[filter_scheduler]`` holds the pipeline (filters, weighers and their
+multipliers, subset size, alternates, how many hosts get an exact fit);
+``[DEFAULT]`` holds the allocation ratios, as in Nova.
+"""
+
+from oslo_config import cfg
+
+from scheduler.engine import DEFAULT_FILTERS, DEFAULT_MULTIPLIERS, EngineSettings
+
+GROUP = 'filter_scheduler'
+
+filter_scheduler_opts = [
+    cfg.ListOpt('enabled_filters', default=list(DEFAULT_FILTERS),
+                help='Host filters, by entry point name (kvmfleet.scheduler.filters). '
+                     'The engine runs them cheapest first whatever the order here.'),
+    cfg.IntOpt('host_subset_size', default=1, min=1,
+               help='Pick the host at random among this many best-weighed hosts '
+                    '(1: always the best).'),
+    cfg.IntOpt('max_alternates', default=2, min=0,
+               help='Next-best hosts kept per instance for reschedules.'),
+    cfg.IntOpt('fit_candidates', default=8, min=1,
+               help='Hosts that get an exact fit per instance, best cheap estimate first; '
+                    'the weighers then order those. Larger: closer to weighing every '
+                    'host, slower.'),
+] + [
+    cfg.FloatOpt(f'{name}_weight_multiplier', default=multiplier,
+                 help=f'Multiplier of the {name} weigher (0 disables it; negative '
+                      'reverses its preference, e.g. pack instead of spread).')
+    for name, multiplier in DEFAULT_MULTIPLIERS.items()
+]
+
+allocation_opts = [
+    cfg.FloatOpt('cpu_allocation_ratio', default=4.0, min=0.0001,
+                 help='Floating vCPUs per shared pCPU. Pinned vCPUs are never overcommitted.'),
+    cfg.FloatOpt('ram_allocation_ratio', default=1.0, min=0.0001,
+                 help='Small-page memory overcommit. Hugepage memory is never overcommitted.'),
+]
+
+
+def register_opts(conf):
+    conf.register_opts(filter_scheduler_opts, group=GROUP)
+    conf.register_opts(allocation_opts)
+
+
+def list_opts():
+    """[(group, opts)] for oslo-config-generator."""
+    return [(GROUP, filter_scheduler_opts), ('DEFAULT', allocation_opts)]
+
+
+def settings_from_conf(conf=None):
+    """EngineSettings from ``conf`` (default: the global CONF), options registered if needed."""
+    conf = cfg.CONF if conf is None else conf
+    register_opts(conf)
+    group = conf[GROUP]
+    return EngineSettings(
+        enabled_filters=tuple(group.enabled_filters),
+        weigher_multipliers={name: group[f'{name}_weight_multiplier']
+                             for name in DEFAULT_MULTIPLIERS},
+        cpu_allocation_ratio=conf.cpu_allocation_ratio,
+        ram_allocation_ratio=conf.ram_allocation_ratio,
+        host_subset_size=group.host_subset_size, max_alternates=group.max_alternates,
+        fit_candidates=group.fit_candidates)
+
+
+register_opts(cfg.CONF)

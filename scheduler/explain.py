@@ -1,0 +1,111 @@
+"""Why a request found no host: counts per reason and the nearest misses.
+
+An Explanation is plain data (``to_dict`` is JSON-serialisable) built by a
+full pass over the fleet: every host gets the first reason it fails on, in
+the engine's order (static filters, dynamic filters, then the exact fit).
+Nearest misses are the hosts that got furthest (past every filter but the
+resource checks) with the smallest shortfall, e.g.
+``host-0042 cell 1: 2 free 1G pages, needs 4``.
+"""
+
+import dataclasses
+
+from scheduler.fitting.reasons import RESOURCE_REASONS
+from wire.assignment import Assignment
+
+NEAREST_MISSES = 3
+FITS = 'FITS'
+_STAGE_RESOURCES, _STAGE_DYNAMIC, _STAGE_STATIC = 0, 1, 2
+
+
+@dataclasses.dataclass
+class Miss:
+    host: str
+    reason: str
+    detail: str
+    cell: int | None
+    shortfall: int | None
+
+    @property
+    def text(self):
+        separator = ' ' if self.detail.startswith('cell ') else ': '
+        return f"{self.host}{separator}{self.detail}"
+
+    def to_dict(self):
+        return {'host': self.host, 'reason': self.reason, 'detail': self.detail,
+                'cell': self.cell, 'shortfall': self.shortfall, 'text': self.text}
+
+
+@dataclasses.dataclass
+class Explanation:
+    """Counts of reasons across hosts, the nearest misses, and where it stopped."""
+
+    hosts: int
+    reasons: dict                 # reason -> number of hosts
+    nearest: list                 # [Miss]
+    fits: int = 0                 # hosts that would take one more instance
+    instance_index: int = 0       # the instance that found no host
+    min_count: int = 1
+
+    @property
+    def dominant_reason(self):
+        """The reason most hosts gave (ties: the alphabetically first)."""
+        if not self.reasons:
+            return None
+        return min(self.reasons, key=lambda reason: (-self.reasons[reason], reason))
+
+    def to_dict(self):
+        return {'hosts': self.hosts, 'fits': self.fits,
+                'reasons': dict(sorted(self.reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
+                'nearest': [miss.to_dict() for miss in self.nearest],
+                'instance_index': self.instance_index, 'min_count': self.min_count}
+
+    def summary_line(self):
+        """'No valid host among 12: 7 NUMA_CELL_NO_FREE_PAGES, 5 HOST_DISABLED'."""
+        counts = ', '.join(f"{count} {reason}" for reason, count in
+                           sorted(self.reasons.items(), key=lambda kv: (-kv[1], kv[0])))
+        return f"no valid host among {self.hosts}: {counts or 'no hosts'}"
+
+    def lines(self):
+        """Human lines: the summary, then one per nearest miss."""
+        return [self.summary_line()] + [f"nearest: {miss.text}" for miss in self.nearest]
+
+
+def explain_request(engine, context, instance_index=0, min_count=1):
+    """Run every check on every host of ``context.fleet`` and explain the outcome."""
+    static = [check for _, check in engine.static_checks(context)]
+    dynamic = engine.dynamic_checks(context)
+    reasons, misses, fits, hosts = {}, [], 0, context.fleet.hosts()
+    for state in hosts:
+        verdict, stage = _first_rejection(static, state), _STAGE_STATIC
+        if verdict is None:
+            verdict = engine.verdict(state, dynamic, context, 'explain')
+            stage = _stage_of(verdict)
+        if isinstance(verdict, Assignment):
+            fits += 1
+            continue
+        reasons[verdict.reason] = reasons.get(verdict.reason, 0) + 1
+        misses.append((stage, _shortfall_key(verdict), state.name, verdict))
+    misses.sort(key=lambda item: item[:3])
+    nearest = [Miss(name, v.reason, v.detail, v.cell, v.shortfall)
+               for stage, _, name, v in misses[:NEAREST_MISSES] if stage == _STAGE_RESOURCES]
+    return Explanation(hosts=len(hosts), reasons=reasons, nearest=nearest, fits=fits,
+                       instance_index=instance_index, min_count=min_count)
+
+
+def _first_rejection(checks, state):
+    for check in checks:
+        rejection = check(state)
+        if rejection is not None:
+            return rejection
+    return None
+
+
+def _stage_of(verdict):
+    if isinstance(verdict, Assignment) or verdict.reason in RESOURCE_REASONS:
+        return _STAGE_RESOURCES
+    return _STAGE_DYNAMIC
+
+
+def _shortfall_key(rejection):
+    return rejection.shortfall if isinstance(rejection.shortfall, (int, float)) else 10 ** 9

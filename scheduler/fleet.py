@@ -1,0 +1,303 @@
+"""The scheduler's warm in-memory view of the fleet.
+
+Per host it keeps the topology, the usage of what runs there, the fit
+helper's HostSummary and a small ``HostCapacity`` of free amounts that the
+engine compares in bulk.  A change to one host recomputes that host only.
+
+The engine never mutates a FleetView: it places a multi-instance request on a
+``ScratchFleet`` (``fleet.scratch()``), which overlays the hosts touched by
+earlier instances of the same request (their usage and their pending server
+group members) and leaves the real view alone.  The caller applies the
+resulting assignments with ``FleetView.apply``.
+"""
+
+import dataclasses
+import itertools
+
+from scheduler import engine_fit
+from scheduler.fitting.usage import HostUsage
+
+_CHANGE_LOG_LIMIT = 100000
+_view_ids = itertools.count(1)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HostCapacity:
+    """Free amounts of one host, for O(1) necessary-condition checks.
+
+    Shared CPUs and small-page memory are kept as capacity and use, because
+    the allocation ratios belong to the engine's policy, not to the host.
+    """
+
+    free_pcpus: int
+    free_pcpus_max_cell: int
+    shared_cpus: int
+    shared_vcpus_used: int
+    small_mb: int
+    small_mb_used: int
+    free_pages: dict            # size_kb -> free pages, whole host
+    free_hugepage_mb: int
+    free_vfs: int
+    free_vfs_by_physnet: dict   # physnet -> free VFs
+    free_pci_by_product: dict   # (vendor_id, product_id) -> free devices
+    sev_free: int
+    free_ram_mb: int            # small-page and hugepage memory nothing holds
+    free_shared_vcpus: int      # shared pCPUs minus floating vCPUs (no ratio)
+    free_pci: int               # free PCI devices of any kind
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class HostState:
+    """One host as filters and weighers see it; replaced whole on change.
+
+    ``members`` counts the instances per server group name on the host,
+    including pending ones placed earlier in the same request.
+    """
+
+    name: str
+    topology: object
+    usage: HostUsage
+    summary: object
+    capacity: HostCapacity
+    members: dict
+
+
+def free_pci_devices(topology, usage):
+    """Devices nothing holds, honouring PF/VF exclusivity."""
+    used = usage.pci_used
+    if not used:
+        return list(topology.pci_devices)
+    held_pfs = {d.parent for d in topology.pci_devices if d.address in used and d.parent}
+    return [d for d in topology.pci_devices
+            if d.address not in used and d.parent not in used and d.address not in held_pfs]
+
+
+def host_capacity(topology, usage):
+    """Compute the HostCapacity of ``topology`` under ``usage``."""
+    pinned = usage.pinned
+    free_by_cell = [len(cell.cpus - pinned) for cell in topology.cells]
+    free_pages = {}
+    for cell in topology.cells:
+        for size_kb, count in cell.pages.items():
+            free = count - usage.pages_used(cell.id, size_kb)
+            free_pages[size_kb] = free_pages.get(size_kb, 0) + free
+    by_physnet, by_product, free_vfs = _free_pci_counts(topology, usage)
+    small_mb = sum(cell.small_page_mb for cell in topology.cells)
+    shared_cpus = sum(len(cell.shared_cpus) for cell in topology.cells)
+    free_hugepage_mb = sum(kb * n for kb, n in free_pages.items()) // 1024
+    return HostCapacity(
+        free_pcpus=sum(free_by_cell), free_pcpus_max_cell=max(free_by_cell, default=0),
+        shared_cpus=shared_cpus,
+        shared_vcpus_used=usage.shared_vcpus,
+        small_mb=small_mb,
+        small_mb_used=usage.small_memory_mb,
+        free_pages=free_pages,
+        free_hugepage_mb=free_hugepage_mb,
+        free_vfs=free_vfs, free_vfs_by_physnet=by_physnet, free_pci_by_product=by_product,
+        sev_free=max(0, topology.sev_slots - usage.sev_used),
+        free_ram_mb=small_mb - usage.small_memory_mb + free_hugepage_mb,
+        free_shared_vcpus=shared_cpus - usage.shared_vcpus,
+        free_pci=sum(by_product.values()),
+    )
+
+
+def _free_pci_counts(topology, usage):
+    if not topology.pci_devices:
+        return {}, {}, 0
+    devices = {d.address: d for d in topology.pci_devices}
+    by_physnet, by_product, free_vfs = {}, {}, 0
+    for device in free_pci_devices(topology, usage):
+        key = (device.vendor_id.lower(), device.product_id.lower())
+        by_product[key] = by_product.get(key, 0) + 1
+        if device.type == 'type-VF':
+            free_vfs += 1
+            parent = devices.get(device.parent)
+            physnet = device.physical_network or (parent and parent.physical_network)
+            if physnet:
+                by_physnet[physnet] = by_physnet.get(physnet, 0) + 1
+    return by_physnet, by_product, free_vfs
+
+
+def _members_of(topology):
+    members = {}
+    for instance in topology.instances:
+        if instance.server_group:
+            members[instance.server_group] = members.get(instance.server_group, 0) + 1
+    return members
+
+
+def make_state(topology, usage, members):
+    """A HostState with its summary and capacity computed."""
+    return HostState(name=topology.name, topology=topology, usage=usage,
+                     summary=engine_fit.summarize(topology, usage),
+                     capacity=host_capacity(topology, usage), members=members)
+
+
+def with_assignment(state, assignment, server_group=None, sign=1):
+    """``state`` after consuming (sign 1) or releasing (sign -1) ``assignment``."""
+    usage = (state.usage.consume(assignment) if sign > 0
+             else state.usage.release(assignment))
+    members = state.members
+    if server_group:
+        members = dict(members)
+        members[server_group] = max(0, members.get(server_group, 0) + sign)
+    return make_state(state.topology, usage, members)
+
+
+class FleetView:
+    """Warm per-host state; ``apply``/``release``/``update_host`` touch one host."""
+
+    def __init__(self, hosts=()):
+        self.uid = next(_view_ids)   # identifies this view in the engine's caches
+        self._states = {}
+        self._groups = {}          # (host, instance) -> server group, for release
+        self._list = None
+        self._positions = {}
+        self._group_hosts = {}     # server group -> names of hosts with members
+        self.static_generation = 0  # bumps when a topology changes (not on usage)
+        # Names of hosts whose usage changed, in order, so indexes over the view
+        # (the engine's estimate order) catch up without rescanning every host.
+        self.change_log = []
+        self.change_epoch = 0       # bumps when the log is trimmed
+        for topology in hosts:
+            self._replace(make_state(topology, HostUsage.of_host(topology),
+                                     _members_of(topology)))
+
+    def __len__(self):
+        return len(self._states)
+
+    def __contains__(self, name):
+        return name in self._states
+
+    def hosts(self):
+        """Every HostState, in a stable order (the order hosts were added)."""
+        if self._list is None:
+            self._list = list(self._states.values())
+            self._positions = {state.name: i for i, state in enumerate(self._list)}
+        return self._list
+
+    def state(self, name):
+        return self._states[name]
+
+    def apply(self, assignment, server_group=None):
+        """Record ``assignment`` as held (a decided, claimed placement)."""
+        state = self._states[assignment.host]
+        self._replace(with_assignment(state, assignment, server_group, +1))
+        if server_group:
+            self._groups[(assignment.host, assignment.instance)] = server_group
+
+    def release(self, assignment):
+        """Give back what ``assignment`` holds (instance deleted or failed)."""
+        state = self._states[assignment.host]
+        group = self._groups.pop((assignment.host, assignment.instance), None)
+        if group is None:
+            group = _group_of_running(state.topology, assignment.instance)
+        self._replace(with_assignment(state, assignment, group, -1))
+
+    def update_host(self, topology):
+        """Replace a host's topology and instances (an agent report is authoritative)."""
+        self._groups = {k: v for k, v in self._groups.items() if k[0] != topology.name}
+        self._replace(make_state(topology, HostUsage.of_host(topology),
+                                 _members_of(topology)))
+        self._list = None
+        self.static_generation += 1
+
+    def remove_host(self, name):
+        state = self._states.pop(name, None)
+        if state is not None:
+            self._index_members(name, state.members, {})
+        self._groups = {k: v for k, v in self._groups.items() if k[0] != name}
+        self._list = None
+        self.static_generation += 1
+
+    def scratch(self):
+        """A ScratchFleet over this view for one request's tentative placements."""
+        return ScratchFleet(self)
+
+    def group_hosts(self, group):
+        """Names of the hosts holding members of server group ``group``."""
+        return self._group_hosts.get(group, frozenset())
+
+    def _replace(self, state):
+        old = self._states.get(state.name)
+        if old is None or self._list is None:
+            self._list = None
+        else:   # same host, same place: patch the cached list instead of rebuilding it
+            self._list[self._positions[state.name]] = state
+            self._log_change(state.name)
+        self._index_members(state.name, old.members if old else {}, state.members)
+        self._states[state.name] = state
+
+    def _log_change(self, name):
+        if len(self.change_log) >= _CHANGE_LOG_LIMIT:
+            self.change_log = []
+            self.change_epoch += 1
+        self.change_log.append(name)
+
+    def position(self, name):
+        """Index of host ``name`` in ``hosts()`` (stable until a host is added or removed)."""
+        self.hosts()
+        return self._positions[name]
+
+    def _index_members(self, name, old, new):
+        if old is new:
+            return
+        for group in set(old) | set(new):
+            hosts = self._group_hosts.setdefault(group, set())
+            if new.get(group):
+                hosts.add(name)
+            else:
+                hosts.discard(name)
+
+
+def _group_of_running(topology, instance_id):
+    for instance in topology.instances:
+        if instance.uuid == instance_id or instance.assignment.instance == instance_id:
+            return instance.server_group
+    return None
+
+
+class ScratchFleet:
+    """Tentative placements of one request over a FleetView, never written back."""
+
+    def __init__(self, fleet):
+        self.fleet = fleet
+        self.changed = {}          # host name -> HostState with pending placements
+
+    @property
+    def static_generation(self):
+        return self.fleet.static_generation
+
+    def state(self, name):
+        return self.changed.get(name) or self.fleet.state(name)
+
+    def current(self, state):
+        """The up-to-date version of a HostState taken from the base view."""
+        return self.changed.get(state.name, state)
+
+    def group_hosts(self, group):
+        """Hosts with members of ``group``, pending members included."""
+        hosts = set(self.fleet.group_hosts(group))
+        for name, state in self.changed.items():
+            if state.members.get(group):
+                hosts.add(name)
+            else:
+                hosts.discard(name)
+        return hosts
+
+    def hosts(self):
+        if not self.changed:
+            return self.fleet.hosts()
+        return [self.changed.get(s.name, s) for s in self.fleet.hosts()]
+
+    def consume(self, assignment, server_group=None):
+        """Hold ``assignment`` in the scratch state (a pending group member too)."""
+        state = self.state(assignment.host)
+        self.changed[assignment.host] = with_assignment(state, assignment, server_group, +1)
+
+    def copy(self):
+        other = ScratchFleet(self.fleet)
+        other.changed = dict(self.changed)
+        return other
+
+
