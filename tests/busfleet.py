@@ -4,7 +4,7 @@ PHYSNET = 'physnet1'
 
 
 def host(name, cells=2, pcpus_per_cell=8, shared_per_cell=2, memory_mb=16384,
-         pages_2m=512, vfs_per_cell=2):
+         pages_2m=1024, vfs_per_cell=2):
     """A fleet-file host dict: ``cells`` NUMA cells, dedicated + shared CPUs, 2M pages, VFs."""
     result = {'name': name, 'cells': [], 'pci_devices': []}
     cpu = 0
@@ -34,7 +34,7 @@ def fleet(count, prefix='host', **shape):
 
 PINNED = {'name': 'pinned', 'vcpus': 2, 'memory_mb': 1024,
           'extra_specs': {'hw:cpu_policy': 'dedicated'}}
-HUGE = {'name': 'huge', 'vcpus': 2, 'memory_mb': 2048,
+HUGE = {'name': 'huge', 'vcpus': 2, 'memory_mb': 1024,
         'extra_specs': {'hw:cpu_policy': 'dedicated', 'hw:mem_page_size': '2MB'}}
 SRIOV = {'name': 'sriov', 'vcpus': 2, 'memory_mb': 1024,
          'extra_specs': {'hw:cpu_policy': 'dedicated'},

@@ -9,7 +9,7 @@ import sys
 
 from oslo_config import cfg
 
-from agent.cmd import discover
+from agent.cmd import discover, run
 
 PROJECT = 'kvmfleet'
 
@@ -19,6 +19,7 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog='kvmfleet-agent', description='kvmfleet per-host agent',
         epilog='Other options (--config-file, --config-dir) are read by oslo.config.')
+    run.add_arguments(parser)   # no subcommand: run the agent service
     commands = parser.add_subparsers(dest='command')
     discover.add_arguments(commands.add_parser(
         'discover', help='print the host topology this agent reports'))
@@ -38,10 +39,13 @@ def main(argv=None):
     """Entry point of the console script."""
     parser = build_parser()
     args, conf_args = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
-    if args.command is None:
-        parser.print_help(sys.stderr)
+    conf_args = run.config_args(args) + conf_args
+    if args.command is None and not conf_args and not args.simulate_fleet:
+        parser.print_help(sys.stderr)   # nothing at all: help; with a config: the service
         return 2
     load_config(conf_args)
+    if args.command is None:
+        return run.run(args)
     if args.command == 'discover':
         return discover.run(args)
     parser.error(f"unknown command {args.command}")

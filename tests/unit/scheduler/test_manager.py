@@ -232,7 +232,7 @@ def test_hosts_show_used_and_free_per_cell(world):
     used = sum(c['pcpus']['used'] for c in host['cells'])
     free_vfs = sum(c['vfs_by_physnet'][busfleet.PHYSNET]['free'] for c in host['cells'])
     assert (used, free_vfs, host['up'], host['enabled']) == (2, 3, True, True)
-    assert host['cells'][0]['pages']['2048']['total'] == 512
+    assert host['cells'][0]['pages']['2048']['total'] == 1024
 
 
 def test_disabled_and_down_hosts_take_nothing_new(world):

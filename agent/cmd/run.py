@@ -1,0 +1,138 @@
+"""``kvmfleet-agent [--simulate-fleet FLEET]``: run the agent service.
+
+Waits (bounded, logged) for the broker, discovers the host (or loads the
+simulated fleet), reconciles libvirt with the instance directories, serves
+the agent RPC API per host and reports each host periodically and on change.
+SIGTERM or SIGINT stops it cleanly: reporters first, then every RPC server.
+"""
+
+import logging
+import signal
+import sys
+import threading
+
+from oslo_config import cfg
+from oslo_log import log as oslo_log
+
+from agent import driver_opts, simulated
+from agent.discovery import opts as discovery_opts
+from agent.discovery.host import discover
+from agent.driver import InstanceDriver
+from agent.exceptions import AgentError
+from agent.libvirt_conn import LibvirtConnection
+from agent.manager import AgentManager, Reporter
+from wire import agent_rpcapi, rpc, scheduler_rpcapi
+
+LOG = logging.getLogger(__name__)
+
+run_opts = [
+    cfg.StrOpt('host',
+               help='Name this agent reports its host under (default: libvirt\'s host name). '
+                    'The scheduler sends this host\'s work to topic kvmfleet-agent.<host>.'),
+]
+cfg.CONF.register_opts(run_opts, group='agent')
+try:
+    oslo_log.register_options(cfg.CONF)   # --log-file & co. must exist before parsing
+except cfg.ArgsAlreadyParsedError:
+    pass
+
+
+def list_opts():
+    return [('agent', run_opts)]
+
+
+def add_arguments(parser):
+    parser.add_argument('--simulate-fleet', metavar='FLEET',
+                        help='serve every host of this fleet file from one process, each '
+                             'on libvirt\'s test driver (for scale tests)')
+    # Declared here so argparse does not take their values for a subcommand;
+    # config_args() hands them back to oslo.config.
+    parser.add_argument('--config-file', action='append', default=[], metavar='PATH',
+                        help='oslo.config file (repeatable)')
+    parser.add_argument('--config-dir', action='append', default=[], metavar='DIR',
+                        help='oslo.config directory of *.conf files (repeatable)')
+
+
+def config_args(args):
+    """The oslo.config arguments argparse consumed, in oslo's form."""
+    result = []
+    for path in args.config_file:
+        result += ['--config-file', path]
+    for path in args.config_dir:
+        result += ['--config-dir', path]
+    return result
+
+
+class DiscoveredHost:
+    """The real host's topology: discovered at start, refreshed before each report."""
+
+    def __init__(self, conn, settings, host_name):
+        self.conn = conn
+        self.settings = settings
+        self.host_name = host_name
+        self.found = discover(conn, settings, host_name)
+
+    def __call__(self):
+        return self.found.topology
+
+    def refresh(self):
+        try:
+            self.found = discover(self.conn, self.settings, self.host_name)
+        except AgentError as exc:
+            LOG.warning('Rediscovery failed, reporting the last topology: %s', exc)
+
+
+def real_host(conf, scheduler_api):
+    """The AgentManager of this machine (libvirt URI from [libvirt] connection_uri)."""
+    conn = LibvirtConnection(conf.libvirt.connection_uri)
+    host = DiscoveredHost(conn, discovery_opts.settings_from_conf(conf), conf.agent.host)
+    config = driver_opts.config_from_conf(conf, detected_virt_type=host.found.virt_type)
+    domcaps = host.found.domain_capabilities
+    features = {'secure_boot_available': bool(domcaps and domcaps.secure_boot)}
+    driver = InstanceDriver(conn, host, config, host_features=features)
+    name = host().name
+    return AgentManager(name, driver, host, scheduler_api,
+                        default_image=conf.agent.default_image), name
+
+
+def serve(managers, servers, stop_event):
+    """Start servers, reconcile + report each host, report until ``stop_event``."""
+    for server in servers:
+        server.start()
+    for manager in managers:
+        manager.startup()
+    reporter = Reporter(managers)
+    reporter.start()
+    LOG.info('Agent serving %d host(s)', len(managers))
+    stop_event.wait()
+    LOG.info('Stopping: %d RPC server(s)', len(servers))
+    reporter.stop()
+    for server in servers:
+        server.stop()
+    for server in servers:
+        server.wait()
+    reporter.join(5)
+
+
+def run(args, conf=cfg.CONF):
+    """The agent service; returns the exit status."""
+    oslo_log.setup(conf, 'kvmfleet-agent')
+    stop_event = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop_event.set())
+    try:
+        rpc.wait_for_broker()
+        scheduler_api = scheduler_rpcapi.SchedulerAPI()
+        if args.simulate_fleet:
+            managers, servers = simulated.build_fleet(args.simulate_fleet, scheduler_api)
+        else:
+            manager, name = real_host(conf, scheduler_api)
+            managers = [manager]
+            servers = [rpc.get_rpc_server(agent_rpcapi.TOPIC, name, [manager])]
+    except (rpc.BrokerUnavailable, AgentError, OSError, ValueError) as exc:
+        LOG.error('kvmfleet-agent cannot start: %s', exc)
+        print(f"kvmfleet-agent: {exc}", file=sys.stderr)
+        return 1
+    serve(managers, servers, stop_event)
+    rpc.reset_transports()
+    return 0

@@ -1,0 +1,121 @@
+"""``kvmfleet-scheduler --config-file F``: the scheduler service.
+
+Waits (bounded, logged) for the broker, opens the store (schema created or
+checked), loads the warm view from it, serves topic ``kvmfleet-scheduler``
+and marks hosts down when their reports stop.  SIGTERM/SIGINT: clean stop.
+"""
+
+import logging
+import signal
+import socket
+import sys
+import threading
+
+from oslo_config import cfg
+from oslo_log import log as oslo_log
+from sqlalchemy.exc import SQLAlchemyError
+
+from scheduler.engine import build_engine
+from scheduler.engine_opts import settings_from_conf
+from scheduler.manager import SchedulerManager
+from scheduler.specs.flavors import load_flavors
+from scheduler.store import Store
+from wire import agent_rpcapi, rpc, scheduler_rpcapi
+from wire.files import FileFormatError
+
+LOG = logging.getLogger(__name__)
+PROJECT = 'kvmfleet'
+
+service_opts = [
+    cfg.StrOpt('flavors_file', default='/etc/kvmfleet/flavors.yaml',
+               help='Flavors and PCI aliases (see docs/flavors.md); requests may name a '
+                    'flavor. A missing file means no flavors.'),
+]
+cfg.CONF.register_opts(service_opts, group='scheduler')
+try:
+    oslo_log.register_options(cfg.CONF)
+except cfg.ArgsAlreadyParsedError:
+    pass
+
+
+def list_opts():
+    return [('scheduler', service_opts)]
+
+
+def load_catalog(path):
+    """(flavors, aliases) from the flavors file; empty when the file does not exist."""
+    try:
+        catalog = load_flavors(path)
+    except FileFormatError as exc:
+        if 'cannot read' in str(exc):
+            LOG.warning('No flavors: %s', exc)
+            return {}, {}
+        raise
+    return catalog.flavors, catalog.aliases
+
+
+def build_manager(conf=cfg.CONF, store_url=None):
+    """The SchedulerManager wired to the store, engine, agents and notifier."""
+    store = Store(store_url).create_schema()
+    flavors, aliases = load_catalog(conf.scheduler.flavors_file)
+    return SchedulerManager(store, build_engine(settings_from_conf(conf)),
+                            agent_rpcapi.AgentAPI(),
+                            notifier=rpc.get_notifier('kvmfleet-scheduler'),
+                            flavors=flavors, aliases=aliases)
+
+
+def watch_hosts(manager, stop_event, period):
+    while not stop_event.wait(period):
+        try:
+            manager.check_hosts()
+        except Exception:
+            LOG.exception('Host liveness check failed')
+
+
+def serve(manager, stop_event, server_name=None):
+    """Serve until ``stop_event``; returns after a clean stop."""
+    server = rpc.get_rpc_server(scheduler_rpcapi.TOPIC, server_name or socket.gethostname(),
+                                [manager])
+    server.start()
+    period = max(1.0, cfg.CONF.service_down_time / 6)
+    watcher = threading.Thread(target=watch_hosts, args=(manager, stop_event, period),
+                               name='kvmfleet-host-watch', daemon=True)
+    watcher.start()
+    LOG.info('Scheduler serving %s with %d known hosts', scheduler_rpcapi.TOPIC,
+             len(manager.state.fleet))
+    stop_event.wait()
+    LOG.info('Stopping the scheduler')
+    server.stop()
+    server.wait()
+    watcher.join(5)
+    manager.store.dispose()
+
+
+def main(argv=None):
+    """Entry point of ``kvmfleet-scheduler``."""
+    conf = cfg.CONF
+    try:
+        conf(sys.argv[1:] if argv is None else argv, project=PROJECT,
+             prog='kvmfleet-scheduler')
+    except (cfg.Error, ValueError) as exc:
+        print(f"kvmfleet-scheduler: configuration: {exc}", file=sys.stderr)
+        return 2
+    oslo_log.setup(conf, 'kvmfleet-scheduler')
+    stop_event = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop_event.set())
+    try:
+        rpc.wait_for_broker()
+        manager = build_manager(conf)
+    except (rpc.BrokerUnavailable, FileFormatError, OSError, RuntimeError,
+            SQLAlchemyError) as exc:
+        LOG.error('kvmfleet-scheduler cannot start: %s', exc)
+        print(f"kvmfleet-scheduler: {exc}", file=sys.stderr)
+        return 1
+    serve(manager, stop_event)
+    rpc.reset_transports()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
