@@ -103,11 +103,12 @@ class InstanceDriver:
 
     # Paths
 
-    def instance_dir(self, uuid):
-        return os.path.join(self.config.instances_path, uuid)
+    def instance_dir(self, instance):
+        """The instance's directory; ``instance`` is its id or its domain UUID."""
+        return os.path.join(self.config.instances_path, instance_uuid(instance))
 
-    def console_path(self, uuid):
-        return os.path.join(self.instance_dir(uuid), CONSOLE_LOG)
+    def console_path(self, instance):
+        return os.path.join(self.instance_dir(instance), CONSOLE_LOG)
 
     # Build
 
@@ -236,15 +237,15 @@ class InstanceDriver:
             pass   # the directory still goes; reconcile retries the domain
         shutil.rmtree(self.instance_dir(uuid), ignore_errors=True)
 
-    # Lifecycle
+    # Lifecycle: ``instance`` is the instance id (Assignment.instance) or its domain UUID.
 
-    def state(self, uuid):
+    def state(self, instance):
         """The domain's state name, or None when there is no such instance."""
-        return self.conn.domain_state(domain_name(uuid))
+        return self.conn.domain_state(domain_name(instance_uuid(instance)))
 
-    def stop(self, uuid, graceful_timeout=0.0):
+    def stop(self, instance, graceful_timeout=0.0):
         """Power off: ask the guest first for up to ``graceful_timeout`` s, then pull the plug."""
-        name = domain_name(uuid)
+        name = domain_name(instance_uuid(instance))
         if graceful_timeout > 0 and self.conn.domain_state(name) == 'running':
             self.conn.shutdown_domain(name)
             deadline = self._clock() + graceful_timeout
@@ -252,8 +253,9 @@ class InstanceDriver:
                 self._sleep(POLL_INTERVAL_S)
         self.conn.destroy_domain(name)
 
-    def start(self, uuid):
+    def start(self, instance):
         """Start a stopped instance and wait until it runs; LaunchResult like a build."""
+        uuid = instance_uuid(instance)
         name = domain_name(uuid)
         started = self._clock()
         try:
@@ -265,22 +267,24 @@ class InstanceDriver:
             return LaunchResult(uuid, self.state(uuid), exc.reason, exc.detail)
         return LaunchResult(uuid, 'running', elapsed_s=self._clock() - started)
 
-    def reboot(self, uuid, hard=False):
+    def reboot(self, instance, hard=False):
         """Soft reboot asks the guest; hard reboot powers off and starts again."""
+        uuid = instance_uuid(instance)
         if not hard:
             self.conn.reboot_domain(domain_name(uuid))
             return LaunchResult(uuid, self.state(uuid))
         self.conn.destroy_domain(domain_name(uuid))
         return self.start(uuid)
 
-    def delete(self, uuid):
+    def delete(self, instance):
         """Remove the instance: domain, overlay, console log, directory.  Idempotent."""
+        uuid = instance_uuid(instance)
         self._remove(uuid, domain_name(uuid))
 
-    def console_log(self, uuid, max_bytes=CONSOLE_TAIL_BYTES):
+    def console_log(self, instance, max_bytes=CONSOLE_TAIL_BYTES):
         """The last ``max_bytes`` of the guest's serial console ('' when there is none)."""
         try:
-            with open(self.console_path(uuid), 'rb') as log:
+            with open(self.console_path(instance), 'rb') as log:
                 log.seek(0, os.SEEK_END)
                 log.seek(max(0, log.tell() - max_bytes))
                 return log.read().decode('utf-8', errors='replace')

@@ -233,3 +233,14 @@ def test_reconcile_finishes_a_build_interrupted_after_start(driver, base_image):
     open(marker, 'w').close()
     assert [a.uuid for a in driver.reconcile().adopted] == [result.uuid]
     assert not os.path.exists(marker)
+
+
+def test_lifecycle_accepts_a_non_uuid_instance_id(driver, base_image):
+    spec, placed = request(instance='vm-7')
+    result = driver.build_and_launch(spec, placed, disk_image(base_image))
+    assert result.ok and result.uuid != 'vm-7'
+    assert driver.state('vm-7') == 'running' == driver.state(result.uuid)
+    driver.stop('vm-7')
+    assert driver.state(result.uuid) == 'shutoff'
+    driver.delete('vm-7')
+    assert leftovers(driver, result.uuid) == (None, False)
