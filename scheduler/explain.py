@@ -86,11 +86,22 @@ def explain_request(engine, context, instance_index=0, min_count=1):
             continue
         reasons[verdict.reason] = reasons.get(verdict.reason, 0) + 1
         misses.append((stage, _shortfall_key(verdict), state.name, verdict))
-    misses.sort(key=lambda item: item[:3])
+    dominant = _dominant(reasons, misses)
+    # Shortfalls are in each reason's own unit, so compare them within the reason that
+    # blocks most hosts first: those misses say what the fleet is short of.
+    misses.sort(key=lambda item: (item[0], item[3].reason != dominant, item[1], item[2]))
     nearest = [Miss(name, v.reason, v.detail, v.cell, v.shortfall)
                for stage, _, name, v in misses[:NEAREST_MISSES] if stage == _STAGE_RESOURCES]
     return Explanation(hosts=len(hosts), reasons=reasons, nearest=nearest, fits=fits,
                        instance_index=instance_index, min_count=min_count)
+
+
+def _dominant(reasons, misses):
+    resource = {}
+    for stage, _, _, rejection in misses:
+        if stage == _STAGE_RESOURCES:
+            resource[rejection.reason] = reasons[rejection.reason]
+    return min(resource, key=lambda r: (-resource[r], r)) if resource else None
 
 
 def _first_rejection(checks, state):

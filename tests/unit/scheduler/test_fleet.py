@@ -1,0 +1,112 @@
+"""FleetView: warm per-host state, changed one host at a time."""
+
+from scheduler.fitting.usage import HostUsage
+from scheduler.fleet import FleetView, host_capacity
+from tests.unit.scheduler.helpers import engine, host, request, two_socket
+from wire.topology import Instance
+
+PINNED4 = request(4, 2048, 'pinned').numa(1).dedicated().build()
+
+
+def _placed(fleet, spec=PINNED4, instance='vm-1'):
+    return engine().place(spec, fleet, [instance]).assignments[0]
+
+
+def test_states_carry_topology_usage_summary_and_capacity():
+    fleet = FleetView([two_socket('a'), two_socket('b')])
+    state = fleet.state('a')
+    assert [s.name for s in fleet.hosts()] == ['a', 'b']
+    assert state.usage == HostUsage()
+    assert state.summary.name == 'a'
+    assert state.capacity.free_pcpus == 16 and state.capacity.free_pcpus_max_cell == 8
+
+
+def test_apply_recomputes_only_that_host_and_release_restores_it():
+    fleet = FleetView([two_socket('a'), two_socket('b')])
+    before_a, before_b = fleet.state('a'), fleet.state('b')
+    assignment = _placed(fleet)
+    fleet.apply(assignment)
+    changed = fleet.state(assignment.host)
+    untouched = fleet.state('b' if assignment.host == 'a' else 'a')
+    assert untouched is (before_b if assignment.host == 'a' else before_a)
+    assert changed.capacity.free_pcpus == 12
+    assert changed.summary.cells[0].free_pcpus + changed.summary.cells[1].free_pcpus == 12
+    fleet.release(assignment)
+    assert fleet.state(assignment.host).capacity == before_a.capacity
+    assert fleet.state(assignment.host).usage.pinned == frozenset()
+
+
+def test_hosts_list_is_patched_in_place_and_logged():
+    fleet = FleetView([two_socket('a'), two_socket('b')])
+    fleet.hosts()
+    assignment = _placed(fleet)
+    fleet.apply(assignment)
+    assert fleet.hosts()[fleet.position(assignment.host)] is fleet.state(assignment.host)
+    assert fleet.change_log == [assignment.host]
+    assert fleet.static_generation == 0
+
+
+def test_update_and_remove_host_bump_the_static_generation():
+    fleet = FleetView([two_socket('a')])
+    fleet.update_host(two_socket('a', traits=frozenset({'X'})))
+    assert fleet.state('a').topology.traits == {'X'} and fleet.static_generation == 1
+    fleet.update_host(two_socket('c'))
+    assert [s.name for s in fleet.hosts()] == ['a', 'c']
+    fleet.remove_host('a')
+    assert 'a' not in fleet and len(fleet) == 1 and fleet.static_generation == 3
+
+
+def test_running_instances_are_usage_and_group_members():
+    base = two_socket('a')
+    assignment = _placed(FleetView([base]))
+    topology = two_socket('a', instances=(Instance('vm-1', 'vm-1', assignment, 'web'),))
+    fleet = FleetView([topology])
+    assert fleet.state('a').usage.pinned == assignment.pinned_pcpus
+    assert fleet.state('a').members == {'web': 1}
+    assert fleet.group_hosts('web') == {'a'}
+    fleet.release(assignment)
+    assert fleet.state('a').members == {'web': 0}
+    assert fleet.group_hosts('web') == set()
+
+
+def test_apply_with_server_group_tracks_members():
+    fleet = FleetView([two_socket('a')])
+    assignment = _placed(fleet)
+    fleet.apply(assignment, 'db')
+    assert fleet.group_hosts('db') == {'a'} and fleet.state('a').members == {'db': 1}
+    fleet.release(assignment)
+    assert fleet.group_hosts('db') == set()
+
+
+def test_scratch_overlays_pending_placements_without_touching_the_view():
+    fleet = FleetView([two_socket('a')])
+    original = fleet.state('a')
+    scratch = fleet.scratch()
+    scratch.consume(_placed(fleet), 'web')
+    assert scratch.state('a').capacity.free_pcpus == 12
+    assert scratch.group_hosts('web') == {'a'}
+    assert scratch.hosts()[0] is scratch.state('a')
+    assert fleet.state('a') is original and fleet.group_hosts('web') == frozenset()
+    copy = scratch.copy()
+    copy.consume(engine().place(PINNED4, scratch, ['vm-2']).assignments[0])
+    assert scratch.state('a').capacity.free_pcpus == 12
+    assert copy.state('a').capacity.free_pcpus == 8
+
+
+def test_capacity_counts_free_vfs_with_pf_vf_exclusivity():
+    topology = host('a').cells(1).pf('0000:01:00.0', vfs=3).pf('0000:02:00.0', vfs=2).build()
+    usage = HostUsage(pci_used=frozenset({'0000:01:00.0.v0', '0000:02:00.0'}))
+    capacity = host_capacity(topology, usage)
+    # PF 01 is held through its VF, PF 02 is used whole so its VFs are gone.
+    assert capacity.free_vfs == 2
+    assert capacity.free_vfs_by_physnet == {'physnet1': 2}
+    assert capacity.free_pci == 2
+
+
+def test_capacity_memory_pages_and_sev():
+    topology = host('a').cells(2, memory_mb=8192).pages({2048: 1024}).sev(2).build()
+    capacity = host_capacity(topology, HostUsage(sev_used=1, pages_by_cell={0: {2048: 24}}))
+    assert capacity.free_pages == {2048: 2024}
+    assert capacity.small_mb == 2 * (8192 - 2048)
+    assert capacity.free_hugepage_mb == 2024 * 2
+    assert capacity.sev_free == 1
