@@ -9,8 +9,10 @@ flight, so ``reconcile`` can tell an interrupted build from a stopped guest.
 """
 
 import dataclasses
+import logging
 import os
 import shutil
+import threading
 import time
 import uuid as uuid_lib
 
@@ -27,6 +29,8 @@ from agent.domain import (
 )
 from agent.exceptions import LibvirtError
 from agent.verify import verify
+
+LOG = logging.getLogger(__name__)
 
 VERIFY_FAILED = 'VERIFY_FAILED'
 ALREADY_EXISTS = 'ALREADY_EXISTS'
@@ -77,10 +81,11 @@ class ReconcileResult:
 
 
 class _BuildFailed(Exception):
-    def __init__(self, reason, detail):
+    def __init__(self, reason, detail, violations=()):
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
+        self.violations = violations
 
 
 class InstanceDriver:
@@ -100,6 +105,7 @@ class InstanceDriver:
         self.host_features = dict(host_features or {})
         self._clock = clock
         self._sleep = sleep
+        self._build_lock = threading.Lock()
 
     # Paths
 
@@ -113,34 +119,60 @@ class InstanceDriver:
     # Build
 
     def build_and_launch(self, spec, assignment, image, ports=None, flavor=None):
-        """Verify, build, define, start and wait for running; clean up on any failure."""
+        """Verify, build, define, start and wait for running; clean up on any failure.
+
+        Returns a LaunchResult; ``reason`` names the failure (VERIFY_FAILED with
+        ``violations``, ALREADY_EXISTS, IMAGE_INVALID, BUILD_FAILED, FILES_FAILED,
+        DEFINE_FAILED, START_FAILED, LAUNCH_TIMEOUT).
+        """
         started = self._clock()
         uuid = instance_uuid(assignment.instance)
+        result = self._build(uuid, spec, assignment, image, ports, flavor)
+        LOG.info('build of %s: %s in %.3f s', uuid, result.reason or 'running',
+                 self._clock() - started)
+        return dataclasses.replace(result, elapsed_s=self._clock() - started)
+
+    def _build(self, uuid, spec, assignment, image, ports, flavor):
         name = domain_name(uuid)
+        with self._build_lock:      # verify -> define is atomic among this agent's builds
+            try:
+                xml, image, settings = self._prepare(uuid, name, spec, assignment, image, ports,
+                                                     flavor)
+            except _BuildFailed as exc:
+                return LaunchResult(uuid, None, exc.reason, exc.detail, exc.violations)
+            try:
+                self._create_files(uuid, image, settings)
+                self._define(xml)
+            except _BuildFailed as exc:
+                return self._failed(uuid, name, exc)
         try:
-            self._check_absent(uuid, name)
-            violations = self._verify(assignment)
-            if violations:
-                return LaunchResult(uuid, None, VERIFY_FAILED, '; '.join(map(str, violations)),
-                                    tuple(violations), self._clock() - started)
-            image = self._resolve_image(image)
-            settings = self._settings(uuid, image)
-            xml = domain_xml(spec, assignment, image, settings, ports, flavor)
-        except _BuildFailed as exc:
-            return LaunchResult(uuid, None, exc.reason, exc.detail,
-                                elapsed_s=self._clock() - started)
-        except DomainBuildError as exc:
-            return LaunchResult(uuid, None, BUILD_FAILED, str(exc),
-                                elapsed_s=self._clock() - started)
-        try:
-            self._create_files(uuid, image, settings)
-            self._define_start_wait(name, xml)
+            self._start_and_wait(name)
             os.unlink(os.path.join(self.instance_dir(uuid), BUILDING_MARKER))
         except _BuildFailed as exc:
-            self._remove(uuid, name)
-            return LaunchResult(uuid, None, exc.reason, exc.detail,
-                                elapsed_s=self._clock() - started)
-        return LaunchResult(uuid, 'running', elapsed_s=self._clock() - started)
+            return self._failed(uuid, name, exc)
+        except OSError as exc:
+            return self._failed(uuid, name, _BuildFailed(FILES_FAILED, str(exc)))
+        return LaunchResult(uuid, 'running')
+
+    def _prepare(self, uuid, name, spec, assignment, image, ports, flavor):
+        """Checks and XML, before anything is created: (xml, resolved image, settings)."""
+        self._check_absent(uuid, name)
+        violations = self._verify(assignment)
+        if violations:
+            raise _BuildFailed(VERIFY_FAILED, '; '.join(map(str, violations)), tuple(violations))
+        image = self._resolve_image(image)
+        settings = self._settings(uuid, image)
+        try:
+            return domain_xml(spec, assignment, image, settings, ports, flavor), image, settings
+        except DomainBuildError as exc:
+            raise _BuildFailed(BUILD_FAILED, str(exc))
+
+    def _failed(self, uuid, name, failure):
+        error = self._remove(uuid, name)
+        detail = failure.detail
+        if error is not None:
+            detail += f"; cleanup incomplete ({error}): reconcile removes the rest"
+        return LaunchResult(uuid, None, failure.reason, detail)
 
     def _check_absent(self, uuid, name):
         if self.conn.domain_state(name) is not None:
@@ -199,11 +231,13 @@ class InstanceDriver:
         except (OSError, images.ImageError) as exc:
             raise _BuildFailed(FILES_FAILED, str(exc))
 
-    def _define_start_wait(self, name, xml):
+    def _define(self, xml):
         try:
             self.conn.define_domain(xml)
         except LibvirtError as exc:
             raise _BuildFailed(DEFINE_FAILED, str(exc))
+
+    def _start_and_wait(self, name):
         try:
             self.conn.start_domain(name)
         except LibvirtError as exc:
@@ -228,14 +262,20 @@ class InstanceDriver:
                                            f"{self.config.launch_timeout:g} s")
 
     def _remove(self, uuid, name):
-        """Remove the domain (if any) and the instance directory; errors do not stop it."""
+        """Remove the domain, then the instance directory; returns the error, if any.
+
+        When the domain cannot be removed the directory stays (with the building
+        marker of a failed build), so reconcile can finish the job later.
+        """
         try:
             if self.conn.domain_state(name) is not None:
                 self.conn.destroy_domain(name)
                 self.conn.undefine_domain(name)
-        except LibvirtError:
-            pass   # the directory still goes; reconcile retries the domain
+        except LibvirtError as exc:
+            LOG.warning('could not remove domain %s: %s', name, exc)
+            return exc
         shutil.rmtree(self.instance_dir(uuid), ignore_errors=True)
+        return None
 
     # Lifecycle: ``instance`` is the instance id (Assignment.instance) or its domain UUID.
 
@@ -277,9 +317,14 @@ class InstanceDriver:
         return self.start(uuid)
 
     def delete(self, instance):
-        """Remove the instance: domain, overlay, console log, directory.  Idempotent."""
+        """Remove the instance: domain, overlay, console log, directory.  Idempotent.
+
+        Raises LibvirtError when libvirt refuses to remove the domain (files are kept).
+        """
         uuid = instance_uuid(instance)
-        self._remove(uuid, domain_name(uuid))
+        error = self._remove(uuid, domain_name(uuid))
+        if error is not None:
+            raise error
 
     def console_log(self, instance, max_bytes=CONSOLE_TAIL_BYTES):
         """The last ``max_bytes`` of the guest's serial console ('' when there is none)."""
@@ -308,14 +353,18 @@ class InstanceDriver:
         return found, unreadable
 
     def reconcile(self):
-        """Re-adopt kvmfleet domains; remove interrupted builds and orphan directories."""
+        """Re-adopt kvmfleet domains; remove interrupted builds and orphan directories.
+
+        Call it when no build is in flight (agent start): a build's directory
+        exists before its domain is defined.
+        """
         found, unreadable = self._kvmfleet_domains()
         adopted, cleaned = [], []
         for name, uuid, spec, assignment, state in found:
             marker = os.path.join(self.instance_dir(uuid), BUILDING_MARKER)
             if os.path.exists(marker) and state != 'running':
-                self._remove(uuid, name)
-                cleaned.append(uuid)
+                if self._remove(uuid, name) is None:
+                    cleaned.append(uuid)
                 continue
             if os.path.exists(marker):   # the agent stopped after start: the build finished
                 os.unlink(marker)

@@ -33,13 +33,22 @@ class FaultyConnection(LibvirtConnection):
         super().__init__(uri)
         self.fail_start = False
         self.fail_define = False
+        self.fail_undefine = False
+        self.defined = []
         self.state_after_start = None
         self.free = None
 
     def define_domain(self, xml):
         if self.fail_define:
             raise LibvirtError('defineXML', 'injected: XML refused')
-        return super().define_domain(xml)
+        uuid = super().define_domain(xml)
+        self.defined.append(uuid)
+        return uuid
+
+    def undefine_domain(self, name):
+        if self.fail_undefine:
+            raise LibvirtError(f"undefine {name}", 'injected: busy')
+        return super().undefine_domain(name)
 
     def start_domain(self, name):
         if self.fail_start:
@@ -62,10 +71,11 @@ class FaultyConnection(LibvirtConnection):
 def conn():
     connection = FaultyConnection('test:///default')
     yield connection
-    for name, _uuid, _xml, _state in connection.list_domains():
-        if name.startswith('kvmfleet-'):
-            connection.destroy_domain(name)
-            connection.undefine_domain(name)
+    connection.fail_undefine = False
+    for uuid in connection.defined:                  # only what this test made
+        if connection.domain_state(domain_name(uuid)) is not None:
+            connection.destroy_domain(domain_name(uuid))
+            connection.undefine_domain(domain_name(uuid))
     connection.close()
 
 
@@ -243,4 +253,18 @@ def test_lifecycle_accepts_a_non_uuid_instance_id(driver, base_image):
     driver.stop('vm-7')
     assert driver.state(result.uuid) == 'shutoff'
     driver.delete('vm-7')
+    assert leftovers(driver, result.uuid) == (None, False)
+
+
+def test_cleanup_that_libvirt_refuses_is_finished_by_reconcile(driver, conn, base_image):
+    conn.fail_start = conn.fail_undefine = True
+    result = driver.build_and_launch(*request(), disk_image(base_image))
+    assert result.reason == drv.START_FAILED
+    assert 'cleanup incomplete' in result.detail
+    marker = os.path.join(driver.instance_dir(result.uuid), drv.BUILDING_MARKER)
+    assert os.path.exists(marker)                     # kept so reconcile knows
+    with pytest.raises(LibvirtError):
+        driver.delete(result.uuid)                    # delete reports what it could not do
+    conn.fail_start = conn.fail_undefine = False
+    assert driver.reconcile().cleaned == (result.uuid,)
     assert leftovers(driver, result.uuid) == (None, False)
