@@ -226,7 +226,8 @@ def test_reconcile_adopts_finished_and_cleans_half_built(driver, conn, base_imag
 
     result = driver.reconcile()
 
-    adopted = {a.uuid: a.state for a in result.adopted}
+    mine = {running.uuid, stopped.uuid, half.uuid}   # test:///default is process-wide
+    adopted = {a.uuid: a.state for a in result.adopted if a.uuid in mine}
     assert adopted == {running.uuid: 'running', stopped.uuid: 'shutoff'}
     assert sorted(result.cleaned) == sorted([half.uuid, orphan])
     assert leftovers(driver, half.uuid) == (None, False)
