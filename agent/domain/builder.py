@@ -41,7 +41,9 @@ def build_domain(spec, assignment, image, settings, ports=None, flavor=None):
     domain = ET.Element('domain', {'type': settings.virt_type})
     ET.SubElement(domain, 'name').text = domain_name(uuid)
     ET.SubElement(domain, 'uuid').text = uuid
-    ET.SubElement(domain, 'title').text = ' '.join(spec.name.split())  # one line, per libvirt
+    title = ' '.join(spec.name.split())     # libvirt's title is one non-empty line
+    if title:
+        ET.SubElement(domain, 'title').text = title
     meta = ET.SubElement(domain, 'metadata')
     meta.append(metadata.instance_element(uuid, spec, assignment, flavor))
     domain.extend(memory.memory_elements(assignment))

@@ -18,6 +18,7 @@ from agent.driver_opts import DriverConfig
 from agent.exceptions import LibvirtError
 from agent.libvirt_conn import LibvirtConnection
 from tests.unit.agent.domain.builders import assignment, cell, spec_for
+from tests.unit.agent.domain.schema import validate_domain_xml
 from wire.request_spec import CPU_DEDICATED, PortRequest
 from wire.topology import Cell, HostTopology
 
@@ -41,7 +42,7 @@ class FaultyConnection(LibvirtConnection):
     def define_domain(self, xml):
         if self.fail_define:
             raise LibvirtError('defineXML', 'injected: XML refused')
-        uuid = super().define_domain(xml)
+        uuid = super().define_domain(validate_domain_xml(xml))
         self.defined.append(uuid)
         return uuid
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from agent.domain import DomainBuildError, domain_xml, parse_metadata
+from agent.domain import DomainBuildError, parse_metadata
+from agent.domain import domain_xml as unchecked_domain_xml
 from tests.unit.agent.domain.builders import (
     DISK_IMAGE,
     KERNEL_IMAGE,
@@ -13,7 +14,13 @@ from tests.unit.agent.domain.builders import (
     settings,
     spec_for,
 )
+from tests.unit.agent.domain.schema import validate_domain_xml
 from wire.request_spec import CPU_DEDICATED, CPU_MIXED, EMULATOR_ISOLATE, PortRequest
+
+
+def domain_xml(*args, **kwargs):
+    """The XML under test, always schema-checked (refusals raise before validation)."""
+    return validate_domain_xml(unchecked_domain_xml(*args, **kwargs))
 
 
 def pins(domain):

@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from agent.domain import DomainBuildError, MetadataError, domain_xml, has_metadata, parse_metadata
+from agent.domain import DomainBuildError, MetadataError, has_metadata, parse_metadata
+from agent.domain import domain_xml as unchecked_domain_xml
 from agent.domain.metadata import NAMESPACE
 from tests.unit.agent.domain.builders import (
     KERNEL_IMAGE,
@@ -17,7 +18,12 @@ from tests.unit.agent.domain.builders import (
     settings,
     spec_for,
 )
+from tests.unit.agent.domain.schema import validate_domain_xml
 from wire.request_spec import CPU_DEDICATED, PortRequest
+
+
+def domain_xml(*args, **kwargs):
+    return validate_domain_xml(unchecked_domain_xml(*args, **kwargs))
 
 
 def test_block_lives_in_the_kvmfleet_namespace():
