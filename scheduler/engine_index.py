@@ -49,8 +49,9 @@ def demand_of(spec):
             vfs[port.physical_network] = vfs.get(port.physical_network, 0) + 1
     products = {}
     for request in spec.pci_requests:
-        key = ((request.vendor_id or '').lower(), (request.product_id or '').lower())
-        products[key] = products.get(key, 0) + request.count
+        if request.vendor_id and request.product_id:    # otherwise any device may match
+            key = (request.vendor_id.lower(), request.product_id.lower())
+            products[key] = products.get(key, 0) + request.count
     return Demand(
         pinned_total=len(pinned), pinned_max_cell=max(per_cell, default=0),
         floating_vcpus=spec.vcpus - len(pinned), memory_mb=spec.memory_mb,
