@@ -8,7 +8,11 @@ device of its IOMMU group (as the host topology knows them) is either given to
 this same instance or is free and whitelisted for passthrough.  A group member
 held by another domain, or one the host keeps for itself (not whitelisted,
 e.g. a PF whose VF is being assigned without ACS), refuses the build.  A
-device whose group is unknown (None) is not checked for isolation.
+device whose group is unknown (None) is not checked for isolation.  Only
+devices in the host topology are seen (discovery reports whitelisted ones).
+
+Small-page memory is not checked here: the scheduler accounts for it and the
+kernel can reclaim it; hugepages cannot be, so their free counts are.
 """
 
 import dataclasses
@@ -118,7 +122,8 @@ def _page_violations(free_pages, assignment):
     for cell in assignment.cells:
         if cell.page_size_kb != SMALL_PAGE_KB:
             key = (cell.host_cell, cell.page_size_kb)
-            needed[key] = needed.get(key, 0) + cell.memory_mb * 1024 // cell.page_size_kb
+            pages = -(-cell.memory_mb * 1024 // cell.page_size_kb)   # a partial page is a page
+            needed[key] = needed.get(key, 0) + pages
     violations = []
     for (host_cell, size_kb), count in sorted(needed.items()):
         free = free_pages.get(host_cell, {}).get(size_kb, 0)

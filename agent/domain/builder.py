@@ -88,6 +88,11 @@ def _check_inputs(spec, assignment, image, settings):
     if assignment.cells and cell_vcpus != list(range(assignment.vcpus)):
         raise DomainBuildError(f"assignment.cells: vCPUs {cell_vcpus} do not cover "
                                f"0..{assignment.vcpus - 1} exactly once")
+    for cell in assignment.cells:
+        if (cell.memory_mb * 1024) % cell.page_size_kb:
+            raise DomainBuildError(f"assignment.cells[guest {cell.guest_cell}]: memory "
+                                   f"{cell.memory_mb} MiB is not a whole number of "
+                                   f"{cell.page_size_kb} KiB pages")
     cell_memory = sum(cell.memory_mb for cell in assignment.cells)
     if assignment.cells and cell_memory != assignment.memory_mb:
         raise DomainBuildError(f"assignment.cells: memory {cell_memory} MiB differs from "
