@@ -19,6 +19,7 @@ import subprocess
 import tempfile
 import time
 import uuid as uuid_lib
+import xml.etree.ElementTree as ET
 
 import pytest
 
@@ -208,10 +209,14 @@ def test_host_hugepages_taken_while_running(guest):
     assert guest['free_before'] - guest['free_running'] == needed
 
 
-def test_domain_runs_with_the_built_numatune_and_queues(guest):
-    xml = guest['live_xml']
-    assert "<memory mode='strict' nodeset='0'/>" in xml
-    assert "queues='2'" in xml
+def test_domain_runs_with_the_built_numatune_hugepages_and_queues(guest):
+    live = ET.fromstring(guest['live_xml'])
+    assert live.find('numatune/memory').attrib == {'mode': 'strict', 'nodeset': '0'}
+    assert live.find('memoryBacking/hugepages/page').get('size') == str(PAGE_KB)
+    interface = live.find('devices/interface')
+    assert interface.get('type') == 'ethernet'
+    assert interface.find('driver').get('queues') == '2'
+    assert live.get('type') == guest['virt_type']
     assert guest['boot_s'] < 45
 
 
