@@ -111,6 +111,8 @@ _DETAILS = {
     reasons.NUMA_CELL_NO_FREE_CORES: "cell {cell}: {have} {unit} in whole free cores, "
                                      "needs {need}",
     reasons.NO_SMT_FOR_REQUIRE: "cell {cell}: no SMT siblings, thread policy require",
+    reasons.NUMA_CELL_NO_EMULATOR_PCPU: "cell {cell}: no free pCPU left for the isolated "
+                                        "emulator threads",
     reasons.PCI_NO_DEVICE: "{have} free {unit} devices, needs {need}",
 }
 DEFAULT_POLICY = FitPolicy()
@@ -262,6 +264,7 @@ def _injective(fitting, index, used):
 
 
 def _pinning_miss(cs, need, thread_policy):
+    """The fit's pinning checks: vCPUs first, then the isolated emulator pCPU."""
     pinned, extra = need.pinned, int(need.emulator)
     if thread_policy == THREAD_REQUIRE:
         if pinned and not cs.smt:
@@ -269,16 +272,18 @@ def _pinning_miss(cs, need, thread_policy):
         have = cs.whole_free_smt_threads if cs.smt else 0
         if pinned > have:
             return reasons.NUMA_CELL_NO_FREE_CORES, cs.id, pinned, have, 'pCPUs'
-        if pinned + extra > cs.free_pcpus:
-            return reasons.NUMA_CELL_NO_FREE_PCPUS, cs.id, pinned + extra, cs.free_pcpus, ''
-        return None
-    if thread_policy == THREAD_ISOLATE and cs.smt:
-        if pinned + extra > cs.whole_free_cores:
-            return (reasons.NUMA_CELL_NO_FREE_CORES, cs.id, pinned + extra, cs.whole_free_cores,
+        left = cs.free_pcpus - pinned
+    elif thread_policy == THREAD_ISOLATE and cs.smt:
+        if pinned > cs.whole_free_cores:
+            return (reasons.NUMA_CELL_NO_FREE_CORES, cs.id, pinned, cs.whole_free_cores,
                     'cores')
-        return None
-    if pinned + extra > cs.free_pcpus:
-        return reasons.NUMA_CELL_NO_FREE_PCPUS, cs.id, pinned + extra, cs.free_pcpus, ''
+        left = cs.whole_free_cores - pinned
+    else:
+        if pinned > cs.free_pcpus:
+            return reasons.NUMA_CELL_NO_FREE_PCPUS, cs.id, pinned, cs.free_pcpus, ''
+        left = cs.free_pcpus - pinned
+    if extra > left:
+        return reasons.NUMA_CELL_NO_EMULATOR_PCPU, cs.id, extra, left, ''
     return None
 
 
