@@ -351,3 +351,12 @@ def test_same_inputs_same_xml():
     spec = spec_for(placed, ports=(PortRequest(), PortRequest()), multiqueue=True)
     assert domain_xml(spec, placed, KERNEL_IMAGE, settings()) == \
         domain_xml(spec, placed, KERNEL_IMAGE, settings())
+
+
+def test_numa_guest_without_pinning_floats_within_each_cells_shared_set(build):
+    placed = assignment([cell(0, 0, (0, 1), 512, shared=(0, 1)),
+                         cell(1, 1, (2, 3), 512, shared=(8, 9))], shared=(0, 1, 8, 9))
+    domain = build(spec_for(placed), placed, KERNEL_IMAGE, settings())
+    assert pins(domain) == {0: '0-1', 1: '0-1', 2: '8-9', 3: '8-9'}
+    assert domain.find('cputune/emulatorpin').get('cpuset') == '0-1,8-9'
+    assert domain.find('vcpu').get('cpuset') is None
