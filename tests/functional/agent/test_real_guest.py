@@ -220,6 +220,17 @@ def test_domain_runs_with_the_built_numatune_hugepages_and_queues(guest):
     assert guest['boot_s'] < 45
 
 
+def test_stop_returns_the_hugepages_and_start_takes_them_again(guest):
+    driver, uuid = guest['driver'], guest['result'].uuid
+    driver.stop(uuid)
+    assert driver.state(uuid) == 'shutoff'
+    assert hugepages_free() == guest['free_before']
+    started = driver.start(uuid)
+    assert started.ok, started
+    assert guest['free_before'] - hugepages_free() == GUEST_MEMORY_MB * 1024 // PAGE_KB
+    assert driver.conn.vcpu_pin_info(domain_name(uuid)) == guest['pins']
+
+
 def test_delete_removes_everything(guest):
     driver, uuid = guest['driver'], guest['result'].uuid
     driver.delete(uuid)
