@@ -32,6 +32,7 @@ class HostFacts:
     small_total_mb: int         # small-page memory of all cells (pools and reserve excluded)
     devices: dict               # address -> PciDevice
     vfs_of: dict                # PF address -> tuple of its VF addresses
+    match_memo: dict = dataclasses.field(default_factory=dict)  # PCI need key -> devices
 
 
 def facts_of(host):

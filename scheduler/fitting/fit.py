@@ -15,6 +15,9 @@ from wire.assignment import Assignment
 from wire.request_spec import EMULATOR_ISOLATE, PAGE_SMALL
 from wire.topology import SMALL_PAGE_KB
 
+_SPEC_MEMO_LIMIT = 256
+_spec_memo = {}
+
 
 def fit(host, usage, spec, policy, instance):
     """Fit ``spec`` on ``host`` given ``usage``: an Assignment or a Rejection."""
@@ -30,11 +33,23 @@ def _fit(host, usage, spec, policy, instance):
                          f"{usage.sev_used} of {host.sev_slots} SEV slots used, needs 1",
                          shortfall=1)
     facts = facts_of(host)
-    needs = cells.guest_cell_needs(spec)
-    devices = pci.device_needs(spec)
+    needs, devices = _spec_needs(spec)
     if not needs:
         return _fit_floating(host, facts, usage, spec, policy, instance, devices)
     return _fit_numa(host, facts, usage, spec, policy, instance, needs, devices)
+
+
+def _spec_needs(spec):
+    """(guest cell needs, device needs) of ``spec``, memoised by identity: the
+    engine fits one spec on many hosts."""
+    entry = _spec_memo.get(id(spec))
+    if entry is not None and entry[0] is spec:
+        return entry[1]
+    derived = (cells.guest_cell_needs(spec), pci.device_needs(spec))
+    if len(_spec_memo) >= _SPEC_MEMO_LIMIT:
+        _spec_memo.clear()
+    _spec_memo[id(spec)] = (spec, derived)
+    return derived
 
 
 def _fit_floating(host, facts, usage, spec, policy, instance, devices):
@@ -95,8 +110,8 @@ def _numa_assignment(host, spec, instance, fits, chosen):
 
 
 def _cells_with_devices(facts, devices):
-    return frozenset(d.numa_node for d in facts.devices.values()
-                     if d.numa_node is not None and any(n.matches(d) for n in devices))
+    return frozenset(d.numa_node for need in devices for d in pci.candidates_for(facts, need)
+                     if d.numa_node is not None)
 
 
 def host_vcpus_check(facts, usage, floating, largest, policy):

@@ -17,9 +17,10 @@ from wire.request_spec import PAGE_ANY, PAGE_LARGE, PAGE_SMALL
 from wire.topology import SMALL_PAGE_KB
 
 
-def small_available_mb(cell, usage, ram_ratio):
+def small_available_mb(cell, usage, ram_ratio, small_mb=None):
     """Small-page MiB the cell can still give (overcommit included)."""
-    return int(cell.small_page_mb * ram_ratio) - usage.small_mb_by_cell.get(cell.id, 0)
+    small_mb = cell.small_page_mb if small_mb is None else small_mb
+    return int(small_mb * ram_ratio) - usage.small_mb_by_cell.get(cell.id, 0)
 
 
 def choose(cell, usage, memory_mb, page_size, ram_ratio):
@@ -40,12 +41,13 @@ def choose(cell, usage, memory_mb, page_size, ram_ratio):
 
 
 def _small(cell, usage, memory_mb, ram_ratio):
-    if memory_mb > cell.small_page_mb:
+    small_mb = cell.small_page_mb
+    if memory_mb > small_mb:
         return Rejection(reasons.NUMA_CELL_NO_MEMORY,
-                         f"cell {cell.id}: {cell.small_page_mb} MiB of small-page memory in "
+                         f"cell {cell.id}: {small_mb} MiB of small-page memory in "
                          f"all, needs {memory_mb}", cell=cell.id,
-                         shortfall=memory_mb - cell.small_page_mb)
-    available = small_available_mb(cell, usage, ram_ratio)
+                         shortfall=memory_mb - small_mb)
+    available = small_available_mb(cell, usage, ram_ratio, small_mb)
     if memory_mb > available:
         return Rejection(reasons.NUMA_CELL_NO_MEMORY,
                          f"cell {cell.id}: {max(0, available)} MiB of small-page memory free, "

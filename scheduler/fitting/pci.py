@@ -87,23 +87,70 @@ def allocate(facts, usage, needs, host_cells=None, relaxed=False):
     ``host_cells`` is the set of host cells of a NUMA guest (None without a
     NUMA topology); ``relaxed`` lets ``preferred`` take non-affine devices.
     """
-    taken = set()
+    pool = _Pool(facts, usage)
     chosen = []
     for need in needs:
-        candidates = [d for d in facts.devices.values() if need.matches(d)]
+        candidates = candidates_for(facts, need)
+        worst = _worst_rank(need, relaxed)
         for got in range(need.count):
-            free = [d for d in candidates if _free(facts, usage, taken, d)]
-            worst = _worst_rank(need, relaxed)
-            allowed = [d for d in free if _affinity_rank(d, host_cells) <= worst]
-            if not allowed:
-                return _shortage(need, got, len(free), host_cells)
-            device = min(allowed, key=lambda d: (_affinity_rank(d, host_cells),
-                                                 _pack_rank(facts, usage, taken, d), d.address))
-            taken.add(device.address)
+            best, best_key, free = None, None, 0
+            for device in candidates:          # sorted by address: first best wins
+                if not pool.free(device):
+                    continue
+                free += 1
+                rank = _affinity_rank(device, host_cells)
+                if rank <= worst:
+                    key = (rank, pool.pack_rank(device))
+                    if best_key is None or key < best_key:
+                        best, best_key = device, key
+            if best is None:
+                return _shortage(need, got, free, host_cells)
+            pool.take(best)
             chosen.append(PciAssignment(
-                address=device.address, host_cell=device.numa_node, request=need.label,
+                address=best.address, host_cell=best.numa_node, request=need.label,
                 physical_network=need.physical_network))
     return tuple(chosen)
+
+
+def candidates_for(facts, need):
+    """The host's devices matching ``need``, by address (memoised per host)."""
+    key = (need.vendor_id, need.product_id, need.device_type, need.physical_network)
+    found = facts.match_memo.get(key)
+    if found is None:
+        found = tuple(sorted((d for d in facts.devices.values() if need.matches(d)),
+                             key=lambda d: d.address))
+        facts.match_memo[key] = found
+    return found
+
+
+class _Pool:
+    """Devices in use (by others or by this allocation) and PFs with VFs in use."""
+
+    def __init__(self, facts, usage):
+        self.used = set(usage.pci_used)
+        self.busy_pfs = set()
+        for address in self.used:
+            device = facts.devices.get(address)
+            if device is not None and device.type == 'type-VF' and device.parent:
+                self.busy_pfs.add(device.parent)
+
+    def free(self, device):
+        if device.address in self.used:
+            return False
+        if device.type == 'type-VF':
+            return device.parent not in self.used
+        return device.type != 'type-PF' or device.address not in self.busy_pfs
+
+    def pack_rank(self, device):
+        """0 for a VF whose PF already serves other VFs (keeps whole PFs free)."""
+        if device.type != 'type-VF' or not device.parent:
+            return 0
+        return 0 if device.parent in self.busy_pfs else 1
+
+    def take(self, device):
+        self.used.add(device.address)
+        if device.type == 'type-VF' and device.parent:
+            self.busy_pfs.add(device.parent)
 
 
 def _shortage(need, got, free_elsewhere, host_cells):
@@ -115,17 +162,6 @@ def _shortage(need, got, free_elsewhere, host_cells):
                      f"{need.label}: {free_elsewhere} free {need.describe()} devices, none in "
                      f"host cells {sorted(host_cells)} as policy {need.policy} requires "
                      f"({got} of {need.count} found)", shortfall=need.count - got)
-
-
-def _free(facts, usage, taken, device):
-    used = usage.pci_used
-    if device.address in used or device.address in taken:
-        return False
-    if device.type == 'type-VF' and device.parent:
-        return device.parent not in used and device.parent not in taken
-    if device.type == 'type-PF':
-        return not any(vf in used or vf in taken for vf in facts.vfs_of.get(device.address, ()))
-    return True
 
 
 def _affinity_rank(device, host_cells):
@@ -140,13 +176,6 @@ def _worst_rank(need, relaxed):
     if need.policy == PCI_PREFERRED and relaxed:
         return 2
     return 1     # legacy, socket, preferred (strict pass)
-
-
-def _pack_rank(facts, usage, taken, device):
-    if device.type != 'type-VF' or not device.parent:
-        return 0
-    siblings = facts.vfs_of.get(device.parent, ())
-    return 0 if any(vf in usage.pci_used or vf in taken for vf in siblings) else 1
 
 
 def has_preferred(needs):

@@ -23,7 +23,7 @@ def free_groups(cores, free):
     """Each core's free threads (cores with none left out)."""
     groups = []
     for core in cores.cores:
-        threads = tuple(t for t in core if t in free)
+        threads = [t for t in core if t in free]
         if threads:
             groups.append(threads)
     return groups
@@ -32,7 +32,7 @@ def free_groups(cores, free):
 def whole_free_cores(cores, free, min_threads=1):
     """Cores whose dedicated threads are all free."""
     return [core for core in cores.cores
-            if len(core) >= min_threads and all(t in free for t in core)]
+            if len(core) >= min_threads and free.issuperset(core)]
 
 
 def capacity(cores, free, thread_policy):

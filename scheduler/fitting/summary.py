@@ -32,6 +32,7 @@ class CellSummary:
     small_mb: int                # small-page MiB of the cell (pools and reserve excluded)
     small_used_mb: int
     free_pages: dict             # {size_kb: free pages} for every pool of the cell
+    hugepage_sizes: tuple = ()   # pool sizes above 4 KiB, largest first
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -70,7 +71,9 @@ def _cell_summary(cell, cores, usage):
         smt=cores.smt, shared_cpus=len(cell.shared_cpus),
         shared_vcpus_used=usage.shared_vcpus_by_cell.get(cell.id, 0),
         small_mb=cell.small_page_mb, small_used_mb=usage.small_mb_by_cell.get(cell.id, 0),
-        free_pages={kb: n - usage.pages_used(cell.id, kb) for kb, n in cell.pages.items()})
+        free_pages={kb: n - usage.pages_used(cell.id, kb) for kb, n in cell.pages.items()},
+        hugepage_sizes=tuple(sorted((kb for kb in cell.pages if kb > SMALL_PAGE_KB),
+                                    reverse=True)))
 
 
 def _free_pci(facts, usage):
@@ -216,12 +219,23 @@ class RequestNeeds:
         if self.pinned_total > free_total:
             return (reasons.NUMA_CELL_NO_FREE_PCPUS, None, self.pinned_total, free_total,
                     'host')
+        if len(self.cells) == 1:       # the common case: any cell will do
+            misses = []
+            for cs in summary.cells:
+                miss = self._cell_miss(cs, self.cells[0])
+                if miss is None:
+                    return None
+                misses.append(miss)
+            return min(misses, key=_closeness)
         fitting = []
+        seen = {}                    # an even split repeats the same cell needs
         for need in self.cells:
-            misses = [self._cell_miss(cs, need) for cs in summary.cells]
-            fits = [i for i, miss in enumerate(misses) if miss is None]
-            if not fits:
-                return min(misses, key=lambda m: (_gap(m) is None, _gap(m) or 0))
+            fits = seen.get(need)
+            if fits is None:
+                misses = [self._cell_miss(cs, need) for cs in summary.cells]
+                fits = seen[need] = [i for i, miss in enumerate(misses) if miss is None]
+                if not fits:
+                    return min(misses, key=_closeness)
             fitting.append(fits)
         if not _injective(fitting, 0, frozenset()):
             usable = len(frozenset().union(*map(frozenset, fitting)))
@@ -254,6 +268,11 @@ class RequestNeeds:
 def _gap(miss):
     reason, _cell, need, have, _unit = miss
     return None if reason in _NO_SHORTFALL else need - have
+
+
+def _closeness(miss):
+    gap = _gap(miss)
+    return (gap is None, gap or 0)
 
 
 def _injective(fitting, index, used):
@@ -313,7 +332,7 @@ def _small_miss(cs, memory_mb, ram_ratio):
 
 
 def _large_miss(cs, memory_mb):
-    sizes = sorted((kb for kb in cs.free_pages if kb > SMALL_PAGE_KB), reverse=True)
+    sizes = cs.hugepage_sizes
     if not sizes:
         return reasons.NUMA_CELL_NO_PAGE_SIZE, cs.id, 1, 0, 'large'
     nearest = None
@@ -328,15 +347,14 @@ def _large_miss(cs, memory_mb):
 
 
 def _pages_miss(cs, memory_mb, size_kb):
-    label = page_label(size_kb)
     if (memory_mb * 1024) % size_kb:
-        return reasons.PAGE_SIZE_NOT_DIVISOR, cs.id, memory_mb, 0, label
-    if size_kb not in cs.free_pages:
-        return reasons.NUMA_CELL_NO_PAGE_SIZE, cs.id, 1, 0, label
+        return reasons.PAGE_SIZE_NOT_DIVISOR, cs.id, memory_mb, 0, page_label(size_kb)
+    free = cs.free_pages.get(size_kb)
+    if free is None:
+        return reasons.NUMA_CELL_NO_PAGE_SIZE, cs.id, 1, 0, page_label(size_kb)
     needed = memory_mb * 1024 // size_kb
-    free = cs.free_pages[size_kb]
     if needed > free:
-        return reasons.NUMA_CELL_NO_FREE_PAGES, cs.id, needed, free, label
+        return reasons.NUMA_CELL_NO_FREE_PAGES, cs.id, needed, free, page_label(size_kb)
     return None
 
 
