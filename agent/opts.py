@@ -10,8 +10,11 @@ from wire import opts as wire_opts
 
 # Modules of this package that define options, in the order their groups should appear.
 OPTION_MODULES = (
+    'agent.cmd.run',
+    'agent.manager',
     'agent.discovery.opts',
     'agent.driver_opts',
+    'agent.simulated',
 )
 
 

@@ -10,6 +10,11 @@ from wire import opts as wire_opts
 
 # Modules of this package that define options, in the order their groups should appear.
 OPTION_MODULES = (
+    'scheduler.cmd.service',
+    'scheduler.manager',
+    'scheduler.engine_opts',
+    'scheduler.warm_state',
+    'scheduler.reconcile',
     'scheduler.store.repository',
 )
 
