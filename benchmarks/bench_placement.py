@@ -46,29 +46,34 @@ STREAM = (
     (1, {'vcpus': 4, 'memory_mb': 4096, 'count': 3, 'extra_specs': dict(PINNED),
          'server_group': {'name': 'web', 'policy': 'anti-affinity'}}),
 )
+# Never fits (40 GiB of 1G pages in one cell; cells have 16): the NoValidHost path with
+# its full explanation.  Mixed in with --failures (weight), off by default.
+FAILING = {'vcpus': 8, 'memory_mb': 40960, 'extra_specs': dict(PINNED, **{
+    'hw:mem_page_size': '1GB'})}
 
 
-def stream(decisions, seed):
-    """``decisions`` parsed RequestSpecs drawn from STREAM by weight."""
+def stream(decisions, seed, failures=0):
+    """``decisions`` parsed RequestSpecs drawn from STREAM (and FAILING) by weight."""
     rng = random.Random(seed)
-    shapes = [raw for weight, raw in STREAM for _ in range(weight)]
+    shapes = [raw for weight, raw in STREAM + ((failures, FAILING),) for _ in range(weight)]
     return [parse_request(dict(rng.choice(shapes), name=f'bench-{i}')) for i in range(decisions)]
 
 
 def run_once(hosts, specs, settings):
-    """Per-decision milliseconds and how many decisions placed."""
+    """Per-decision milliseconds (placed, failed) and how many decisions placed."""
     fleet, engine = FleetView(hosts), build_engine(settings)
-    timings, placed = [], 0
+    timings, failed_timings, placed = [], [], 0
     for spec in specs:
         ids = [f'{spec.name}-{k}' for k in range(spec.count)]
         started = time.perf_counter()
         placement = engine.place(spec, fleet, ids)
-        timings.append((time.perf_counter() - started) * 1000.0)
+        elapsed = (time.perf_counter() - started) * 1000.0
+        (timings if placement.placed else failed_timings).append(elapsed)
         group = spec.server_group.name if spec.server_group else None
         for assignment in placement.assignments:
             fleet.apply(assignment, group)
         placed += placement.placed
-    return timings, placed
+    return timings, failed_timings, placed
 
 
 def p99(values):
@@ -89,19 +94,25 @@ def machine():
             'python': platform.python_version(), 'platform': platform.platform()}
 
 
-def bench_size(size, runs, decisions, seed):
-    hosts = parse_fleet(generate(size, seed))
-    specs = stream(decisions, seed)
-    per_run, pooled, placed = [], [], []
-    for _ in range(runs):
-        timings, count = run_once(hosts, specs, EngineSettings())
+def bench_size(size, args):
+    hosts = parse_fleet(generate(size, args.seed, max_fill=args.max_fill))
+    specs = stream(args.decisions, args.seed, args.failures)
+    per_run, pooled, failed, placed = [], [], [], []
+    for _ in range(args.runs):
+        timings, failed_timings, count = run_once(hosts, specs, EngineSettings())
         per_run.append({'p50_ms': round(statistics.median(timings), 3),
                         'p99_ms': round(p99(timings), 3)})
         pooled.extend(timings)
+        failed.extend(failed_timings)
         placed.append(count)
-    return {'hosts': size, 'decisions_per_run': decisions, 'runs': runs, 'placed': placed,
-            'p50_ms': round(statistics.median(pooled), 3), 'p99_ms': round(p99(pooled), 3),
-            'per_run': per_run}
+    result = {'hosts': size, 'max_fill': args.max_fill, 'decisions_per_run': args.decisions,
+              'runs': args.runs, 'placed': placed,
+              'p50_ms': round(statistics.median(pooled), 3), 'p99_ms': round(p99(pooled), 3),
+              'per_run': per_run}
+    if failed:
+        result['failed_p50_ms'] = round(statistics.median(failed), 3)
+        result['failed_p99_ms'] = round(p99(failed), 3)
+    return result
 
 
 def main(argv=None):
@@ -110,11 +121,14 @@ def main(argv=None):
     parser.add_argument('--runs', type=int, default=3)
     parser.add_argument('--decisions', type=int, default=300)
     parser.add_argument('--seed', type=int, default=1)
+    parser.add_argument('--max-fill', type=int, default=6,
+                        help='guests already running per host: 0..N (default 6)')
+    parser.add_argument('--failures', type=int, default=0,
+                        help='weight of a never-fitting request in the stream (of 16)')
     parser.add_argument('--format', choices=('text', 'json'), default='text')
     args = parser.parse_args(argv)
     report = {'machine': machine(), 'command': ' '.join([sys.executable] + sys.argv),
-              'results': [bench_size(s, args.runs, args.decisions, args.seed)
-                          for s in args.sizes]}
+              'results': [bench_size(size, args) for size in args.sizes]}
     if args.format == 'json':
         print(json.dumps(report, indent=2))
         return 0
@@ -123,9 +137,13 @@ def main(argv=None):
     print(f"command: {report['command']}")
     for result in report['results']:
         runs = ', '.join(f"{r['p50_ms']}/{r['p99_ms']}" for r in result['per_run'])
-        print(f"{result['hosts']:>6} hosts: p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms "
-              f"per decision ({result['runs']} runs x {result['decisions_per_run']} decisions; "
+        print(f"{result['hosts']:>6} hosts (0-{result['max_fill']} guests each): "
+              f"p50 {result['p50_ms']} ms, p99 {result['p99_ms']} ms per placed decision "
+              f"({result['runs']} runs x {result['decisions_per_run']} decisions; "
               f"per run p50/p99: {runs}; placed {result['placed']})")
+        if 'failed_p50_ms' in result:
+            print(f"{'':>6}        failed decisions (NoValidHost + explanation): "
+                  f"p50 {result['failed_p50_ms']} ms, p99 {result['failed_p99_ms']} ms")
     return 0
 
 

@@ -36,6 +36,7 @@ from scheduler.engine_index import (
 )
 from scheduler.explain import explain_request
 from scheduler.filters.base import SummaryFilter
+from scheduler.fleet import ScratchFleet
 from scheduler.weighers.base import normalise
 from wire.assignment import Assignment
 
@@ -131,7 +132,7 @@ class Engine:
 
     def place(self, spec, fleet, instances):
         """Place ``instances`` (ids) of ``spec``: all, or down to min_count, or none."""
-        scratch = fleet.copy() if hasattr(fleet, 'changed') else fleet.scratch()
+        scratch = _scratch_of(fleet)
         context = self.context(spec, scratch)
         group = spec.server_group.name if spec.server_group else None
         assignments, alternates, fits = [], {}, {}
@@ -146,14 +147,13 @@ class Engine:
         minimum = min(spec.min_count, len(instances))
         if len(assignments) < max(minimum, 1 if instances else 0):
             explanation = explain_request(self, context, instance_index=len(assignments),
-                                          min_count=minimum)
+                                          min_count=minimum, fits=fits)
             return Placement([], {}, explanation)
         return Placement(assignments, alternates)
 
     def explain(self, spec, fleet):
         """Dry run: why each host would or would not take one instance of ``spec``."""
-        scratch = fleet.copy() if hasattr(fleet, 'changed') else fleet.scratch()
-        context = self.context(spec, scratch)
+        context = self.context(spec, _scratch_of(fleet))
         return explain_request(self, context, instance_index=0, min_count=1)
 
     def context(self, spec, scratch):
@@ -265,11 +265,16 @@ class Engine:
         return sorted(names - set(context.fleet.changed))
 
 
+def _scratch_of(fleet):
+    """A private ScratchFleet over a FleetView, or a copy of a ScratchFleet."""
+    return fleet.copy() if isinstance(fleet, ScratchFleet) else fleet.scratch()
+
+
 def _summary_check(needs, reasons):
     """One quick reject per host for every enabled resource filter."""
     def check(state):
         rejection = engine_fit.quick_reject(needs, state.summary)
-        if rejection is not None and rejection.reason in reasons:
-            return rejection.on_host(state.name)
-        return None
+        if rejection is None or rejection.reason not in reasons:
+            return None
+        return rejection if rejection.host == state.name else rejection.on_host(state.name)
     return check

@@ -71,18 +71,22 @@ class Explanation:
         return [self.summary_line()] + [f"nearest: {miss.text}" for miss in self.nearest]
 
 
-def explain_request(engine, context, instance_index=0, min_count=1):
-    """Run every check on every host of ``context.fleet`` and explain the outcome."""
+def explain_request(engine, context, instance_index=0, min_count=1, fits=None):
+    """Run every check on every host of ``context.fleet`` and explain the outcome.
+
+    ``fits`` is the engine's per-request cache of exact fits: hosts it already
+    fitted for this request are not fitted again.
+    """
     static = [check for _, check in engine.static_checks(context)]
     dynamic = engine.dynamic_checks(context)
-    reasons, misses, fits, hosts = {}, [], 0, context.fleet.hosts()
+    reasons, misses, fitting, hosts = {}, [], 0, context.fleet.hosts()
     for state in hosts:
         verdict, stage = _first_rejection(static, state), _STAGE_STATIC
         if verdict is None:
-            verdict = engine.verdict(state, dynamic, context, 'explain')
+            verdict = engine.verdict(state, dynamic, context, 'explain', fits)
             stage = _stage_of(verdict)
         if isinstance(verdict, Assignment):
-            fits += 1
+            fitting += 1
             continue
         reasons[verdict.reason] = reasons.get(verdict.reason, 0) + 1
         misses.append((stage, _shortfall_key(verdict), state.name, verdict))
@@ -92,7 +96,7 @@ def explain_request(engine, context, instance_index=0, min_count=1):
     misses.sort(key=lambda item: (item[0], item[3].reason != dominant, item[1], item[2]))
     nearest = [Miss(name, v.reason, v.detail, v.cell, v.shortfall)
                for stage, _, name, v in misses[:NEAREST_MISSES] if stage == _STAGE_RESOURCES]
-    return Explanation(hosts=len(hosts), reasons=reasons, nearest=nearest, fits=fits,
+    return Explanation(hosts=len(hosts), reasons=reasons, nearest=nearest, fits=fitting,
                        instance_index=instance_index, min_count=min_count)
 
 
