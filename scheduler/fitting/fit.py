@@ -8,7 +8,7 @@ Non-resource checks (enabled, traits, aggregates, secure boot, server
 groups) are filters, not this.
 """
 
-from scheduler.fitting import cells, pci, reasons
+from scheduler.fitting import cells, hostwide, pci, reasons
 from scheduler.fitting.facts import facts_of
 from scheduler.fitting.reasons import Rejection
 from wire.assignment import Assignment
@@ -54,8 +54,8 @@ def _spec_needs(spec):
 
 def _fit_floating(host, facts, usage, spec, policy, instance, devices):
     """A guest without NUMA topology floats over every shared pCPU of the host."""
-    rejection = (host_vcpus_check(facts, usage, spec.vcpus, spec.vcpus, policy)
-                 or host_ram_check(facts, usage, spec.memory_mb, spec.memory_mb, policy))
+    rejection = (hostwide.vcpus_check(facts, usage, spec.vcpus, spec.vcpus, policy)
+                 or hostwide.ram_check(facts, usage, spec.memory_mb, spec.memory_mb, policy))
     if rejection:
         return rejection
     chosen = pci.allocate(facts, usage, devices) if devices else ()
@@ -72,8 +72,8 @@ def _fit_numa(host, facts, usage, spec, policy, instance, needs, devices):
     small = spec.page_size in (None, PAGE_SMALL, SMALL_PAGE_KB)
     small_mb = sum(need.cell.memory_mb for need in needs) if small else 0
     biggest_cell_mb = max(need.cell.memory_mb for need in needs) if small else 0
-    rejection = (host_vcpus_check(facts, usage, floating, 0, policy)
-                 or host_ram_check(facts, usage, small_mb, biggest_cell_mb, policy))
+    rejection = (hostwide.vcpus_check(facts, usage, floating, 0, policy)
+                 or hostwide.ram_check(facts, usage, small_mb, biggest_cell_mb, policy))
     if rejection:
         return rejection
 
@@ -86,7 +86,7 @@ def _fit_numa(host, facts, usage, spec, policy, instance, needs, devices):
     affine = _cells_with_devices(facts, devices) if devices else frozenset()
     placed = cells.place(host, facts, usage, needs, spec, policy, accept, affine)
     if isinstance(placed, Rejection) and pci.has_preferred(devices) and (
-            placed.reason == reasons.PCI_NUMA_AFFINITY):
+            placed.reason in (reasons.PCI_NUMA_AFFINITY, reasons.PCI_NO_DEVICE)):
         placed = cells.place(host, facts, usage, needs, spec, policy,
                              lambda fits: accept(fits, relaxed=True), affine)
     if isinstance(placed, Rejection):
@@ -112,44 +112,3 @@ def _numa_assignment(host, spec, instance, fits, chosen):
 def _cells_with_devices(facts, devices):
     return frozenset(d.numa_node for need in devices for d in pci.candidates_for(facts, need)
                      if d.numa_node is not None)
-
-
-def host_vcpus_check(facts, usage, floating, largest, policy):
-    """Host-wide room for ``floating`` vCPUs on the shared pCPUs (None if fine).
-
-    ``largest`` is the most vCPUs one guest floats over the whole host set;
-    it cannot exceed the shared pCPUs themselves, whatever the ratio.
-    """
-    if not floating:
-        return None
-    total = facts.shared_total
-    if not total:
-        return Rejection(reasons.HOST_NO_SHARED_CPUS,
-                         f"no shared pCPUs for {floating} floating vCPUs", shortfall=floating)
-    if largest > total:
-        return Rejection(reasons.HOST_VCPUS, f"{total} shared pCPUs, guest has {largest} "
-                         f"floating vCPUs", shortfall=largest - total)
-    room = int(total * policy.cpu_allocation_ratio) - usage.shared_vcpus
-    if floating > room:
-        return Rejection(reasons.HOST_VCPUS,
-                         f"room for {max(0, room)} more floating vCPUs ({total} shared pCPUs x "
-                         f"{policy.cpu_allocation_ratio}), needs {floating}",
-                         shortfall=floating - room)
-    return None
-
-
-def host_ram_check(facts, usage, memory_mb, largest, policy):
-    """Host-wide room for ``memory_mb`` of small pages (None if fine)."""
-    if not memory_mb:
-        return None
-    total = facts.small_total_mb
-    if largest > total:
-        return Rejection(reasons.HOST_RAM, f"{total} MiB of small-page memory in all, needs "
-                         f"{largest}", shortfall=largest - total)
-    room = int(total * policy.ram_allocation_ratio) - usage.small_memory_mb
-    if memory_mb > room:
-        return Rejection(reasons.HOST_RAM,
-                         f"{max(0, room)} MiB of small-page memory free ({total} MiB x "
-                         f"{policy.ram_allocation_ratio}), needs {memory_mb}",
-                         shortfall=memory_mb - room)
-    return None
