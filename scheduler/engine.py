@@ -179,20 +179,16 @@ class Engine:
         for name in sorted(scratch.changed) + self._preferred(context, weighers):
             self._try(scratch.state(name), static + checks, context, instance, fits, fitted,
                       tried)
-        hosts, meets = scratch.fleet.hosts(), context.necessary
-        wanted = self.fit_candidates + len(fitted)
+        hosts, wanted = scratch.fleet.hosts(), self.fit_candidates + len(fitted)
         for _, position in self._orders.order(scratch.fleet, coefficients):
-            if passing is not None and position not in passing:
-                continue
-            state = hosts[position]
-            if state.name in tried or not meets(state.capacity):
-                continue
-            self._try(state, checks, context, instance, fits, fitted, tried)
-            if len(fitted) >= wanted:
-                break
+            if passing is None or position in passing:
+                self._try(hosts[position], checks, context, instance, fits, fitted, tried)
+                if len(fitted) >= wanted:
+                    break
         return self._choose(spec, fitted, weighers) if fitted else None
 
     def _try(self, state, checks, context, instance, fits, fitted, tried):
+        """Necessary check, filters, exact fit; a fitting host joins ``fitted``."""
         if state.name in tried:
             return
         tried.add(state.name)
