@@ -121,11 +121,13 @@ def _pin(cell, cores, usage, need, thread_policy):
     free = cell.cpus - usage.pinned
     available = pinning.capacity(cores, free, thread_policy)
     if count > available:
-        whole_cores = thread_policy == THREAD_REQUIRE or (
-            thread_policy == THREAD_ISOLATE and cores.smt)
-        what = 'pCPUs in whole free cores' if whole_cores else 'free dedicated pCPUs'
+        reason, what = reasons.NUMA_CELL_NO_FREE_CORES, 'wholly free cores'
+        if thread_policy == THREAD_REQUIRE:
+            what = 'pCPUs in wholly free cores'
+        elif thread_policy != THREAD_ISOLATE or not cores.smt:
+            reason, what = reasons.NUMA_CELL_NO_FREE_PCPUS, 'free dedicated pCPUs'
         return Rejection(
-            reasons.NUMA_CELL_NO_FREE_CORES if whole_cores else reasons.NUMA_CELL_NO_FREE_PCPUS,
+            reason,
             f"cell {cell.id}: {available} {what} ({thread_policy or 'prefer'}), needs {count}",
             cell=cell.id, shortfall=count - available)
     pcpus, reserved = pinning.pick(cores, free, count, thread_policy)

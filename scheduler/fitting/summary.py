@@ -111,8 +111,7 @@ _DETAILS = {
     reasons.NUMA_CELL_NO_FREE_PAGES: "cell {cell}: {have} free {unit} pages, needs {need}",
     reasons.PAGE_SIZE_NOT_DIVISOR: "{need} MiB is not a whole number of {unit} pages",
     reasons.NUMA_CELL_NO_FREE_PCPUS: "cell {cell}: {have} free dedicated pCPUs, needs {need}",
-    reasons.NUMA_CELL_NO_FREE_CORES: "cell {cell}: {have} {unit} in whole free cores, "
-                                     "needs {need}",
+    reasons.NUMA_CELL_NO_FREE_CORES: "cell {cell}: {have} {unit}, needs {need}",
     reasons.NO_SMT_FOR_REQUIRE: "cell {cell}: no SMT siblings, thread policy require",
     reasons.NUMA_CELL_NO_EMULATOR_PCPU: "cell {cell}: no free pCPU left for the isolated "
                                         "emulator threads",
@@ -290,12 +289,13 @@ def _pinning_miss(cs, need, thread_policy):
             return reasons.NO_SMT_FOR_REQUIRE, cs.id, pinned, 0, ''
         have = cs.whole_free_smt_threads if cs.smt else 0
         if pinned > have:
-            return reasons.NUMA_CELL_NO_FREE_CORES, cs.id, pinned, have, 'pCPUs'
+            return (reasons.NUMA_CELL_NO_FREE_CORES, cs.id, pinned, have,
+                    'pCPUs in wholly free cores')
         left = cs.free_pcpus - pinned
     elif thread_policy == THREAD_ISOLATE and cs.smt:
         if pinned > cs.whole_free_cores:
             return (reasons.NUMA_CELL_NO_FREE_CORES, cs.id, pinned, cs.whole_free_cores,
-                    'cores')
+                    'wholly free cores')
         left = cs.whole_free_cores - pinned
     else:
         if pinned > cs.free_pcpus:

@@ -181,7 +181,7 @@ def test_isolate_on_non_smt_host_is_plain_pinning():
 def test_isolate_runs_out_of_whole_cores():
     result = rejected(SMT, request(5, 1024).dedicated().thread('isolate').build())
     assert result.reason == reasons.NUMA_CELL_NO_FREE_CORES
-    assert result.detail == "cell 0: 4 pCPUs in whole free cores (isolate), needs 5"
+    assert result.detail == "cell 0: 4 wholly free cores (isolate), needs 5"
 
 
 def test_mixed_pins_only_the_dedicated_vcpus():

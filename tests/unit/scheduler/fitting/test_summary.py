@@ -56,7 +56,7 @@ def test_summary_counts_what_is_free():
      "1025 MiB is not a whole number of 2M pages"),
     (request(2, 1024).dedicated().thread('isolate').build(),
      HostUsage(pinned=frozenset({0, 1, 2, 5, 6, 7})), reasons.NUMA_CELL_NO_FREE_CORES,
-     "cell 0: 1 cores in whole free cores, needs 2"),
+     "cell 0: 1 wholly free cores, needs 2"),
     (request(1, 1024).dedicated().thread('isolate').emulator('isolate').build(),
      HostUsage(pinned=frozenset({0, 1, 2, 5, 6, 7})), reasons.NUMA_CELL_NO_EMULATOR_PCPU,
      "cell 0: no free pCPU left for the isolated emulator threads"),
