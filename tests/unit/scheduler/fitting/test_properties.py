@@ -1,5 +1,7 @@
 """Invariants of every Assignment over random hosts and request streams (hypothesis)."""
 
+import dataclasses
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,6 +16,10 @@ from .strategies import hosts, requests
 
 POLICIES = st.sampled_from((FitPolicy(), FitPolicy(1.0, 1.0), FitPolicy(2.0, 1.5)))
 SETTINGS = settings(max_examples=150, deadline=None)
+# Per-cell reasons: the fit and the summary may name different ones when several
+# cells miss by the same amount, or report NOT_ENOUGH_CELLS from either side.
+_CELL_REASONS = {r for r in RESOURCE_REASONS if r.startswith(('NUMA_CELL', 'NOT_ENOUGH', 'NO_SMT',
+                                                               'PAGE_SIZE'))}
 
 
 def place_stream(topology, specs, policy):
@@ -162,3 +168,18 @@ def test_pci_affinity_under_cpu_pressure(topology, spec, data):
     if not isinstance(result, Rejection):
         assert not result.pinned_pcpus & busy
         _check_affinity(spec, result, {d.address: d for d in topology.pci_devices})
+
+
+@settings(max_examples=200, deadline=None)
+@given(hosts(), requests(), POLICIES, st.data())
+def test_without_pci_the_summary_and_the_fit_agree_exactly(topology, spec, policy, data):
+    """CPU, memory, pages and SEV are checked exactly by both (coded independently):
+    without PCI needs, quick_reject passes exactly the hosts the fit accepts."""
+    spec = dataclasses.replace(spec, pci_requests=(), ports=())
+    fillers = data.draw(st.lists(requests(), max_size=6))
+    usage, _placed = place_stream(topology, fillers, policy)
+    result = fit(topology, usage, spec, policy, 'probe')
+    quick = RequestNeeds.of(spec, policy).quick_reject(HostSummary.of(topology, usage))
+    assert (quick is None) == (not isinstance(result, Rejection)), (quick, result)
+    if quick is not None:
+        assert quick.reason == result.reason or {quick.reason, result.reason} <= _CELL_REASONS
