@@ -80,12 +80,7 @@ def _free_pci(facts, usage):
     devices, vfs, pfs = {}, {}, {}
     used = usage.pci_used
     for device in facts.devices.values():
-        if device.address in used:
-            continue
-        if device.type == 'type-VF' and device.parent in used:
-            continue
-        if device.type == 'type-PF' and any(v in used for v in facts.vfs_of.get(device.address,
-                                                                                  ())):
+        if not _device_free(facts, used, device):
             continue
         key = (device.vendor_id.lower(), device.product_id.lower())
         devices[key] = devices.get(key, 0) + 1
@@ -94,6 +89,17 @@ def _free_pci(facts, usage):
         if device.physical_network and device.type == 'type-PF':
             pfs[device.physical_network] = pfs.get(device.physical_network, 0) + 1
     return devices, vfs, pfs
+
+
+def _device_free(facts, used, device):
+    """Free under PF/VF exclusivity: not used, nor its PF, nor (for a PF) any VF."""
+    if device.address in used:
+        return False
+    if device.type == 'type-VF':
+        return device.parent not in used
+    if device.type == 'type-PF':
+        return not any(vf in used for vf in facts.vfs_of.get(device.address, ()))
+    return True
 
 
 _DETAILS = {
