@@ -7,6 +7,8 @@ report plus what the agent itself needs (virt type, free pages now).
 """
 
 import dataclasses
+import os
+import urllib.parse
 
 from agent.discovery import topology
 from agent.discovery.capabilities import parse_capabilities
@@ -14,6 +16,7 @@ from agent.discovery.domcaps import parse_domain_capabilities
 from agent.discovery.nodedev import parse_pci_device
 from agent.exceptions import InvalidConfig, LibvirtError
 
+KVM_DEVICE = '/dev/kvm'
 # SEV and secure-boot firmware need q35 on x86; probe the features on it.
 FEATURE_MACHINE_BY_ARCH = {'x86_64': 'q35'}
 
@@ -45,13 +48,30 @@ def discover(conn, settings, host_name=None):
                      domain_capabilities=domcaps, pci_devices=devices, free_pages=free)
 
 
-def probe_virt_type(conn, arch, wanted):
-    """(virt type, DomainCapabilities) for 'kvm', 'qemu' or 'auto' (kvm, else qemu)."""
+def kvm_device_usable(uri, device=KVM_DEVICE):
+    """For a local URI, whether this process may open /dev/kvm; remote URIs: True.
+
+    libvirt may list kvm while /dev/kvm is unusable for us (no udev rule set
+    its group); 'auto' then picks qemu rather than failing every launch.
+    """
+    if urllib.parse.urlsplit(uri or '').netloc:
+        return True
+    return os.access(device, os.R_OK | os.W_OK)
+
+
+def probe_virt_type(conn, arch, wanted, kvm_usable=kvm_device_usable):
+    """(virt type, DomainCapabilities) for 'kvm', 'qemu' or 'auto'.
+
+    'auto' is kvm when libvirt offers kvm domain capabilities and
+    ``kvm_usable(conn.uri)`` agrees, else qemu.
+    """
     if wanted == 'auto':
-        try:
-            return 'kvm', _domain_capabilities(conn, 'kvm', arch)
-        except LibvirtError:
-            return 'qemu', _domain_capabilities(conn, 'qemu', arch)
+        if kvm_usable(getattr(conn, 'uri', '')):
+            try:
+                return 'kvm', _domain_capabilities(conn, 'kvm', arch)
+            except LibvirtError:
+                pass
+        return 'qemu', _domain_capabilities(conn, 'qemu', arch)
     try:
         return wanted, _domain_capabilities(conn, wanted, arch)
     except LibvirtError as exc:

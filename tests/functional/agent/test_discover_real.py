@@ -7,7 +7,6 @@ file the scheduler side accepts.
 """
 
 import json
-import os
 import pathlib
 import re
 import subprocess
@@ -19,6 +18,7 @@ from agent.discovery.host import discover
 from agent.discovery.opts import HostSettings
 from agent.exceptions import LibvirtError
 from agent.libvirt_conn import LibvirtConnection
+from tests.conftest import missing_service
 from wire.cpuset import parse_cpuset
 from wire.files import parse_fleet
 
@@ -34,10 +34,7 @@ def _require_libvirtd():
     try:
         conn.hostname()
     except LibvirtError as exc:
-        message = f"libvirtd not reachable at {URI}: {exc}"
-        if os.environ.get('KVMFLEET_TEST_REQUIRE_SERVICES') == '1':
-            pytest.fail(message)
-        pytest.skip(message)
+        missing_service(f"libvirtd not reachable at {URI}: {exc}")
     return conn
 
 

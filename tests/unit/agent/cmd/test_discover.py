@@ -95,7 +95,3 @@ def test_parser_has_discover_with_formats_and_leaves_config_args_to_oslo():
     with pytest.raises(SystemExit):
         parser.parse_known_args(['discover', '--format', 'xml'])
 
-
-def test_no_subcommand_prints_help_and_returns_2(capsys):
-    assert service.main([]) == 2
-    assert 'discover' in capsys.readouterr().err

@@ -2,7 +2,7 @@
 
 import pytest
 
-from agent.discovery.host import discover, probe_virt_type
+from agent.discovery.host import discover, kvm_device_usable, probe_virt_type
 from agent.discovery.opts import HostSettings
 from agent.discovery.pci_spec import parse_device_specs
 from agent.exceptions import InvalidConfig, LibvirtError
@@ -134,10 +134,32 @@ def test_emulator_without_q35_is_asked_for_its_default_machine():
 
 def test_auto_prefers_kvm_and_falls_back_to_qemu():
     xml = (DATA / 'domcaps_q35_uefi_secboot.xml').read_text()
-    assert probe_virt_type(_smt({'kvm': DATA / 'domcaps_q35_uefi_secboot.xml'}),
-                           'x86_64', 'auto')[0] == 'kvm'
+    both = FixtureConnection('<x/>', domcaps={'kvm': xml, 'qemu': xml})
+    assert probe_virt_type(both, 'x86_64', 'auto', kvm_usable=lambda uri: True)[0] == 'kvm'
     only_qemu = FixtureConnection('<x/>', domcaps={'qemu': xml})
-    assert probe_virt_type(only_qemu, 'x86_64', 'auto')[0] == 'qemu'
+    assert probe_virt_type(only_qemu, 'x86_64', 'auto', lambda uri: True)[0] == 'qemu'
+
+
+def test_auto_takes_qemu_when_kvm_device_is_unusable():
+    xml = (DATA / 'domcaps_q35_uefi_secboot.xml').read_text()
+    both = FixtureConnection('<x/>', domcaps={'kvm': xml, 'qemu': xml}, uri='qemu:///system')
+    seen = []
+    assert probe_virt_type(both, 'x86_64', 'auto',
+                           lambda uri: seen.append(uri) or False)[0] == 'qemu'
+    assert seen == ['qemu:///system']
+    assert not any(call[:2] == ('domain_capabilities', 'kvm') for call in both.calls)
+
+
+@pytest.mark.parametrize('uri, usable', [
+    ('qemu+ssh://compute-3/system', True),      # remote: libvirt's answer is all we have
+    ('qemu:///system', False),
+    ('', False),
+])
+def test_kvm_device_check_is_local_only(tmp_path, uri, usable):
+    missing = tmp_path / 'kvm'
+    assert kvm_device_usable(uri, device=str(missing)) is usable
+    missing.write_text('')
+    assert kvm_device_usable(uri, device=str(missing)) is True
 
 
 def test_unavailable_virt_type_is_a_config_error():
