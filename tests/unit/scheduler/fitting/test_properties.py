@@ -29,7 +29,10 @@ def place_stream(topology, specs, policy):
     for index, spec in enumerate(specs):
         needs = RequestNeeds.of(spec, policy)
         quick = needs.quick_reject(HostSummary.of(topology, usage))
+        before = repr(usage)
         result = fit(topology, usage, spec, policy, f"vm-{index}")
+        assert repr(usage) == before, 'the fit changed its usage input'
+        assert fit(topology, usage, spec, policy, f"vm-{index}") == result, 'not deterministic'
         if isinstance(result, Rejection):
             assert result.reason in RESOURCE_REASONS
             assert result.host == topology.name and result.detail
