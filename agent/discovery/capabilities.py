@@ -88,6 +88,10 @@ def parse_capabilities(xml_text):
     ids = [cell.id for cell in cells]
     if len(set(ids)) != len(ids):
         raise HostXmlError(SOURCE, f"cell ids {ids} are not unique")
+    cpu_ids = [cpu.id for cell in cells for cpu in cell.cpus]
+    if len(set(cpu_ids)) != len(cpu_ids):
+        twice = sorted({cpu for cpu in cpu_ids if cpu_ids.count(cpu) > 1})
+        raise HostXmlError(SOURCE, f"CPUs {twice} are listed in more than one cell")
     features = frozenset(f.get('name') for f in host.findall('cpu/feature') if f.get('name'))
     return HostCapabilities(arch=arch, cells=cells, cpu_model=xmlutil.text(host, 'cpu/model'),
                             cpu_vendor=xmlutil.text(host, 'cpu/vendor'),

@@ -7,6 +7,7 @@ report plus what the agent itself needs (virt type, free pages now).
 """
 
 import dataclasses
+import logging
 import os
 import urllib.parse
 
@@ -14,7 +15,9 @@ from agent.discovery import topology
 from agent.discovery.capabilities import parse_capabilities
 from agent.discovery.domcaps import parse_domain_capabilities
 from agent.discovery.nodedev import parse_pci_device
-from agent.exceptions import InvalidConfig, LibvirtError
+from agent.exceptions import HostXmlError, InvalidConfig, LibvirtError
+
+LOG = logging.getLogger(__name__)
 
 KVM_DEVICE = '/dev/kvm'
 # SEV and secure-boot firmware need q35 on x86; probe the features on it.
@@ -31,13 +34,14 @@ class Discovery:
     domain_capabilities: object      # domcaps.DomainCapabilities or None
     pci_devices: tuple               # every nodedev.NodePciDevice, whitelisted or not
     free_pages: dict                 # {cell: {size_kb: free now}}, for verification only
+    unreadable_devices: tuple = ()   # errors of PCI devices skipped (not reported)
 
 
 def discover(conn, settings, host_name=None):
     """Discover the host behind ``conn`` with checked ``settings`` (HostSettings)."""
     capabilities = parse_capabilities(conn.capabilities())
     virt_type, domcaps = probe_virt_type(conn, capabilities.arch, settings.virt_type)
-    devices = tuple(parse_pci_device(xml) for xml in conn.pci_device_xmls())
+    devices, unreadable = _pci_devices(conn.pci_device_xmls())
     needs_node_total = any(c.memory_kb is None and not c.pages for c in capabilities.cells)
     host = topology.build_topology(
         host_name or conn.hostname(), capabilities, devices, domcaps, settings,
@@ -45,7 +49,20 @@ def discover(conn, settings, host_name=None):
     sizes = sorted({size for cell in host.cells for size in cell.pages})
     free = conn.free_pages([cell.id for cell in host.cells], sizes)
     return Discovery(topology=host, virt_type=virt_type, capabilities=capabilities,
-                     domain_capabilities=domcaps, pci_devices=devices, free_pages=free)
+                     domain_capabilities=domcaps, pci_devices=devices, free_pages=free,
+                     unreadable_devices=unreadable)
+
+
+def _pci_devices(xmls):
+    """(devices, unreadable): one odd device must not hide the host from the fleet."""
+    devices, unreadable = [], []
+    for xml in xmls:
+        try:
+            devices.append(parse_pci_device(xml))
+        except HostXmlError as exc:
+            LOG.warning('skipping a PCI device libvirt describes oddly: %s', exc)
+            unreadable.append(str(exc))
+    return tuple(devices), tuple(unreadable)
 
 
 def kvm_device_usable(uri, device=KVM_DEVICE):

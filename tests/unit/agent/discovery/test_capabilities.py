@@ -170,6 +170,9 @@ def test_cpus_without_any_topology_attributes_are_all_online():
     (_document(''), 'no NUMA cells'),
     (_document("<cell id='0'/><cell id='0'/>"), 'not unique'),
     (_document("<cell id='x'/>"), "cell id: 'x' is not an integer"),
+    (_document("<cell id='0'><cpus><cpu id='3'/></cpus></cell>"
+               "<cell id='1'><cpus><cpu id='3'/></cpus></cell>"),
+     r'CPUs \[3\] are listed in more than one cell'),
     (_document("<cell id='0'><cpus><cpu id='0' siblings='3-1'/></cpus></cell>"),
      'cell 0 cpu 0 siblings'),
     (_document("<cell id='0'><pages unit='furlong' size='4'>1</pages></cell>"),

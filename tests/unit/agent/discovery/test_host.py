@@ -6,7 +6,7 @@ from agent.discovery.host import discover, kvm_device_usable, probe_virt_type
 from agent.discovery.opts import HostSettings
 from agent.discovery.pci_spec import parse_device_specs
 from agent.exceptions import InvalidConfig, LibvirtError
-from tests.unit.agent.fakes import DATA, FixtureConnection
+from tests.unit.agent.fakes import DATA, FixtureConnection, read
 from wire.files import parse_fleet
 
 # capture: ({cell: memory_mb}, {cell: pools}) after discovery with default options
@@ -167,3 +167,14 @@ def test_unavailable_virt_type_is_a_config_error():
     with pytest.raises(InvalidConfig, match='kvm guests are not available') as caught:
         discover(conn, HostSettings(virt_type='kvm'))
     assert caught.value.option == '[libvirt] virt_type'
+
+
+def test_an_unreadable_pci_device_is_skipped_not_fatal():
+    odd = "<device><name>pci_0000_00_1f_3</name><capability type='pci'/></device>"
+    conn = FixtureConnection(read(DATA / 'caps_2cell_smt_hugepages.xml'),
+                             read(DATA / 'domcaps_q35_uefi_secboot.xml'),
+                             [read(DATA / 'nodedev_nic_0000_00_19_0.xml'), odd])
+    found = discover(conn, HostSettings(device_specs=parse_device_specs(['{}'])))
+    assert [d.address for d in found.topology.pci_devices] == ['0000:00:19.0']
+    [error] = found.unreadable_devices
+    assert 'pci_0000_00_1f_3' in error and 'domain' in error
