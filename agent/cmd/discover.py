@@ -65,5 +65,6 @@ def render_table(found):
                      f"{device.type:<8}  numa {device.numa_node}  "
                      f"iommu {device.iommu_group}  parent {device.parent or '-'}  "
                      f"physnet {device.physical_network or '-'}")
+    lines += [f"  skipped (unreadable): {error}" for error in found.unreadable_devices]
     lines += ['', f"traits: {', '.join(sorted(host.traits)) or '-'}"]
     return '\n'.join(lines) + '\n'
