@@ -24,6 +24,7 @@ instances share a resource; fewer than ``min_count`` placed means none is.
 
 import dataclasses
 import random
+import threading
 from importlib import metadata
 
 from scheduler import engine_fit
@@ -116,7 +117,12 @@ def build_engine(settings=None):
 
 
 class Engine:
-    """Places requests on a FleetView without changing it (the caller applies)."""
+    """Places requests on a FleetView without changing it (the caller applies).
+
+    Decisions are serialised by a lock (the engine's caches are shared); the
+    FleetView must not change during a decision: callers apply placements
+    and host reports between decisions, not concurrently with them.
+    """
 
     def __init__(self, filters, weighers, fit, policy, settings):
         self.filters = tuple(filters)
@@ -129,9 +135,14 @@ class Engine:
         self._static = StaticIndex()
         self._orders = OrderIndex()
         self._random = random.Random(settings.seed)
+        self._lock = threading.RLock()
 
     def place(self, spec, fleet, instances):
         """Place ``instances`` (ids) of ``spec``: all, or down to min_count, or none."""
+        with self._lock:
+            return self._place(spec, fleet, instances)
+
+    def _place(self, spec, fleet, instances):
         scratch = _scratch_of(fleet)
         context = self.context(spec, scratch)
         group = spec.server_group.name if spec.server_group else None
@@ -153,8 +164,9 @@ class Engine:
 
     def explain(self, spec, fleet):
         """Dry run: why each host would or would not take one instance of ``spec``."""
-        context = self.context(spec, _scratch_of(fleet))
-        return explain_request(self, context, instance_index=0, min_count=1)
+        with self._lock:
+            context = self.context(spec, _scratch_of(fleet))
+            return explain_request(self, context, instance_index=0, min_count=1)
 
     def context(self, spec, scratch):
         """What the request's instances share: needs and demand, derived once."""
