@@ -104,6 +104,12 @@ class LibvirtConnection:
         with _wrapped('getInfo'):
             return int(self.conn.getInfo()[1]) * 1024
 
+    def expanded_cpu_xml(self, cpu_xml):
+        """The host ``<cpu>`` with every feature its model implies listed (baselineCPU)."""
+        with _wrapped('baselineCPU(expand features)'):
+            return self.conn.baselineCPU([cpu_xml],
+                                         libvirt.VIR_CONNECT_BASELINE_CPU_EXPAND_FEATURES)
+
     # Domains
 
     def list_domains(self):

@@ -63,6 +63,7 @@ class HostCapabilities:
     cpu_model: str | None = None
     cpu_vendor: str | None = None
     cpu_features: frozenset = frozenset()
+    cpu_xml: str | None = None       # the host <cpu> element, for baselineCPU
 
     def cell(self, cell_id):
         for cell in self.cells:
@@ -94,8 +95,15 @@ def parse_capabilities(xml_text):
         raise HostXmlError(SOURCE, f"CPUs {twice} are listed in more than one cell")
     features = frozenset(f.get('name') for f in host.findall('cpu/feature') if f.get('name'))
     return HostCapabilities(arch=arch, cells=cells, cpu_model=xmlutil.text(host, 'cpu/model'),
-                            cpu_vendor=xmlutil.text(host, 'cpu/vendor'),
-                            cpu_features=features)
+                            cpu_vendor=xmlutil.text(host, 'cpu/vendor'), cpu_features=features,
+                            cpu_xml=xmlutil.serialize(host.find('cpu')))
+
+
+def cpu_features_of(cpu_xml):
+    """Feature names a ``<cpu>`` document requires (or lists without a policy)."""
+    cpu = xmlutil.parse(cpu_xml, 'expanded host cpu')
+    return frozenset(f.get('name') for f in cpu.findall('feature')
+                     if f.get('name') and f.get('policy', 'require') == 'require')
 
 
 def _without_offline_marks_if_no_topology(cells):

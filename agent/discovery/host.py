@@ -12,7 +12,7 @@ import os
 import urllib.parse
 
 from agent.discovery import topology
-from agent.discovery.capabilities import parse_capabilities
+from agent.discovery.capabilities import cpu_features_of, parse_capabilities
 from agent.discovery.domcaps import parse_domain_capabilities
 from agent.discovery.nodedev import parse_pci_device
 from agent.exceptions import HostXmlError, InvalidConfig, LibvirtError
@@ -39,7 +39,7 @@ class Discovery:
 
 def discover(conn, settings, host_name=None):
     """Discover the host behind ``conn`` with checked ``settings`` (HostSettings)."""
-    capabilities = parse_capabilities(conn.capabilities())
+    capabilities = with_model_features(conn, parse_capabilities(conn.capabilities()))
     virt_type, domcaps = probe_virt_type(conn, capabilities.arch, settings.virt_type)
     devices, unreadable = _pci_devices(conn.pci_device_xmls())
     needs_node_total = any(c.memory_kb is None and not c.pages for c in capabilities.cells)
@@ -51,6 +51,22 @@ def discover(conn, settings, host_name=None):
     return Discovery(topology=host, virt_type=virt_type, capabilities=capabilities,
                      domain_capabilities=domcaps, pci_devices=devices, free_pages=free,
                      unreadable_devices=unreadable)
+
+
+def with_model_features(conn, capabilities):
+    """Add the CPU flags the host's CPU model implies (libvirt lists only the extra ones).
+
+    Where libvirt cannot expand (no CPU map for the arch), the listed flags stay.
+    """
+    if not capabilities.cpu_xml:
+        return capabilities
+    try:
+        expanded = cpu_features_of(conn.expanded_cpu_xml(capabilities.cpu_xml))
+    except (LibvirtError, HostXmlError) as exc:
+        LOG.info('CPU flags implied by the model are not known: %s', exc)
+        return capabilities
+    return dataclasses.replace(capabilities,
+                               cpu_features=capabilities.cpu_features | expanded)
 
 
 def _pci_devices(xmls):

@@ -1,9 +1,9 @@
 """Host traits with os-traits names, from CPU flags and guest features.
 
-Kept small on purpose: the CPU flags operators actually ask for.  libvirt
-lists in the host ``<cpu>`` only the flags beyond the named CPU model, and
-in the domain capabilities' host-model the flags it requires; both are read,
-flags implied by a model name alone are not expanded.
+Kept small on purpose: the CPU flags operators actually ask for.  The flags
+are the host ``<cpu>`` ones, expanded with those its model implies
+(baselineCPU, see discovery.host), plus the flags the domain capabilities'
+host-model requires.
 """
 
 CPU_FLAG_TRAITS = {

@@ -31,3 +31,8 @@ def text(element, path, default=None):
     if found is None or found.text is None:
         return default
     return found.text.strip()
+
+
+def serialize(element):
+    """``element`` as an XML string (None stays None)."""
+    return None if element is None else ElementTree.tostring(element, encoding='unicode')

@@ -23,10 +23,12 @@ class FixtureConnection:
     ``domcaps`` maps a virt type to its XML (or is one XML for 'kvm' and
     'qemu' both); asking for a virt type it lacks fails like libvirt does.
     ``free`` is {cell: {size_kb: free}}; by default every pool is fully free.
+    ``expanded_cpu`` is what baselineCPU would answer (see test_libvirt_conn).
     """
 
     def __init__(self, capabilities, domcaps=None, nodedevs=(), free=None,
-                 hostname='fixture-host', node_memory_kb=None, uri='fixture:///'):
+                 hostname='fixture-host', node_memory_kb=None, uri='fixture:///',
+                 expanded_cpu=None):
         self.uri = uri
         self._capabilities = capabilities
         if isinstance(domcaps, str):
@@ -36,6 +38,7 @@ class FixtureConnection:
         self._free = free
         self._hostname = hostname
         self._node_memory_kb = node_memory_kb
+        self._expanded_cpu = expanded_cpu
         self.calls = []
         self.domains = {}      # name -> (uuid, xml, state)
         self.closed = False
@@ -83,6 +86,13 @@ class FixtureConnection:
         if self._node_memory_kb is None:
             raise LibvirtError('getInfo', 'no node info in this fixture')
         return self._node_memory_kb
+
+    def expanded_cpu_xml(self, cpu_xml):
+        """The ``expanded_cpu`` given; without one, fail as libvirt does with no CPU map."""
+        self.calls.append(('expanded_cpu_xml',))
+        if self._expanded_cpu is None:
+            raise LibvirtError('baselineCPU(expand features)', 'no CPU map in this fixture')
+        return self._expanded_cpu
 
     def list_domains(self):
         return [(name, uuid, xml, state) for name, (uuid, xml, state)

@@ -10,14 +10,17 @@ import pathlib
 import pytest
 
 from agent import libvirt_conn
-from agent.discovery.capabilities import parse_capabilities
+from agent.discovery.capabilities import cpu_features_of, parse_capabilities
+from agent.discovery.host import discover
+from agent.discovery.opts import HostSettings
 from agent.exceptions import LibvirtError
 from agent.libvirt_conn import LibvirtConnection
-from tests.unit.agent.fakes import FixtureConnection
+from tests.unit.agent.fakes import FixtureConnection, read
 
 AGENT = pathlib.Path(libvirt_conn.__file__).resolve().parent
 SEAM_METHODS = ('capabilities', 'domain_capabilities', 'pci_device_xmls', 'free_pages',
-                'hostname', 'node_memory_kb', 'list_domains', 'domain_xml', 'close')
+                'hostname', 'node_memory_kb', 'expanded_cpu_xml', 'list_domains', 'domain_xml',
+                'close')
 
 
 @pytest.fixture
@@ -85,3 +88,28 @@ def test_unknown_uri_fails_on_first_use_with_the_uri_named():
     with pytest.raises(LibvirtError, match='libvirt open nosuchdriver:///x failed'):
         conn.hostname()
     conn.close()   # closing a never-opened connection is harmless
+
+
+def test_cpu_model_features_are_expanded_by_libvirt(conn, shared_fixtures):
+    caps = parse_capabilities(read(shared_fixtures / 'capabilities' /
+                                   'virttuner_caps_cascadelake_2socket.xml'))
+    assert 'avx512f' not in caps.cpu_features      # implied by the model, not listed
+    expanded = cpu_features_of(conn.expanded_cpu_xml(caps.cpu_xml))
+    assert {'avx512f', 'avx512vnni', 'avx2', 'aes', 'sse4.2'} <= expanded
+
+
+def test_expanded_features_reach_the_traits(conn, shared_fixtures):
+    caps_path = shared_fixtures / 'capabilities' / 'virttuner_caps_cascadelake_2socket.xml'
+    cpu_xml = parse_capabilities(read(caps_path)).cpu_xml
+    domcaps = shared_fixtures / 'domcaps' / 'virtmanager_kvm-x86_64-domcaps-latest.xml'
+    plain = FixtureConnection.from_files(caps_path, domcaps=domcaps)
+    expanded = FixtureConnection.from_files(
+        caps_path, domcaps=domcaps, expanded_cpu=conn.expanded_cpu_xml(cpu_xml))
+    assert 'HW_CPU_X86_AVX512F' not in discover(plain, HostSettings()).topology.traits
+    traits = discover(expanded, HostSettings()).topology.traits
+    assert {'HW_CPU_X86_AVX512F', 'HW_CPU_X86_AVX512VNNI', 'HW_CPU_X86_AESNI'} <= traits
+
+
+def test_expansion_failure_is_a_libvirt_error(conn):
+    with pytest.raises(LibvirtError, match='baselineCPU'):
+        conn.expanded_cpu_xml('<cpu><arch>nonsense</arch></cpu>')
