@@ -6,6 +6,7 @@ real captures of other machines (../shared/fixtures) and hand-written hosts.
 
 import pathlib
 
+from agent.discovery.capabilities import parse_capabilities
 from agent.exceptions import LibvirtError
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[3]
@@ -75,7 +76,6 @@ class FixtureConnection:
         if self._free is not None:
             return {cell: {s: self._free.get(cell, {}).get(s, 0) for s in sizes_kb}
                     for cell in cells}
-        from agent.discovery.capabilities import parse_capabilities
         caps = parse_capabilities(self._capabilities)
         return {cell: {s: caps.cell(cell).pages.get(s, 0) for s in sizes_kb} for cell in cells}
 
