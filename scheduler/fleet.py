@@ -18,6 +18,9 @@ from scheduler import engine_fit
 from scheduler.fitting.usage import HostUsage
 
 _CHANGE_LOG_LIMIT = 100000
+# What static filters may read of a topology: their verdicts are cached until one of
+# these changes on some host (FleetView.static_generation).
+STATIC_FIELDS = ('enabled', 'up', 'secure_boot', 'traits', 'aggregates')
 _view_ids = itertools.count(1)
 
 
@@ -118,6 +121,11 @@ def _free_pci_counts(topology, usage):
     return by_physnet, by_product, free_vfs
 
 
+def static_part(topology):
+    """The STATIC_FIELDS values of ``topology``."""
+    return tuple(getattr(topology, name) for name in STATIC_FIELDS)
+
+
 def _members_of(topology):
     members = {}
     for instance in topology.instances:
@@ -195,12 +203,19 @@ class FleetView:
         self._replace(with_assignment(state, assignment, group, -1))
 
     def update_host(self, topology):
-        """Replace a host's topology and instances (an agent report is authoritative)."""
+        """Replace a host's topology and instances (an agent report is authoritative).
+
+        A report that changes only usage (instances, cells' contents) is cheap
+        for the engine: the static generation moves only when something static
+        filters read (STATIC_FIELDS) changes, or a host is added.
+        """
         self._groups = {k: v for k, v in self._groups.items() if k[0] != topology.name}
+        old = self._states.get(topology.name)
         self._replace(make_state(topology, HostUsage.of_host(topology),
                                  _members_of(topology)))
-        self._list = None
-        self.static_generation += 1
+        if old is None or static_part(old.topology) != static_part(topology):
+            self._list = None
+            self.static_generation += 1
 
     def remove_host(self, name):
         state = self._states.pop(name, None)

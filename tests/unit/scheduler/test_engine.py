@@ -14,6 +14,7 @@ from scheduler.fleet import FleetView
 from tests.unit.scheduler.helpers import engine, host, replace, request, two_socket
 from wire.assignment import Assignment
 from wire.request_spec import ServerGroup
+from wire.topology import Instance
 
 PINNED4 = request(4, 2048, 'pinned').numa(1).dedicated().build()
 
@@ -183,3 +184,47 @@ def test_necessary_check_accepts_every_host_the_fit_accepts(spec):
 def test_settings_are_a_value():
     with pytest.raises(dataclasses.FrozenInstanceError):
         EngineSettings().fit_candidates = 3
+
+
+def test_exact_fits_are_reused_until_the_host_changes():
+    """2 hosts x 1 instance each, count 3: every host is fitted once per state it has."""
+    fleet = FleetView([host(f'h{i}').cells(1, cores=2, threads=2).build() for i in range(2)])
+    placing = engine()
+    calls = []
+    exact = placing.fit
+    placing.fit = lambda *args: calls.append(args[0].name) or exact(*args)
+    spec = request(2, 1024).numa(1).dedicated().thread('isolate').build()
+    placement = placing.place(replace(spec, count=3, min_count=3), fleet, ['a', 'b', 'c'])
+    assert not placement.placed
+    # once each while empty; once full, the summary's quick reject answers before any fit.
+    assert sorted(calls) == ['h0', 'h1']
+    assert placement.explanation.reasons == {'NUMA_CELL_NO_FREE_PCPUS': 2}
+    assert placement.explanation.instance_index == 2
+
+
+def test_the_explanation_reuses_the_fits_of_the_request():
+    """The quick reject passes (it counts VFs without NUMA affinity), the fit fails."""
+    topology = host('h0').cells(2, cores=2).pf('0000:01:00.0', numa_node=0, vfs=2).build()
+    fleet = FleetView([topology])
+    blocker = request(2, 1024).numa(1).dedicated().port().build()
+    fleet.apply(engine().place(blocker, fleet, ['old']).assignments[0])
+    placing = engine()
+    calls = []
+    exact = placing.fit
+    placing.fit = lambda *args: calls.append(args[0].name) or exact(*args)
+    placement = placing.place(blocker, fleet, ['new'])
+    assert calls == ['h0']
+    assert placement.explanation.reasons == {'PCI_NUMA_AFFINITY': 1}
+
+
+def test_decisions_follow_usage_only_reports():
+    fleet = FleetView([two_socket('a'), two_socket('b')])
+    placing = engine(weigher_multipliers={'ram': 1.0}, fit_candidates=1, max_alternates=0)
+    first = placing.place(request(1, 1024).build(), fleet, ['1']).assignments[0]
+    big = placing.place(request(2, 20000).build(), FleetView([two_socket(first.host)]),
+                        ['big']).assignments[0]
+    fleet.update_host(replace(fleet.state(first.host).topology,
+                              instances=(Instance('big', 'big', big),)))
+    assert fleet.static_generation == 0
+    second = placing.place(request(1, 1024).build(), fleet, ['2']).assignments[0]
+    assert second.host != first.host

@@ -56,6 +56,18 @@ def test_update_and_remove_host_bump_the_static_generation():
     assert 'a' not in fleet and len(fleet) == 1 and fleet.static_generation == 3
 
 
+def test_a_report_changing_only_usage_keeps_the_static_generation():
+    base = two_socket('a')
+    fleet = FleetView([base, two_socket('b')])
+    fleet.hosts()
+    assignment = _placed(FleetView([base]))
+    fleet.update_host(two_socket('a', instances=(Instance('vm', 'vm', assignment, 'g'),)))
+    assert fleet.static_generation == 0 and fleet.change_log == ['a']
+    assert fleet.state('a').capacity.free_pcpus == 12 and fleet.group_hosts('g') == {'a'}
+    fleet.update_host(two_socket('a', enabled=False))
+    assert fleet.static_generation == 1 and fleet.group_hosts('g') == set()
+
+
 def test_running_instances_are_usage_and_group_members():
     base = two_socket('a')
     assignment = _placed(FleetView([base]))
