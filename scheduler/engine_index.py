@@ -1,19 +1,20 @@
 """Candidate index: which hosts are worth an exact fit, best estimate first.
 
-Two cheap stages run before any per-host filter call:
+Three cheap pieces keep a decision from scanning the fleet:
 
 1. static candidates: the verdicts of the static filters (enabled, traits,
-   aggregates, secure boot) depend only on topologies, so they are cached
-   per request shape until a topology changes (``static_generation``);
-2. a bulk pass over HostCapacity numbers with *necessary* conditions only
-   (free pCPUs, shared vCPU room, memory of the asked page size, VFs per
-   physnet, matching PCI devices, SEV slots) that also computes a linear
-   pre-weight from the weighers' ``estimate_terms``.  It never rejects a
-   host the exact fit would accept (tests/unit/scheduler/test_engine.py
-   checks this against the real fit).
+   aggregates, secure boot) depend only on STATIC_FIELDS of topologies, so
+   they are cached per request shape until one changes (``static_generation``);
+2. an estimate order: hosts sorted by a linear pre-weight built from the
+   weighers' ``estimate_terms`` over HostCapacity numbers, kept sorted as
+   usage changes by moving only the hosts in the FleetView's change log;
+3. a necessary check per visited host (free pCPUs, shared vCPU room, memory
+   of the asked page size, VFs per physnet, matching PCI devices, SEV slots)
+   that never rejects a host the exact fit would accept
+   (tests/unit/scheduler/test_engine_properties.py holds it to that).
 
-The engine then pops hosts best-estimate-first and runs the real filters
-and the exact fit on them only.
+The engine walks the order and runs the real filters and the exact fit only
+on hosts that pass, until enough of them fit.
 """
 
 import bisect
