@@ -9,13 +9,13 @@ resource checks) with the smallest shortfall, e.g.
 """
 
 import dataclasses
+import heapq
 
 from scheduler.fitting.reasons import RESOURCE_REASONS
 from wire.assignment import Assignment
 
 NEAREST_MISSES = 3
 FITS = 'FITS'
-_STAGE_RESOURCES, _STAGE_DYNAMIC, _STAGE_STATIC = 0, 1, 2
 
 
 @dataclasses.dataclass
@@ -79,33 +79,36 @@ def explain_request(engine, context, instance_index=0, min_count=1, fits=None):
     """
     static = [check for _, check in engine.static_checks(context)]
     dynamic = engine.dynamic_checks(context)
-    reasons, misses, fitting, hosts = {}, [], 0, context.fleet.hosts()
+    reasons, resource_misses, fitting, hosts = {}, [], 0, context.fleet.hosts()
     for state in hosts:
-        verdict, stage = _first_rejection(static, state), _STAGE_STATIC
+        verdict = _first_rejection(static, state)
         if verdict is None:
             verdict = engine.verdict(state, dynamic, context, 'explain', fits)
-            stage = _stage_of(verdict)
-        if isinstance(verdict, Assignment):
-            fitting += 1
-            continue
+            if isinstance(verdict, Assignment):
+                fitting += 1
+                continue
+            if verdict.reason in RESOURCE_REASONS:
+                resource_misses.append(verdict)
         reasons[verdict.reason] = reasons.get(verdict.reason, 0) + 1
-        misses.append((stage, _shortfall_key(verdict), state.name, verdict))
-    dominant = _dominant(reasons, misses)
-    # Shortfalls are in each reason's own unit, so compare them within the reason that
-    # blocks most hosts first: those misses say what the fleet is short of.
-    misses.sort(key=lambda item: (item[0], item[3].reason != dominant, item[1], item[2]))
-    nearest = [Miss(name, v.reason, v.detail, v.cell, v.shortfall)
-               for stage, _, name, v in misses[:NEAREST_MISSES] if stage == _STAGE_RESOURCES]
-    return Explanation(hosts=len(hosts), reasons=reasons, nearest=nearest, fits=fitting,
+    return Explanation(hosts=len(hosts), reasons=reasons,
+                       nearest=_nearest(resource_misses, reasons), fits=fitting,
                        instance_index=instance_index, min_count=min_count)
 
 
-def _dominant(reasons, misses):
-    resource = {}
-    for stage, _, _, rejection in misses:
-        if stage == _STAGE_RESOURCES:
-            resource[rejection.reason] = reasons[rejection.reason]
-    return min(resource, key=lambda r: (-resource[r], r)) if resource else None
+def _nearest(misses, reasons):
+    """The resource misses with the smallest shortfall, within the dominant reason first.
+
+    Shortfalls are in each reason's own unit, so they are compared within the
+    reason that blocks most hosts first: those misses say what the fleet is
+    short of.  Filter rejections (disabled, traits, groups) are never near.
+    """
+    if not misses:
+        return []
+    counts = {m.reason: reasons[m.reason] for m in misses}
+    dominant = min(counts, key=lambda reason: (-counts[reason], reason))
+    best = heapq.nsmallest(NEAREST_MISSES, misses, key=lambda m: (
+        m.reason != dominant, _shortfall_key(m), m.host or ''))
+    return [Miss(m.host, m.reason, m.detail, m.cell, m.shortfall) for m in best]
 
 
 def _first_rejection(checks, state):
@@ -114,12 +117,6 @@ def _first_rejection(checks, state):
         if rejection is not None:
             return rejection
     return None
-
-
-def _stage_of(verdict):
-    if isinstance(verdict, Assignment) or verdict.reason in RESOURCE_REASONS:
-        return _STAGE_RESOURCES
-    return _STAGE_DYNAMIC
 
 
 def _shortfall_key(rejection):
