@@ -134,3 +134,21 @@ def test_soft_affinity_member_host_is_fitted_even_when_ranked_last():
     placing = engine(fit_candidates=2, weigher_multipliers=only(server_group_soft=10.0,
                                                                  ram=1.0))
     assert placing.place(spec, fleet, ['new']).assignments[0].host == 'h7'
+
+
+def test_fragmentation_equals_the_difference_of_intact_capacity():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from scheduler.weighers.numa_fragmentation import fragmentation
+
+    topology = host('h').cells(2, cores=3, threads=2, shared_cores=1).build()
+    cpus = sorted(topology.cells[0].cpus | topology.cells[1].cpus)
+
+    @settings(max_examples=80, deadline=None)
+    @given(st.sets(st.sampled_from(cpus)), st.sets(st.sampled_from(cpus)))
+    def check(before, taken):
+        before, after = frozenset(before), frozenset(before | taken)
+        assert fragmentation(topology, before, frozenset(taken)) == (
+            intact_capacity(topology, after) - intact_capacity(topology, before))
+    check()
