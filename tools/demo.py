@@ -26,6 +26,7 @@ BIN = pathlib.Path(sys.executable).parent
 FLEET_FILE = TOP / 'samples' / 'fleet.json'
 REQUESTS_FILE = TOP / 'samples' / 'requests.json'
 FLAVORS_FILE = TOP / 'etc' / 'kvmfleet' / 'flavors.yaml'
+TEST_IMAGE = 'test-guest'   # built by tools/build-test-image.sh under /var/lib/kvmfleet/images
 TRANSPORT_URL = os.environ.get('KVMFLEET_DEMO_TRANSPORT_URL',
                                'rabbit://guest:guest@127.0.0.1:5672/')
 BUS_COMMANDS = ('boot', 'list', 'hosts', 'explain', 'delete')
@@ -53,6 +54,9 @@ DEMO_BOOTS = [
      ['isolated', '--vcpus', '2', '--memory', '2048', '--count', '3',
       '--property', 'hw:cpu_policy=dedicated', '--property', 'hw:cpu_thread_policy=isolate']),
 ]
+# The real guest: the test image prints its CPUs, NUMA nodes and NIC queues, then powers off.
+REAL_BOOT = ['real-1', '--vcpus', '1', '--memory', '256', '--image', TEST_IMAGE,
+             '--property', 'hw:cpu_policy=dedicated']
 # Larger than any host of the sample fleet: the scheduler answers NoValidHost and explains.
 IMPOSSIBLE_BOOT = ['too-big-1', '--vcpus', '64', '--memory', '262144',
                    '--property', 'hw:cpu_policy=dedicated', '--property', 'hw:numa_nodes=1']
@@ -131,11 +135,14 @@ class DemoError(RuntimeError):
 
 
 def write_config(state_dir, exchange):
-    """The configuration file shared by the scheduler, the simulated fleet and the CLI."""
+    """The configuration file shared by the scheduler, the agents and the CLI."""
     lines = ['[DEFAULT]', f'transport_url = {TRANSPORT_URL}',
-             f'control_exchange = {exchange}', f'state_path = {state_dir}',
+             f'control_exchange = {exchange}',
+             # Queues vanish with their consumers: a demo run leaves nothing on the broker.
              '[oslo_messaging_rabbit]', 'amqp_auto_delete = true',
-             '[database]', f'connection = sqlite:///{state_dir}/kvmfleet.sqlite']
+             '[database]', f'connection = sqlite:///{state_dir}/kvmfleet.sqlite',
+             '[scheduler]', f'flavors_file = {FLAVORS_FILE}',
+             '[agent]', f'simulation_path = {state_dir}/simulated']
     path = state_dir / 'kvmfleet.conf'
     path.write_text('\n'.join(lines) + '\n')
     return path
@@ -145,17 +152,23 @@ def write_real_agent_config(state_dir):
     """Settings of the real agent on this machine (read after the shared file)."""
     cpus = os.cpu_count() or 1
     dedicated = f'1-{cpus - 1}' if cpus > 1 else '0'
-    lines = ['[compute]', f'cpu_dedicated_set = {dedicated}', 'cpu_shared_set = 0',
-             '[libvirt]', 'virt_type = auto', 'connection_uri = qemu:///system']
+    # TCG: nested KVM accepts guests it then fails to run; the demo shows placement, not speed.
+    lines = ['[DEFAULT]', f'instances_path = {state_dir}/instances',
+             '[compute]', f'cpu_dedicated_set = {dedicated}', 'cpu_shared_set = 0',
+             '[libvirt]', 'virt_type = qemu', 'connection_uri = qemu:///system',
+             '[agent]', f'default_image = {TEST_IMAGE}']
     path = state_dir / 'kvmfleet-agent.conf'
     path.write_text('\n'.join(lines) + '\n')
     return path
 
 
-def cli(config, *args, check=True, capture=False):
+def cli(config, *args, check=True, capture=False, timeout=300):
     """Run the kvmfleet CLI on the demo's bus; its output goes to the terminal unless captured."""
     argv = [command('kvmfleet'), '--config-file', str(config), *args]
-    result = subprocess.run(argv, text=True, capture_output=capture, timeout=300)
+    try:
+        result = subprocess.run(argv, text=True, capture_output=capture, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise DemoError(f"kvmfleet {' '.join(args)} did not answer in {timeout}s")
     if check and result.returncode != 0:
         detail = (result.stderr or '').strip() if capture else ''
         raise DemoError(f"kvmfleet {' '.join(args)} failed ({result.returncode}) {detail}")
@@ -174,7 +187,12 @@ def wait_until(description, ready, processes, timeout=START_TIMEOUT):
 
 
 def host_count(config):
-    result = cli(config, 'hosts', '--format', 'json', check=False, capture=True)
+    """How many hosts the scheduler knows; -1 while it does not answer."""
+    try:
+        result = cli(config, 'hosts', '--format', 'json', '--timeout', '5', check=False,
+                     capture=True, timeout=30)
+    except DemoError:
+        return -1
     if result.returncode != 0:
         return -1
     try:
@@ -183,6 +201,23 @@ def host_count(config):
         return -1
     hosts = document.get('hosts', document) if isinstance(document, dict) else document
     return len(hosts)
+
+
+def check_broker():
+    """Fail at once, with the reason, when RabbitMQ does not complete an AMQP handshake.
+
+    oslo.messaging retries a broken broker forever; a demo that hangs explains nothing.
+    """
+    import kombu
+    connection = kombu.Connection(TRANSPORT_URL.replace('rabbit://', 'amqp://', 1),
+                                  connect_timeout=10)
+    try:
+        connection.ensure_connection(max_retries=1)
+    except Exception as error:   # any failure here means the demo cannot run
+        raise DemoError(f'RabbitMQ at {TRANSPORT_URL} does not accept AMQP connections '
+                        f'({error}); check `rabbitmqctl status` (alarms, file descriptors)')
+    finally:
+        connection.release()
 
 
 def libvirt_can_run_qemu():
@@ -205,6 +240,16 @@ def libvirt_can_run_qemu():
         connection.close()
 
 
+def test_image_ready():
+    """Build the tiny test guest when missing; False (no real agent) when that fails."""
+    result = subprocess.run(['bash', str(TOP / 'tools' / 'build-test-image.sh')],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        print(f'    no real agent: the test image could not be built: '
+              f'{result.stderr.strip()[-300:]}')
+    return result.returncode == 0
+
+
 def fleet_size():
     with open(FLEET_FILE, encoding='utf-8') as handle:
         return len(json.load(handle)['hosts'])
@@ -224,6 +269,7 @@ def start_fleet(config, state_dir, processes, with_real_agent):
                                            str(config), '--config-file', str(agent_config)])
         expected += 1
         wait_until('the real agent', lambda: host_count(config) >= expected, processes)
+        boot_real_vm(config)
     expected += fleet_size()
     banner(f'Starting a simulated fleet of {fleet_size()} hosts from '
            f'{FLEET_FILE.relative_to(TOP)}')
@@ -231,6 +277,25 @@ def start_fleet(config, state_dir, processes, with_real_agent):
                     [command('kvmfleet-agent'), '--config-file', str(config),
                      '--simulate-fleet', str(FLEET_FILE)])
     wait_until(f'{expected} hosts', lambda: host_count(config) >= expected, processes)
+
+
+def boot_real_vm(config):
+    """While this machine is the only host, boot a real QEMU guest with a pinned vCPU."""
+    banner(f'Booting {REAL_BOOT[0]} on this machine: a real QEMU guest, its vCPU pinned')
+    print(f"$ kvmfleet boot {' '.join(REAL_BOOT)} --wait", flush=True)
+    cli(config, 'boot', *REAL_BOOT, '--wait', check=False)
+    # The test guest powers itself off once it has printed what it sees: STOPPED is success.
+    shown = json.loads(cli(config, 'show', REAL_BOOT[0], '--format', 'json',
+                           capture=True).stdout)
+    if shown.get('state') not in ('ACTIVE', 'STOPPED'):
+        raise DemoError(f"{REAL_BOOT[0]} did not boot on the real agent: {shown.get('state')} "
+                        f"{shown.get('reason') or ''}")
+
+
+def show_real_console(config):
+    banner(f'What the guest {REAL_BOOT[0]} saw (its serial console)')
+    print(f'$ kvmfleet console-log {REAL_BOOT[0]}', flush=True)
+    cli(config, 'console-log', REAL_BOOT[0], check=False)
 
 
 def boot_demo_vms(config):
@@ -269,7 +334,11 @@ def delete_all_instances(config):
 
 
 def run_bus_demo(keep_state):
+    check_broker()
     with_real_agent = libvirt_can_run_qemu()
+    if not with_real_agent:
+        print('    no real agent: libvirt cannot run QEMU guests here (qemu:///system)')
+    with_real_agent = with_real_agent and test_image_ready()
     state_dir = pathlib.Path(tempfile.mkdtemp(prefix='kvmfleet-demo-'))
     state_dir.chmod(0o755)  # QEMU (user libvirt-qemu) reads console logs and images here
     exchange = f'kvmfleet-demo-{os.getpid()}'
@@ -283,6 +352,8 @@ def run_bus_demo(keep_state):
         banner('Usage per host and NUMA cell')
         cli(config, 'hosts')
         show_no_valid_host(config)
+        if with_real_agent:
+            show_real_console(config)
         if failed:
             raise DemoError(f"these demo boots failed: {', '.join(failed)}")
     finally:
