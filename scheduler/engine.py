@@ -191,12 +191,16 @@ class Engine:
         for name in sorted(scratch.changed) + self._preferred(context, weighers):
             self._try(scratch.state(name), static + checks, context, instance, fits, fitted,
                       tried)
-        hosts, wanted = scratch.fleet.hosts(), self.fit_candidates + len(fitted)
+        avoided = self._avoided(context, weighers)
+        hosts, counted = scratch.fleet.hosts(), 0
         for _, position in self._orders.order(scratch.fleet, coefficients):
             if passing is None or position in passing:
+                before = len(fitted)
                 self._try(hosts[position], checks, context, instance, fits, fitted, tried)
-                if len(fitted) >= wanted:
-                    break
+                if len(fitted) > before and hosts[position].name not in avoided:
+                    counted += 1
+                    if counted >= self.fit_candidates:
+                        break
         return self._choose(spec, fitted, weighers) if fitted else None
 
     def _try(self, state, checks, context, instance, fits, fitted, tried):
@@ -265,6 +269,12 @@ class Engine:
 
     def _weighers_for(self, spec):
         return [(w, m) for w, m in self.weighers if w.applies(spec)]
+
+    def _avoided(self, context, weighers):
+        names = set()
+        for weigher, _ in weighers:
+            names.update(weigher.avoided_hosts(context.spec, context.fleet))
+        return names
 
     def _preferred(self, context, weighers):
         names = set()

@@ -12,7 +12,10 @@ HostCapacity fields ({field: coefficient}); the engine uses it to rank all
 hosts cheaply before it runs exact fits on the best few.  A weigher whose
 value depends on the exact fit returns {} (it only orders fitted hosts).
 ``preferred_hosts(spec, fleet)`` names hosts that must be fitted whatever
-the estimate says (soft affinity to hosts with group members).
+the estimate says (soft affinity to hosts with group members);
+``avoided_hosts(spec, fleet)`` names hosts the weigher will rank low (soft
+anti-affinity), which the engine does not count towards the hosts it fits
+before weighing, so other hosts get their chance.
 """
 
 
@@ -32,6 +35,9 @@ class BaseWeigher:
         return {}
 
     def preferred_hosts(self, spec, fleet):
+        return ()
+
+    def avoided_hosts(self, spec, fleet):
         return ()
 
 

@@ -25,3 +25,8 @@ class ServerGroupSoftWeigher(BaseWeigher):
         if spec.server_group.policy == SOFT_AFFINITY:
             return fleet.group_hosts(spec.server_group.name)
         return ()
+
+    def avoided_hosts(self, spec, fleet):
+        if spec.server_group.policy == SOFT_ANTI_AFFINITY:
+            return fleet.group_hosts(spec.server_group.name)
+        return ()

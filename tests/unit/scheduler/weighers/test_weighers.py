@@ -152,3 +152,19 @@ def test_fragmentation_equals_the_difference_of_intact_capacity():
         assert fragmentation(topology, before, frozenset(taken)) == (
             intact_capacity(topology, after) - intact_capacity(topology, before))
     check()
+
+
+def test_soft_anti_affinity_looks_past_member_hosts_ranked_first():
+    members = [two_socket(f'm{i}') for i in range(6)]
+    loaded = [two_socket(f'x{i}') for i in range(6)]
+    fleet = FleetView(members + loaded)
+    for topology in members:
+        fleet.apply(engine().place(request(1, 512).build(), FleetView([topology]),
+                                   [f'{topology.name}-g']).assignments[0], 'g')
+    for topology in loaded:      # less free RAM than any member host: ranked after them
+        fleet.apply(engine().place(request(1, 8192).build(), FleetView([topology]),
+                                   [f'{topology.name}-big']).assignments[0])
+    spec = replace(request(1, 512).build(), server_group=ServerGroup('g', 'soft-anti-affinity'))
+    placing = engine(fit_candidates=2, weigher_multipliers=only(server_group_soft=10.0,
+                                                                 ram=1.0))
+    assert placing.place(spec, fleet, ['new']).assignments[0].host.startswith('x')
