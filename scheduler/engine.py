@@ -10,7 +10,8 @@ Read ``build_engine`` to see the pipeline; per instance of a request it is
 3. best estimate first: the dynamic filters, cheapest first (the resource
    filters share one O(1) quick reject on the fit helper's HostSummary),
    then the exact fit, until ``fit_candidates`` hosts fit (hosts the soft
-   affinity weigher prefers are always fitted too);
+   affinity weigher prefers are always fitted too; hosts the soft
+   anti-affinity weigher avoids do not count);
 4. the weighers on those fitted hosts: raw values normalised to 0..1 across
    them, times each multiplier, summed; the best wins (or a random one of
    the best ``host_subset_size``), the next ``max_alternates`` are kept for
