@@ -228,3 +228,10 @@ def test_decisions_follow_usage_only_reports():
     assert fleet.static_generation == 0
     second = placing.place(request(1, 1024).build(), fleet, ['2']).assignments[0]
     assert second.host != first.host
+
+
+def test_an_empty_fleet_explains_itself():
+    placement = engine().place(PINNED4, FleetView([]), ['vm'])
+    assert not placement.placed
+    assert placement.explanation.to_dict()['hosts'] == 0
+    assert placement.explanation.summary_line() == 'no valid host among 0: no hosts'

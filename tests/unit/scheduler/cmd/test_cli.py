@@ -187,3 +187,11 @@ def test_subcommands_are_registered_by_their_modules():
     parser = cli.build_parser()
     choices = parser._subparsers._group_actions[0].choices
     assert {'simulate', 'capacity'} <= set(choices)
+
+
+def test_yaml_request_file(capsys, tmp_path):
+    path = tmp_path / 'requests.yaml'
+    path.write_text('version: 1\nrequests:\n  - {name: tiny, vcpus: 1, memory_mb: 512}\n')
+    code, out, _ = run(capsys, 'simulate', '--fleet', FLEET, '--requests', str(path),
+                       '--format', 'json')
+    assert code == 0 and json.loads(out)['summary']['placed'] == 1
