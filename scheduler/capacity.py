@@ -5,8 +5,9 @@ fleet is filled greedily on a scratch copy, one instance after another, with
 the engine's own filters and exact fit, until nothing more fits.  Hosts are
 independent for resources, so filling host after host gives the same total
 as placing instance after instance wherever the engine likes, at a fraction
-of the cost.  Server groups are honoured: anti-affinity allows one member
-per host, affinity keeps every instance on one host (the best host counts).
+of the cost (each step is one exact fit on the host's scratch usage).
+Server groups are honoured: anti-affinity allows one member per host,
+affinity keeps every instance on one host (the best host counts).
 
 "Runs out first" is the reason most hosts gave when they stopped taking
 instances (the dominant rejection reason), with one example sentence.
@@ -16,7 +17,6 @@ import dataclasses
 import json
 
 from scheduler.fitting.reasons import Rejection
-from scheduler.fleet import with_assignment
 from wire.assignment import Assignment
 
 AFFINITY = 'affinity'
@@ -65,11 +65,13 @@ def shape_capacity(spec, fleet, engine):
     """Fill every host of ``fleet`` (never changed) with ``spec`` and count."""
     context = engine.context(spec, fleet.scratch())
     static = [check for _, check in engine.static_checks(context)]
-    dynamic = engine.dynamic_checks(context)
+    # The exact fit runs at every step anyway, so the summary prechecks (and the
+    # summary recomputed after each instance) would only cost time here.
+    dynamic = engine.dynamic_checks(context, summaries=False)
     group = spec.server_group.name if spec.server_group else None
     counts, stops, examples = [], {}, {}
     for state in fleet.hosts():
-        count, rejection = _fill_host(engine, context, state, static + dynamic, group)
+        count, rejection = _fill_host(engine, context, state, static, dynamic, group)
         counts.append(count)
         stops[rejection.reason] = stops.get(rejection.reason, 0) + 1
         examples.setdefault(rejection.reason, str(rejection))
@@ -81,14 +83,21 @@ def shape_capacity(spec, fleet, engine):
                          stops=dict(sorted(stops.items(), key=lambda kv: (-kv[1], kv[0]))))
 
 
-def _fill_host(engine, context, state, checks, group):
+def _fill_host(engine, context, state, static, dynamic, group):
     """(instances that fit on this host, the Rejection that stopped it)."""
-    count = 0
+    for check in static:
+        rejection = check(state)
+        if rejection is not None:
+            return 0, rejection
+    usage, members, count = state.usage, dict(state.members), 0
     while count < MAX_PER_HOST:
-        verdict = engine.verdict(state, checks, context, f"capacity-{count}")
+        current = dataclasses.replace(state, usage=usage, members=members)
+        verdict = engine.verdict(current, dynamic, context, f"capacity-{count}")
         if not isinstance(verdict, Assignment):
             return count, verdict
-        state = with_assignment(state, verdict, group)
+        usage = usage.consume(verdict)
+        if group:
+            members[group] = members.get(group, 0) + 1
         count += 1
     return count, Rejection('CAPACITY_LIMIT', f"stopped counting at {MAX_PER_HOST}",
                             host=state.name)

@@ -254,13 +254,19 @@ class Engine:
         return tuple(((f.name, f.static_key(spec)), f.prepare(spec, context))
                      for f in self.filters if f.static and f.applies(spec))
 
-    def dynamic_checks(self, context):
-        """Checks of the dynamic filters, cheapest first; summary filters share one call."""
+    def dynamic_checks(self, context, summaries=True):
+        """Checks of the dynamic filters, cheapest first; summary filters share one call.
+
+        ``summaries=False`` leaves the summary prechecks out, for callers that
+        run the exact fit on every host anyway (capacity).
+        """
         spec, checks, summary_reasons = context.spec, [], set()
         for plugin in self.filters:
             if plugin.static or not plugin.applies(spec):
                 continue
             if isinstance(plugin, SummaryFilter):
+                if not summaries:
+                    continue
                 if not summary_reasons:
                     checks.append(_summary_check(context.needs, summary_reasons))
                 summary_reasons.update(plugin.reasons)
