@@ -20,8 +20,8 @@ from scheduler.fitting.reasons import Rejection
 from wire.assignment import Assignment
 
 AFFINITY = 'affinity'
-# A host never takes more instances of one shape than it has pCPU threads
-# and this many more: a guard against a shape that costs nothing.
+# Counting stops at this many instances per host: a guard against a shape that
+# holds nothing the fit counts, which would otherwise fit forever.
 MAX_PER_HOST = 4096
 
 
