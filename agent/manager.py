@@ -21,6 +21,7 @@ from agent.domain import MetadataError, has_metadata, parse_metadata
 from agent.exceptions import AgentError
 from wire import rpc
 from wire.assignment import Assignment
+from wire.errors import FieldError, InvalidInput
 from wire.request_spec import RequestSpec
 
 LOG = logging.getLogger(__name__)
@@ -93,8 +94,9 @@ class AgentManager:
                 raise rpc.invalid('assignment', f"is for {parsed.instance} on {parsed.host}, "
                                   f"not {instance} on {self.host_name}")
             image = self._image(request)
-        except rpc.BusError as exc:
-            self._update(instance, ERROR, exc.one_line())
+        except (rpc.BusError, FieldError, InvalidInput) as exc:
+            line = exc.one_line() if isinstance(exc, rpc.BusError) else f"InvalidInput: {exc}"
+            self._update(instance, ERROR, line)
             raise
         result = self.driver.build_and_launch(parsed_spec, parsed, image)
         if result.ok:

@@ -19,7 +19,9 @@ import json
 import logging
 import os
 
+import oslo_messaging as messaging
 from oslo_config import cfg
+from oslo_messaging.rpc.server import RPCServer
 
 from agent.domain import MetadataError, parse_metadata
 from agent.driver import InstanceDriver
@@ -38,6 +40,8 @@ simulated_opts = [
     cfg.StrOpt('simulation_path', default='/var/lib/kvmfleet/simulated',
                help='Directory of a simulated fleet: per-host instance directories and the '
                     'domain XML that outlives an agent restart.'),
+    cfg.IntOpt('simulated_hosts_per_connection', default=100, min=1,
+               help='Simulated hosts whose queues share one broker connection.'),
 ]
 cfg.CONF.register_opts(simulated_opts, group='agent')
 
@@ -161,17 +165,75 @@ def simulated_host(topology, path, node_xml, scheduler_api, launch_timeout=5.0):
                         default_image=SIMULATED_IMAGE)
 
 
-def build_fleet(fleet_path, scheduler_api, path=None, url=None):
+class HostRouter:
+    """One endpoint for many hosts: each message goes to the manager its context names."""
+
+    target = messaging.Target(version='1.0')
+
+    def __init__(self, managers):
+        self.managers = {manager.host_name: manager for manager in managers}
+
+    def __getattr__(self, method):
+        if method.startswith('_'):
+            raise AttributeError(method)
+        sample = getattr(next(iter(self.managers.values())), method)
+        if not getattr(sample, 'exposed', False):
+            raise AttributeError(method)
+
+        def route(ctxt, **kwargs):
+            manager = self.managers.get((ctxt or {}).get('host'))
+            if manager is None:
+                raise rpc.BusError(rpc.NOT_FOUND, f"no simulated host {ctxt!r} here")
+            return getattr(manager, method)(ctxt, **kwargs)
+        route.exposed = True
+        return route
+
+
+class MultiHostServer(RPCServer):
+    """One RPC server (one broker connection) consuming the queues of many hosts.
+
+    A broker allows a limited number of connections (RabbitMQ's default file
+    descriptor limit is ~1000), so 1,000 simulated hosts share a few
+    connections: the listener of this server also consumes the
+    ``kvmfleet-agent.<host>`` queue of every host in ``extra_hosts``.
+    """
+
+    extra_hosts = ()
+
+    def _create_listener(self):
+        adapter = super()._create_listener()
+        # Driver internals (rabbit / kombu drivers): the poll-style listener
+        # owns the connection its consumers are declared on.
+        listener = adapter._poll_style_listener
+        exchange = listener.driver._get_exchange(self._target)
+        for host in self.extra_hosts:
+            listener.conn.declare_topic_consumer(
+                exchange_name=exchange, topic=f"{self._target.topic}.{host}", callback=listener)
+        return adapter
+
+
+def group_server(managers, url=None):
+    """A MultiHostServer (not started) for ``managers``."""
+    names = [manager.host_name for manager in managers]
+    target = messaging.Target(topic=agent_rpcapi.TOPIC, server=names[0])
+    server = messaging.get_rpc_server(rpc.get_transport(url), target, [HostRouter(managers)],
+                                      access_policy=messaging.ExplicitRPCAccessPolicy,
+                                      server_cls=MultiHostServer)
+    server.extra_hosts = tuple(names[1:])
+    return server
+
+
+def build_fleet(fleet_path, scheduler_api, path=None, url=None, hosts_per_connection=None):
     """Managers and (not started) RPC servers for every host of ``fleet_path``."""
     path = path or cfg.CONF.agent.simulation_path
+    per_connection = hosts_per_connection or cfg.CONF.agent.simulated_hosts_per_connection
     node_xml = prepare_simulation(path)
-    managers, servers = [], []
+    managers = []
     for topology in load_fleet(fleet_path):
         if topology.instances:
             LOG.info('Host %s: the fleet file\'s running instances are not simulated',
                      topology.name)
-        manager = simulated_host(topology, path, node_xml, scheduler_api)
-        managers.append(manager)
-        servers.append(rpc.get_rpc_server(agent_rpcapi.TOPIC, topology.name, [manager],
-                                          url=url))
+        managers.append(simulated_host(topology, path, node_xml, scheduler_api))
+    servers = [group_server(managers[i:i + per_connection], url)
+               for i in range(0, len(managers), per_connection)]
     return managers, servers

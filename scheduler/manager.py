@@ -346,6 +346,13 @@ def _boot_uuids(request, instance_uuids):
     rpc.check(instance_uuids, list, 'instance_uuids')
     for index, value in enumerate(instance_uuids):
         rpc.check(value, str, f"instance_uuids[{index}]")
+        try:
+            canonical = str(uuidlib.UUID(value))
+        except ValueError:
+            canonical = None
+        if canonical != value:   # the agent names domains by it: one spelling only
+            raise rpc.invalid(f"instance_uuids[{index}]",
+                              f"{value!r} is not a lower-case canonical UUID")
     if len(set(instance_uuids)) != len(instance_uuids) or not instance_uuids:
         raise rpc.invalid('instance_uuids', 'must be a non-empty list of distinct uuids')
     return list(instance_uuids)

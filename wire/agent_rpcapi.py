@@ -22,23 +22,26 @@ class AgentAPI:
     def _to(self, host):
         return self.client.prepare(server=host, version='1.0')
 
+    # The context names the destination host: an agent process serving many
+    # (simulated) hosts routes each message by it; a one-host agent ignores it.
+
     def build_instance(self, host, instance, name, assignment, spec, request=None):
         """Verify ``assignment`` on ``host`` and launch; result via instance_update."""
-        self._to(host).cast({}, 'build_instance', instance=instance, name=name,
+        self._to(host).cast({'host': host}, 'build_instance', instance=instance, name=name,
                             assignment=assignment, spec=spec, request=request)
 
     def delete_instance(self, host, instance):
-        self._to(host).cast({}, 'delete_instance', instance=instance)
+        self._to(host).cast({'host': host}, 'delete_instance', instance=instance)
 
     def stop(self, host, instance):
-        self._to(host).cast({}, 'stop', instance=instance)
+        self._to(host).cast({'host': host}, 'stop', instance=instance)
 
     def start(self, host, instance):
-        self._to(host).cast({}, 'start', instance=instance)
+        self._to(host).cast({'host': host}, 'start', instance=instance)
 
     def reboot(self, host, instance):
-        self._to(host).cast({}, 'reboot', instance=instance)
+        self._to(host).cast({'host': host}, 'reboot', instance=instance)
 
     def console_log(self, host, instance):
         """{'instance': uuid, 'log': text} from the host's serial console file."""
-        return self._to(host).call({}, 'console_log', instance=instance)
+        return self._to(host).call({'host': host}, 'console_log', instance=instance)

@@ -107,11 +107,20 @@ def serve(managers, servers, stop_event):
     stop_event.wait()
     LOG.info('Stopping: %d RPC server(s)', len(servers))
     reporter.stop()
-    for server in servers:
-        server.stop()
-    for server in servers:
-        server.wait()
+    stop_servers(servers)
     reporter.join(5)
+
+
+def stop_servers(servers):
+    """Stop RPC servers in parallel (each takes about a second to drain)."""
+    def halt(server):
+        server.stop()
+        server.wait()
+    threads = [threading.Thread(target=halt, args=(s,), daemon=True) for s in servers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
 
 
 def run(args, conf=cfg.CONF):

@@ -16,6 +16,7 @@ from oslo_config import cfg
 # Modules whose register(subparsers) adds subcommands, in help order.
 COMMAND_MODULES = (
     'scheduler.cmd.local_commands',     # simulate, capacity: files in, no services
+    'scheduler.cmd.bus_commands',       # boot, list, show, ... over the bus (capacity --live)
 )
 
 

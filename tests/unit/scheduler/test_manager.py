@@ -15,6 +15,8 @@ from tests import busfleet
 from wire import rpc, scheduler_rpcapi
 from wire.assignment import Assignment
 
+UUID1 = '6f1c3b52-93a4-4d5e-8c1a-0b2d3e4f5a61'
+
 
 class Clock:
     def __init__(self, now=1000.0):
@@ -132,9 +134,9 @@ def test_boot_claims_dispatches_and_goes_active(world):
 
 def test_boot_is_idempotent_per_uuid(world):
     add_hosts(world)
-    first = world.client.boot(busfleet.PINNED, instance_uuids=['u-1'])
-    again = world.client.boot(busfleet.PINNED, instance_uuids=['u-1'])
-    assert first['instances'][0]['uuid'] == again['instances'][0]['uuid'] == 'u-1'
+    first = world.client.boot(busfleet.PINNED, instance_uuids=[UUID1])
+    again = world.client.boot(busfleet.PINNED, instance_uuids=[UUID1])
+    assert first['instances'][0]['uuid'] == again['instances'][0]['uuid'] == UUID1
     assert len(world.agents.builds()) == 1
     assert len(world.store.all_allocations()) == 1
 
@@ -288,6 +290,9 @@ MALFORMED = [
     ('boot', {'request': {'name': 'x', 'vcpus': 'many', 'memory_mb': 1}}, 'vcpus'),
     ('boot', {'request': busfleet.PINNED, 'instance_uuids': 'u-1'}, 'instance_uuids'),
     ('boot', {'request': busfleet.PINNED, 'instance_uuids': [1]}, 'instance_uuids[0]'),
+    ('boot', {'request': busfleet.PINNED, 'instance_uuids': ['vm-1']}, 'instance_uuids[0]'),
+    ('boot', {'request': busfleet.PINNED, 'instance_uuids': [UUID1.upper()]},
+     'instance_uuids[0]'),
     ('boot', {'request': busfleet.PINNED, 'bogus': 1}, 'bogus'),
     ('report_host', {'host': {'name': 'h'}, 'instances': []}, 'host.cells'),
     ('report_host', {'host': busfleet.host('h'), 'instances': [{'state': 'x'}]},

@@ -1,0 +1,187 @@
+"""AgentManager on simulated hosts (libvirt test driver) over an in-process bus.
+
+The real AgentAPI client talks to a MultiHostServer (several hosts on one
+connection) on kombu+memory; a recording scheduler stands in for the
+scheduler's instance_update/report_host.
+"""
+
+import json
+import threading
+import time
+import uuid as uuidlib
+
+import pytest
+from oslo_config import cfg
+
+from agent import simulated
+from scheduler.engine import build_engine
+from scheduler.fleet import FleetView
+from scheduler.specs import parse_request
+from tests import busfleet
+from wire import agent_rpcapi, rpc
+from wire.topology import HostTopology
+
+
+class RecordingScheduler:
+    def __init__(self):
+        self.updates = []
+        self.reports = []
+        self.changed = threading.Condition()
+
+    def instance_update(self, instance, host, state, reason=None):
+        with self.changed:
+            self.updates.append((instance, host, state, reason))
+            self.changed.notify_all()
+
+    def report_host(self, host, instances):
+        self.reports.append((host['name'], instances))
+
+    def wait_update(self, instance, timeout=10):
+        deadline = time.monotonic() + timeout
+        with self.changed:
+            while True:
+                found = [u for u in self.updates if u[0] == instance]
+                if found:
+                    return found[-1]
+                if not self.changed.wait(max(0, deadline - time.monotonic())):
+                    raise AssertionError(f"no instance_update for {instance}")
+
+
+HOSTS = busfleet.fleet(3, prefix='sim')
+U1, U2, U3, U4, U5, U6 = (f"00000000-0000-4000-8000-00000000000{i}" for i in range(1, 7))
+
+
+@pytest.fixture(scope='module')
+def fleet_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp('fleet') / 'fleet.json'
+    path.write_text(json.dumps({'version': 1, 'hosts': HOSTS}))
+    return path
+
+
+@pytest.fixture(scope='module')
+def agents(fleet_file, tmp_path_factory):
+    cfg.CONF.set_override('transport_url', 'kombu+memory:////')
+    scheduler = RecordingScheduler()
+    managers, servers = simulated.build_fleet(
+        fleet_file, scheduler, path=str(tmp_path_factory.mktemp('sim')), hosts_per_connection=2)
+    for server in servers:
+        server.start()
+    yield {m.host_name: m for m in managers}, scheduler, agent_rpcapi.AgentAPI(timeout=10)
+    for server in servers:
+        server.stop()
+    for server in servers:
+        server.wait()
+    rpc.reset_transports()
+    cfg.CONF.clear_override('transport_url')
+
+
+def placement(host_name, request, uuid, managers=None):
+    """The engine's assignment on ``host_name``, around the domains already there."""
+    running = managers[host_name].domains() if managers else []
+    host = dict(next(h for h in HOSTS if h['name'] == host_name),
+                instances=[{'uuid': d['uuid'], 'assignment': d['assignment']}
+                           for d in running if 'assignment' in d])
+    topology = HostTopology.from_dict(host)
+    spec = parse_request(request)
+    [assignment] = build_engine().place(spec, FleetView([topology]), [uuid]).assignments
+    return spec, assignment
+
+
+def build(api, host, uuid, request=busfleet.PINNED, managers=None):
+    spec, assignment = placement(host, request, uuid, managers)
+    api.build_instance(host, uuid, request['name'], assignment.to_dict(), spec.to_dict(), {})
+    return assignment
+
+
+def test_build_launches_on_the_named_host_and_reports_active(agents):
+    managers, scheduler, api = agents
+    assignment = build(api, 'sim-0002', U1, busfleet.PINNED, managers)   # 2nd connection
+    assert scheduler.wait_update(U1) == (U1, 'sim-0002', 'ACTIVE', None)
+    [domain] = [d for d in managers['sim-0002'].domains() if d['uuid'] == U1]
+    assert domain['state'] == 'running' and domain['assignment'] == assignment.to_dict()
+    assert all(d['uuid'] != U1 for d in managers['sim-0000'].domains())
+
+
+def test_verification_failure_is_reported_as_error_with_the_reason(agents):
+    managers, scheduler, api = agents
+    spec, assignment = placement('sim-0000', busfleet.PINNED, U2)
+    wrong = assignment.to_dict()
+    wrong['cells'][0]['pinning']['0'] = 8      # a shared pCPU of cell 0, not dedicated
+    api.build_instance('sim-0000', U2, 'x', wrong, spec.to_dict(), {})
+    uuid, host, state, reason = scheduler.wait_update(U2)
+    assert (host, state) == ('sim-0000', 'ERROR')
+    assert 'VERIFY_FAILED' in reason and 'PCPU_NOT_DEDICATED' in reason
+
+
+@pytest.mark.parametrize('assignment,spec,field', [
+    ('nope', {}, 'assignment'),
+    ({'host': 'sim-0001'}, {}, 'assignment.instance'),
+])
+def test_malformed_build_is_refused_and_reported(agents, assignment, spec, field):
+    managers, scheduler, api = agents
+    uuid = str(uuidlib.uuid5(uuidlib.NAMESPACE_DNS, field))
+    api.build_instance('sim-0001', uuid, 'x', assignment, spec, {})
+    _, _, state, reason = scheduler.wait_update(uuid)
+    assert state == 'ERROR' and field in reason
+    assert all(d['uuid'] != uuid for d in managers['sim-0001'].domains())
+
+
+def test_stop_start_delete_and_console_log(agents):
+    managers, scheduler, api = agents
+    build(api, 'sim-0000', U3, busfleet.SRIOV, managers)
+    assert scheduler.wait_update(U3)[2] == 'ACTIVE'
+    api.stop('sim-0000', U3)
+    _wait_state(scheduler, U3, 'STOPPED')
+    assert managers['sim-0000'].driver.state(U3) == 'shutoff'
+    api.start('sim-0000', U3)
+    _wait_state(scheduler, U3, 'ACTIVE')
+    assert api.console_log('sim-0000', U3) == {'instance': U3, 'host': 'sim-0000',
+                                               'log': ''}
+    api.delete_instance('sim-0000', U3)
+    _wait_state(scheduler, U3, 'DELETED')
+    assert managers['sim-0000'].driver.state(U3) is None
+    with pytest.raises(rpc.BusError) as caught:
+        api.console_log('sim-0000', U3)
+    assert caught.value.code == rpc.NOT_FOUND
+
+
+def _wait_state(scheduler, uuid, state, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if scheduler.wait_update(uuid)[2] == state:
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"{uuid} never {state}: {scheduler.wait_update(uuid)}")
+
+
+def test_report_carries_topology_and_domains(agents):
+    managers, scheduler, api = agents
+    build(api, 'sim-0001', U4, busfleet.PINNED, managers)
+    scheduler.wait_update(U4)
+    managers['sim-0001'].report()
+    name, domains = scheduler.reports[-1]
+    assert name == 'sim-0001' and U4 in {d['uuid'] for d in domains}
+
+
+def test_simulated_pages_follow_the_domains(agents):
+    managers, scheduler, api = agents
+    conn = managers['sim-0002'].driver.conn
+    before = conn.free_pages([0, 1], [2048])
+    assignment = build(api, 'sim-0002', U5, busfleet.HUGE, managers)
+    assert scheduler.wait_update(U5)[2:] == ('ACTIVE', None)
+    cell = assignment.cells[0].host_cell
+    after = conn.free_pages([cell], [2048])
+    assert before[cell][2048] - after[cell][2048] == busfleet.HUGE['memory_mb'] // 2
+
+
+def test_a_restarted_simulated_agent_finds_its_domains(agents, tmp_path):
+    managers, scheduler, api = agents
+    build(api, 'sim-0001', U6, busfleet.PINNED, managers)
+    assert scheduler.wait_update(U6)[2] == 'ACTIVE'
+    path = managers['sim-0001'].driver.config.instances_path.rsplit('/hosts/', 1)[0]
+    topology = managers['sim-0001'].topology()
+    again = simulated.simulated_host(topology, path, simulated.prepare_simulation(path),
+                                     RecordingScheduler())
+    result = again.startup()
+    assert U6 in {a.uuid for a in result.adopted}
+    assert again.driver.state(U6) == 'running'
