@@ -15,9 +15,13 @@ def parse_cpuset(value):
         return frozenset()
     if not isinstance(value, str):
         try:
-            return frozenset(_as_cpu(item) for item in value)
+            cpus = frozenset(value)
         except TypeError:
             raise CpuSetError(f"{value!r}: expected a CPU list or a '0-3,^2' string")
+        for cpu in cpus:   # checked once per distinct id; bool is an int subclass
+            if type(cpu) is not int or cpu < 0:
+                _as_cpu(cpu)
+        return cpus
     include, exclude = set(), set()
     for part in (p.strip() for p in value.split(',')):
         if not part:

@@ -63,10 +63,11 @@ def parse_fleet(document, source='fleet'):
             hosts.append(HostTopology.from_dict(raw, f"hosts[{index}]"))
         except (FieldError, InvalidInput) as exc:
             raise FileFormatError(f"{source}: {exc}")
-    names = [h.name for h in hosts]
-    duplicates = sorted({n for n in names if names.count(n) > 1})
+    seen, duplicates = set(), set()
+    for host in hosts:
+        (duplicates if host.name in seen else seen).add(host.name)
     if duplicates:
-        raise FileFormatError(f"{source}: hosts: names {duplicates} appear more than once")
+        raise FileFormatError(f"{source}: hosts: names {sorted(duplicates)} appear more than once")
     return hosts
 
 
