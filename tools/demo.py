@@ -1,9 +1,9 @@
 """The kvmfleet demo: a scheduler, a simulated fleet and (when possible) a real agent on the bus.
 
 Run through tools/demo.sh, which prepares the machine first.  Everything the demo starts
-(services, their state directory, the VMs it boots) is stopped and removed when it ends,
-also on Ctrl-C, so it can run again at once.  Each run uses its own RabbitMQ exchange, so
-nothing left on the broker by another run or by the test suite reaches it.
+(services, their state directory, the VMs it boots, its RabbitMQ vhost) is stopped and
+removed when it ends, also on Ctrl-C, so it can run again at once.  The demo's own vhost keeps
+it apart from anything else on the broker (the test suite, an earlier interrupted run).
 
 When the services or the CLI's bus commands are not installed, the demo places the sample
 requests on the sample fleet in-process instead (``kvmfleet simulate``).
@@ -27,8 +27,11 @@ FLEET_FILE = TOP / 'samples' / 'fleet.json'
 REQUESTS_FILE = TOP / 'samples' / 'requests.json'
 FLAVORS_FILE = TOP / 'etc' / 'kvmfleet' / 'flavors.yaml'
 TEST_IMAGE = 'test-guest'   # built by tools/build-test-image.sh under /var/lib/kvmfleet/images
-TRANSPORT_URL = os.environ.get('KVMFLEET_DEMO_TRANSPORT_URL',
-                               'rabbit://guest:guest@127.0.0.1:5672/')
+# The demo's own RabbitMQ vhost on the local broker: queue names are per vhost, so nothing the
+# test suite or an earlier run declared can take the demo's messages, and deleting the vhost
+# at the end removes every queue the demo made.
+DEMO_VHOST = 'kvmfleet-demo'
+TRANSPORT_URL = f'rabbit://guest:guest@127.0.0.1:5672/{DEMO_VHOST}'
 BUS_COMMANDS = ('boot', 'list', 'hosts', 'explain', 'delete')
 START_TIMEOUT = 60
 STOP_TIMEOUT = 15
@@ -57,9 +60,13 @@ DEMO_BOOTS = [
 # The real guest: the test image prints its CPUs, NUMA nodes and NIC queues, then powers off.
 REAL_BOOT = ['real-1', '--vcpus', '1', '--memory', '256', '--image', TEST_IMAGE,
              '--property', 'hw:cpu_policy=dedicated']
-# Larger than any host of the sample fleet: the scheduler answers NoValidHost and explains.
-IMPOSSIBLE_BOOT = ['too-big-1', '--vcpus', '64', '--memory', '262144',
-                   '--property', 'hw:cpu_policy=dedicated', '--property', 'hw:numa_nodes=1']
+# One guest cell wider than any host cell of the sample fleet (24 dedicated pCPUs at most):
+# the scheduler answers NoValidHost and explains.
+IMPOSSIBLE_BOOT = ['too-wide-1', '--vcpus', '28', '--memory', '16384',
+                   '--property', 'hw:cpu_policy=dedicated', '--property', 'hw:numa_nodes=1',
+                   '--property', 'hw:mem_page_size=1GB']
+# Instances whose exact assignment the demo prints with `kvmfleet show`.
+SHOWN_INSTANCES = ('hugepages-1', 'sriov-1')
 
 
 def banner(text):
@@ -134,18 +141,31 @@ class DemoError(RuntimeError):
     """The demo cannot go on; the message says why."""
 
 
-def write_config(state_dir, exchange):
+def write_config(state_dir):
     """The configuration file shared by the scheduler, the agents and the CLI."""
     lines = ['[DEFAULT]', f'transport_url = {TRANSPORT_URL}',
-             f'control_exchange = {exchange}',
-             # Queues vanish with their consumers: a demo run leaves nothing on the broker.
-             '[oslo_messaging_rabbit]', 'amqp_auto_delete = true',
              '[database]', f'connection = sqlite:///{state_dir}/kvmfleet.sqlite',
              '[scheduler]', f'flavors_file = {FLAVORS_FILE}',
              '[agent]', f'simulation_path = {state_dir}/simulated']
     path = state_dir / 'kvmfleet.conf'
     path.write_text('\n'.join(lines) + '\n')
     return path
+
+
+def rabbitmqctl(*args):
+    result = subprocess.run(['rabbitmqctl', '-q', *args], capture_output=True, text=True,
+                            timeout=60)
+    return result.returncode == 0, (result.stdout + result.stderr).strip()
+
+
+def fresh_vhost():
+    """The demo's vhost, empty (an interrupted earlier run may have left queues in it)."""
+    rabbitmqctl('delete_vhost', DEMO_VHOST)
+    for args in (('add_vhost', DEMO_VHOST),
+                 ('set_permissions', '-p', DEMO_VHOST, 'guest', '.*', '.*', '.*')):
+        ok, output = rabbitmqctl(*args)
+        if not ok:
+            raise DemoError(f"rabbitmqctl {' '.join(args)} failed: {output}")
 
 
 def write_real_agent_config(state_dir):
@@ -334,6 +354,7 @@ def delete_all_instances(config):
 
 
 def run_bus_demo(keep_state):
+    fresh_vhost()
     check_broker()
     with_real_agent = libvirt_can_run_qemu()
     if not with_real_agent:
@@ -341,15 +362,20 @@ def run_bus_demo(keep_state):
     with_real_agent = with_real_agent and test_image_ready()
     state_dir = pathlib.Path(tempfile.mkdtemp(prefix='kvmfleet-demo-'))
     state_dir.chmod(0o755)  # QEMU (user libvirt-qemu) reads console logs and images here
-    exchange = f'kvmfleet-demo-{os.getpid()}'
-    config = write_config(state_dir, exchange)
+    config = write_config(state_dir)
     processes = Processes(state_dir)
     try:
         start_fleet(config, state_dir, processes, with_real_agent)
         failed = boot_demo_vms(config)
-        banner('Placement: which host, which cells, which pCPUs, pages and VFs')
+        banner('Placement table')
+        print('$ kvmfleet list', flush=True)
         cli(config, 'list')
+        for name in SHOWN_INSTANCES:
+            banner(f'Exact assignment of {name}: host cells, pinned pCPUs, pages, VFs')
+            print(f'$ kvmfleet show {name}', flush=True)
+            cli(config, 'show', name, check=False)
         banner('Usage per host and NUMA cell')
+        print('$ kvmfleet hosts', flush=True)
         cli(config, 'hosts')
         show_no_valid_host(config)
         if with_real_agent:
@@ -361,6 +387,7 @@ def run_bus_demo(keep_state):
         if processes.running and with_real_agent:
             delete_all_instances(config)
         processes.stop_all()
+        rabbitmqctl('delete_vhost', DEMO_VHOST)
         if keep_state:
             print(f'    state and logs kept in {state_dir}')
         else:
