@@ -40,6 +40,7 @@ iniset_multiline() { record iniset_multiline "$@"; }
 run_process() { record run_process "$@"; }
 stop_process() { record stop_process "$@"; }
 recreate_database() { record recreate_database "$@"; }
+add_user_to_group() { record add_user_to_group "$@"; }
 database_connection_url() { echo "postgresql://root:secretdb@10.0.0.5/$1?client_encoding=utf8"; }
 get_transport_url() { echo "rabbit://stackrabbit:secretmq@10.0.0.5:5672/"; }
 # sudo runs the command as is (every path is under WORK_DIR) and records it.

@@ -7,6 +7,7 @@ each stub appends its call to a file that these tests read back.
 import json
 import os
 import pathlib
+import pwd
 import re
 import shutil
 import subprocess
@@ -134,6 +135,15 @@ def test_a_checkout_without_sample_flavors_gets_valid_fallback_flavors(tmp_path)
                **LOCAL_CONF)
     catalog = installed_flavors(tmp_path)
     assert catalog.flavors and set(catalog.aliases) == {alias['name'] for alias in ALIASES}
+
+
+@pytest.mark.parametrize('services, in_group', [(SERVICES, True),
+                                               (['kvmfleet-scheduler'], False)])
+def test_the_agent_host_lets_the_stack_user_use_libvirt(tmp_path, services, in_group):
+    calls = run_plugin(tmp_path, 'stack', 'post-config', services=services)
+    added = named(calls, 'add_user_to_group')
+    stack_user = pwd.getpwuid(os.getuid()).pw_name   # the harness's STACK_USER
+    assert added == ([(stack_user, 'libvirt')] if in_group else [])
 
 
 def test_an_agent_only_host_gets_no_database(tmp_path):
