@@ -53,7 +53,14 @@ def test_committed_sample_is_current(service, fresh_samples):
         diff = ''.join(list(difflib.unified_diff(
             committed.splitlines(True), fresh_samples[service].splitlines(True),
             'committed', 'generated'))[:60])
-        pytest.fail(f"{committed_path.name} is stale: {REGENERATE}\n{diff}")
+        pytest.fail(f"{committed_path.name} is stale: {REGENERATE}\n"
+                    f"(installed: {_library_versions()}; a library upgrade also changes "
+                    f"its sections)\n{diff}")
+
+
+def _library_versions():
+    return ', '.join(f'{name} {importlib.metadata.version(name)}'
+                     for name in ('oslo.config', 'oslo.messaging', 'oslo.log'))
 
 
 @pytest.mark.parametrize('service', SERVICES)
