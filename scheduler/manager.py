@@ -102,25 +102,33 @@ class SchedulerManager:
             uuids = [str(uuidlib.uuid4()) for _ in range(spec.count)]
         elif len(uuids) != spec.count:
             raise rpc.invalid('instance_uuids', f"{len(uuids)} uuids for count {spec.count}")
+        spec_dict = spec.to_dict()
         with self.lock:
-            known = self._known(uuids)
+            known = self._known(uuids) if instance_uuids is not None else {}
             if len(known) == len(uuids):   # a retried boot: answer what exists
                 return {'instances': [known[u].to_dict() for u in uuids]}
             fresh = [u for u in uuids if u not in known]
             names = _names(spec, uuids)
-            rows = {u: _new_row(u, names[u], request, spec) for u in fresh}
+            now = self.clock()
+            rows = {u: _new_row(u, names[u], request, spec_dict) for u in fresh}
             claimed = claims.place_and_claim(self.engine, self.state, _count(spec, fresh),
                                              fresh, rows)
             if len(claimed.assignments) < min(spec.min_count, len(fresh)):
                 return self._no_valid_host(spec, fresh, rows, claimed)
             for uuid, reason in claimed.failed.items():
-                self.store.create_instance(uuid, names[uuid], request, spec.to_dict(), ERROR,
-                                           reason=f"NoValidHost: {reason}")
+                known[uuid], _ = self.store.create_instance(
+                    uuid, names[uuid], request, spec_dict, ERROR,
+                    reason=f"NoValidHost: {reason}")
         for assignment in claimed.assignments:
             self._notify('instance.create.start', {'instance': assignment.instance,
                                                    'host': assignment.host})
-            self._dispatch(assignment, names[assignment.instance], spec, request)
-        return {'instances': [self.store.get_instance(u).to_dict() for u in uuids]}
+            self.agents.build_instance(assignment.host, assignment.instance,
+                                       names[assignment.instance], assignment.to_dict(),
+                                       spec_dict, request)
+        answers = {a.instance: _building(rows[a.instance], a, claimed.alternates, now)
+                   for a in claimed.assignments}
+        return {'instances': [answers[u] if u in answers else known[u].to_dict()
+                              for u in uuids]}
 
     def _known(self, uuids):
         known = {}
@@ -284,6 +292,11 @@ class SchedulerManager:
             raise rpc.invalid('state', f"{state!r} is not one of {', '.join(STATES)}")
         if reason is not None:
             rpc.check(reason, str, 'reason')
+        if state == ACTIVE and self.store.transition(instance, host, BUILDING, state=ACTIVE,
+                                                     task=None, reason=None):
+            # The common case needs no lock: a finished build changes no claim.
+            self._notify('instance.create.end', {'instance': instance, 'host': host})
+            return None
         with self.lock:
             record = self._find(instance)
             if record.host != host:
@@ -368,9 +381,16 @@ def _count(spec, fresh):
     return dataclasses.replace(spec, count=len(fresh), min_count=min(spec.min_count, len(fresh)))
 
 
-def _new_row(uuid, name, request, spec):
-    return {'uuid': uuid, 'name': name, 'request': request, 'spec': spec.to_dict(),
+def _new_row(uuid, name, request, spec_dict):
+    return {'uuid': uuid, 'name': name, 'request': request, 'spec': spec_dict,
             'state': BUILDING}
+
+
+def _building(row, assignment, alternates, now):
+    """The answer for a just-claimed instance, as ``show`` would give it (no re-read)."""
+    return dict(row, task=None, host=assignment.host, reason=None, attempts=[],
+                alternates=list(alternates.get(assignment.instance, [])), created_at=now,
+                updated_at=now, assignment=assignment.to_dict())
 
 
 def _summary(explanation):

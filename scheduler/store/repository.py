@@ -13,7 +13,7 @@ import os
 import time
 
 from oslo_config import cfg
-from sqlalchemy import create_engine, delete, event, select, update
+from sqlalchemy import create_engine, delete, event, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
@@ -194,12 +194,13 @@ class Store:
         transaction, so a boot costs one commit.
         """
         now = time.time() if now is None else now
+        # SQL Core, not the ORM: this is the hot path of every boot.
         try:
-            with self.session.begin() as session:
+            with self.engine.begin() as conn:
                 if new_instance is not None:
-                    session.add(models.Instance(**_new_instance_values(new_instance, now)))
-                    session.flush()
-                bumped = session.execute(
+                    conn.execute(insert(models.Instance),
+                                 [_new_instance_values(new_instance, now)])
+                bumped = conn.execute(
                     update(models.Host)
                     .where(models.Host.name == assignment.host,
                            models.Host.generation == expected_generation)
@@ -207,16 +208,14 @@ class Store:
                 if bumped.rowcount != 1:
                     raise ClaimConflict(f"host {assignment.host}: generation "
                                         f"{expected_generation} is stale")
-                session.add(models.Allocation(instance_uuid=assignment.instance,
-                                              host=assignment.host,
-                                              assignment=assignment.to_dict(),
-                                              claimed_at=now))
-                session.flush()
-                session.add_all([models.AllocatedResource(
-                    host=assignment.host, kind=kind, key=key,
-                    instance_uuid=assignment.instance)
-                    for kind, key in resource_keys(assignment)])
-                session.flush()
+                conn.execute(insert(models.Allocation), [{
+                    'instance_uuid': assignment.instance, 'host': assignment.host,
+                    'assignment': assignment.to_dict(), 'claimed_at': now}])
+                keys = resource_keys(assignment)
+                if keys:
+                    conn.execute(insert(models.AllocatedResource), [
+                        {'host': assignment.host, 'kind': kind, 'key': key,
+                         'instance_uuid': assignment.instance} for kind, key in keys])
         except IntegrityError as exc:
             raise ClaimConflict(f"host {assignment.host}: a resource of instance "
                                 f"{assignment.instance} is already held "
@@ -310,6 +309,20 @@ class Store:
             query = query.where(models.Instance.host == host)
         with self.session() as session:
             return [_instance_record(r) for r in session.scalars(query)]
+
+    def transition(self, uuid, host, from_state, now=None, **values):
+        """Set columns only if the instance is on ``host`` in ``from_state``; True if so.
+
+        One UPDATE, no read: the hot path of an agent reporting a finished build.
+        """
+        values['updated_at'] = time.time() if now is None else now
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                update(models.Instance)
+                .where(models.Instance.uuid == uuid, models.Instance.host == host,
+                       models.Instance.state == from_state)
+                .values(**values))
+            return changed.rowcount == 1
 
     def update_instance(self, uuid, now=None, **values):
         """Set columns of one instance; returns the new record."""

@@ -54,7 +54,7 @@ class Stack:
     """Scheduler process + in-process simulated agents on a private vhost."""
 
     def __init__(self, workdir, hosts, report_interval=2, down_time=60, grace=30,
-                 on_change=True, hosts_per_connection=25):
+                 on_change=True, hosts_per_connection=25, extra_config=''):
         self.workdir = pathlib.Path(workdir)
         self.vhost = f"kvmfleet-test-{uuidlib.uuid4().hex[:10]}"
         self.url = f"rabbit://guest:guest@127.0.0.1:5672/{self.vhost}"
@@ -67,7 +67,7 @@ class Stack:
             url=self.url, down_time=down_time, log=self.workdir / 'scheduler.log',
             db=self.db, flavors=REPO / 'etc' / 'kvmfleet' / 'flavors.yaml', grace=grace,
             report_interval=report_interval, on_change=on_change,
-            sim=self.workdir / 'sim'))
+            sim=self.workdir / 'sim') + extra_config)
         self.hosts_per_connection = hosts_per_connection
         self.report_interval = report_interval
         self.scheduler = None

@@ -1,0 +1,150 @@
+"""Boots per second over RabbitMQ: one scheduler, N simulated hosts, concurrent clients.
+
+The real ``kvmfleet-scheduler`` and ``kvmfleet-agent --simulate-fleet`` run as
+processes on a private RabbitMQ vhost with a SQLite store; client processes
+call ``boot`` (mixed pinned / 2M-hugepage / SR-IOV / floating requests) as
+fast as the scheduler answers.  A boot is counted when its answer arrives:
+parsed, placed by the engine, claimed in the store and cast to the agent.
+The run then waits until every instance is ACTIVE (the agents built real
+domain XML on libvirt's test driver and reported back).
+
+    .venv/bin/python benchmarks/bench_bus.py [--hosts 1000] [--boots 3000] [--clients 4]
+
+Needs RabbitMQ on 127.0.0.1:5672 and rabbitmqctl (tools/setup-host.sh).
+"""
+
+import argparse
+import json
+import multiprocessing
+import os
+import pathlib
+import statistics
+import sys
+import tempfile
+import time
+
+TOP = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(TOP))
+
+
+def client_worker(url, client, count, results):
+    """Boot ``count`` mixed requests; put (latencies, uuids, failures) on ``results``."""
+    from oslo_config import cfg
+
+    from tests import busfleet
+    from wire import rpc, scheduler_rpcapi
+    cfg.CONF.set_override('transport_url', url)
+    api = scheduler_rpcapi.SchedulerAPI(timeout=60)
+    api.list(state='ERROR')            # warm the connection before the clock starts
+    results.put(('ready', client))
+    latencies, uuids, failures = [], [], 0
+    for index in range(count):
+        template = busfleet.MIXED[index % len(busfleet.MIXED)]
+        started = time.perf_counter()
+        try:
+            answer = api.boot(dict(template, name=f"b{client}-{index}"))
+            uuids.extend(i['uuid'] for i in answer['instances'])
+        except rpc.BusError:
+            failures += 1
+        latencies.append(time.perf_counter() - started)
+    results.put(('done', client, latencies, uuids, failures))
+
+
+def run_clients(url, clients, boots):
+    context = multiprocessing.get_context('spawn')   # no broker connection crosses a fork
+    results = context.Queue()
+    per_client = boots // clients
+    workers = [context.Process(target=client_worker,
+                                       args=(url, c, per_client, results))
+               for c in range(clients)]
+    for worker in workers:
+        worker.start()
+    for _ in workers:
+        assert results.get(timeout=120)[0] == 'ready'
+    started = time.perf_counter()
+    done = [results.get(timeout=600) for _ in workers]
+    elapsed = time.perf_counter() - started
+    for worker in workers:
+        worker.join(30)
+    latencies = sorted(x for d in done for x in d[2])
+    return elapsed, latencies, [u for d in done for u in d[3]], sum(d[4] for d in done)
+
+
+def percentile(values, fraction):
+    return values[min(len(values) - 1, int(len(values) * fraction))]
+
+
+def wait_active(stack, uuids, timeout=600):
+    from wire import scheduler_rpcapi
+    api, deadline = scheduler_rpcapi.SchedulerAPI(timeout=60), time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = {}
+        for record in api.list()['instances']:
+            states[record['state']] = states.get(record['state'], 0) + 1
+        if not states.get('BUILDING'):
+            return states
+        time.sleep(0.5)
+    raise RuntimeError(f"instances still building after {timeout}s: {states}")
+
+
+def start_agent_process(stack):
+    import subprocess
+    return subprocess.Popen(
+        [str(pathlib.Path(sys.executable).parent / 'kvmfleet-agent'), '--config-file',
+         str(stack.config), '--simulate-fleet', str(stack.fleet_path)],
+        stdout=subprocess.DEVNULL, stderr=open(stack.workdir / 'agent.err', 'a'))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--hosts', type=int, default=1000)
+    parser.add_argument('--boots', type=int, default=3000)
+    parser.add_argument('--clients', type=int, default=4)
+    parser.add_argument('--json', action='store_true')
+    parser.add_argument('--notifications', choices=('on', 'off'), default='on',
+                        help='off: [oslo_messaging_notifications] driver = noop')
+    args = parser.parse_args()
+
+    from tests import busfleet
+    from tests.functional.bus_stack import Stack
+    workdir = pathlib.Path(tempfile.mkdtemp(prefix='kvmfleet-bench-bus-'))
+    stack = Stack(workdir, busfleet.fleet(args.hosts, prefix='sim'), report_interval=60,
+                  down_time=600, grace=600, on_change=False, hosts_per_connection=100,
+                  extra_config='' if args.notifications == 'on' else
+                  '[oslo_messaging_notifications]\ndriver = noop\n')
+    stack.create_vhost()
+    agent = None
+    try:
+        stack.start_scheduler()
+        agent = start_agent_process(stack)
+        t0 = time.perf_counter()
+        stack.wait_hosts_up(timeout=300)
+        hosts_up_s = time.perf_counter() - t0
+        elapsed, latencies, uuids, failures = run_clients(stack.url, args.clients, args.boots)
+        t1 = time.perf_counter()
+        states = wait_active(stack, uuids)
+        all_active_s = elapsed + time.perf_counter() - t1
+    finally:
+        if agent is not None:
+            agent.terminate()
+            agent.wait(60)
+        stack.close()
+    result = {
+        'hosts': args.hosts, 'boots': len(latencies), 'clients': args.clients,
+        'boots_per_s': round(len(latencies) / elapsed, 1),
+        'p50_ms': round(statistics.median(latencies) * 1000, 2),
+        'p99_ms': round(percentile(latencies, 0.99) * 1000, 2),
+        'no_valid_host': failures, 'final_states': states,
+        'all_active_per_s': round(len(uuids) / all_active_s, 1),
+        'hosts_up_s': round(hosts_up_s, 1), 'cpus': os.cpu_count(),
+        'notifications': args.notifications,
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for key, value in result.items():
+            print(f"{key:>16}: {value}")
+
+
+if __name__ == '__main__':
+    main()
