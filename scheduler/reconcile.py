@@ -62,8 +62,9 @@ def reconcile(state, host, domains, now):
     outcome = Outcome()
     store = state.store
     held = {h.assignment.instance: h for h in store.held_instances(host)}
+    records = {r.uuid: r for r in store.list_instances(host=host)} if held else {}
     for uuid, held_instance in held.items():
-        record = store.get_instance(uuid)
+        record = records.get(uuid) or store.get_instance(uuid)
         if uuid in domains:
             _follow_domain(store, record, domains[uuid], outcome, now)
         else:
