@@ -98,6 +98,15 @@ def start_agent_process(stack):
         stdout=subprocess.DEVNULL, stderr=open(stack.workdir / 'agent.err', 'a'))
 
 
+def extra_config(args):
+    text = ''
+    if args.executor_threads:
+        text += f"[DEFAULT]\nexecutor_thread_pool_size = {args.executor_threads}\n"
+    if args.notifications == 'off':
+        text += '[oslo_messaging_notifications]\ndriver = noop\n'
+    return text
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--hosts', type=int, default=1000)
@@ -105,6 +114,8 @@ def main():
     parser.add_argument('--clients', type=int, default=4)
     parser.add_argument('--count', type=int, default=1,
                         help='instances per boot call (multi-create); boots/s counts instances')
+    parser.add_argument('--executor-threads', type=int,
+                        help='[DEFAULT] executor_thread_pool_size of both services')
     parser.add_argument('--json', action='store_true')
     parser.add_argument('--notifications', choices=('on', 'off'), default='on',
                         help='off: [oslo_messaging_notifications] driver = noop')
@@ -115,8 +126,7 @@ def main():
     workdir = pathlib.Path(tempfile.mkdtemp(prefix='kvmfleet-bench-bus-'))
     stack = Stack(workdir, busfleet.fleet(args.hosts, prefix='sim'), report_interval=60,
                   down_time=600, grace=600, on_change=False, hosts_per_connection=100,
-                  extra_config='' if args.notifications == 'on' else
-                  '[oslo_messaging_notifications]\ndriver = noop\n')
+                  extra_config=extra_config(args))
     stack.create_vhost()
     agent = None
     try:
@@ -144,7 +154,7 @@ def main():
         'no_valid_host': failures, 'final_states': states,
         'all_active_per_s': round(len(uuids) / all_active_s, 1),
         'hosts_up_s': round(hosts_up_s, 1), 'cpus': os.cpu_count(),
-        'notifications': args.notifications,
+        'notifications': args.notifications, 'executor_threads': args.executor_threads or 64,
     }
     if args.json:
         print(json.dumps(result))

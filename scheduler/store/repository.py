@@ -27,7 +27,7 @@ database_opts = [
     cfg.StrOpt('connection', secret=True,
                help='SQLAlchemy URL of the scheduler store. Default: a SQLite file '
                     'kvmfleet.sqlite in [DEFAULT] state_path (or /var/lib/kvmfleet). '
-                    'PostgreSQL: postgresql+psycopg2://user@host/db'),
+                    'PostgreSQL: postgresql+psycopg2://user@host/db.'),
 ]
 cfg.CONF.register_opts(database_opts, group='database')
 
