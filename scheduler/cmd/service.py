@@ -5,6 +5,7 @@ checked), loads the warm view from it, serves topic ``kvmfleet-scheduler``
 and marks hosts down when their reports stop.  SIGTERM/SIGINT: clean stop.
 """
 
+import gc
 import logging
 import signal
 import socket
@@ -112,6 +113,10 @@ def main(argv=None):
         LOG.error('kvmfleet-scheduler cannot start: %s', exc)
         print(f"kvmfleet-scheduler: {exc}", file=sys.stderr)
         return 1
+    # The warm view is long-lived: keep the cyclic GC from rescanning it (see
+    # docs/benchmarks.md, Placement).
+    gc.collect()
+    gc.freeze()
     serve(manager, stop_event)
     rpc.reset_transports()
     return 0
