@@ -82,6 +82,20 @@ def bus():
     cfg.CONF.clear_override('transport_url')
 
 
+class RecordingNotifier:
+    def __init__(self):
+        self.events = []
+
+    def info(self, ctxt, event, payload):
+        self.events.append(('info', event, payload))
+
+    def error(self, ctxt, event, payload):
+        self.events.append(('error', event, payload))
+
+    def names(self):
+        return [event for _, event, _ in self.events]
+
+
 @pytest.fixture
 def world(bus, tmp_path):
     proxy, client = bus
@@ -89,14 +103,15 @@ def world(bus, tmp_path):
     clock = Clock()
     agents = RecordingAgents()
     engine = build_engine(EngineSettings(seed=1, max_alternates=3))
-    manager = SchedulerManager(store, engine, agents, clock=clock)
+    notifier = RecordingNotifier()
+    manager = SchedulerManager(store, engine, agents, notifier=notifier, clock=clock)
     proxy.manager = manager
 
     class World:
         pass
     world = World()
     world.__dict__.update(store=store, clock=clock, agents=agents, client=client,
-                          manager=manager, engine=engine)
+                          manager=manager, engine=engine, notifier=notifier)
     yield world
     store.dispose()
 
@@ -313,6 +328,24 @@ def test_malformed_messages_are_rejected_and_the_service_goes_on(world, method, 
     assert caught.value.code == rpc.INVALID_INPUT
     assert field in caught.value.message
     assert world.client.list()['instances'] == []      # still serving, nothing changed
+
+
+def test_notifications_follow_the_lifecycle(world):
+    add_hosts(world, 1)
+    world.clock.now += 61
+    world.manager.check_hosts()
+    report(world, busfleet.host('host-0000'))
+    uuid = world.client.boot(busfleet.PINNED)['instances'][0]['uuid']
+    reply(world, uuid, ACTIVE)
+    world.client.delete(uuid)
+    reply(world, uuid, DELETED)
+    with pytest.raises(rpc.BusError):
+        world.client.boot(dict(busfleet.PINNED, vcpus=64))
+    assert world.notifier.names() == [
+        'host.up', 'host.down', 'host.up', 'instance.create.start', 'instance.create.end',
+        'instance.delete.end', 'instance.create.error']
+    assert world.notifier.events[3][2] == {'instance': uuid, 'host': 'host-0000'}
+    assert world.notifier.events[-1][0] == 'error'
 
 
 def test_only_endpoint_methods_are_callable(world):
