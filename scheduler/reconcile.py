@@ -4,11 +4,13 @@ Rules (docs/rpc-api.md, "Reconciliation"):
 
 1. A claim whose domain the host reports: the instance state follows the
    domain (running -> ACTIVE, shut off -> STOPPED) unless an operation on it
-   is in flight.
-2. A claim with no domain: while BUILDING and younger than
-   ``[scheduler] build_grace_period`` it is left alone (the build may still
-   be on its way); otherwise the instance goes to ERROR with the reason and
-   its claim is freed.  An instance being deleted becomes DELETED.
+   is in flight or it changed in the last RECENT_CHANGE_S seconds (a report
+   is a snapshot; it may predate the change).
+2. A claim with no domain: while the claim and the instance's last change are
+   younger than ``[scheduler] build_grace_period`` it is left alone (the
+   build may be on its way, or the report predates it); otherwise the
+   instance goes to ERROR with the reason and its claim is freed.  An
+   instance being deleted becomes DELETED.
 3. A domain with no claim (``unknown``): if it carries kvmfleet metadata for
    this host and its assignment claims cleanly, it is adopted (instance
    created or revived, ACTIVE/STOPPED); if the claim conflicts with what is
@@ -37,6 +39,10 @@ reconcile_opts = [
 cfg.CONF.register_opts(reconcile_opts, group='scheduler')
 
 RUNNING_STATES = ('running', 'blocked', 'paused')
+# A report is a snapshot taken before it arrives: an instance changed this
+# recently may have changed after the snapshot, so its domain state is not
+# followed yet (the next report is newer).
+RECENT_CHANGE_S = 10
 
 
 def list_opts():
@@ -82,6 +88,8 @@ def _transition(store, record, new_state, outcome, now, **values):
 
 def _follow_domain(store, record, domain, outcome, now):
     running = domain.get('state') in RUNNING_STATES
+    if now - record.updated_at < RECENT_CHANGE_S and record.state != BUILDING:
+        return   # the report may predate that change: the next one will tell
     if record.state == BUILDING and running:
         _transition(store, record, ACTIVE, outcome, now, task=None, reason=None)
     elif record.task is None and record.state == ACTIVE and not running:
@@ -92,8 +100,8 @@ def _follow_domain(store, record, domain, outcome, now):
 
 def _missing_domain(state, record, held, outcome, now):
     grace = cfg.CONF.scheduler.build_grace_period
-    if record.state == BUILDING and now - held.claimed_at < grace:
-        return
+    if now - max(held.claimed_at, record.updated_at) < grace:
+        return   # being built, or built after the agent listed its domains
     if record.task == 'deleting':
         claims.release_claim(state, record.uuid)
         _transition(state.store, record, DELETED, outcome, now, task=None)

@@ -112,8 +112,9 @@ def resource_keys(assignment):
 class Store:
     """Repository over one database; thread-safe (one session per operation)."""
 
-    def __init__(self, url=None):
+    def __init__(self, url=None, clock=time.time):
         self.url = url or default_connection()
+        self.clock = clock
         self.engine = _make_engine(self.url)
         self.session = sessionmaker(self.engine, expire_on_commit=False)
 
@@ -125,7 +126,7 @@ class Store:
                                      .order_by(models.SchemaVersion.version.desc()))
             if current is None:
                 session.add(models.SchemaVersion(version=models.SCHEMA_VERSION,
-                                                 applied_at=time.time()))
+                                                 applied_at=self.clock()))
             elif current > models.SCHEMA_VERSION:
                 raise RuntimeError(f"store schema {current} is newer than this kvmfleet "
                                    f"({models.SCHEMA_VERSION})")
@@ -145,7 +146,7 @@ class Store:
 
         Returns (HostRecord, created, changed).
         """
-        now = time.time() if now is None else now
+        now = self.clock() if now is None else now
         with self.session.begin() as session:
             row = session.get(models.Host, topology['name'], with_for_update=True)
             if row is None:
@@ -193,7 +194,7 @@ class Store:
         ``new_instance`` (column values) inserts the instance in the same
         transaction, so a boot costs one commit.
         """
-        now = time.time() if now is None else now
+        now = self.clock() if now is None else now
         # SQL Core, not the ORM: this is the hot path of every boot.
         try:
             with self.engine.begin() as conn:
@@ -274,7 +275,7 @@ class Store:
     # -- instances ---------------------------------------------------------
     def create_instance(self, uuid, name, request, spec, state, reason=None, now=None):
         """Insert an instance; returns (record, created). Existing uuid: no change."""
-        now = time.time() if now is None else now
+        now = self.clock() if now is None else now
         try:
             with self.session.begin() as session:
                 row = models.Instance(uuid=uuid, name=name, request=request, spec=spec,
@@ -315,7 +316,7 @@ class Store:
 
         One UPDATE, no read: the hot path of an agent reporting a finished build.
         """
-        values['updated_at'] = time.time() if now is None else now
+        values['updated_at'] = self.clock() if now is None else now
         with self.engine.begin() as conn:
             changed = conn.execute(
                 update(models.Instance)
@@ -326,7 +327,7 @@ class Store:
 
     def update_instance(self, uuid, now=None, **values):
         """Set columns of one instance; returns the new record."""
-        values['updated_at'] = time.time() if now is None else now
+        values['updated_at'] = self.clock() if now is None else now
         with self.session.begin() as session:
             row = session.get(models.Instance, uuid)
             if row is None:

@@ -117,6 +117,9 @@ def test_200_mixed_boots_from_4_clients_end_active_or_error_and_match_libvirt(st
     final = stack.wait_settled(uuids)
     assert all(r['state'] in ('ACTIVE', 'ERROR') for r in final.values())
     assert all(r['reason'] for r in final.values() if r['state'] == 'ERROR')
+    failed_builds = [(r['name'], r['host'], r['reason']) for r in final.values()
+                     if r['state'] == 'ERROR' and 'NoValidHost' not in r['reason']]
+    assert failed_builds == []      # every placed instance fits its host: none may fail
     active = {u: stack.api().show(u) for u, r in final.items() if r['state'] == 'ACTIVE'}
     assert len(active) >= 100
     impossible = [r for r in final.values() if 'impossible' in r['name']]
@@ -142,7 +145,9 @@ def test_restarts_of_scheduler_and_agents_lose_nothing(stack):
     stack.start_agents()                    # the simulated hypervisors kept their domains
     stack.wait_hosts_up()
     after = {i['uuid']: (i['state'], i['host']) for i in api.list()['instances']}
-    assert after == before
+    changed = {u: api.show(u) for u in set(before) | set(after) if before.get(u) != after.get(u)}
+    assert after == before, [(before.get(u), r['state'], r['reason'], r['attempts'])
+                             for u, r in changed.items()]
     assert _pcpus_used(api.hosts()) == usage_before
     some = next(u for u, (state, _) in after.items() if state == 'ACTIVE')
     api.delete(some)

@@ -99,8 +99,8 @@ class RecordingNotifier:
 @pytest.fixture
 def world(bus, tmp_path):
     proxy, client = bus
-    store = Store(f"sqlite:///{tmp_path}/s.sqlite").create_schema()
     clock = Clock()
+    store = Store(f"sqlite:///{tmp_path}/s.sqlite", clock=clock).create_schema()
     agents = RecordingAgents()
     engine = build_engine(EngineSettings(seed=1, max_alternates=3))
     notifier = RecordingNotifier()
@@ -289,6 +289,16 @@ def test_reconcile_errors_missing_domains_after_grace_and_adopts_unknown(world):
     [view] = world.client.hosts()['hosts']
     flagged = {f['uuid']: f['reason'] for f in view['unknown_domains']}
     assert set(flagged) == {'clash', 'foreign'} and 'already held' in flagged['clash']
+
+
+def test_a_report_older_than_the_build_does_not_error_it(world):
+    [host] = add_hosts(world, 1)
+    uuid = world.client.boot(busfleet.PINNED)['instances'][0]['uuid']
+    reply(world, uuid, ACTIVE)
+    world.clock.now += 5
+    report(world, host)              # listed its domains before the build finished
+    assert world.store.get_instance(uuid).state == ACTIVE
+    assert len(world.store.all_allocations()) == 1
 
 
 def test_explain_and_capacity_are_dry_runs(world):
