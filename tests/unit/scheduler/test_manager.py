@@ -2,15 +2,17 @@
 reconciliation, host liveness and malformed messages.
 """
 
+import os
 import threading
 
 import oslo_messaging as messaging
 import pytest
+import sqlalchemy
 from oslo_config import cfg
 
 from scheduler.engine import EngineSettings, build_engine
 from scheduler.manager import SchedulerManager
-from scheduler.store import ACTIVE, BUILDING, DELETED, ERROR, STOPPED, Store
+from scheduler.store import ACTIVE, BUILDING, DELETED, ERROR, STOPPED, Store, models
 from tests import busfleet
 from wire import rpc, scheduler_rpcapi
 from wire.assignment import Assignment
@@ -96,11 +98,34 @@ class RecordingNotifier:
         return [event for _, event, _ in self.events]
 
 
-@pytest.fixture
-def world(bus, tmp_path):
+@pytest.fixture(scope='module')
+def postgres_schema(postgres_url):
+    """A private schema in kvmfleet_test for this module's stores."""
+    schema = f"kvmfleet_manager_test_{os.getpid()}"
+    admin = sqlalchemy.create_engine(postgres_url)
+    with admin.begin() as conn:
+        conn.execute(sqlalchemy.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    yield f"{postgres_url}?options=-csearch_path%3D{schema}"
+    with admin.begin() as conn:
+        conn.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+def make_store(request, tmp_path, clock):
+    if request.param == 'sqlite':
+        return Store(f"sqlite:///{tmp_path}/s.sqlite", clock=clock).create_schema()
+    store = Store(request.getfixturevalue('postgres_schema'), clock=clock).create_schema()
+    with store.engine.begin() as conn:     # each test starts from empty tables
+        for table in reversed(models.Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+    return store
+
+
+@pytest.fixture(params=['sqlite', pytest.param('postgres', marks=pytest.mark.postgres)])
+def world(request, bus, tmp_path):
     proxy, client = bus
     clock = Clock()
-    store = Store(f"sqlite:///{tmp_path}/s.sqlite", clock=clock).create_schema()
+    store = make_store(request, tmp_path, clock)
     agents = RecordingAgents()
     engine = build_engine(EngineSettings(seed=1, max_alternates=3))
     notifier = RecordingNotifier()
