@@ -77,7 +77,8 @@ SHOWN_INSTANCES = ('hugepages-1', 'sriov-1')
 
 
 def banner(text):
-    print(f'\n\033[1m=== {text}\033[0m', flush=True)
+    bold, plain = ('\033[1m', '\033[0m') if sys.stdout.isatty() else ('', '')
+    print(f'\n{bold}=== {text}{plain}', flush=True)
 
 
 def help_text(*argv):
