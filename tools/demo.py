@@ -260,8 +260,8 @@ def run_bus_demo(keep_state):
 
 def run_file_demo(missing):
     """The in-process placement of the sample requests on the sample fleet."""
-    banner('The bus services are not installed yet: placing in-process instead')
-    print(f"    (missing for the bus demo: {', '.join(missing)})")
+    banner('Placing the sample requests on the sample fleet in-process (no services)')
+    print(f"    (why not the bus demo: {', '.join(missing)})")
     if not help_text(command('kvmfleet'), 'simulate'):
         raise DemoError('neither the bus commands nor kvmfleet simulate are installed')
     for path in (FLEET_FILE, REQUESTS_FILE):
