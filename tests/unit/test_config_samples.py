@@ -3,6 +3,7 @@
 A stale sample misleads operators, so this fails until tools/generate-config.sh is run.
 """
 
+import configparser
 import difflib
 import importlib
 import importlib.metadata
@@ -159,3 +160,34 @@ def test_merge_rejects_two_different_options_with_one_name():
     second = [('pci', [cfg.MultiStrOpt('alias', help='Many aliases.')])]
     with pytest.raises(wire.opts.DuplicateOptionError, match=r'\[pci\] alias'):
         wire.opts.merge_opts([first, second])
+
+
+def _sample_options(text):
+    options, section = set(), None
+    for line in text.splitlines():
+        if line.startswith('[') and line.endswith(']'):
+            section = line[1:-1]
+        elif re.match(r'#\w+ =( |$)', line):
+            options.add((section, line[1:].split(' =')[0]))
+    return options
+
+
+def _written_options(path):
+    parser = configparser.ConfigParser()
+    parser.read(path)
+    return {(section, option) for section in ['DEFAULT', *parser.sections()]
+            for option in (parser.defaults() if section == 'DEFAULT' else
+                           set(parser[section]) - set(parser.defaults()))}
+
+
+def test_the_demo_writes_only_real_options(tmp_path, fresh_samples):
+    # oslo.config ignores unknown options: a renamed option would silently change the demo.
+    sys.path.insert(0, str(TOP / 'tools'))
+    try:
+        import demo_env
+    finally:
+        sys.path.remove(str(TOP / 'tools'))
+    known = _sample_options(fresh_samples['scheduler']) | _sample_options(fresh_samples['agent'])
+    written = (_written_options(demo_env.write_config(tmp_path))
+               | _written_options(demo_env.write_real_agent_config(tmp_path)))
+    assert written and not written - known, sorted(written - known)
