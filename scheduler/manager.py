@@ -6,7 +6,6 @@ Agent casts and notifications happen outside the lock.  Every endpoint
 validates its payload (wire.rpc.endpoint turns errors into BusError).
 """
 
-import dataclasses
 import logging
 import threading
 import time
@@ -15,7 +14,7 @@ import uuid as uuidlib
 import oslo_messaging as messaging
 from oslo_config import cfg
 
-from scheduler import claims, host_views, reconcile
+from scheduler import claims, host_views, payloads, reconcile
 from scheduler.capacity import shape_capacity
 from scheduler.specs import parse_request
 from scheduler.store import ACTIVE, BUILDING, DELETED, ERROR, STATES, STOPPED, NotFound
@@ -94,7 +93,7 @@ class SchedulerManager:
     def boot(self, ctxt, request, instance_uuids=None):
         """Place, claim and dispatch; answer at once with the instances in BUILDING."""
         rpc.check(request, dict, 'request')
-        uuids = _boot_uuids(request, instance_uuids)
+        uuids = payloads.boot_uuids(request, instance_uuids)
         if instance_uuids is not None and 'count' not in request:
             request = dict(request, count=len(uuids))
         spec = self._parse(request)
@@ -108,10 +107,10 @@ class SchedulerManager:
             if len(known) == len(uuids):   # a retried boot: answer what exists
                 return {'instances': [known[u].to_dict() for u in uuids]}
             fresh = [u for u in uuids if u not in known]
-            names = _names(spec, uuids)
+            names = payloads.names(spec, uuids)
             now = self.clock()
-            rows = {u: _new_row(u, names[u], request, spec_dict) for u in fresh}
-            claimed = claims.place_and_claim(self.engine, self.state, _count(spec, fresh),
+            rows = {u: payloads.new_row(u, names[u], request, spec_dict) for u in fresh}
+            claimed = claims.place_and_claim(self.engine, self.state, payloads.count(spec, fresh),
                                              fresh, rows)
             if len(claimed.assignments) < min(spec.min_count, len(fresh)):
                 return self._no_valid_host(spec, fresh, rows, claimed)
@@ -125,7 +124,7 @@ class SchedulerManager:
             self.agents.build_instance(assignment.host, assignment.instance,
                                        names[assignment.instance], assignment.to_dict(),
                                        spec_dict, request)
-        answers = {a.instance: _building(rows[a.instance], a, claimed.alternates, now)
+        answers = {a.instance: payloads.building(rows[a.instance], a, claimed.alternates, now)
                    for a in claimed.assignments}
         return {'instances': [answers[u] if u in answers else known[u].to_dict()
                               for u in uuids]}
@@ -143,7 +142,7 @@ class SchedulerManager:
         for assignment in claimed.assignments:    # below min_count: give all back
             claims.release_claim(self.state, assignment)
         explanation = claims.explanation_text(claimed.explanation)
-        summary = _summary(explanation) or 'no host can hold the request'
+        summary = payloads.summary(explanation) or 'no host can hold the request'
         for uuid in fresh:
             reason = f"NoValidHost: {summary}"
             record, created = self.store.create_instance(
@@ -261,7 +260,7 @@ class SchedulerManager:
     def report_host(self, ctxt, host, instances):
         """Agent heartbeat + topology + domains; reconciled with the store."""
         topology = HostTopology.from_dict(rpc.check(host, dict, 'host'), 'host')
-        domains = _domains(instances)
+        domains = payloads.domains(instances)
         stored = dict(topology.to_dict(), instances=[], enabled=True, up=True)
         now = self.clock()
         with self.lock:
@@ -351,60 +350,4 @@ class SchedulerManager:
         for name in stale:
             self._notify('host.down', {'host': name}, error=True)
         return stale
-
-
-def _boot_uuids(request, instance_uuids):
-    if instance_uuids is None:
-        return []
-    rpc.check(instance_uuids, list, 'instance_uuids')
-    for index, value in enumerate(instance_uuids):
-        rpc.check(value, str, f"instance_uuids[{index}]")
-        try:
-            canonical = str(uuidlib.UUID(value))
-        except ValueError:
-            canonical = None
-        if canonical != value:   # the agent names domains by it: one spelling only
-            raise rpc.invalid(f"instance_uuids[{index}]",
-                              f"{value!r} is not a lower-case canonical UUID")
-    if len(set(instance_uuids)) != len(instance_uuids) or not instance_uuids:
-        raise rpc.invalid('instance_uuids', 'must be a non-empty list of distinct uuids')
-    return list(instance_uuids)
-
-
-def _names(spec, uuids):
-    if len(uuids) == 1:
-        return {uuids[0]: spec.name}
-    return {u: f"{spec.name}-{i + 1}" for i, u in enumerate(uuids)}
-
-
-def _count(spec, fresh):
-    return dataclasses.replace(spec, count=len(fresh), min_count=min(spec.min_count, len(fresh)))
-
-
-def _new_row(uuid, name, request, spec_dict):
-    return {'uuid': uuid, 'name': name, 'request': request, 'spec': spec_dict,
-            'state': BUILDING}
-
-
-def _building(row, assignment, alternates, now):
-    """The answer for a just-claimed instance, as ``show`` would give it (no re-read)."""
-    return dict(row, task=None, host=assignment.host, reason=None, attempts=[],
-                alternates=list(alternates.get(assignment.instance, [])), created_at=now,
-                updated_at=now, assignment=assignment.to_dict())
-
-
-def _summary(explanation):
-    if isinstance(explanation, dict):
-        return explanation.get('summary') or explanation.get('message')
-    return explanation
-
-
-def _domains(instances):
-    rpc.check(instances, list, 'instances')
-    domains = {}
-    for index, item in enumerate(instances):
-        uuid = rpc.require(item, 'uuid', str, f"instances[{index}]")
-        rpc.require(item, 'state', str, f"instances[{index}]")
-        domains[uuid] = item
-    return domains
 
