@@ -202,10 +202,17 @@ class MultiHostServer(RPCServer):
 
     def _create_listener(self):
         adapter = super()._create_listener()
+        if not self.extra_hosts:
+            return adapter
         # Driver internals (rabbit / kombu drivers): the poll-style listener
         # owns the connection its consumers are declared on.
-        listener = adapter._poll_style_listener
-        exchange = listener.driver._get_exchange(self._target)
+        try:
+            listener = adapter._poll_style_listener
+            exchange = listener.driver._get_exchange(self._target)
+        except AttributeError as exc:
+            raise RuntimeError('this oslo.messaging driver cannot share a connection between '
+                               'hosts: set [agent] simulated_hosts_per_connection = 1 '
+                               f"({exc})")
         for host in self.extra_hosts:
             listener.conn.declare_topic_consumer(
                 exchange_name=exchange, topic=f"{self._target.topic}.{host}", callback=listener)
