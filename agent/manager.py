@@ -160,8 +160,8 @@ class AgentManager:
             if known is None:
                 known = _metadata_of(xml, libvirt_uuid)
                 self._known[name] = known
-            uuid, assignment = known
-            entry = {'uuid': uuid, 'name': name, 'state': state}
+            uuid, assignment, instance_name = known
+            entry = {'uuid': uuid, 'name': instance_name or name, 'state': state}
             if assignment is not None:
                 entry['assignment'] = assignment
             reported.append(entry)
@@ -216,14 +216,14 @@ def _launched(result):
 
 
 def _metadata_of(xml, libvirt_uuid):
-    """(instance uuid, assignment dict or None) of one domain's XML."""
+    """(instance uuid, assignment dict or None, instance name or None) of a domain's XML."""
     try:
         if has_metadata(xml):
-            uuid, _spec, assignment = parse_metadata(xml)
-            return uuid, assignment.to_dict()
+            uuid, spec, assignment = parse_metadata(xml)
+            return uuid, assignment.to_dict(), spec.name
     except (MetadataError, ValueError) as exc:
         LOG.warning('Domain %s: unreadable kvmfleet metadata: %s', libvirt_uuid, exc)
-    return libvirt_uuid, None
+    return libvirt_uuid, None, None
 
 
 class Reporter(threading.Thread):

@@ -99,6 +99,7 @@ def test_build_launches_on_the_named_host_and_reports_active(agents):
     assert scheduler.wait_update(U1) == (U1, 'sim-0002', 'ACTIVE', None)
     [domain] = [d for d in managers['sim-0002'].domains() if d['uuid'] == U1]
     assert domain['state'] == 'running' and domain['assignment'] == assignment.to_dict()
+    assert domain['name'] == busfleet.PINNED['name']      # the instance's, not libvirt's
     assert all(d['uuid'] != U1 for d in managers['sim-0000'].domains())
 
 
