@@ -18,6 +18,7 @@ import json
 import multiprocessing
 import os
 import pathlib
+import shutil
 import statistics
 import sys
 import tempfile
@@ -145,6 +146,7 @@ def main():
             agent.terminate()
             agent.wait(60)
         stack.close()
+    shutil.rmtree(workdir, ignore_errors=True)
     result = {
         'hosts': args.hosts, 'boot_calls': len(latencies), 'instances': len(uuids),
         'count_per_call': args.count, 'clients': args.clients,
