@@ -114,8 +114,10 @@ def _complete(nodes, cpu_keys, mem_keys, keys_field, errors):
             if cell not in keys:
                 complete = False
                 missing = f'{prefix}numa_{family}.{cell}'
+                # Point at a key of the same family when there is one.
+                given = min(keys.values(), default=example)
                 errors.add(_missing_field(model, missing),
-                           f'{missing} is missing: hw:numa_nodes={nodes} and {example} is set')
+                           f'{missing} is missing: hw:numa_nodes={nodes} and {given} is set')
     return complete
 
 
