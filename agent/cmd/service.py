@@ -40,8 +40,11 @@ def main(argv=None):
     parser = build_parser()
     args, conf_args = parser.parse_known_args(sys.argv[1:] if argv is None else argv)
     conf_args = run.config_args(args) + conf_args
-    if args.command is None and not conf_args and not args.simulate_fleet:
-        parser.print_help(sys.stderr)   # nothing at all: help; with a config: the service
+    if (args.command is None and not conf_args and not args.simulate_fleet
+            and not cfg.find_config_files(project=PROJECT, prog='kvmfleet-agent')):
+        # Nothing given and no config file in oslo's default places: help, not a
+        # service running on defaults nobody chose.
+        parser.print_help(sys.stderr)
         return 2
     load_config(conf_args)
     if args.command is None:

@@ -97,3 +97,21 @@ def test_parser_has_discover_with_formats_and_leaves_config_args_to_oslo():
     with pytest.raises(SystemExit):
         parser.parse_known_args(['discover', '--format', 'xml'])
 
+
+
+def test_no_arguments_and_no_config_file_prints_help(monkeypatch, capsys):
+    from agent.cmd import service
+    monkeypatch.setattr(service.cfg, 'find_config_files', lambda **kw: [])
+    assert service.main([]) == 2
+    assert 'usage: kvmfleet-agent' in capsys.readouterr().err
+
+
+def test_no_arguments_with_a_default_config_file_runs_the_service(monkeypatch):
+    from agent.cmd import service
+    ran = []
+    monkeypatch.setattr(service.cfg, 'find_config_files',
+                        lambda **kw: ['/etc/kvmfleet/kvmfleet.conf'])
+    monkeypatch.setattr(service, 'load_config', lambda conf_args: None)
+    monkeypatch.setattr(service.run, 'run', lambda args: ran.append(args) or 0)
+    assert service.main([]) == 0
+    assert len(ran) == 1
