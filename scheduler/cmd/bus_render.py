@@ -3,6 +3,7 @@
 import json
 
 from scheduler.cmd.render import table
+from scheduler.fitting.reasons import page_label
 from wire.cpuset import format_cpuset
 
 
@@ -20,9 +21,11 @@ def assignment_lines(assignment):
         pins = ', '.join(f"{v}->{p}" for v, p in sorted(cell['pinning'].items(),
                                                        key=lambda kv: int(kv[0])))
         floats = format_cpuset(cell['shared_cpus']) if cell['shared_cpus'] else ''
+        reserved = format_cpuset(cell.get('reserved_pcpus') or ())
         lines.append(f"  guest cell {cell['guest_cell']} -> host cell {cell['host_cell']}: "
-                     f"{cell['memory_mb']} MiB in {cell['page_size_kb']} KiB pages"
+                     f"{cell['memory_mb']} MiB in {page_label(cell['page_size_kb'])} pages"
                      f"{'; pinned ' + pins if pins else ''}"
+                     f"{'; siblings held ' + reserved if reserved else ''}"
                      f"{'; floats on ' + floats if floats else ''}")
     if not assignment['cells'] and assignment['shared_cpus']:
         lines.append(f"  floats on pCPUs {format_cpuset(assignment['shared_cpus'])}")
@@ -45,7 +48,8 @@ def instance_detail(record):
 
 
 def _pages(cell):
-    return ' '.join(f"{size}K:{p['free']}/{p['total']}" for size, p in cell['pages'].items())
+    return ' '.join(f"{page_label(int(size))}:{p['free']}/{p['total']}"
+                    for size, p in cell['pages'].items())
 
 
 def _vfs(by_physnet):
