@@ -23,10 +23,9 @@ from agent.domain import (
     MetadataError,
     domain_name,
     domain_xml,
-    has_metadata,
     instance_uuid,
-    parse_metadata,
 )
+from agent.domain.metadata import MetadataCache
 from agent.exceptions import LibvirtError
 from agent.verify import verify
 
@@ -106,6 +105,7 @@ class InstanceDriver:
         self._clock = clock
         self._sleep = sleep
         self._build_lock = threading.Lock()
+        self._metadata = MetadataCache()
 
     # Paths
 
@@ -340,16 +340,16 @@ class InstanceDriver:
 
     def _kvmfleet_domains(self):
         """([(name, uuid, spec, assignment, state)] with kvmfleet metadata, [unreadable names])."""
-        found, unreadable = [], []
+        found, unreadable, names = [], [], set()
         for name, _uuid, xml, state in self.conn.list_domains():
-            if not has_metadata(xml):
-                continue
-            try:
-                uuid, spec, assignment = parse_metadata(xml)
-            except MetadataError:
+            names.add(name)
+            parsed = self._metadata.read(name, xml)
+            if isinstance(parsed, MetadataError):
                 unreadable.append(name)
-                continue
-            found.append((name, uuid, spec, assignment, state))
+            elif parsed is not None:
+                uuid, spec, assignment = parsed
+                found.append((name, uuid, spec, assignment, state))
+        self._metadata.retain(names)
         return found, unreadable
 
     def reconcile(self):

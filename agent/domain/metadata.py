@@ -86,3 +86,38 @@ def _text(block, name):
     if element is None or element.text is None:
         raise MetadataError(f"kvmfleet metadata has no <{name}>")
     return element.text
+
+
+class MetadataCache:
+    """Parsed kvmfleet metadata of one host's domains, keyed by domain name.
+
+    Verification reads the metadata of every domain on the host at each build.
+    libvirt's XML stays the truth (callers pass the text they just read); the
+    same text always parses to the same metadata, so only a changed text is
+    parsed again.  ``read`` answers (uuid, spec, assignment), a MetadataError
+    (unreadable block), or None (a domain kvmfleet did not make).
+    """
+
+    def __init__(self):
+        self._entries = {}
+
+    def read(self, name, domain_xml):
+        cached = self._entries.get(name)
+        if cached is not None and cached[0] == domain_xml:
+            return cached[1]
+        parsed = _parse_if_ours(domain_xml)
+        self._entries[name] = (domain_xml, parsed)
+        return parsed
+
+    def retain(self, names):
+        """Forget domains not in ``names`` (undefined since)."""
+        self._entries = {n: e for n, e in self._entries.items() if n in names}
+
+
+def _parse_if_ours(domain_xml):
+    try:
+        if not has_metadata(domain_xml):
+            return None
+        return parse_metadata(domain_xml)
+    except MetadataError as exc:
+        return exc
