@@ -23,6 +23,7 @@ from scheduler.specs.flavors import load_flavors
 from scheduler.store import Store
 from wire import agent_rpcapi, rpc, scheduler_rpcapi
 from wire.files import FileFormatError
+from wire.notify import BackgroundNotifier
 
 LOG = logging.getLogger(__name__)
 PROJECT = 'kvmfleet'
@@ -61,7 +62,8 @@ def build_manager(conf=cfg.CONF, store_url=None):
     flavors, aliases = load_catalog(conf.scheduler.flavors_file)
     return SchedulerManager(store, build_engine(settings_from_conf(conf)),
                             agent_rpcapi.AgentAPI(),
-                            notifier=rpc.get_notifier('kvmfleet-scheduler'),
+                            # off the request path: see wire/notify.py
+                            notifier=BackgroundNotifier(rpc.get_notifier('kvmfleet-scheduler')),
                             flavors=flavors, aliases=aliases)
 
 
@@ -89,6 +91,8 @@ def serve(manager, stop_event, server_name=None):
     server.stop()
     server.wait()
     watcher.join(5)
+    if hasattr(manager.notifier, 'close'):
+        manager.notifier.close()
     manager.store.dispose()
 
 
