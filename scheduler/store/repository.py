@@ -7,9 +7,11 @@ a resource already held raises ClaimConflict and writes nothing; the caller
 refits on fresh state.
 """
 
+import contextlib
 import dataclasses
 import logging
 import os
+import threading
 import time
 
 from oslo_config import cfg
@@ -117,11 +119,18 @@ class Store:
         self.clock = clock
         self.engine = _make_engine(self.url)
         self.session = sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer at a time; a second writer waits in SQLite's busy
+        # handler, which sleeps 1, 2, 5, 10... ms between retries.  A claim (under
+        # the scheduler lock) stuck behind an agent's update stalled every boot, so
+        # this process's writers queue on a mutex instead (handed over at once).
+        # PostgreSQL locks rows: no mutex.
+        self._writer = (threading.RLock() if self.url.startswith('sqlite')
+                        else contextlib.nullcontext())
 
     def create_schema(self):
         """Create missing tables and record the schema version (idempotent)."""
         models.Base.metadata.create_all(self.engine)
-        with self.session.begin() as session:
+        with self._writer, self.session.begin() as session:
             current = session.scalar(select(models.SchemaVersion.version)
                                      .order_by(models.SchemaVersion.version.desc()))
             if current is None:
@@ -147,7 +156,7 @@ class Store:
         Returns (HostRecord, created, changed).
         """
         now = self.clock() if now is None else now
-        with self.session.begin() as session:
+        with self._writer, self.session.begin() as session:
             row = session.get(models.Host, topology['name'], with_for_update=True)
             if row is None:
                 row = models.Host(name=topology['name'], topology=topology, generation=0,
@@ -177,7 +186,7 @@ class Store:
                 select(models.Host).order_by(models.Host.name))]
 
     def set_host_enabled(self, name, enabled, reason=None):
-        with self.session.begin() as session:
+        with self._writer, self.session.begin() as session:
             row = session.get(models.Host, name)
             if row is None:
                 raise NotFound(f"host {name!r} is not known")
@@ -197,7 +206,7 @@ class Store:
         now = self.clock() if now is None else now
         # SQL Core, not the ORM: this is the hot path of every boot.
         try:
-            with self.engine.begin() as conn:
+            with self._writer, self.engine.begin() as conn:
                 if new_instance is not None:
                     conn.execute(insert(models.Instance),
                                  [_new_instance_values(new_instance, now)])
@@ -225,7 +234,7 @@ class Store:
 
     def release(self, instance_uuid):
         """Free an instance's claim; returns (host, new generation) or None."""
-        with self.session.begin() as session:
+        with self._writer, self.session.begin() as session:
             row = session.get(models.Allocation, instance_uuid)
             if row is None:
                 return None
@@ -277,7 +286,7 @@ class Store:
         """Insert an instance; returns (record, created). Existing uuid: no change."""
         now = self.clock() if now is None else now
         try:
-            with self.session.begin() as session:
+            with self._writer, self.session.begin() as session:
                 row = models.Instance(uuid=uuid, name=name, request=request, spec=spec,
                                       state=state, reason=reason, attempts=[], alternates=[],
                                       created_at=now, updated_at=now)
@@ -317,7 +326,7 @@ class Store:
         One UPDATE, no read: the hot path of an agent reporting a finished build.
         """
         values['updated_at'] = self.clock() if now is None else now
-        with self.engine.begin() as conn:
+        with self._writer, self.engine.begin() as conn:
             changed = conn.execute(
                 update(models.Instance)
                 .where(models.Instance.uuid == uuid, models.Instance.host == host,
@@ -328,7 +337,7 @@ class Store:
     def update_instance(self, uuid, now=None, **values):
         """Set columns of one instance; returns the new record."""
         values['updated_at'] = self.clock() if now is None else now
-        with self.session.begin() as session:
+        with self._writer, self.session.begin() as session:
             row = session.get(models.Instance, uuid)
             if row is None:
                 raise NotFound(f"instance {uuid!r} not found")
