@@ -44,7 +44,7 @@ def list_opts():
 class SchedulerManager:
     """The scheduler's endpoints."""
 
-    target = messaging.Target(version='1.0')
+    target = messaging.Target(version='1.1')
 
     def __init__(self, store, engine, agent_api, notifier=None, flavors=None, aliases=None,
                  clock=time.time):
@@ -285,6 +285,28 @@ class SchedulerManager:
     @rpc.endpoint
     def instance_update(self, ctxt, instance, host, state, reason=None):
         """An agent's result: ACTIVE / STOPPED / DELETED / ERROR (+ reason)."""
+        return self._instance_update(instance, host, state, reason)
+
+    @rpc.endpoint
+    def instance_updates(self, ctxt, updates):
+        """Several agent results in one message (1.1), applied in order.
+
+        Each item is checked and applied on its own: a bad item is logged and
+        skipped, it never holds back the others.
+        """
+        rpc.check(updates, list, 'updates')
+        for index, item in enumerate(updates):
+            try:
+                rpc.check(item, dict, f"updates[{index}]")
+                self._instance_update(item.get('instance'), item.get('host'),
+                                      item.get('state'), item.get('reason'))
+            except rpc.BusError as exc:
+                LOG.warning('instance_updates[%d] rejected: %s', index, exc.one_line())
+            except Exception:
+                LOG.exception('instance_updates[%d] failed', index)
+        return None
+
+    def _instance_update(self, instance, host, state, reason):
         rpc.check(instance, str, 'instance')
         rpc.check(host, str, 'host')
         if state not in STATES:

@@ -5,6 +5,8 @@ Version history:
 * 1.0 - Initial version: boot, delete, stop, start, reboot, show, list,
   hosts, host_set_enabled, explain, capacity (operators); report_host,
   instance_update (agents).
+* 1.1 - instance_updates: several agent results in one cast (agents batch
+  them; the scheduler is upgraded first).
 
 Every payload is a plain dict (wire ``to_dict`` forms); errors come back as
 ``wire.rpc.BusError`` with a code (InvalidInput, NoValidHost, NotFound,
@@ -15,7 +17,7 @@ method's payload and answer.
 from wire import rpc
 
 TOPIC = 'kvmfleet-scheduler'
-VERSION = '1.0'
+VERSION = '1.1'
 
 
 class SchedulerAPI:
@@ -81,3 +83,7 @@ class SchedulerAPI:
         """Agent result of a build or lifecycle operation."""
         self._cast('instance_update', instance=instance, host=host, state=state,
                    reason=reason)
+
+    def instance_updates(self, updates):
+        """Several agent results, in order: [{instance, host, state, reason}] (1.1)."""
+        self.client.prepare(version='1.1').cast({}, 'instance_updates', updates=updates)

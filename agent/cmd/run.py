@@ -21,6 +21,7 @@ from agent.driver import InstanceDriver
 from agent.exceptions import AgentError
 from agent.libvirt_conn import LibvirtConnection
 from agent.manager import AgentManager, Reporter
+from agent.updates import BatchingSchedulerAPI
 from wire import agent_rpcapi, rpc, scheduler_rpcapi
 
 LOG = logging.getLogger(__name__)
@@ -131,7 +132,8 @@ def run(args, conf=cfg.CONF):
         signal.signal(signum, lambda *_: stop_event.set())
     try:
         rpc.wait_for_broker()
-        scheduler_api = scheduler_rpcapi.SchedulerAPI()
+        # results and reports leave in order, results batched (agent/updates.py)
+        scheduler_api = BatchingSchedulerAPI(scheduler_rpcapi.SchedulerAPI())
         if args.simulate_fleet:
             managers, servers = simulated.build_fleet(args.simulate_fleet, scheduler_api)
         else:
@@ -143,5 +145,6 @@ def run(args, conf=cfg.CONF):
         print(f"kvmfleet-agent: {exc}", file=sys.stderr)
         return 1
     serve(managers, servers, stop_event)
+    scheduler_api.close()
     rpc.reset_transports()
     return 0

@@ -21,6 +21,7 @@ from oslo_config import cfg
 from agent import simulated
 from agent.cmd.run import stop_servers
 from agent.manager import Reporter
+from agent.updates import BatchingSchedulerAPI
 from scheduler.store import Store
 from wire import rpc, scheduler_rpcapi
 
@@ -129,7 +130,7 @@ class Stack:
 
     # -- simulated agents (in process) -------------------------------------
     def start_agents(self):
-        api = scheduler_rpcapi.SchedulerAPI()
+        api = BatchingSchedulerAPI(scheduler_rpcapi.SchedulerAPI())   # as kvmfleet-agent
         self.managers, self.servers = simulated.build_fleet(
             self.fleet_path, api, path=str(self.workdir / 'sim'),
             hosts_per_connection=self.hosts_per_connection)

@@ -64,7 +64,7 @@ class RecordingAgents:
 class ManagerProxy:
     """One RPC server for the module; each test swaps the manager behind it."""
 
-    target = messaging.Target(version='1.0')
+    target = SchedulerManager.target     # the version the real endpoints serve
     manager = None
 
     def __getattr__(self, name):

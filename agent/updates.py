@@ -1,0 +1,94 @@
+"""Agent results sent to the scheduler in batches, in order, from one thread.
+
+A simulated-fleet agent finishes hundreds of builds a second; one
+``instance_update`` cast per build costs a confirmed broker publish here and
+a message to receive and dispatch in the scheduler.  ``BatchingSchedulerAPI``
+queues each result and one thread sends whatever has queued up as a single
+``instance_updates`` cast (scheduler API 1.1): under load a batch holds many
+results, when idle a result leaves at once (after ``linger`` seconds at
+most).  Reports go through the same queue, so the scheduler never receives a
+report before a result that happened earlier.
+"""
+
+import logging
+import queue
+import threading
+import time
+
+LOG = logging.getLogger(__name__)
+_STOP = object()
+MAX_BATCH = 200
+
+
+class BatchingSchedulerAPI:
+    """``instance_update`` and ``report_host`` like SchedulerAPI, batched and ordered."""
+
+    def __init__(self, scheduler_api, linger=0.005, max_batch=MAX_BATCH):
+        self.api = scheduler_api
+        self.linger = linger
+        self.max_batch = max_batch
+        self._queue = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name='kvmfleet-updates',
+                                        daemon=True)
+        self._thread.start()
+
+    def instance_update(self, instance, host, state, reason=None):
+        self._queue.put({'instance': instance, 'host': host, 'state': state,
+                         'reason': reason})
+
+    def report_host(self, host, instances):
+        """Queued behind the results before it; sent once those have gone."""
+        self._queue.put(('report', host, instances))
+
+    def flush(self, timeout=None):
+        """Wait until everything queued so far was handed to the bus."""
+        done = threading.Event()
+        self._queue.put(done)
+        return done.wait(timeout)
+
+    def close(self, timeout=30):
+        self._queue.put(_STOP)
+        self._thread.join(timeout)
+
+    def _run(self):
+        while True:
+            items = self._take()
+            updates = []
+            for item in items:
+                if isinstance(item, dict):
+                    updates.append(item)
+                    continue
+                self._send_updates(updates)   # keep the order around reports and flushes
+                updates = []
+                if item is _STOP:
+                    return
+                if isinstance(item, threading.Event):
+                    item.set()
+                else:
+                    self._send_report(item[1], item[2])
+            self._send_updates(updates)
+
+    def _take(self):
+        """The next item, plus whatever arrives within ``linger`` (up to max_batch)."""
+        items = [self._queue.get()]
+        deadline = time.monotonic() + self.linger
+        while len(items) < self.max_batch:
+            try:
+                items.append(self._queue.get(timeout=max(0.0, deadline - time.monotonic())))
+            except queue.Empty:
+                break
+        return items
+
+    def _send_updates(self, updates):
+        if not updates:
+            return
+        try:
+            self.api.instance_updates(updates)
+        except Exception:   # as with one cast: logged, the next report reconciles
+            LOG.exception('Sending %d instance updates failed', len(updates))
+
+    def _send_report(self, host, instances):
+        try:
+            self.api.report_host(host, instances)
+        except Exception:
+            LOG.exception('Report of host %s failed', host.get('name', '?'))

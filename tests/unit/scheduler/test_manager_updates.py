@@ -1,0 +1,35 @@
+"""instance_updates (1.1): several agent results in one message, each applied on its own."""
+
+from scheduler.store import ACTIVE, BUILDING, ERROR
+from tests import busfleet
+from tests.unit.scheduler.test_manager import (  # noqa: F401  (fixtures)
+    add_hosts,
+    bus,
+    postgres_schema,
+    world,
+)
+
+
+def test_a_batch_applies_every_result_in_order_and_skips_a_bad_item(world):  # noqa: F811
+    add_hosts(world)
+    booted = [world.client.boot(busfleet.request(busfleet.PINNED, name=f"vm-{i}"))
+              ['instances'][0] for i in range(3)]
+    updates = [{'instance': b['uuid'], 'host': b['host'], 'state': ACTIVE} for b in booted]
+    updates.insert(1, {'instance': booted[1]['uuid'], 'host': booted[1]['host'],
+                       'state': 'FLYING'})          # rejected alone
+    updates.insert(2, 'not an object')               # rejected alone
+    world.client.client.prepare(version='1.1').call({}, 'instance_updates', updates=updates)
+    assert [world.client.show(b['uuid'])['state'] for b in booted] == [ACTIVE] * 3
+    assert world.notifier.names().count('instance.create.end') == 3
+
+
+def test_a_failed_build_in_a_batch_is_rescheduled(world):  # noqa: F811
+    add_hosts(world, 3)
+    [booted] = world.client.boot(busfleet.PINNED)['instances']
+    world.client.client.prepare(version='1.1').call({}, 'instance_updates', updates=[
+        {'instance': booted['uuid'], 'host': booted['host'], 'state': ERROR,
+         'reason': 'VERIFY_FAILED: cpu 3 busy'}])
+    record = world.client.show(booted['uuid'])
+    assert record['state'] == BUILDING and record['host'] != booted['host']
+    assert record['attempts'] == [{'host': booted['host'],
+                                   'reason': 'VERIFY_FAILED: cpu 3 busy'}]
