@@ -128,8 +128,9 @@ class InstanceDriver:
         started = self._clock()
         uuid = instance_uuid(assignment.instance)
         result = self._build(uuid, spec, assignment, image, ports, flavor)
-        LOG.info('build of %s: %s in %.3f s', uuid, result.reason or 'running',
-                 self._clock() - started)
+        # the agent manager logs every result at INFO/WARNING; one line per build is enough
+        LOG.debug('build of %s: %s in %.3f s', uuid, result.reason or 'running',
+                  self._clock() - started)
         return dataclasses.replace(result, elapsed_s=self._clock() - started)
 
     def _build(self, uuid, spec, assignment, image, ports, flavor):
