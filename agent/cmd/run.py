@@ -18,6 +18,7 @@ from agent import driver_opts, simulated
 from agent.discovery import opts as discovery_opts
 from agent.discovery.host import discover
 from agent.driver import InstanceDriver
+from agent.driver_features import host_features
 from agent.exceptions import AgentError
 from agent.libvirt_conn import LibvirtConnection
 from agent.manager import AgentManager, Reporter
@@ -88,8 +89,7 @@ def real_host(conf, scheduler_api):
     conn = LibvirtConnection(conf.libvirt.connection_uri)
     host = DiscoveredHost(conn, discovery_opts.settings_from_conf(conf), conf.agent.host)
     config = driver_opts.config_from_conf(conf, detected_virt_type=host.found.virt_type)
-    domcaps = host.found.domain_capabilities
-    features = {'secure_boot_available': bool(domcaps and domcaps.secure_boot)}
+    features = host_features(host.found.domain_capabilities)
     driver = InstanceDriver(conn, host, config, host_features=features)
     name = host().name
     return AgentManager(name, driver, host, scheduler_api,

@@ -30,6 +30,8 @@ class DomainCapabilities:
     sev_supported: bool = False
     sev_max_guests: int | None = None
     sev_max_es_guests: int | None = None
+    sev_cbitpos: int | None = None           # SEV launch parameters for <launchSecurity>
+    sev_reduced_phys_bits: int | None = None
     host_model_features: frozenset = frozenset()
 
     @property
@@ -60,6 +62,8 @@ def parse_domain_capabilities(xml_text):
         sev_supported=sev_supported,
         sev_max_guests=_sev_limit(sev, 'maxGuests') if sev_supported else None,
         sev_max_es_guests=_sev_limit(sev, 'maxESGuests') if sev_supported else None,
+        sev_cbitpos=_sev_limit(sev, 'cbitpos') if sev_supported else None,
+        sev_reduced_phys_bits=_sev_limit(sev, 'reducedPhysBits') if sev_supported else None,
         host_model_features=_host_model_features(root),
     )
 

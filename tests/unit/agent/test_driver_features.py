@@ -2,35 +2,31 @@
 
 import pytest
 
-from agent.driver_features import features_from_domcaps
+from agent.discovery.domcaps import parse_domain_capabilities
+from agent.driver_features import host_features
 from agent.exceptions import HostXmlError
 
 
-@pytest.mark.parametrize('capture, cbitpos, reduced', [
-    ('virtmanager_kvm-x86_64-domcaps-amd-sev.xml', 51, 1),
-    ('kubevirt_domcapabilities_sevsnp.xml', 47, 1),
-    ('virtmanager_kvm-x86_64-domcaps-latest.xml', None, None),
+@pytest.mark.parametrize('capture, cbitpos, reduced, secure_boot', [
+    ('virtmanager_kvm-x86_64-domcaps-amd-sev.xml', 51, 1, False),
+    ('kubevirt_domcapabilities_sevsnp.xml', 47, 1, False),
+    ('virtmanager_kvm-x86_64-domcaps-latest.xml', None, None, True),
 ])
-def test_sev_parameters_from_captures(shared_fixtures, capture, cbitpos, reduced):
+def test_features_from_captures(shared_fixtures, capture, cbitpos, reduced, secure_boot):
     xml = (shared_fixtures / 'domcaps' / capture).read_text()
-    features = features_from_domcaps(xml)
+    features = host_features(parse_domain_capabilities(xml))
     assert (features['sev_cbitpos'], features['sev_reduced_phys_bits']) == (cbitpos, reduced)
+    assert features['secure_boot_available'] is secure_boot
 
 
-@pytest.mark.parametrize('xml, given, expected', [
-    ("<domainCapabilities><os><loader><enum name='secure'><value>no</value>"
-     "<value>yes</value></enum></loader></os></domainCapabilities>", None, True),
-    ("<domainCapabilities><os><loader><enum name='secure'><value>no</value>"
-     "</enum></loader></os></domainCapabilities>", None, False),
-    ('<domainCapabilities/>', True, True),
-])
-def test_secure_boot(xml, given, expected):
-    assert features_from_domcaps(xml, given)['secure_boot_available'] is expected
+def test_no_domain_capabilities_means_no_sev_and_no_secure_boot():
+    features = host_features(None)
+    assert features['sev_cbitpos'] is None
+    assert features['secure_boot_available'] is False
 
 
-@pytest.mark.parametrize('xml', ['<not xml', "<domainCapabilities><features><sev "
-                                 "supported='yes'><cbitpos>x</cbitpos></sev></features>"
-                                 '</domainCapabilities>'])
-def test_bad_xml_is_named(xml):
+def test_bad_sev_parameter_is_named():
+    xml = ("<domainCapabilities><features><sev supported='yes'><cbitpos>x</cbitpos></sev>"
+           "</features></domainCapabilities>")
     with pytest.raises(HostXmlError, match='domain capabilities'):
-        features_from_domcaps(xml)
+        parse_domain_capabilities(xml)

@@ -1,0 +1,40 @@
+"""The real agent's wiring: what discovery found reaches the instance driver."""
+
+import pytest
+from oslo_config import cfg
+
+from agent import driver_opts, manager
+from agent.cmd import run
+from agent.discovery import opts
+from tests.unit.agent.fakes import DATA, FixtureConnection
+
+
+@pytest.fixture
+def conf():
+    private = cfg.ConfigOpts()
+    opts.register_opts(private)
+    driver_opts.register_opts(private)
+    for group, options in run.list_opts() + manager.list_opts():
+        private.register_opts(options, group=group)
+    private([], project='kvmfleet-test', default_config_files=[])
+    private.set_override('cpu_dedicated_set', '2-7,10-15', 'compute')
+    private.set_override('virt_type', 'qemu', 'libvirt')
+    return private
+
+
+@pytest.mark.parametrize('capture, cbitpos, secure_boot', [
+    ('virtmanager_kvm-x86_64-domcaps-amd-sev.xml', 51, False),
+    ('virtmanager_kvm-x86_64-domcaps-latest.xml', None, True),
+])
+def test_real_host_gives_the_driver_sev_and_secure_boot_from_domcaps(
+        conf, monkeypatch, shared_fixtures, capture, cbitpos, secure_boot):
+    def connect(uri):
+        return FixtureConnection.from_files(
+            DATA / 'caps_2cell_smt_hugepages.xml',
+            domcaps=shared_fixtures / 'domcaps' / capture, hostname='compute-7', uri=uri)
+    monkeypatch.setattr(run, 'LibvirtConnection', connect)
+    manager, name = run.real_host(conf, scheduler_api=None)
+    assert name == 'compute-7'
+    features = manager.driver.host_features
+    assert features['sev_cbitpos'] == cbitpos
+    assert features['secure_boot_available'] is secure_boot
