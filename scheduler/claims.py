@@ -11,7 +11,7 @@ Callers hold the scheduler lock around these functions.
 import dataclasses
 import logging
 
-from scheduler.engine_fit import FitPolicy, exact_fit
+from scheduler.engine_fit import exact_fit
 from scheduler.store import ClaimConflict
 from wire.assignment import Assignment
 
@@ -39,16 +39,11 @@ def group_of(spec):
 
 
 def explanation_text(explanation):
-    """A placement explanation as plain data for the bus."""
+    """A placement Explanation as plain data for the bus (None stays None)."""
     if explanation is None:
         return None
-    if hasattr(explanation, 'to_dict'):
-        data = explanation.to_dict()
-        if hasattr(explanation, 'lines'):
-            data['summary'] = explanation.summary_line()
-            data['lines'] = explanation.lines()
-        return data
-    return {'summary': str(explanation)}
+    return dict(explanation.to_dict(), summary=explanation.summary_line(),
+                lines=explanation.lines())
 
 
 def place_and_claim(engine, state, spec, uuids, rows=None):
@@ -57,8 +52,7 @@ def place_and_claim(engine, state, spec, uuids, rows=None):
     ``rows`` (uuid -> instance column values) are inserted with each claim.
     """
     placement = engine.place(spec, state.fleet, list(uuids))
-    claimed = Claimed([], dict(placement.alternates or {}), {},
-                      getattr(placement, 'explanation', None))
+    claimed = Claimed([], dict(placement.alternates or {}), {}, placement.explanation)
     for assignment in placement.assignments:
         row = None
         if rows is not None:
@@ -97,13 +91,9 @@ def claim_with_refit(engine, state, spec, assignment, row=None):
     return f"claim kept conflicting after {MAX_REFITS} refits"
 
 
-def fit_policy(engine):
-    return getattr(engine, 'policy', None) or getattr(engine, 'fit_policy', None) or FitPolicy()
-
-
 def replace_on_alternate(engine, state, spec, uuid, alternates, tried):
     """Fit and claim ``uuid`` on the first alternate not tried yet; Assignment or None."""
-    policy = fit_policy(engine)
+    policy = engine.policy
     for name in alternates:
         if name in tried or name not in state.fleet or not state.placeable(name):
             continue
