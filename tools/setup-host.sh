@@ -108,8 +108,15 @@ setup_libvirt() {
   wait_for 60 libvirtd virsh -c qemu:///system version >/dev/null 2>&1
 }
 
+setup_test_image() {
+  # The tiny bootable guest of the launch tests and the demo (idempotent, ~10 s the first time).
+  bash tools/build-test-image.sh >/dev/null && return 0
+  apt-get update -qq && bash tools/build-test-image.sh >/dev/null   # stale package lists
+}
+
 # libvirt first: libvirt-python (in requirements.txt) builds against libvirt-dev.
 setup_libvirt
+setup_test_image
 setup_python
 setup_rabbitmq
 [ "$WANT_POSTGRES" = 1 ] && setup_postgres
