@@ -22,7 +22,9 @@ for tool in apt-get dpkg-deb cpio gzip; do
   command -v "$tool" >/dev/null || { echo "build-test-image: $tool is missing" >&2; exit 1; }
 done
 BUSYBOX=/bin/busybox
-if ! "$BUSYBOX" --help 2>&1 | head -1 | grep -q BusyBox || ldd "$BUSYBOX" >/dev/null 2>&1; then
+# No pipe into head/grep -q here: under pipefail their early exit fails the check at random.
+BUSYBOX_BANNER=$("$BUSYBOX" --help 2>&1 || true)
+if [[ "$BUSYBOX_BANNER" != BusyBox* ]] || ldd "$BUSYBOX" >/dev/null 2>&1; then
   echo "build-test-image: a static $BUSYBOX is needed (apt-get install busybox-static)" >&2
   exit 1
 fi

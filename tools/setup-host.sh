@@ -38,7 +38,7 @@ wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
 }
 
 setup_python() {
-  apt_install python3 python3-venv python3-dev gcc pkg-config
+  apt_install python3 python3-venv python3-dev gcc pkg-config shellcheck
   if [ ! -x .venv/bin/python ]; then
     step "creating .venv"
     python3 -m venv .venv
@@ -72,7 +72,8 @@ setup_postgres() {
   if ! port_open 5432; then
     apt_install postgresql
     step "starting PostgreSQL"
-    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
+    local versions=(/etc/postgresql/*)
+    pg_ctlcluster --skip-systemctl-redirect "$(basename "${versions[0]}")" main start
     wait_for 30 PostgreSQL port_open 5432
   fi
   # The suite uses database 'kvmfleet_test' as role 'root'.
@@ -97,7 +98,7 @@ setup_libvirt() {
   if ! grep -q ' /dev/hugepages hugetlbfs' /proc/mounts; then
     mount -t hugetlbfs hugetlbfs /dev/hugepages
     # libvirtd reads hugetlbfs mounts at start: restart it if it already runs.
-    pkill -x libvirtd 2>/dev/null && sleep 1 || true
+    if pkill -x libvirtd 2>/dev/null; then sleep 1; fi
   fi
   if [ -e /dev/kvm ]; then chgrp kvm /dev/kvm && chmod 660 /dev/kvm; fi
   pgrep -x virtlogd >/dev/null || virtlogd -d
