@@ -45,13 +45,15 @@ setup_python() {
   fi
   local stamp=.venv/.kvmfleet-installed
   local digest
-  digest=$(cat setup.cfg requirements.txt test-requirements.txt | sha256sum | cut -c1-16)
+  digest=$(cat setup.cfg requirements.txt test-requirements.txt constraints.txt |
+           sha256sum | cut -c1-16)
   if [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; then
     step "installing kvmfleet and its Python requirements into .venv"
     local log=.venv/pip-install.log
     if ! { .venv/bin/pip install --upgrade pip &&
-           .venv/bin/pip install -r requirements.txt -r test-requirements.txt &&
-           .venv/bin/pip install -e .; } >"$log" 2>&1; then
+           .venv/bin/pip install -c constraints.txt -r requirements.txt \
+             -r test-requirements.txt &&
+           .venv/bin/pip install -c constraints.txt -e .; } >"$log" 2>&1; then
       tail -n 30 "$log" >&2
       echo "setup-host: pip install failed, full log in $log" >&2
       return 1
@@ -64,6 +66,8 @@ setup_rabbitmq() {
   port_open 5672 && return 0
   apt_install rabbitmq-server
   step "starting RabbitMQ"
+  # The default descriptor limit lets RabbitMQ take only ~800 sockets; simulated fleets need more.
+  ulimit -n 65536 2>/dev/null || true
   rabbitmq-server -detached >/dev/null 2>&1 || true
   wait_for 60 RabbitMQ port_open 5672
 }
