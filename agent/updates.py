@@ -15,22 +15,20 @@ import queue
 import threading
 import time
 
+from wire.background import STOP, OrderedWorker
+
 LOG = logging.getLogger(__name__)
-_STOP = object()
 MAX_BATCH = 200
 
 
-class BatchingSchedulerAPI:
+class BatchingSchedulerAPI(OrderedWorker):
     """``instance_update`` and ``report_host`` like SchedulerAPI, batched and ordered."""
 
     def __init__(self, scheduler_api, linger=0.005, max_batch=MAX_BATCH):
         self.api = scheduler_api
         self.linger = linger
         self.max_batch = max_batch
-        self._queue = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name='kvmfleet-updates',
-                                        daemon=True)
-        self._thread.start()
+        super().__init__('kvmfleet-updates')
 
     def instance_update(self, instance, host, state, reason=None):
         self._queue.put({'instance': instance, 'host': host, 'state': state,
@@ -39,16 +37,6 @@ class BatchingSchedulerAPI:
     def report_host(self, host, instances):
         """Queued behind the results before it; sent once those have gone."""
         self._queue.put(('report', host, instances))
-
-    def flush(self, timeout=None):
-        """Wait until everything queued so far was handed to the bus."""
-        done = threading.Event()
-        self._queue.put(done)
-        return done.wait(timeout)
-
-    def close(self, timeout=30):
-        self._queue.put(_STOP)
-        self._thread.join(timeout)
 
     def _run(self):
         while True:
@@ -60,7 +48,7 @@ class BatchingSchedulerAPI:
                     continue
                 self._send_updates(updates)   # keep the order around reports and flushes
                 updates = []
-                if item is _STOP:
+                if item is STOP:
                     return
                 if isinstance(item, threading.Event):
                     item.set()

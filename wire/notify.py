@@ -9,22 +9,19 @@ service stops.  A full queue makes the producer wait (nothing is dropped).
 """
 
 import logging
-import queue
 import threading
 
+from wire.background import STOP, OrderedWorker
+
 LOG = logging.getLogger(__name__)
-_STOP = object()
 
 
-class BackgroundNotifier:
+class BackgroundNotifier(OrderedWorker):
     """``info``/``error`` like oslo_messaging.Notifier; published by one worker thread."""
 
     def __init__(self, notifier, max_queued=10000):
         self.notifier = notifier
-        self._queue = queue.Queue(maxsize=max_queued)
-        self._thread = threading.Thread(target=self._run, name='kvmfleet-notifier',
-                                        daemon=True)
-        self._thread.start()
+        super().__init__('kvmfleet-notifier', max_queued)
 
     def info(self, ctxt, event_type, payload):
         self._queue.put(('info', ctxt, event_type, payload))
@@ -32,21 +29,10 @@ class BackgroundNotifier:
     def error(self, ctxt, event_type, payload):
         self._queue.put(('error', ctxt, event_type, payload))
 
-    def flush(self, timeout=None):
-        """Wait until every queued notification was handed to the bus."""
-        done = threading.Event()
-        self._queue.put(done)
-        return done.wait(timeout)
-
-    def close(self, timeout=30):
-        """Publish what is queued, then stop the worker."""
-        self._queue.put(_STOP)
-        self._thread.join(timeout)
-
     def _run(self):
         while True:
             item = self._queue.get()
-            if item is _STOP:
+            if item is STOP:
                 return
             if isinstance(item, threading.Event):
                 item.set()
