@@ -5,8 +5,8 @@ Run through tools/demo.sh, which prepares the machine first.  Everything the dem
 removed when it ends, also on Ctrl-C, so it can run again at once.  The demo's own vhost keeps
 it apart from anything else on the broker (the test suite, an earlier interrupted run).
 
-When the services or the CLI's bus commands are not installed, the demo places the sample
-requests on the sample fleet in-process instead (``kvmfleet simulate``).
+``--in-process`` places the sample requests on the sample fleet without any service
+(``kvmfleet simulate``).
 """
 
 import argparse
@@ -40,7 +40,6 @@ from demo_env import (
 )
 
 REQUESTS_FILE = TOP / 'samples' / 'requests.json'
-BUS_COMMANDS = ('boot', 'list', 'hosts', 'explain', 'delete')
 
 # What the demo boots: (what it shows, kvmfleet boot arguments).
 DEMO_BOOTS = [
@@ -79,29 +78,6 @@ SHOWN_INSTANCES = ('hugepages-1', 'sriov-1')
 def banner(text):
     bold, plain = ('\033[1m', '\033[0m') if sys.stdout.isatty() else ('', '')
     print(f'\n{bold}=== {text}{plain}', flush=True)
-
-
-def help_text(*argv):
-    """The --help output of a command, or '' when it cannot run."""
-    try:
-        result = subprocess.run([*argv, '--help'], capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):
-        return ''
-    return result.stdout + result.stderr if result.returncode == 0 else ''
-
-
-def missing_for_bus_demo():
-    """What the bus demo needs and this checkout does not have yet (empty: all there)."""
-    missing = []
-    missing += [f'kvmfleet {name}' for name in BUS_COMMANDS
-                if not help_text(command('kvmfleet'), name)]
-    if not help_text(command('kvmfleet-scheduler')):
-        missing.append('kvmfleet-scheduler')
-    if '--simulate-fleet' not in help_text(command('kvmfleet-agent')):
-        missing.append('kvmfleet-agent --simulate-fleet')
-    if not FLEET_FILE.exists():
-        missing.append(str(FLEET_FILE.relative_to(TOP)))
-    return missing
 
 
 def cli(config, *args, check=True, capture=False, timeout=300):
@@ -258,15 +234,9 @@ def run_bus_demo(keep_state):
             shutil.rmtree(state_dir, ignore_errors=True)
 
 
-def run_file_demo(missing):
+def run_file_demo():
     """The in-process placement of the sample requests on the sample fleet."""
     banner('Placing the sample requests on the sample fleet in-process (no services)')
-    print(f"    (why not the bus demo: {', '.join(missing)})")
-    if not help_text(command('kvmfleet'), 'simulate'):
-        raise DemoError('neither the bus commands nor kvmfleet simulate are installed')
-    for path in (FLEET_FILE, REQUESTS_FILE):
-        if not path.exists():
-            raise DemoError(f'{path.relative_to(TOP)} is missing')
     arguments = ['simulate', '--fleet', str(FLEET_FILE.relative_to(TOP)),
                  '--requests', str(REQUESTS_FILE.relative_to(TOP)),
                  '--flavors', str(FLAVORS_FILE.relative_to(TOP)), '--explain']
@@ -292,9 +262,8 @@ def main(argv=None):
     signal.signal(signal.SIGHUP, _stop_on_signal)
     os.chdir(TOP)
     try:
-        missing = ['--in-process given'] if options.in_process else missing_for_bus_demo()
-        if missing:
-            run_file_demo(missing)
+        if options.in_process:
+            run_file_demo()
         else:
             run_bus_demo(options.keep_state)
     except DemoError as error:
