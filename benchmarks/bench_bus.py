@@ -38,6 +38,7 @@ def client_worker(url, client, count, results, per_call=1):
     api = scheduler_rpcapi.SchedulerAPI(timeout=60)
     api.list(state='ERROR')            # warm the connection before the clock starts
     results.put(('ready', client))
+    cpu_start = _own_cpu()
     latencies, uuids, failures = [], [], 0
     for index in range(count):
         template = busfleet.MIXED[index % len(busfleet.MIXED)]
@@ -51,10 +52,27 @@ def client_worker(url, client, count, results, per_call=1):
         except rpc.BusError:
             failures += 1
         latencies.append(time.perf_counter() - started)
-    results.put(('done', client, latencies, uuids, failures))
+    results.put(('done', client, latencies, uuids, failures, _own_cpu() - cpu_start))
 
 
-def run_clients(url, clients, boots, per_call=1):
+def _own_cpu():
+    times = os.times()
+    return times.user + times.system
+
+
+def process_cpu(pid):
+    """User + system CPU seconds of process ``pid`` so far (from /proc)."""
+    fields = pathlib.Path(f"/proc/{pid}/stat").read_text().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+def broker_pid():
+    import subprocess
+    found = subprocess.run(['pgrep', '-o', '-f', 'beam.smp'], capture_output=True, text=True)
+    return int(found.stdout.split()[0]) if found.stdout.strip() else None
+
+
+def run_clients(url, clients, boots, per_call=1, watched=()):
     context = multiprocessing.get_context('spawn')   # no broker connection crosses a fork
     results = context.Queue()
     per_client = boots // clients // per_call
@@ -65,13 +83,16 @@ def run_clients(url, clients, boots, per_call=1):
         worker.start()
     for _ in workers:
         assert results.get(timeout=120)[0] == 'ready'
+    cpu_before = {name: process_cpu(pid) for name, pid in watched}
     started = time.perf_counter()
     done = [results.get(timeout=600) for _ in workers]
     elapsed = time.perf_counter() - started
+    cpu = {name: process_cpu(pid) - cpu_before[name] for name, pid in watched}
+    cpu['clients'] = sum(d[5] for d in done)
     for worker in workers:
         worker.join(30)
     latencies = sorted(x for d in done for x in d[2])
-    return elapsed, latencies, [u for d in done for u in d[3]], sum(d[4] for d in done)
+    return elapsed, latencies, [u for d in done for u in d[3]], sum(d[4] for d in done), cpu
 
 
 def percentile(values, fraction):
@@ -136,8 +157,11 @@ def main():
         t0 = time.perf_counter()
         stack.wait_hosts_up(timeout=300)
         hosts_up_s = time.perf_counter() - t0
-        elapsed, latencies, uuids, failures = run_clients(stack.url, args.clients, args.boots,
-                                                          args.count)
+        watched = [('scheduler', stack.scheduler.pid), ('agent', agent.pid),
+                   ('broker', broker_pid())]
+        elapsed, latencies, uuids, failures, cpu = run_clients(
+            stack.url, args.clients, args.boots, args.count,
+            [(name, pid) for name, pid in watched if pid])
         t1 = time.perf_counter()
         states = wait_active(stack, uuids)
         all_active_s = elapsed + time.perf_counter() - t1
@@ -156,6 +180,8 @@ def main():
         'no_valid_host': failures, 'final_states': states,
         'all_active_per_s': round(len(uuids) / all_active_s, 1),
         'hosts_up_s': round(hosts_up_s, 1), 'cpus': os.cpu_count(),
+        'cpu_ms_per_boot': {name: round(seconds * 1000 / len(uuids), 2)
+                            for name, seconds in cpu.items()},
         'notifications': args.notifications, 'executor_threads': args.executor_threads or 64,
     }
     if args.json:
