@@ -7,17 +7,22 @@ Version history:
   console_log (call).
 """
 
-from wire import rpc
+from wire import upgrade_levels
 
 TOPIC = 'kvmfleet-agent'
 VERSION = '1.0'
 
 
 class AgentAPI:
-    """Sends work to the agent of one host."""
+    """Sends work to the agent of one host.
+
+    The client is capped by ``[upgrade_levels] agent`` (wire/upgrade_levels.py);
+    a bad value raises InvalidUpgradeLevel here.
+    """
 
     def __init__(self, timeout=None, url=None):
-        self.client = rpc.get_rpc_client(TOPIC, VERSION, timeout=timeout, url=url)
+        self.client = upgrade_levels.get_rpc_client('agent', TOPIC, VERSION,
+                                                    timeout=timeout, url=url)
 
     def _to(self, host):
         return self.client.prepare(server=host, version='1.0')

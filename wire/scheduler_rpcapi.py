@@ -6,7 +6,9 @@ Version history:
   hosts, host_set_enabled, explain, capacity (operators); report_host,
   instance_update (agents).
 * 1.1 - instance_updates: several agent results in one cast (agents batch
-  them; the scheduler is upgraded first).
+  them).  A client capped at 1.0 (``[upgrade_levels] scheduler``, while a
+  scheduler of the previous release still runs) sends each result as its
+  own 1.0 instance_update instead, in the same order.
 
 Every payload is a plain dict (wire ``to_dict`` forms); errors come back as
 ``wire.rpc.BusError`` with a code (InvalidInput, NoValidHost, NotFound,
@@ -14,17 +16,22 @@ Conflict, OperationFailed, InternalError).  docs/rpc-api.md documents each
 method's payload and answer.
 """
 
-from wire import rpc
+from wire import upgrade_levels
 
 TOPIC = 'kvmfleet-scheduler'
 VERSION = '1.1'
 
 
 class SchedulerAPI:
-    """Calls into the scheduler.  ``timeout`` bounds every call (seconds)."""
+    """Calls into the scheduler.  ``timeout`` bounds every call (seconds).
+
+    The client is capped by ``[upgrade_levels] scheduler`` (wire/upgrade_levels.py);
+    a bad value raises InvalidUpgradeLevel here.
+    """
 
     def __init__(self, timeout=None, url=None):
-        self.client = rpc.get_rpc_client(TOPIC, VERSION, timeout=timeout, url=url)
+        self.client = upgrade_levels.get_rpc_client('scheduler', TOPIC, VERSION,
+                                                    timeout=timeout, url=url)
 
     def _call(self, method, **kwargs):
         return self.client.prepare(version='1.0').call({}, method, **kwargs)
@@ -85,5 +92,14 @@ class SchedulerAPI:
                    reason=reason)
 
     def instance_updates(self, updates):
-        """Several agent results, in order: [{instance, host, state, reason}] (1.1)."""
-        self.client.prepare(version='1.1').cast({}, 'instance_updates', updates=updates)
+        """Several agent results, in order: [{instance, host, state, reason}] (1.1).
+
+        Capped below 1.1, each result leaves as its own 1.0 ``instance_update``
+        cast, in order; a cast that fails stops the rest, as a failed batch would.
+        """
+        if self.client.can_send_version('1.1'):
+            self.client.prepare(version='1.1').cast({}, 'instance_updates', updates=updates)
+            return
+        for update in updates:
+            self.instance_update(update['instance'], update['host'], update['state'],
+                                 reason=update.get('reason'))
