@@ -102,9 +102,10 @@ def reset_transports():
     _TRANSPORTS.clear()
 
 
-def get_rpc_client(topic, version, server=None, timeout=None, url=None):
+def get_rpc_client(topic, version, server=None, timeout=None, url=None, version_cap=None):
     target = messaging.Target(topic=topic, version=version, server=server)
-    return messaging.get_rpc_client(get_transport(url), target, timeout=timeout)
+    return messaging.get_rpc_client(get_transport(url), target, timeout=timeout,
+                                    version_cap=version_cap)
 
 
 def get_rpc_server(topic, server, endpoints, url=None):

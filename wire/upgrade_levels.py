@@ -14,7 +14,6 @@ has no release names to accept in its place).
 import logging
 import re
 
-import oslo_messaging as messaging
 from oslo_config import cfg
 
 from wire import rpc
@@ -94,6 +93,4 @@ def get_rpc_client(api, topic, newest, timeout=None, url=None):
     cap = version_cap(api, newest)
     if cap is not None:
         LOG.info('%s RPC API capped at version %s by [%s] %s', api, cap, GROUP, api)
-    target = messaging.Target(topic=topic, version=newest)
-    return messaging.get_rpc_client(rpc.get_transport(url), target, timeout=timeout,
-                                    version_cap=cap)
+    return rpc.get_rpc_client(topic, newest, timeout=timeout, url=url, version_cap=cap)

@@ -12,6 +12,8 @@ import sys
 import time
 import warnings
 
+from oslo_config import cfg
+
 from scheduler.cmd import bus_render
 
 with warnings.catch_warnings():   # oslo.messaging's eventlet deprecation noise, every command
@@ -169,6 +171,8 @@ def _guarded(handler):
             return handler(args, _connect(args, conf), args.format == 'json')
         except UsageError as exc:
             return _fail(f"InvalidInput: {exc}", EXIT_BAD_INPUT)
+        except cfg.Error as exc:     # e.g. a bad [upgrade_levels] value
+            return _fail(f"Configuration: {exc}", EXIT_BAD_INPUT)
         except rpc.BusError as exc:
             code = EXIT_BAD_INPUT if exc.code in BAD_INPUT_CODES else EXIT_FAILED
             _print_explanation(exc, args)

@@ -58,10 +58,10 @@ def load_catalog(path):
 
 def build_manager(conf=cfg.CONF, store_url=None):
     """The SchedulerManager wired to the store, engine, agents and notifier."""
-    store = Store(store_url).create_schema()
+    agents = agent_rpcapi.AgentAPI()    # first: a bad [upgrade_levels] agent creates nothing
     flavors, aliases = load_catalog(conf.scheduler.flavors_file)
-    return SchedulerManager(store, build_engine(settings_from_conf(conf)),
-                            agent_rpcapi.AgentAPI(),
+    store = Store(store_url).create_schema()
+    return SchedulerManager(store, build_engine(settings_from_conf(conf)), agents,
                             # off the request path: see wire/notify.py
                             notifier=BackgroundNotifier(rpc.get_notifier('kvmfleet-scheduler')),
                             flavors=flavors, aliases=aliases)
@@ -112,6 +112,9 @@ def main(argv=None):
     try:
         rpc.wait_for_broker()
         manager = build_manager(conf)
+    except cfg.Error as exc:      # e.g. a bad [upgrade_levels] value, found when used
+        print(f"kvmfleet-scheduler: configuration: {exc}", file=sys.stderr)
+        return 2
     except (rpc.BrokerUnavailable, FileFormatError, OSError, RuntimeError,
             SQLAlchemyError) as exc:
         LOG.error('kvmfleet-scheduler cannot start: %s', exc)

@@ -24,3 +24,20 @@ def test_service_gives_up_on_a_down_broker(tmp_path, command):
     assert 'unreachable after 1s' in result.stderr          # one line for the operator
     assert 'retrying' in result.stdout + result.stderr      # the log (oslo.log: stdout)
     assert time.monotonic() - started < 15
+
+
+@pytest.mark.parametrize('command,option', [
+    (['kvmfleet-scheduler'], 'agent'),
+    (['kvmfleet-agent', '--simulate-fleet', 'unused.json'], 'scheduler'),
+])
+def test_service_refuses_a_bad_upgrade_level_and_creates_nothing(tmp_path, command, option):
+    config = tmp_path / 'capped.conf'
+    config.write_text('[DEFAULT]\ntransport_url = kombu+memory:////\n'
+                      f'[database]\nconnection = sqlite:///{tmp_path}/s.sqlite\n'
+                      f'[upgrade_levels]\n{option} = 1.9\n')
+    result = subprocess.run([str(BIN / command[0]), '--config-file', str(config), *command[1:]],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode in (1, 2)
+    assert f"[upgrade_levels] {option} = '1.9'" in result.stderr
+    assert 'Traceback' not in result.stderr
+    assert not (tmp_path / 's.sqlite').exists()

@@ -114,3 +114,19 @@ def test_capacity_keeps_the_file_mode_and_adds_the_live_one():
     files = parse('capacity', '--fleet', 'f.json', '--requests', 'r.json')
     live = parse('capacity', '--live', 'pinned', '--flavor', 'c1.pinned')
     assert (files.fleet, live.fleet, live.flavor) == ('f.json', None, 'c1.pinned')
+
+
+def test_a_bad_upgrade_level_is_a_one_line_configuration_error(monkeypatch, capsys):
+    from oslo_config import cfg
+    monkeypatch.setattr(rpc, 'broker_reachable', lambda addresses, timeout=None: True)
+    cfg.CONF.set_override('transport_url', 'kombu+memory:////')
+    cfg.CONF.set_override('scheduler', '1.9', group='upgrade_levels')
+    try:
+        args = parse('list')
+        parsed_conf = argparse.Namespace(config_file=['kvmfleet.conf'])   # as after parsing
+        assert args.handler(args, parsed_conf) == bus_commands.EXIT_BAD_INPUT
+    finally:
+        cfg.CONF.clear_override('scheduler', group='upgrade_levels')
+        cfg.CONF.clear_override('transport_url')
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and '[upgrade_levels] scheduler' in err[0] and 'newer' in err[0]
