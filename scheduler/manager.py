@@ -292,32 +292,51 @@ class SchedulerManager:
         """Several agent results in one message (1.1), applied in order.
 
         Each item is checked and applied on its own: a bad item is logged and
-        skipped, it never holds back the others.
+        skipped, it never holds back the others.  Consecutive finished builds
+        (ACTIVE) are committed together.
         """
         rpc.check(updates, list, 'updates')
+        finished = []
         for index, item in enumerate(updates):
             try:
-                rpc.check(item, dict, f"updates[{index}]")
-                self._instance_update(item.get('instance'), item.get('host'),
-                                      item.get('state'), item.get('reason'))
+                checked = payloads.update_item(index, item)
             except rpc.BusError as exc:
                 LOG.warning('instance_updates[%d] rejected: %s', index, exc.one_line())
-            except Exception:
-                LOG.exception('instance_updates[%d] failed', index)
+                continue
+            if checked[2] == ACTIVE:
+                finished.append(checked)
+                continue
+            self._finish_builds(finished)
+            finished = []
+            self._apply_item(index, checked)
+        self._finish_builds(finished)
         return None
 
+    def _finish_builds(self, finished):
+        """ACTIVE results: the BUILDING ones in one commit (no lock), others as usual."""
+        done = self.store.finish_builds([(uuid, host) for uuid, host, _, _ in finished])
+        for (uuid, host, state, reason), ok in zip(finished, done):
+            if ok:    # a finished build changes no claim
+                self._notify('instance.create.end', {'instance': uuid, 'host': host})
+            else:
+                self._apply_item(uuid, (uuid, host, state, reason))
+
+    def _apply_item(self, which, checked):
+        try:
+            self._locked_update(*checked)
+        except rpc.BusError as exc:
+            LOG.warning('instance_updates[%s] rejected: %s', which, exc.one_line())
+        except Exception:
+            LOG.exception('instance_updates[%s] failed', which)
+
     def _instance_update(self, instance, host, state, reason):
-        rpc.check(instance, str, 'instance')
-        rpc.check(host, str, 'host')
-        if state not in STATES:
-            raise rpc.invalid('state', f"{state!r} is not one of {', '.join(STATES)}")
-        if reason is not None:
-            rpc.check(reason, str, 'reason')
-        if state == ACTIVE and self.store.transition(instance, host, BUILDING, state=ACTIVE,
-                                                     task=None, reason=None):
-            # The common case needs no lock: a finished build changes no claim.
+        payloads.check_update(instance, host, state, reason)
+        if state == ACTIVE and self.store.finish_builds([(instance, host)]) == [True]:
             self._notify('instance.create.end', {'instance': instance, 'host': host})
             return None
+        return self._locked_update(instance, host, state, reason)
+
+    def _locked_update(self, instance, host, state, reason):
         with self.lock:
             record = self._find(instance)
             if record.host != host:

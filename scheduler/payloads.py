@@ -7,7 +7,7 @@ invalid name the field and the rule) or builds a plain-dict answer.
 import dataclasses
 import uuid as uuidlib
 
-from scheduler.store import BUILDING
+from scheduler.store import BUILDING, STATES
 from wire import rpc
 
 
@@ -72,3 +72,21 @@ def domains(instances):
         domains[uuid] = item
     return domains
 
+
+
+def check_update(instance, host, state, reason):
+    """An agent result's fields checked; BusError naming the bad one."""
+    rpc.check(instance, str, 'instance')
+    rpc.check(host, str, 'host')
+    if state not in STATES:
+        raise rpc.invalid('state', f"{state!r} is not one of {', '.join(STATES)}")
+    if reason is not None:
+        rpc.check(reason, str, 'reason')
+
+
+def update_item(index, item):
+    """(instance, host, state, reason) of ``updates[index]``, checked; BusError if not."""
+    rpc.check(item, dict, f"updates[{index}]")
+    values = tuple(item.get(key) for key in ('instance', 'host', 'state', 'reason'))
+    check_update(*values)
+    return values

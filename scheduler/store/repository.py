@@ -15,7 +15,7 @@ import threading
 import time
 
 from oslo_config import cfg
-from sqlalchemy import create_engine, delete, event, insert, select, update
+from sqlalchemy import bindparam, create_engine, delete, event, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
@@ -109,6 +109,15 @@ def resource_keys(assignment):
     keys = [(models.RESOURCE_PCPU, str(cpu)) for cpu in sorted(assignment.pinned_pcpus)]
     keys += [(models.RESOURCE_PCI, pci.address) for pci in assignment.pci_devices]
     return keys
+
+
+# Built once: the statement of every finished build (see Store.finish_builds).
+_FINISH_BUILD = (update(models.Instance)
+                 .where(models.Instance.uuid == bindparam('u'),
+                        models.Instance.host == bindparam('h'),
+                        models.Instance.state == models.BUILDING)
+                 .values(state=models.ACTIVE, task=None, reason=None,
+                         updated_at=bindparam('now')))
 
 
 class Store:
@@ -320,19 +329,19 @@ class Store:
         with self.session() as session:
             return [_instance_record(r) for r in session.scalars(query)]
 
-    def transition(self, uuid, host, from_state, now=None, **values):
-        """Set columns only if the instance is on ``host`` in ``from_state``; True if so.
+    def finish_builds(self, finished, now=None):
+        """BUILDING -> ACTIVE for each (uuid, host), in one transaction; a bool per item.
 
-        One UPDATE, no read: the hot path of an agent reporting a finished build.
+        An item is True when the instance was BUILDING on that host (the common
+        case of an agent's batch of results); False items changed nothing and
+        take the general path.  One commit for the whole batch.
         """
-        values['updated_at'] = self.clock() if now is None else now
+        if not finished:
+            return []
+        now = self.clock() if now is None else now
         with self._writer, self.engine.begin() as conn:
-            changed = conn.execute(
-                update(models.Instance)
-                .where(models.Instance.uuid == uuid, models.Instance.host == host,
-                       models.Instance.state == from_state)
-                .values(**values))
-            return changed.rowcount == 1
+            return [conn.execute(_FINISH_BUILD, {'u': uuid, 'h': host, 'now': now}).rowcount == 1
+                    for uuid, host in finished]
 
     def update_instance(self, uuid, now=None, **values):
         """Set columns of one instance; returns the new record."""

@@ -1,6 +1,6 @@
 """instance_updates (1.1): several agent results in one message, each applied on its own."""
 
-from scheduler.store import ACTIVE, BUILDING, ERROR
+from scheduler.store import ACTIVE, BUILDING, ERROR, STOPPED
 from tests import busfleet
 from tests.unit.scheduler.test_manager import (  # noqa: F401  (fixtures)
     add_hosts,
@@ -33,3 +33,18 @@ def test_a_failed_build_in_a_batch_is_rescheduled(world):  # noqa: F811
     assert record['state'] == BUILDING and record['host'] != booted['host']
     assert record['attempts'] == [{'host': booted['host'],
                                    'reason': 'VERIFY_FAILED: cpu 3 busy'}]
+
+
+def test_results_of_one_instance_keep_their_order_around_a_run_of_builds(world):  # noqa: F811
+    add_hosts(world)
+    first, second = (world.client.boot(busfleet.request(busfleet.PINNED, name=f"o-{i}"))
+                     ['instances'][0] for i in range(2))
+    world.client.client.prepare(version='1.1').call({}, 'instance_updates', updates=[
+        {'instance': first['uuid'], 'host': first['host'], 'state': ACTIVE},
+        {'instance': first['uuid'], 'host': first['host'], 'state': STOPPED},
+        {'instance': second['uuid'], 'host': second['host'], 'state': ACTIVE},
+        {'instance': first['uuid'], 'host': first['host'], 'state': ACTIVE},
+        {'instance': second['uuid'], 'host': 'not-its-host', 'state': ACTIVE}])
+    assert world.client.show(first['uuid'])['state'] == ACTIVE      # ACTIVE, STOPPED, ACTIVE
+    assert world.client.show(second['uuid'])['state'] == ACTIVE
+    assert world.notifier.names().count('instance.create.end') == 2  # once per build

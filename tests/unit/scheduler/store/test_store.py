@@ -7,7 +7,7 @@ import uuid as uuidlib
 import pytest
 import sqlalchemy
 
-from scheduler.store import ACTIVE, BUILDING, ClaimConflict, NotFound, Store, models
+from scheduler.store import ACTIVE, BUILDING, STOPPED, ClaimConflict, NotFound, Store, models
 from wire.assignment import Assignment, CellAssignment, PciAssignment
 
 HOST = 'compute-1'
@@ -148,6 +148,24 @@ def test_instances_are_idempotent_per_uuid_and_updatable(store):
     assert [r.uuid for r in store.find_instances('web')] == ['u-1']
     with pytest.raises(NotFound):
         store.get_instance('u-2')
+
+
+def test_finish_builds_activates_only_building_instances_on_their_host(store):
+    building = new_instance(store, 'a')
+    store.update_instance(building, host=HOST, task='spawning', reason='old')
+    elsewhere = new_instance(store, 'b')
+    store.update_instance(elsewhere, host='other-host')
+    stopped = new_instance(store, 'c')
+    store.update_instance(stopped, host=HOST, state=STOPPED)
+    done = store.finish_builds([(building, HOST), (elsewhere, HOST), (stopped, HOST),
+                                ('no-such-uuid', HOST)], now=4242.0)
+    assert done == [True, False, False, False]
+    record = store.get_instance(building)
+    assert (record.state, record.task, record.reason, record.updated_at) == \
+        (ACTIVE, None, None, 4242.0)
+    assert store.get_instance(elsewhere).state == BUILDING
+    assert store.get_instance(stopped).state == STOPPED
+    assert store.finish_builds([]) == []
 
 
 def test_host_enable_disable(store):
