@@ -65,6 +65,10 @@ def parse_metadata(domain_xml):
     block = _find_instance(ET.fromstring(domain_xml))
     if block is None:
         raise MetadataError('domain has no kvmfleet instance metadata')
+    return _parse_block(block)
+
+
+def _parse_block(block):
     uuid = _text(block, 'uuid')
     try:
         spec = RequestSpec.from_dict(json.loads(_text(block, 'request-spec')))
@@ -115,9 +119,10 @@ class MetadataCache:
 
 
 def _parse_if_ours(domain_xml):
+    block = _find_instance(ET.fromstring(domain_xml))   # one parse per new text
+    if block is None:
+        return None
     try:
-        if not has_metadata(domain_xml):
-            return None
-        return parse_metadata(domain_xml)
+        return _parse_block(block)
     except MetadataError as exc:
         return exc

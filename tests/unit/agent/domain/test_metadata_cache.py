@@ -20,7 +20,7 @@ def _ours(memory_mb=256):
 def test_unchanged_text_is_parsed_once():
     xml, placed = _ours()
     cache = MetadataCache()
-    with mock.patch.object(metadata, 'parse_metadata', wraps=metadata.parse_metadata) as parse:
+    with mock.patch.object(metadata, '_parse_block', wraps=metadata._parse_block) as parse:
         first = cache.read('d1', xml)
         second = cache.read('d1', xml.encode().decode())   # an equal text, read again
     assert first == second and first[0] == UUID and first[2] == placed
@@ -46,6 +46,6 @@ def test_retain_forgets_undefined_domains():
     xml, _ = _ours()
     cache.read('d1', xml)
     cache.retain({'d2'})
-    with mock.patch.object(metadata, 'parse_metadata', wraps=metadata.parse_metadata) as parse:
+    with mock.patch.object(metadata, '_parse_block', wraps=metadata._parse_block) as parse:
         cache.read('d1', xml)
     assert parse.call_count == 1
