@@ -111,7 +111,15 @@ def resource_keys(assignment):
     return keys
 
 
-# Built once: the statement of every finished build (see Store.finish_builds).
+# Statements of the hot paths, built once (a boot's claim, a finished build):
+# building and cache-keying them per call cost more than executing them.
+_INSERT_INSTANCE = insert(models.Instance)
+_INSERT_ALLOCATION = insert(models.Allocation)
+_INSERT_RESOURCES = insert(models.AllocatedResource)
+_BUMP_GENERATION = (update(models.Host)
+                    .where(models.Host.name == bindparam('h'),
+                           models.Host.generation == bindparam('g'))
+                    .values(generation=models.Host.generation + 1))
 _FINISH_BUILD = (update(models.Instance)
                  .where(models.Instance.uuid == bindparam('u'),
                         models.Instance.host == bindparam('h'),
@@ -217,22 +225,18 @@ class Store:
         try:
             with self._writer, self.engine.begin() as conn:
                 if new_instance is not None:
-                    conn.execute(insert(models.Instance),
-                                 [_new_instance_values(new_instance, now)])
-                bumped = conn.execute(
-                    update(models.Host)
-                    .where(models.Host.name == assignment.host,
-                           models.Host.generation == expected_generation)
-                    .values(generation=models.Host.generation + 1))
+                    conn.execute(_INSERT_INSTANCE, [_new_instance_values(new_instance, now)])
+                bumped = conn.execute(_BUMP_GENERATION, {'h': assignment.host,
+                                                         'g': expected_generation})
                 if bumped.rowcount != 1:
                     raise ClaimConflict(f"host {assignment.host}: generation "
                                         f"{expected_generation} is stale")
-                conn.execute(insert(models.Allocation), [{
+                conn.execute(_INSERT_ALLOCATION, [{
                     'instance_uuid': assignment.instance, 'host': assignment.host,
                     'assignment': assignment.to_dict(), 'claimed_at': now}])
                 keys = resource_keys(assignment)
                 if keys:
-                    conn.execute(insert(models.AllocatedResource), [
+                    conn.execute(_INSERT_RESOURCES, [
                         {'host': assignment.host, 'kind': kind, 'key': key,
                          'instance_uuid': assignment.instance} for kind, key in keys])
         except IntegrityError as exc:
