@@ -11,11 +11,23 @@ affinity keeps every instance on one host (the best host counts).
 
 "Runs out first" is the reason most hosts gave when they stopped taking
 instances (the dominant rejection reason), with one example sentence.
+
+Fleets hold a few host models, many hosts alike: two hosts whose topologies
+are equal but for name and instances, whose usage is equal and which hold as
+many members of the request's server group give the same count and the same
+rejection (but for the host name).  So the static filters run on every host
+(cheap, and they read host fields such as traits), and the fill after them
+runs once per such class of hosts (``host_classes``) and shape.  This holds
+for the engine's own fit and server group filters, which read nothing else;
+with any other dynamic filter or fit every host is filled on its own.
 """
 
 import dataclasses
 import json
 
+from scheduler import engine_fit
+from scheduler.filters.base import SummaryFilter
+from scheduler.filters.server_group import AffinityFilter, AntiAffinityFilter
 from scheduler.fitting.reasons import Rejection
 from wire.assignment import Assignment
 
@@ -23,6 +35,11 @@ AFFINITY = 'affinity'
 # Counting stops at this many instances per host: a guard against a shape that
 # holds nothing the fit counts, which would otherwise fit forever.
 MAX_PER_HOST = 4096
+# Dynamic filters whose verdict reads only the host's server group members.
+MEMBER_FILTERS = (AffinityFilter, AntiAffinityFilter)
+# Topology fields a host's class ignores: the name is only a label, and the
+# instances are counted through the host's usage and members.
+UNCLASSED_FIELDS = ('name', 'instances')
 
 
 @dataclasses.dataclass
@@ -51,53 +68,170 @@ def shape_key(spec):
 
 def capacity(specs, fleet, engine):
     """ShapeCapacity for each distinct shape among ``specs``, in first-seen order."""
-    seen, results = set(), []
+    seen, results, classes = set(), [], None
     for spec in specs:
         key = shape_key(spec)
         if key in seen:
             continue
         seen.add(key)
-        results.append(shape_capacity(spec, fleet, engine))
+        if classes is None:
+            classes = host_classes(fleet.hosts())
+        results.append(shape_capacity(spec, fleet, engine, classes))
     return results
 
 
-def shape_capacity(spec, fleet, engine):
-    """Fill every host of ``fleet`` (never changed) with ``spec`` and count."""
+def shape_capacity(spec, fleet, engine, classes=None):
+    """Fill every host of ``fleet`` (never changed) with ``spec`` and count.
+
+    ``classes``: ``host_classes(fleet.hosts())`` when the caller has it already.
+    """
+    hosts = fleet.hosts()
+    if classes is None:
+        classes = host_classes(hosts)
     context = engine.context(spec, fleet.scratch())
     static = [check for _, check in engine.static_checks(context)]
-    # The exact fit runs at every step anyway, so the summary prechecks (and the
-    # summary recomputed after each instance) would only cost time here.
-    dynamic = engine.dynamic_checks(context, summaries=False)
-    group = spec.server_group.name if spec.server_group else None
-    counts, stops, examples = [], {}, {}
-    for state in fleet.hosts():
-        count, rejection = _fill_host(engine, context, state, static, dynamic, group)
-        counts.append(count)
-        stops[rejection.reason] = stops.get(rejection.reason, 0) + 1
-        examples.setdefault(rejection.reason, str(rejection))
+    fill = _Filler(engine, context, spec)
+    tally = _Tally()
+    for state, host_class in zip(hosts, classes):
+        rejection = _static_rejection(static, state)
+        if rejection is not None:
+            tally.add(0, rejection)
+        else:
+            tally.add(*fill(state, host_class))
     affinity = spec.server_group is not None and spec.server_group.policy == AFFINITY
-    total = max(counts, default=0) if affinity else sum(counts)
-    runs_out = min(stops, key=lambda r: (-stops[r], r)) if stops else None
-    return ShapeCapacity(request=spec.name, vcpus=spec.vcpus, memory_mb=spec.memory_mb,
-                         fits=total, runs_out=runs_out, example=examples.get(runs_out),
-                         stops=dict(sorted(stops.items(), key=lambda kv: (-kv[1], kv[0]))))
+    return tally.result(spec, affinity)
 
 
-def _fill_host(engine, context, state, static, dynamic, group):
-    """(instances that fit on this host, the Rejection that stopped it)."""
+def _static_rejection(static, state):
     for check in static:
         rejection = check(state)
         if rejection is not None:
-            return 0, rejection
-    usage, members, count = state.usage, dict(state.members), 0
-    while count < MAX_PER_HOST:
-        current = dataclasses.replace(state, usage=usage, members=members)
-        verdict = engine.verdict(current, dynamic, context, f"capacity-{count}")
-        if not isinstance(verdict, Assignment):
-            return count, verdict
-        usage = usage.consume(verdict)
-        if group:
-            members[group] = members.get(group, 0) + 1
-        count += 1
-    return count, Rejection('CAPACITY_LIMIT', f"stopped counting at {MAX_PER_HOST}",
-                            host=state.name)
+            return rejection
+    return None
+
+
+class _Tally:
+    """Counts per host, stops per reason and the first example of each reason."""
+
+    def __init__(self):
+        self.counts, self.stops, self.examples = [], {}, {}
+
+    def add(self, count, rejection):
+        self.counts.append(count)
+        reason = rejection.reason
+        self.stops[reason] = self.stops.get(reason, 0) + 1
+        if reason not in self.examples:
+            self.examples[reason] = str(rejection)
+
+    def result(self, spec, affinity):
+        counts, stops = self.counts, self.stops
+        total = max(counts, default=0) if affinity else sum(counts)
+        runs_out = min(stops, key=lambda r: (-stops[r], r)) if stops else None
+        return ShapeCapacity(request=spec.name, vcpus=spec.vcpus, memory_mb=spec.memory_mb,
+                             fits=total, runs_out=runs_out,
+                             example=self.examples.get(runs_out),
+                             stops=dict(sorted(stops.items(), key=lambda kv: (-kv[1], kv[0]))))
+
+
+class _Filler:
+    """Fills one host past its static filters: (count, the Rejection that stopped it).
+
+    Results are memoised per (host class, members of the request's group) when
+    only the engine's own fit and member filters decide (see the module doc).  A
+    memoised Rejection names the first host with its key.  The example of a reason
+    comes from the first host that stops on it, and that host filled itself (an
+    earlier host with its key would have stopped on the reason first).
+    """
+
+    def __init__(self, engine, context, spec):
+        self.engine, self.context = engine, context
+        # The exact fit runs at every step anyway, so the summary prechecks (and the
+        # summary recomputed after each instance) would only cost time here.
+        self.dynamic = engine.dynamic_checks(context, summaries=False)
+        self.group = spec.server_group.name if spec.server_group else None
+        self.memo = {} if _memoisable(engine, spec) else None
+
+    def __call__(self, state, host_class):
+        if self.memo is None:
+            return self.fill(state)
+        key = (host_class, state.members.get(self.group, 0) if self.group else 0)
+        known = self.memo.get(key)
+        if known is None:
+            known = self.memo[key] = self.fill(state)
+        return known
+
+    def fill(self, state):
+        """Exact fits on the host's scratch usage until one fails."""
+        members, current = dict(state.members), state
+        for count in range(MAX_PER_HOST):
+            verdict = self.engine.verdict(current, self.dynamic, self.context,
+                                          f"capacity-{count}")
+            if not isinstance(verdict, Assignment):
+                return count, verdict
+            if self.group:
+                members[self.group] = members.get(self.group, 0) + 1
+            current = dataclasses.replace(current, usage=current.usage.consume(verdict),
+                                          members=members)
+        return MAX_PER_HOST, Rejection('CAPACITY_LIMIT', f"stopped counting at {MAX_PER_HOST}",
+                                       host=state.name)
+
+
+def _memoisable(engine, spec):
+    """True when the fill reads nothing of a host but its class and group members."""
+    if engine.fit is not engine_fit.exact_fit:
+        return False
+    for plugin in engine.filters:
+        if plugin.static or isinstance(plugin, SummaryFilter) or not plugin.applies(spec):
+            continue
+        if type(plugin) not in MEMBER_FILTERS:
+            return False
+    return True
+
+
+def host_classes(states):
+    """A class number per HostState: equal numbers fill alike (see the module doc)."""
+    numbers, classes = {}, []
+    for state in states:
+        key = (_topology_key(state.topology), _frozen(state.usage))
+        classes.append(numbers.setdefault(key, len(numbers)))
+    return classes
+
+
+def _topology_key(topology):
+    return tuple(_frozen(getattr(topology, name)) for name in _field_names(type(topology))
+                 if name not in UNCLASSED_FIELDS)
+
+
+_FIELD_NAMES = {}
+_ATOMS = frozenset((int, str, bool, float, bytes, type(None), frozenset))
+
+
+def _field_names(cls):
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
+def _frozen(value):
+    """A hashable value, equal only for equal values (dicts and dataclasses inside).
+
+    Hashable values are their own keys (equality as they define it).
+    """
+    kind = type(value)
+    if kind in _ATOMS:
+        return value
+    if kind is dict:
+        return (dict, frozenset([(key, _frozen(item)) for key, item in value.items()]))
+    if kind is set:
+        return (frozenset, frozenset(value))
+    try:
+        hash(value)     # hashable values (tuples of them too) are their own keys
+        return value
+    except TypeError:
+        pass
+    if kind is tuple or kind is list:
+        return (kind, tuple([_frozen(item) for item in value]))
+    if dataclasses.is_dataclass(value):
+        return (kind,) + tuple([_frozen(getattr(value, name)) for name in _field_names(kind)])
+    return object()     # unknown and unhashable: equal to nothing, the host stands alone
