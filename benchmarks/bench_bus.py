@@ -28,7 +28,7 @@ TOP = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TOP))
 
 
-def client_worker(url, client, count, results, per_call=1):
+def client_worker(url, client, count, results, per_call=1, go=None):
     """Boot ``count`` mixed requests; put (latencies, uuids, failures) on ``results``."""
     from oslo_config import cfg
 
@@ -38,6 +38,8 @@ def client_worker(url, client, count, results, per_call=1):
     api = scheduler_rpcapi.SchedulerAPI(timeout=60)
     api.list(state='ERROR')            # warm the connection before the clock starts
     results.put(('ready', client))
+    if go is not None:
+        go.wait()                      # every client starts when the clock does
     cpu_start = _own_cpu()
     latencies, uuids, failures = [], [], 0
     for index in range(count):
@@ -74,10 +76,10 @@ def broker_pid():
 
 def run_clients(url, clients, boots, per_call=1, watched=()):
     context = multiprocessing.get_context('spawn')   # no broker connection crosses a fork
-    results = context.Queue()
+    results, go = context.Queue(), context.Event()
     per_client = boots // clients // per_call
     workers = [context.Process(target=client_worker,
-                               args=(url, c, per_client, results, per_call))
+                               args=(url, c, per_client, results, per_call, go))
                for c in range(clients)]
     for worker in workers:
         worker.start()
@@ -85,6 +87,7 @@ def run_clients(url, clients, boots, per_call=1, watched=()):
         assert results.get(timeout=120)[0] == 'ready'
     cpu_before = {name: process_cpu(pid) for name, pid in watched}
     started = time.perf_counter()
+    go.set()
     done = [results.get(timeout=600) for _ in workers]
     elapsed = time.perf_counter() - started
     cpu = {name: process_cpu(pid) - cpu_before[name] for name, pid in watched}
@@ -156,6 +159,7 @@ def main():
     agent = None
     try:
         stack.start_scheduler()
+        stack.wait_scheduler()     # an agent's first reports must find the scheduler's queue
         agent = start_agent_process(stack)
         t0 = time.perf_counter()
         stack.wait_hosts_up(timeout=300)

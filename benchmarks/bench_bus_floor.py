@@ -145,6 +145,20 @@ def one_run(stack, boots, clients):
             'cpu_ms_per_boot': {k: v * 1000 / len(uuids) for k, v in cpu.items()}}
 
 
+def fresh_run(boots, clients):
+    """One run on its own RabbitMQ vhost: nothing of an earlier run's services is left."""
+    import shutil
+    import tempfile
+    workdir = tempfile.mkdtemp(prefix='kvmfleet-floor-', dir='/var/tmp')
+    stack = Stack(workdir, [])
+    stack.create_vhost()
+    try:
+        return one_run(stack, boots, clients)
+    finally:
+        stack.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def summarise(runs):
     cpu = {name: round(statistics.median(r['cpu_ms_per_boot'][name] for r in runs), 2)
            for name in runs[0]['cpu_ms_per_boot']}
@@ -161,17 +175,11 @@ def main():
     parser.add_argument('--runs', type=int, default=3)
     parser.add_argument('--json', action='store_true')
     args = parser.parse_args()
-    import tempfile
-    stack = Stack(tempfile.mkdtemp(prefix='kvmfleet-floor-'), [])
-    stack.create_vhost()
-    try:
-        runs = []
-        for index in range(args.runs):
-            runs.append(one_run(stack, args.boots, args.clients))
-            print(f"run {index + 1}/{args.runs}: {runs[-1]['boots_per_s']:.1f} boots/s",
-                  file=sys.stderr, flush=True)
-    finally:
-        stack.close()
+    runs = []
+    for index in range(args.runs):
+        runs.append(fresh_run(args.boots, args.clients))
+        print(f"run {index + 1}/{args.runs}: {runs[-1]['boots_per_s']:.1f} boots/s",
+              file=sys.stderr, flush=True)
     result = dict(summarise(runs), boots=args.boots, clients=args.clients, runs=args.runs,
                   command=' '.join(['benchmarks/bench_bus_floor.py', *sys.argv[1:]]),
                   machine=f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "

@@ -113,6 +113,18 @@ class Stack:
     def api(self, timeout=20):
         return scheduler_rpcapi.SchedulerAPI(timeout=timeout)
 
+    def wait_scheduler(self, timeout=60):
+        """Until the scheduler answers a call (its queues exist: casts to it are kept)."""
+        deadline, api = time.monotonic() + timeout, self.api(timeout=3)
+        while True:
+            try:
+                return api.list(state='ERROR')
+            except Exception:   # not consuming yet: the call times out
+                if time.monotonic() >= deadline:
+                    raise AssertionError(f"the scheduler did not answer within {timeout}s; "
+                                         f"see {self.workdir / 'scheduler.log'}")
+                time.sleep(0.3)
+
     def wait_hosts_up(self, count=None, timeout=60):
         """Until the scheduler answers and sees ``count`` hosts up; returns the hosts."""
         count = len(self.host_names) if count is None else count

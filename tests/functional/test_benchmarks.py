@@ -1,0 +1,44 @@
+"""The bus benchmarks run end to end at a tiny size and report what docs/benchmarks.md quotes.
+
+Not a speed test (no figure is asserted): it keeps the benchmark scripts working.
+"""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import REPO_ROOT, missing_service, port_open
+
+pytestmark = [pytest.mark.rabbit]
+
+CPU_PARTS = {'scheduler', 'agent', 'broker', 'clients'}
+
+
+def run_json(script, *args):
+    if not port_open(5672):
+        missing_service('RabbitMQ is not listening on 127.0.0.1:5672')
+    result = subprocess.run([sys.executable, str(REPO_ROOT / 'benchmarks' / script), *args,
+                             '--json'], cwd=REPO_ROOT, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_bench_bus_boots_every_instance_and_reports_cpu_per_process():
+    result = run_json('bench_bus.py', '--hosts', '20', '--boots', '40', '--clients', '2')
+    assert result['instances'] == 40 and result['no_valid_host'] == 0
+    assert result['final_states'] == {'ACTIVE': 40}
+    assert result['boots_per_s'] > 0 and result['p99_ms'] >= result['p50_ms'] > 0
+    assert set(result['cpu_ms_per_boot']) == CPU_PARTS
+    assert all(value > 0 for value in result['cpu_ms_per_boot'].values())
+
+
+def test_bench_bus_floor_reports_medians_and_the_cpu_total():
+    result = run_json('bench_bus_floor.py', '--boots', '40', '--clients', '2', '--runs', '2')
+    assert len(result['runs_boots_per_s']) == 2 and result['boots_per_s'] > 0
+    assert set(result['cpu_ms_per_boot']) == CPU_PARTS
+    assert result['cpu_ms_per_boot_total'] == pytest.approx(
+        sum(result['cpu_ms_per_boot'].values()), abs=0.05)
+    assert 'bench_bus_floor.py' in result['command'] and 'CPUs' in result['machine']
