@@ -127,6 +127,8 @@ def extra_config(args):
     text = ''
     if args.executor_threads:
         text += f"[DEFAULT]\nexecutor_thread_pool_size = {args.executor_threads}\n"
+    if args.hosts_per_connection:
+        text += f"[agent]\nsimulated_hosts_per_connection = {args.hosts_per_connection}\n"
     if args.notifications == 'off':
         text += '[oslo_messaging_notifications]\ndriver = noop\n'
     return text
@@ -141,6 +143,8 @@ def main():
                         help='instances per boot call (multi-create); boots/s counts instances')
     parser.add_argument('--executor-threads', type=int,
                         help='[DEFAULT] executor_thread_pool_size of both services')
+    parser.add_argument('--hosts-per-connection', type=int,
+                        help='[agent] simulated_hosts_per_connection of the agent process')
     parser.add_argument('--json', action='store_true')
     parser.add_argument('--workdir', default='/var/tmp',
                         help='where the store and the simulated hosts\' files go (/tmp on '
@@ -190,6 +194,7 @@ def main():
         'cpu_ms_per_boot': {name: round(seconds * 1000 / len(uuids), 2)
                             for name, seconds in cpu.items()},
         'notifications': args.notifications, 'executor_threads': args.executor_threads or 64,
+        'hosts_per_connection': args.hosts_per_connection or 100,
     }
     if args.json:
         print(json.dumps(result))
