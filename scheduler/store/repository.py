@@ -15,11 +15,12 @@ import threading
 import time
 
 from oslo_config import cfg
-from sqlalchemy import bindparam, create_engine, delete, event, insert, select, update
+from sqlalchemy import create_engine, delete, event, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
 from scheduler.store import models
+from scheduler.store import statements as sql
 from wire.assignment import Assignment
 
 LOG = logging.getLogger(__name__)
@@ -111,23 +112,6 @@ def resource_keys(assignment):
     return keys
 
 
-# Statements of the hot paths, built once (a boot's claim, a finished build):
-# building and cache-keying them per call cost more than executing them.
-_INSERT_INSTANCE = insert(models.Instance)
-_INSERT_ALLOCATION = insert(models.Allocation)
-_INSERT_RESOURCES = insert(models.AllocatedResource)
-_BUMP_GENERATION = (update(models.Host)
-                    .where(models.Host.name == bindparam('h'),
-                           models.Host.generation == bindparam('g'))
-                    .values(generation=models.Host.generation + 1))
-_FINISH_BUILD = (update(models.Instance)
-                 .where(models.Instance.uuid == bindparam('u'),
-                        models.Instance.host == bindparam('h'),
-                        models.Instance.state == models.BUILDING)
-                 .values(state=models.ACTIVE, task=None, reason=None,
-                         updated_at=bindparam('now')))
-
-
 class Store:
     """Repository over one database; thread-safe (one session per operation)."""
 
@@ -170,25 +154,26 @@ class Store:
     def upsert_host(self, topology, now=None):
         """Record a host report; the generation moves only when the topology changed.
 
-        Returns (HostRecord, created, changed).
+        Returns (HostRecord, created, changed).  SQL Core: every heartbeat of every
+        host comes through here.
         """
         now = self.clock() if now is None else now
-        with self._writer, self.session.begin() as session:
-            row = session.get(models.Host, topology['name'], with_for_update=True)
+        name = topology['name']
+        with self._writer, self.engine.begin() as conn:
+            row = conn.execute(sql.HOST_FOR_UPDATE, {'n': name}).first()
             if row is None:
-                row = models.Host(name=topology['name'], topology=topology, generation=0,
-                                  enabled=True, last_heartbeat=now)
-                session.add(row)
-                session.flush()
-                return _host_record(row), True, True
+                conn.execute(sql.INSERT_HOST, [{'name': name, 'topology': topology,
+                                             'generation': 0, 'enabled': True,
+                                             'last_heartbeat': now}])
+                return HostRecord(name, topology, 0, True, None, now), True, True
             changed = row.topology != topology
-            values = {'last_heartbeat': now}
             if changed:   # increment in SQL: a concurrent claim's bump is never lost
-                values.update(topology=topology, generation=models.Host.generation + 1)
-            session.execute(update(models.Host).where(models.Host.name == row.name)
-                            .values(**values))
-            session.refresh(row)
-            return _host_record(row), False, changed
+                conn.execute(sql.NEW_TOPOLOGY, {'n': name, 't': topology, 'now': now})
+            else:
+                conn.execute(sql.HEARTBEAT, {'n': name, 'now': now})
+            generation = conn.execute(sql.GENERATION, {'n': name}).scalar_one()
+            return (HostRecord(name, topology if changed else row.topology, generation,
+                               row.enabled, row.disabled_reason, now), False, changed)
 
     def get_host(self, name):
         with self.session() as session:
@@ -225,18 +210,18 @@ class Store:
         try:
             with self._writer, self.engine.begin() as conn:
                 if new_instance is not None:
-                    conn.execute(_INSERT_INSTANCE, [_new_instance_values(new_instance, now)])
-                bumped = conn.execute(_BUMP_GENERATION, {'h': assignment.host,
+                    conn.execute(sql.INSERT_INSTANCE, [_new_instance_values(new_instance, now)])
+                bumped = conn.execute(sql.BUMP_GENERATION, {'h': assignment.host,
                                                          'g': expected_generation})
                 if bumped.rowcount != 1:
                     raise ClaimConflict(f"host {assignment.host}: generation "
                                         f"{expected_generation} is stale")
-                conn.execute(_INSERT_ALLOCATION, [{
+                conn.execute(sql.INSERT_ALLOCATION, [{
                     'instance_uuid': assignment.instance, 'host': assignment.host,
                     'assignment': assignment.to_dict(), 'claimed_at': now}])
                 keys = resource_keys(assignment)
                 if keys:
-                    conn.execute(_INSERT_RESOURCES, [
+                    conn.execute(sql.INSERT_RESOURCES, [
                         {'host': assignment.host, 'kind': kind, 'key': key,
                          'instance_uuid': assignment.instance} for kind, key in keys])
         except IntegrityError as exc:
@@ -273,15 +258,12 @@ class Store:
 
     def held_instances(self, host=None):
         """HeldInstance of every claim (on ``host``), with name and server group."""
-        query = (select(models.Allocation, models.Instance.name, models.Instance.spec)
-                 .join(models.Instance, models.Instance.uuid == models.Allocation.instance_uuid))
-        if host is not None:
-            query = query.where(models.Allocation.host == host)
-        with self.session() as session:
-            return [HeldInstance(Assignment.from_dict(alloc.assignment), name,
+        query = sql.HELD if host is None else sql.HELD.where(sql.ALLOCATIONS.c.host == host)
+        with self.engine.connect() as conn:    # Core: every report reads this
+            return [HeldInstance(Assignment.from_dict(assignment), name,
                                  ((spec or {}).get('server_group') or {}).get('name'),
-                                 alloc.claimed_at)
-                    for alloc, name, spec in session.execute(query)]
+                                 claimed_at)
+                    for assignment, claimed_at, name, spec in conn.execute(query)]
 
     def all_allocations(self):
         with self.session() as session:
@@ -323,15 +305,15 @@ class Store:
             return [_instance_record(r) for r in rows]
 
     def list_instances(self, state=None, host=None, include_deleted=False):
-        query = select(models.Instance).order_by(models.Instance.created_at)
+        query = select(sql.INSTANCES).order_by(sql.INSTANCES.c.created_at)
         if state:
-            query = query.where(models.Instance.state == state)
+            query = query.where(sql.INSTANCES.c.state == state)
         elif not include_deleted:
-            query = query.where(models.Instance.state != models.DELETED)
+            query = query.where(sql.INSTANCES.c.state != models.DELETED)
         if host:
-            query = query.where(models.Instance.host == host)
-        with self.session() as session:
-            return [_instance_record(r) for r in session.scalars(query)]
+            query = query.where(sql.INSTANCES.c.host == host)
+        with self.engine.connect() as conn:    # Core: every report reads this
+            return [_instance_record(r) for r in conn.execute(query)]
 
     def finish_builds(self, finished, now=None):
         """BUILDING -> ACTIVE for each (uuid, host), in one transaction; a bool per item.
@@ -344,8 +326,8 @@ class Store:
             return []
         now = self.clock() if now is None else now
         with self._writer, self.engine.begin() as conn:
-            return [conn.execute(_FINISH_BUILD, {'u': uuid, 'h': host, 'now': now}).rowcount == 1
-                    for uuid, host in finished]
+            return [conn.execute(sql.FINISH_BUILD, {'u': u, 'h': h, 'now': now}).rowcount == 1
+                    for u, h in finished]
 
     def update_instance(self, uuid, now=None, **values):
         """Set columns of one instance; returns the new record."""

@@ -1,0 +1,42 @@
+"""SQL statements of the store's hot paths, built once.
+
+Every boot (claim), every finished build and every host heartbeat runs these.
+Building a SQLAlchemy statement and computing its cache key cost more than
+running it on SQLite, so each is built at import, with bind parameters.
+"""
+
+from sqlalchemy import bindparam, insert, select, update
+
+from scheduler.store import models
+
+HOSTS = models.Host.__table__
+INSTANCES = models.Instance.__table__
+ALLOCATIONS = models.Allocation.__table__
+
+# A boot's claim (Store.claim).
+INSERT_INSTANCE = insert(models.Instance)
+INSERT_ALLOCATION = insert(models.Allocation)
+INSERT_RESOURCES = insert(models.AllocatedResource)
+BUMP_GENERATION = (update(HOSTS)
+                   .where(HOSTS.c.name == bindparam('h'), HOSTS.c.generation == bindparam('g'))
+                   .values(generation=HOSTS.c.generation + 1))
+
+# A finished build: BUILDING -> ACTIVE on its host (Store.finish_builds).
+FINISH_BUILD = (update(INSTANCES)
+                .where(INSTANCES.c.uuid == bindparam('u'), INSTANCES.c.host == bindparam('h'),
+                       INSTANCES.c.state == models.BUILDING)
+                .values(state=models.ACTIVE, task=None, reason=None,
+                        updated_at=bindparam('now')))
+
+# A host report (Store.upsert_host, Store.held_instances).
+HOST_FOR_UPDATE = select(HOSTS).where(HOSTS.c.name == bindparam('n')).with_for_update()
+INSERT_HOST = insert(HOSTS)
+HEARTBEAT = (update(HOSTS).where(HOSTS.c.name == bindparam('n'))
+             .values(last_heartbeat=bindparam('now')))
+NEW_TOPOLOGY = (update(HOSTS).where(HOSTS.c.name == bindparam('n'))
+                .values(topology=bindparam('t', type_=HOSTS.c.topology.type),
+                        last_heartbeat=bindparam('now'), generation=HOSTS.c.generation + 1))
+GENERATION = select(HOSTS.c.generation).where(HOSTS.c.name == bindparam('n'))
+HELD = (select(ALLOCATIONS.c.assignment, ALLOCATIONS.c.claimed_at, INSTANCES.c.name,
+               INSTANCES.c.spec)
+        .join(INSTANCES, INSTANCES.c.uuid == ALLOCATIONS.c.instance_uuid))
