@@ -1,0 +1,175 @@
+"""The work of the services without the bus: CPU per boot, per build and per host report.
+
+``bench_bus.py`` measures a boot through RabbitMQ, ``bench_bus_floor.py`` the
+messages alone; this measures what is left, in one process with no broker:
+
+* scheduler boot: ``SchedulerManager.boot`` (parse, place on the warm view of
+  N hosts, claim in a SQLite store, BUILDING answer) plus its share of
+  ``instance_updates`` committing the agents' ACTIVE results;
+* agent build: ``AgentManager.build_instance`` of a simulated host (verify
+  against its libvirt test-driver domains, domain XML, files, define, start);
+* host report: ``SchedulerManager.report_host`` of a host holding instances
+  (store write, reconciliation against its claims).
+
+Each figure is the median over ``--runs`` of process CPU time per item.
+
+    .venv/bin/python benchmarks/bench_service_work.py [--hosts 1000] [--boots 2000] [--runs 3]
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import platform
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+import uuid as uuidlib
+
+TOP = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(TOP))
+
+from tests import busfleet  # noqa: E402
+
+
+class NoAgents:
+    """The scheduler's AgentAPI, minus the bus."""
+
+    def build_instance(self, *args, **kwargs):
+        pass
+
+    def delete_instance(self, *args, **kwargs):
+        pass
+
+
+class NoScheduler:
+    """The agent's scheduler API, minus the bus."""
+
+    def instance_update(self, *args, **kwargs):
+        pass
+
+    def report_host(self, *args, **kwargs):
+        pass
+
+
+def cpu_per_item(work, items):
+    started = time.process_time()
+    work()
+    return (time.process_time() - started) * 1000 / items
+
+
+def scheduler_with_fleet(workdir, hosts):
+    from scheduler.engine import build_engine
+    from scheduler.manager import SchedulerManager
+    from scheduler.store import Store
+    store = Store(f"sqlite:///{workdir}/kvmfleet.sqlite").create_schema()
+    manager = SchedulerManager(store, build_engine(), NoAgents())
+    fleet = busfleet.fleet(hosts, prefix='sim')
+    for host in fleet:
+        manager.report_host({}, host=host, instances=[])
+    return manager, {host['name']: host for host in fleet}
+
+
+def boot_many(manager, count, offset):
+    """``count`` mixed boots, then their results; {host: [domain]} of what was booted."""
+    domains = {}
+    for index in range(count):
+        template = busfleet.MIXED[index % len(busfleet.MIXED)]
+        answer = manager.boot({}, request=dict(template, name=f"w{offset + index}"))
+        record = answer['instances'][0]
+        domains.setdefault(record['host'], []).append({'uuid': record['uuid'],
+                                                       'state': 'running'})
+    manager.instance_updates({}, updates=[
+        {'instance': d['uuid'], 'host': host, 'state': 'ACTIVE'}
+        for host, booted in domains.items() for d in booted])
+    return domains
+
+
+def scheduler_run(hosts, boots):
+    workdir = tempfile.mkdtemp(prefix='kvmfleet-work-', dir='/var/tmp')
+    try:
+        manager, by_name = scheduler_with_fleet(workdir, hosts)
+        boot_many(manager, min(200, boots // 5), 0)   # warm caches and the store
+        domains = {}
+        boot_ms = cpu_per_item(lambda: domains.update(boot_many(manager, boots, 1000)), boots)
+        names = list(domains)[:300]
+        report_ms = cpu_per_item(lambda: [manager.report_host({}, host=by_name[n],
+                                                              instances=domains[n])
+                                          for n in names], len(names))
+        held = statistics.mean(len(domains[n]) for n in names)
+        manager.store.dispose()
+        return boot_ms, report_ms, held
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def agent_run(builds, hosts=50):
+    from agent import simulated
+    from scheduler.engine import build_engine
+    from scheduler.fleet import FleetView
+    from scheduler.specs import parse_request
+    from wire.topology import HostTopology
+    workdir = tempfile.mkdtemp(prefix='kvmfleet-work-', dir='/var/tmp')
+    try:
+        fleet_hosts = busfleet.fleet(hosts, prefix='sim')
+        fleet_path = pathlib.Path(workdir) / 'fleet.json'
+        fleet_path.write_text(json.dumps({'version': 1, 'hosts': fleet_hosts}))
+        managers, _ = simulated.build_fleet(str(fleet_path), NoScheduler(),
+                                            path=os.path.join(workdir, 'sim'))
+        by_host = {m.host_name: m for m in managers}
+        fleet = FleetView([HostTopology.from_dict(h) for h in fleet_hosts])
+        engine, work = build_engine(), []
+        for index in range(builds):
+            request = dict(busfleet.MIXED[index % len(busfleet.MIXED)], name=f"a{index}")
+            spec = parse_request(request)
+            placed = engine.place(spec, fleet, [str(uuidlib.uuid4())]).assignments[0]
+            fleet.apply(placed)
+            work.append((placed, spec.to_dict(), request))
+
+        def build_all():
+            for placed, spec, request in work:
+                by_host[placed.host].build_instance(
+                    {'host': placed.host}, instance=placed.instance, name=request['name'],
+                    assignment=placed.to_dict(), spec=spec, request=request)
+        return cpu_per_item(build_all, builds)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--hosts', type=int, default=1000)
+    parser.add_argument('--boots', type=int, default=2000)
+    parser.add_argument('--builds', type=int, default=300)
+    parser.add_argument('--runs', type=int, default=3)
+    parser.add_argument('--json', action='store_true')
+    args = parser.parse_args(argv)
+    runs = []
+    for index in range(args.runs):
+        boot_ms, report_ms, held = scheduler_run(args.hosts, args.boots)
+        runs.append({'scheduler_boot_ms': boot_ms, 'host_report_ms': report_ms,
+                     'agent_build_ms': agent_run(args.builds), 'held': held})
+        print(f"run {index + 1}/{args.runs}: " + ', '.join(
+            f"{k} {v:.3f}" for k, v in runs[-1].items()), file=sys.stderr, flush=True)
+    result = {key: round(statistics.median(r[key] for r in runs), 3) for key in runs[0]}
+    result.update(hosts=args.hosts, boots=args.boots, builds=args.builds, runs=args.runs,
+                  command=' '.join(['benchmarks/bench_service_work.py',
+                                    *(sys.argv[1:] if argv is None else argv)]),
+                  machine=f"{os.cpu_count()} CPUs, {platform.machine()}, "
+                          f"Python {platform.python_version()}")
+    if args.json:
+        print(json.dumps(result))
+        return
+    print(f"{'CPU ms per item (median of ' + str(args.runs) + ' runs)':<44} value")
+    for key, label in (('scheduler_boot_ms', 'scheduler: boot + its result'),
+                       ('agent_build_ms', 'agent: build on a simulated host'),
+                       ('host_report_ms', f"scheduler: host report ({result['held']:.1f} "
+                                          'instances held)')):
+        print(f"{label:<44} {result[key]:.3f}")
+    print(f"command: {result['command']}\nmachine: {result['machine']}")
+
+
+if __name__ == '__main__':
+    main()
