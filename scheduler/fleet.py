@@ -16,6 +16,7 @@ import itertools
 
 from scheduler import engine_fit
 from scheduler.fitting.usage import HostUsage
+from wire.gcpause import gc_paused
 
 _CHANGE_LOG_LIMIT = 100000
 # What static filters may read of a topology: their verdicts are cached until one of
@@ -167,9 +168,10 @@ class FleetView:
         # (the engine's estimate order) catch up without rescanning every host.
         self.change_log = []
         self.change_epoch = 0       # bumps when the log is trimmed
-        for topology in hosts:
-            self._replace(make_state(topology, HostUsage.of_host(topology),
-                                     _members_of(topology)))
+        with gc_paused():   # thousands of acyclic states: nothing for the collector
+            for topology in hosts:
+                self._replace(make_state(topology, HostUsage.of_host(topology),
+                                         _members_of(topology)))
 
     def __len__(self):
         return len(self._states)

@@ -8,6 +8,7 @@ naming the file and the place in it.
 import json
 
 from wire.errors import FieldError, InvalidInput
+from wire.gcpause import gc_paused
 from wire.topology import HostTopology
 
 SUPPORTED_VERSION = 1
@@ -27,7 +28,8 @@ def load_document(path):
     if str(path).endswith(('.yaml', '.yml')):
         return _load_yaml(path, text)
     try:
-        return json.loads(text)
+        with gc_paused():
+            return json.loads(text)
     except json.JSONDecodeError as exc:
         raise FileFormatError(f"{path}: line {exc.lineno} column {exc.colno}: {exc.msg}")
 
@@ -35,7 +37,8 @@ def load_document(path):
 def _load_yaml(path, text):
     import yaml
     try:
-        return yaml.safe_load(text)
+        with gc_paused():
+            return yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, 'problem_mark', None)
         where = f"line {mark.line + 1} column {mark.column + 1}: " if mark else ''
@@ -57,17 +60,23 @@ def _items(path, document, key):
 
 def parse_fleet(document, source='fleet'):
     """HostTopology objects from a parsed fleet document."""
+    with gc_paused():
+        hosts = _hosts(source, document)
+    seen, duplicates = set(), set()
+    for host in hosts:
+        (duplicates if host.name in seen else seen).add(host.name)
+    if duplicates:
+        raise FileFormatError(f"{source}: hosts: names {sorted(duplicates)} appear more than once")
+    return hosts
+
+
+def _hosts(source, document):
     hosts = []
     for index, raw in enumerate(_items(source, document, 'hosts')):
         try:
             hosts.append(HostTopology.from_dict(raw, f"hosts[{index}]"))
         except (FieldError, InvalidInput) as exc:
             raise FileFormatError(f"{source}: {exc}")
-    seen, duplicates = set(), set()
-    for host in hosts:
-        (duplicates if host.name in seen else seen).add(host.name)
-    if duplicates:
-        raise FileFormatError(f"{source}: hosts: names {sorted(duplicates)} appear more than once")
     return hosts
 
 
