@@ -17,7 +17,7 @@ import time
 import oslo_messaging as messaging
 from oslo_config import cfg
 
-from agent.domain import MetadataError, has_metadata, parse_metadata
+from agent.domain import MetadataError, read_metadata
 from agent.exceptions import AgentError
 from wire import rpc
 from wire.assignment import Assignment
@@ -218,11 +218,14 @@ def _launched(result):
 def _metadata_of(xml, libvirt_uuid):
     """(instance uuid, assignment dict or None, instance name or None) of a domain's XML."""
     try:
-        if has_metadata(xml):
-            uuid, spec, assignment = parse_metadata(xml)
-            return uuid, assignment.to_dict(), spec.name
-    except (MetadataError, ValueError) as exc:
-        LOG.warning('Domain %s: unreadable kvmfleet metadata: %s', libvirt_uuid, exc)
+        parsed = read_metadata(xml)
+    except ValueError as exc:
+        parsed = MetadataError(str(exc))
+    if isinstance(parsed, MetadataError):
+        LOG.warning('Domain %s: unreadable kvmfleet metadata: %s', libvirt_uuid, parsed)
+    elif parsed is not None:
+        uuid, spec, assignment = parsed
+        return uuid, assignment.to_dict(), spec.name
     return libvirt_uuid, None, None
 
 

@@ -109,7 +109,7 @@ class MetadataCache:
         cached = self._entries.get(name)
         if cached is not None and cached[0] == domain_xml:
             return cached[1]
-        parsed = _parse_if_ours(domain_xml)
+        parsed = read_metadata(domain_xml)
         self._entries[name] = (domain_xml, parsed)
         return parsed
 
@@ -118,8 +118,12 @@ class MetadataCache:
         self._entries = {n: e for n, e in self._entries.items() if n in names}
 
 
-def _parse_if_ours(domain_xml):
-    block = _find_instance(ET.fromstring(domain_xml))   # one parse per new text
+def read_metadata(domain_xml):
+    """(uuid, spec, assignment) of a kvmfleet domain, its MetadataError, or None if not ours.
+
+    One XML parse (``has_metadata`` then ``parse_metadata`` would take two).
+    """
+    block = _find_instance(ET.fromstring(domain_xml))
     if block is None:
         return None
     try:

@@ -7,7 +7,13 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from agent.domain import DomainBuildError, MetadataError, has_metadata, parse_metadata
+from agent.domain import (
+    DomainBuildError,
+    MetadataError,
+    has_metadata,
+    parse_metadata,
+    read_metadata,
+)
 from agent.domain import domain_xml as unchecked_domain_xml
 from agent.domain.metadata import NAMESPACE
 from tests.unit.agent.domain.builders import (
@@ -65,6 +71,17 @@ def test_has_metadata_tells_kvmfleet_domains_apart():
     assert not has_metadata('<domain><name>x</name></domain>')
     placed = assignment(vcpus=1, memory_mb=256)
     assert has_metadata(domain_xml(spec_for(placed), placed, KERNEL_IMAGE, settings()))
+
+
+def test_read_metadata_answers_ours_foreign_or_broken_in_one_call():
+    assert read_metadata('<domain><name>x</name></domain>') is None
+    placed = assignment(vcpus=1, memory_mb=256)
+    uuid, spec, got = read_metadata(domain_xml(spec_for(placed), placed, KERNEL_IMAGE,
+                                               settings()))
+    assert (uuid, got, spec.name) == (UUID, placed, spec_for(placed).name)
+    broken = (f'<domain><metadata><k:instance xmlns:k="{NAMESPACE}"><k:uuid>u</k:uuid>'
+              '</k:instance></metadata></domain>')
+    assert isinstance(read_metadata(broken), MetadataError)
 
 
 @hypothesis_settings(max_examples=60, deadline=None)
