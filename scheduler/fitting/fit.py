@@ -92,7 +92,19 @@ def _fit_numa(host, facts, usage, spec, policy, instance, needs, devices):
     if isinstance(placed, Rejection):
         return placed
     fits, chosen = placed
+    if not small:    # the cells chose page sizes ('any' may fall back to small pages)
+        rejection = _chosen_small_pages_check(facts, usage, fits, policy)
+        if rejection:
+            return rejection
     return _numa_assignment(host, spec, instance, fits, chosen)
+
+
+def _chosen_small_pages_check(facts, usage, fits, policy):
+    """Host-wide room for the small-page memory of cells that chose small pages."""
+    chosen = [f.assignment.memory_mb for f in fits if f.assignment.page_size_kb == SMALL_PAGE_KB]
+    if not chosen:
+        return None
+    return hostwide.ram_check(facts, usage, sum(chosen), max(chosen), policy)
 
 
 def _numa_assignment(host, spec, instance, fits, chosen):

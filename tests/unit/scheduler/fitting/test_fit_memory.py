@@ -98,6 +98,21 @@ def test_floating_guest_small_memory_is_checked_host_wide():
         "16384 MiB of small-page memory in all, needs 16385")
 
 
+def test_any_page_size_falling_back_to_small_pages_is_checked_host_wide():
+    # Found by hypothesis: 4 GiB cell, 1 GiB of it in 2M pages; floating guests hold
+    # 1280 MiB of the 3 GiB of small pages. A 2 GiB 'any' guest finds too few 2M pages,
+    # falls back to small pages, and 1280 + 2048 > 3072 must be refused.
+    cell = host().cells(1, cores=2, shared_cores=2, memory_mb=4096).pages({M2: 512}).build()
+    usage = HostUsage(floating_memory_mb=1280)
+    result = rejected(cell, request(1, 2048).pages('any').build(), usage)
+    assert result.reason == reasons.HOST_RAM
+    assert result.detail == "1792 MiB of small-page memory free (3072 MiB x 1.0), needs 2048"
+    assert assigned(cell, request(1, 1792).pages('any').build(), usage).cells[0].page_size_kb \
+        == 4                                                # what fits still goes
+    assert assigned(cell, request(1, 1024).pages('any').build(), usage).cells[0].page_size_kb \
+        == M2                                               # hugepages first, unchanged
+
+
 def test_reserved_memory_is_not_given_to_guests():
     reserved = host().cells(1, cores=2, shared_cores=2, memory_mb=4096).reserved(1024).build()
     assigned(reserved, request(1, 3072).numa(1).build())
