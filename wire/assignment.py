@@ -8,7 +8,6 @@ the domain metadata.
 import dataclasses
 
 from wire import fields
-from wire import lazy_fields as lazy
 
 ASSIGNMENT_VERSION = 1
 
@@ -87,12 +86,13 @@ class Assignment:
         return cls(
             host=fields.string(fields.require(data, 'host', path), f"{path}.host"),
             instance=str(fields.require(data, 'instance', path)),
-            vcpus=lazy.integer(fields.require(data, 'vcpus', path), path, '.vcpus', 1),
-            memory_mb=lazy.integer(fields.require(data, 'memory_mb', path),
-                                   path, '.memory_mb', 1),
+            vcpus=fields.integer(fields.require(data, 'vcpus', path), f"{path}.vcpus", 1),
+            memory_mb=fields.integer(fields.require(data, 'memory_mb', path),
+                                     f"{path}.memory_mb", 1),
             cells=tuple(_cell_from_dict(c, f"{path}.cells[{i}]") for i, c in enumerate(cells)),
-            shared_cpus=lazy.cpuset(data.get('shared_cpus', []), path, '.shared_cpus'),
-            emulator_pcpus=lazy.cpuset(data.get('emulator_pcpus', []), path, '.emulator_pcpus'),
+            shared_cpus=fields.cpuset(data.get('shared_cpus', []), f"{path}.shared_cpus"),
+            emulator_pcpus=fields.cpuset(data.get('emulator_pcpus', []),
+                                         f"{path}.emulator_pcpus"),
             pci_devices=tuple(_pci_from_dict(p, f"{path}.pci_devices[{i}]")
                               for i, p in enumerate(pcis)),
             sev=fields.boolean(data.get('sev', False), f"{path}.sev"),
@@ -115,15 +115,15 @@ def _cell_from_dict(data, path):
     if not isinstance(pinning, dict):
         raise fields.FieldError(f"{path}.pinning", 'expected an object {vcpu: pcpu}')
     return CellAssignment(
-        guest_cell=lazy.integer(fields.require(data, 'guest_cell', path), path, '.guest_cell'),
-        host_cell=lazy.integer(fields.require(data, 'host_cell', path), path, '.host_cell'),
-        vcpus=tuple(sorted(lazy.cpuset(data.get('vcpus', []), path, '.vcpus'))),
-        memory_mb=lazy.integer(fields.require(data, 'memory_mb', path), path, '.memory_mb', 1),
-        page_size_kb=lazy.integer(data.get('page_size_kb', 4), path, '.page_size_kb', 4),
-        pinning={lazy.integer(v, path, '.pinning'): lazy.integer(p, path, f".pinning.{v}")
+        guest_cell=fields.integer(fields.require(data, 'guest_cell', path), f"{path}.guest_cell"),
+        host_cell=fields.integer(fields.require(data, 'host_cell', path), f"{path}.host_cell"),
+        vcpus=tuple(sorted(fields.cpuset(data.get('vcpus', []), f"{path}.vcpus"))),
+        memory_mb=fields.integer(fields.require(data, 'memory_mb', path), f"{path}.memory_mb", 1),
+        page_size_kb=fields.integer(data.get('page_size_kb', 4), f"{path}.page_size_kb", 4),
+        pinning={fields.integer(v, f"{path}.pinning"): fields.integer(p, f"{path}.pinning.{v}")
                  for v, p in pinning.items()},
-        shared_cpus=lazy.cpuset(data.get('shared_cpus', []), path, '.shared_cpus'),
-        reserved_pcpus=lazy.cpuset(data.get('reserved_pcpus', []), path, '.reserved_pcpus'),
+        shared_cpus=fields.cpuset(data.get('shared_cpus', []), f"{path}.shared_cpus"),
+        reserved_pcpus=fields.cpuset(data.get('reserved_pcpus', []), f"{path}.reserved_pcpus"),
     )
 
 

@@ -4,8 +4,6 @@ The syntax is Nova's: comma-separated ids and ranges with ``^`` exclusions,
 e.g. ``"0-7,^3,12"``.  Lists of ints are accepted wherever a set is.
 """
 
-import functools
-
 
 class CpuSetError(ValueError):
     """A CPU set string does not follow the ``0-3,^2,8`` syntax."""
@@ -20,25 +18,10 @@ def parse_cpuset(value):
             cpus = frozenset(value)
         except TypeError:
             raise CpuSetError(f"{value!r}: expected a CPU list or a '0-3,^2' string")
-        # The common case, plain non-negative ints, is checked in C; anything
-        # else goes through the loop that names the first bad id.
-        if _INT_ONLY.issuperset(map(type, cpus)) and (not cpus or min(cpus) >= 0):
-            return cpus
         for cpu in cpus:   # checked once per distinct id; bool is an int subclass
             if type(cpu) is not int or cpu < 0:
                 _as_cpu(cpu)
         return cpus
-    if type(value) is str:
-        return _parse_text(value)
-    return _parse_text.__wrapped__(value)   # a str subclass: not cached
-
-
-_INT_ONLY = frozenset((int,))
-
-
-@functools.lru_cache(maxsize=256)
-def _parse_text(value):
-    """A spec string's CPU ids; the few distinct strings of a fleet repeat a lot."""
     include, exclude = set(), set()
     for part in (p.strip() for p in value.split(',')):
         if not part:

@@ -8,7 +8,6 @@ records, derived from ``instances``.
 import dataclasses
 
 from wire import fields
-from wire import lazy_fields as lazy
 from wire.assignment import Assignment
 from wire.errors import Collector, FieldError
 
@@ -137,36 +136,33 @@ def _cells(data, path):
 
 
 def _cell_from_dict(data, path):
-    cell_id = lazy.integer(fields.require(data, 'id', path), path, '.id')
-    cpus = lazy.cpuset(data.get('cpus', []), path, '.cpus')
-    shared = lazy.cpuset(data.get('shared_cpus', []), path, '.shared_cpus')
+    cell_id = fields.integer(fields.require(data, 'id', path), f"{path}.id")
+    cpus = fields.cpuset(data.get('cpus', []), f"{path}.cpus")
+    shared = fields.cpuset(data.get('shared_cpus', []), f"{path}.shared_cpus")
     if cpus & shared:
         raise FieldError(f"{path}.shared_cpus",
                          f"CPUs {sorted(cpus & shared)} are also dedicated (cpus)")
-    siblings = lazy.cpusets(data.get('siblings', []), path, '.siblings')
-    pages = _pages(data, path)
-    cell = Cell(id=cell_id, cpus=cpus, shared_cpus=shared, siblings=siblings,
-                memory_mb=lazy.integer(fields.require(data, 'memory_mb', path),
-                                       path, '.memory_mb'),
-                pages=pages,
-                reserved_memory_mb=lazy.integer(data.get('reserved_memory_mb', 0),
-                                                path, '.reserved_memory_mb'))
-    if cell.hugepage_mb > cell.memory_mb:
-        raise FieldError(f"{path}.pages", f"pools hold {cell.hugepage_mb} MiB, more than "
-                         f"memory_mb {cell.memory_mb}")
-    return cell
-
-
-def _pages(data, path):
+    siblings = tuple(fields.cpuset(s, f"{path}.siblings[{i}]")
+                     for i, s in enumerate(fields.listing(data.get('siblings', []),
+                                                          f"{path}.siblings")))
     pages_raw = data.get('pages', {}) or {}
     if not isinstance(pages_raw, dict):
         raise FieldError(f"{path}.pages", 'expected an object {"<size_kb>": count}')
     pages = {}
     for size, count in pages_raw.items():
-        size_kb = lazy.integer(size, path, '.pages', SMALL_PAGE_KB)
+        size_kb = fields.integer(size, f"{path}.pages", SMALL_PAGE_KB)
         if size_kb != SMALL_PAGE_KB:   # small pages are derived from memory_mb
-            pages[size_kb] = lazy.integer(count, path, f".pages.{size}")
-    return pages
+            pages[size_kb] = fields.integer(count, f"{path}.pages.{size}")
+    cell = Cell(id=cell_id, cpus=cpus, shared_cpus=shared, siblings=siblings,
+                memory_mb=fields.integer(fields.require(data, 'memory_mb', path),
+                                         f"{path}.memory_mb"),
+                pages=pages,
+                reserved_memory_mb=fields.integer(data.get('reserved_memory_mb', 0),
+                                                  f"{path}.reserved_memory_mb"))
+    if cell.hugepage_mb > cell.memory_mb:
+        raise FieldError(f"{path}.pages", f"pools hold {cell.hugepage_mb} MiB, more than "
+                         f"memory_mb {cell.memory_mb}")
+    return cell
 
 
 def _pci_devices(data, path):
