@@ -15,6 +15,7 @@ import gc
 import json
 import os
 import pathlib
+import platform
 import statistics
 import subprocess
 import sys
@@ -80,12 +81,16 @@ def main(argv=None):
     parser.add_argument('--cli', action='store_true', help='also time kvmfleet capacity')
     parser.add_argument('--json', action='store_true', help='print the report as JSON')
     args = parser.parse_args(argv)
-    report = [bench_size(size, args) for size in args.sizes]
+    report = {'results': [bench_size(size, args) for size in args.sizes],
+              'command': ' '.join(['benchmarks/bench_load_fleet.py',
+                                   *(sys.argv[1:] if argv is None else argv)]),
+              'machine': f"{os.cpu_count()} CPUs, {platform.machine()}, "
+                         f"Python {platform.python_version()}"}
     if args.json:
         print(json.dumps(report, indent=2))
         return
-    print(f"Python {sys.version.split()[0]}; median process CPU seconds")
-    for row in report:
+    print(f"{report['command']}\n{report['machine']}; median process CPU seconds")
+    for row in report['results']:
         cells = ', '.join(f"{k} {v:.3f} s" for k, v in row.items() if k not in ('hosts', 'runs'))
         print(f"{row['hosts']:>6} hosts ({row['runs']} runs): {cells}")
 
