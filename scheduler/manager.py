@@ -314,7 +314,11 @@ class SchedulerManager:
 
     def _finish_builds(self, finished):
         """ACTIVE results: the BUILDING ones in one commit (no lock), others as usual."""
-        done = self.store.finish_builds([(uuid, host) for uuid, host, _, _ in finished])
+        try:
+            done = self.store.finish_builds([(uuid, host) for uuid, host, _, _ in finished])
+        except Exception:   # the store failed: the next reports reconcile these builds
+            LOG.exception('Committing %d finished builds failed', len(finished))
+            return
         for (uuid, host, state, reason), ok in zip(finished, done):
             if ok:    # a finished build changes no claim
                 self._notify('instance.create.end', {'instance': uuid, 'host': host})

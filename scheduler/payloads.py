@@ -73,7 +73,6 @@ def domains(instances):
     return domains
 
 
-
 def check_update(instance, host, state, reason):
     """An agent result's fields checked; BusError naming the bad one."""
     rpc.check(instance, str, 'instance')

@@ -48,3 +48,20 @@ def test_results_of_one_instance_keep_their_order_around_a_run_of_builds(world):
     assert world.client.show(first['uuid'])['state'] == ACTIVE      # ACTIVE, STOPPED, ACTIVE
     assert world.client.show(second['uuid'])['state'] == ACTIVE
     assert world.notifier.names().count('instance.create.end') == 2  # once per build
+
+
+def test_a_store_failure_on_finished_builds_does_not_hold_back_the_rest(world, monkeypatch):  # noqa: F811,E501
+    add_hosts(world)
+    built, other = (world.client.boot(busfleet.request(busfleet.PINNED, name=f"f-{i}"))
+                    ['instances'][0] for i in range(2))
+
+    def store_down(finished, now=None):
+        raise RuntimeError('database is locked')
+    monkeypatch.setattr(world.store, 'finish_builds', store_down)
+    world.client.client.prepare(version='1.1').call({}, 'instance_updates', updates=[
+        {'instance': built['uuid'], 'host': built['host'], 'state': ACTIVE},
+        {'instance': other['uuid'], 'host': other['host'], 'state': ERROR,
+         'reason': 'START_FAILED: boom'}])
+    assert world.client.show(built['uuid'])['state'] == BUILDING   # left to reconciliation
+    record = world.client.show(other['uuid'])
+    assert record['attempts'] == [{'host': other['host'], 'reason': 'START_FAILED: boom'}]
