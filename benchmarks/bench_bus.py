@@ -147,8 +147,8 @@ def main():
                         help='[agent] simulated_hosts_per_connection of the agent process')
     parser.add_argument('--json', action='store_true')
     parser.add_argument('--workdir', default='/var/tmp',
-                        help='where the store and the simulated hosts\' files go (/tmp on '
-                             'these machines makes each file creation ~7x dearer in CPU)')
+                        help='where the store and the simulated hosts\' files go (the cost '
+                             'of creating files there is part of each simulated build)')
     parser.add_argument('--notifications', choices=('on', 'off'), default='on',
                         help='off: [oslo_messaging_notifications] driver = noop')
     args = parser.parse_args()
