@@ -163,8 +163,8 @@ class Store:
             row = conn.execute(sql.HOST_FOR_UPDATE, {'n': name}).first()
             if row is None:
                 conn.execute(sql.INSERT_HOST, [{'name': name, 'topology': topology,
-                                             'generation': 0, 'enabled': True,
-                                             'last_heartbeat': now}])
+                                                'generation': 0, 'enabled': True,
+                                                'last_heartbeat': now}])
                 return HostRecord(name, topology, 0, True, None, now), True, True
             changed = row.topology != topology
             if changed:   # increment in SQL: a concurrent claim's bump is never lost
@@ -212,7 +212,7 @@ class Store:
                 if new_instance is not None:
                     conn.execute(sql.INSERT_INSTANCE, [_new_instance_values(new_instance, now)])
                 bumped = conn.execute(sql.BUMP_GENERATION, {'h': assignment.host,
-                                                         'g': expected_generation})
+                                                            'g': expected_generation})
                 if bumped.rowcount != 1:
                     raise ClaimConflict(f"host {assignment.host}: generation "
                                         f"{expected_generation} is stale")
