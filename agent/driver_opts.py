@@ -13,6 +13,7 @@ from oslo_config import cfg
 import agent.discovery.opts  # noqa: F401  (registers [libvirt] virt_type)
 from agent.domain.settings import CPU_MODES, SECLABEL_MODELS
 from agent.exceptions import InvalidConfig
+from wire import opts as wire_opts
 
 default_opts = [
     cfg.StrOpt('instances_path', default='/var/lib/kvmfleet/instances',
@@ -45,13 +46,12 @@ GROUPS = (('DEFAULT', default_opts), ('libvirt', libvirt_opts), ('agent', agent_
 
 
 def register_opts(conf):
-    for group, options in GROUPS:
-        conf.register_opts(options, group=None if group == 'DEFAULT' else group)
+    wire_opts.register_groups(conf, GROUPS)
 
 
 def list_opts():
     """[(group, options)] for oslo-config-generator and agent/opts.py."""
-    return [(group, list(options)) for group, options in GROUPS]
+    return wire_opts.listing(GROUPS)
 
 
 register_opts(cfg.CONF)

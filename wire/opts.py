@@ -59,6 +59,17 @@ def merge_opts(listings):
     return [(groups[name], list(by_name.values())) for name, by_name in options.items()]
 
 
+def register_groups(conf, groups):
+    """Register ``((group name, [options]), ...)`` on ``conf``; 'DEFAULT' is the unnamed group."""
+    for group, options in groups:
+        conf.register_opts(options, group=None if group == DEFAULT_GROUP else group)
+
+
+def listing(groups):
+    """``groups`` as a ``list_opts()`` answer: [(group name, [options])]."""
+    return [(group, list(options)) for group, options in groups]
+
+
 def gather(module_names):
     """Import each named module and merge what its ``list_opts()`` returns."""
     listings = [importlib.import_module(name).list_opts() for name in module_names]

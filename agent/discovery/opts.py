@@ -12,6 +12,7 @@ from oslo_config import cfg, types
 
 from agent.discovery import pci_spec
 from agent.exceptions import InvalidConfig
+from wire import opts as wire_opts
 from wire.cpuset import CpuSetError, parse_cpuset
 
 VIRT_TYPES = ('kvm', 'qemu', 'auto')
@@ -63,13 +64,12 @@ GROUPS = (('compute', compute_opts), ('DEFAULT', default_opts), ('pci', pci_opts
 
 
 def register_opts(conf):
-    for group, options in GROUPS:
-        conf.register_opts(options, group=None if group == 'DEFAULT' else group)
+    wire_opts.register_groups(conf, GROUPS)
 
 
 def list_opts():
     """[(group, options)] for oslo-config-generator and agent/opts.py."""
-    return [(group, list(options)) for group, options in GROUPS]
+    return wire_opts.listing(GROUPS)
 
 
 register_opts(cfg.CONF)
