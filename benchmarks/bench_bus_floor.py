@@ -22,9 +22,7 @@ libvirt, no notifications.
 import argparse
 import json
 import multiprocessing
-import os
 import pathlib
-import platform
 import statistics
 import sys
 import threading
@@ -35,6 +33,7 @@ TOP = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TOP))
 
 from benchmarks.bench_bus import broker_pid, run_clients  # noqa: E402
+from benchmarks.bench_placement import machine_line  # noqa: E402
 from tests.functional.bus_stack import Stack  # noqa: E402
 
 HOST = 'floor-host'
@@ -182,8 +181,7 @@ def main():
               file=sys.stderr, flush=True)
     result = dict(summarise(runs), boots=args.boots, clients=args.clients, runs=args.runs,
                   command=' '.join(['benchmarks/bench_bus_floor.py', *sys.argv[1:]]),
-                  machine=f"{os.cpu_count()} CPUs, {platform.processor() or platform.machine()}, "
-                          f"Python {platform.python_version()}")
+                  machine=machine_line())
     if args.json:
         print(json.dumps(result))
     else:

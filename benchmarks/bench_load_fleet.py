@@ -15,7 +15,6 @@ import gc
 import json
 import os
 import pathlib
-import platform
 import statistics
 import subprocess
 import sys
@@ -24,6 +23,7 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.bench_placement import machine_line  # noqa: E402
 from benchmarks.generate_fleet import generate  # noqa: E402
 from scheduler.fleet import FleetView  # noqa: E402
 from wire.files import load_document, parse_fleet  # noqa: E402
@@ -84,8 +84,7 @@ def main(argv=None):
     report = {'results': [bench_size(size, args) for size in args.sizes],
               'command': ' '.join(['benchmarks/bench_load_fleet.py',
                                    *(sys.argv[1:] if argv is None else argv)]),
-              'machine': f"{os.cpu_count()} CPUs, {platform.machine()}, "
-                         f"Python {platform.python_version()}"}
+              'machine': machine_line()}
     if args.json:
         print(json.dumps(report, indent=2))
         return

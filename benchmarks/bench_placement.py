@@ -101,6 +101,13 @@ def machine():
             'python': platform.python_version(), 'platform': platform.platform()}
 
 
+def machine_line():
+    """``machine()`` in one line: '<cores> CPUs, <model>, Python <version>'."""
+    info = machine()
+    return (f"{info['cores']} CPUs, {info['cpu_model'] or platform.machine()}, "
+            f"Python {info['python']}")
+
+
 def bench_size(size, args):
     hosts = parse_fleet(generate(size, args.seed, max_fill=args.max_fill))
     specs = stream(args.decisions, args.seed, args.failures)

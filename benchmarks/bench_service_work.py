@@ -20,7 +20,6 @@ import argparse
 import json
 import os
 import pathlib
-import platform
 import shutil
 import statistics
 import sys
@@ -31,6 +30,7 @@ import uuid as uuidlib
 TOP = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TOP))
 
+from benchmarks.bench_placement import machine_line  # noqa: E402
 from tests import busfleet  # noqa: E402
 
 
@@ -157,8 +157,7 @@ def main(argv=None):
     result.update(hosts=args.hosts, boots=args.boots, builds=args.builds, runs=args.runs,
                   command=' '.join(['benchmarks/bench_service_work.py',
                                     *(sys.argv[1:] if argv is None else argv)]),
-                  machine=f"{os.cpu_count()} CPUs, {platform.machine()}, "
-                          f"Python {platform.python_version()}")
+                  machine=machine_line())
     if args.json:
         print(json.dumps(result))
         return
