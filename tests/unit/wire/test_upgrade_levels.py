@@ -1,8 +1,8 @@
 """[upgrade_levels]: validated version caps; a capped agent talks to a 1.0 scheduler.
 
-The last tests run a real oslo.messaging RPC server on the in-process bus
-(kombu+memory) whose endpoint implements scheduler API 1.0 only, as a scheduler
-of the previous release does.
+The last tests run a real oslo.messaging RPC server, on the in-process bus
+(kombu+memory) and on the real RabbitMQ, whose endpoint implements scheduler
+API 1.0 only, as a scheduler of the previous release does.
 """
 
 import logging
@@ -29,6 +29,20 @@ def bus():
     yield
     rpc.reset_transports()
     cfg.CONF.clear_override('transport_url')
+
+
+@pytest.fixture(params=['memory', pytest.param('rabbitmq', marks=pytest.mark.rabbit)])
+def any_bus(request, tmp_path):
+    """The in-process bus, and a private vhost of the real RabbitMQ."""
+    if request.param == 'memory':
+        yield request.getfixturevalue('bus')
+        return
+    request.getfixturevalue('rabbit_url')      # fails in CI, skips elsewhere, if it is down
+    from tests.functional.bus_stack import Stack
+    stack = Stack(tmp_path, [])
+    stack.create_vhost()                       # sets transport_url to the vhost
+    yield
+    stack.close()
 
 
 @pytest.fixture
@@ -170,7 +184,7 @@ class OldScheduler:
 
 
 @pytest.fixture
-def old_scheduler(bus):
+def old_scheduler(any_bus):
     endpoint = OldScheduler()
     server = rpc.get_rpc_server(scheduler_rpcapi.TOPIC, 'old-scheduler', [endpoint])
     server.start(override_pool_size=1)     # one worker: messages handled in arrival order
