@@ -12,6 +12,7 @@ import importlib
 # Modules of this package that define options, in the order their groups should appear.
 OPTION_MODULES = (
     'wire.rpc',
+    'wire.ratelimit',
     'wire.upgrade_levels',
 )
 

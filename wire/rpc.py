@@ -8,7 +8,10 @@ the service's logic and never crashes it.
 """
 
 import functools
+import inspect
 import logging
+import math
+import re
 import socket
 import time
 
@@ -16,7 +19,9 @@ import oslo_messaging as messaging
 from oslo_config import cfg
 from oslo_messaging import opts as messaging_opts
 from oslo_messaging.rpc import dispatcher as rpc_dispatcher
+from oslo_messaging.rpc import server as rpc_server
 
+from wire import ratelimit
 from wire.errors import FieldError, InvalidInput
 
 LOG = logging.getLogger(__name__)
@@ -29,6 +34,8 @@ NOT_FOUND = 'NotFound'
 CONFLICT = 'Conflict'
 OPERATION_FAILED = 'OperationFailed'
 INTERNAL_ERROR = 'InternalError'
+NO_SUCH_METHOD = 'NoSuchMethod'
+UNSUPPORTED_VERSION = 'UnsupportedVersion'
 
 bus_opts = [
     cfg.IntOpt('broker_wait_timeout', default=60, min=0,
@@ -36,6 +43,11 @@ bus_opts = [
                     'connections before giving up (0: check once).'),
     cfg.FloatOpt('broker_wait_interval', default=1.0, min=0.05,
                  help='Seconds between two broker connection attempts at start.'),
+    cfg.IntOpt('rpc_max_message_bytes', default=2 * 1024 * 1024, min=4096,
+               help='Largest RPC message (bytes of the AMQP body) a service reads; a larger '
+                    'one is refused (InvalidInput) before any of its arguments is looked at. '
+                    'The biggest legitimate message is a host report: about 1 KiB per '
+                    'running instance plus its topology.'),
 ]
 CONF.register_opts(bus_opts)
 
@@ -111,11 +123,138 @@ def get_rpc_client(topic, version, server=None, timeout=None, url=None, version_
 def get_rpc_server(topic, server, endpoints, url=None):
     """An RPC server listening on ``topic`` (and ``topic.server``); not started.
 
-    Only methods wrapped by ``endpoint`` can be called over the bus.
+    Only methods wrapped by ``endpoint`` can be called over the bus, and every
+    message passes GuardedDispatcher's envelope checks first.
     """
     target = messaging.Target(topic=topic, server=server)
-    return messaging.get_rpc_server(get_transport(url), target, endpoints,
-                                    access_policy=messaging.ExplicitRPCAccessPolicy)
+    ratelimit.guard_driver_logs()
+    dispatcher = GuardedDispatcher(endpoints, None, messaging.ExplicitRPCAccessPolicy)
+    return rpc_server.RPCServer(get_transport(url), target, dispatcher)
+
+
+# -- the envelope of an incoming message -----------------------------------
+METHOD_NAME = re.compile(r'[a-z][a-z0-9_]{0,63}\Z')
+VERSION = re.compile(r'(\d{1,4})\.(\d{1,4})(?:\.\d{1,4})?\Z')
+ARGUMENT_NAME = re.compile(r'[a-z][a-z0-9_]{0,63}\Z')
+MAX_CLIENT_TIMEOUT_S = 86400
+
+
+def shown(value, limit=60):
+    """A short repr of an untrusted value for an error message."""
+    return ratelimit.clip(repr(value), limit)
+
+
+def message_size(incoming):
+    """Bytes of the raw AMQP body, or None when the driver keeps no raw message."""
+    body = getattr(getattr(incoming.message, '_raw_message', None), 'body', None)
+    return len(body) if isinstance(body, (bytes, str)) else None
+
+
+def check_method(message):
+    method = message.get('method')
+    if not isinstance(method, str):
+        raise invalid('method', f"expected a method name (str), got {type(method).__name__}")
+    if not METHOD_NAME.match(method):
+        raise BusError(NO_SUCH_METHOD, f"method: {shown(method)} is not a method name "
+                       '(lower-case letters, digits and _, at most 64)')
+    return method
+
+
+def check_version(message):
+    version = message.get('version', '1.0')
+    if not isinstance(version, str) or not VERSION.match(version):
+        raise invalid('version', f"{shown(version)} is not a version (MAJOR.MINOR)")
+    return version
+
+
+def check_arguments(message):
+    """The message's ``args`` dict, its keys checked to be argument names."""
+    args = message.get('args', {})
+    if not isinstance(args, dict):
+        raise invalid('args', f"expected an object, got {type(args).__name__}")
+    for name in args:
+        if not isinstance(name, str) or not ARGUMENT_NAME.match(name):
+            raise invalid('args', f"{shown(name)} is not an argument name")
+    return args
+
+
+def check_binding(function, method, args):
+    """Every required argument present, no unknown one: InvalidInput listing them all."""
+    parameters = list(inspect.signature(function).parameters.values())[1:]   # after ctxt
+    known = {p.name for p in parameters if p.kind == p.POSITIONAL_OR_KEYWORD}
+    errors = [{'field': f"args.{p.name}", 'rule': 'is required'} for p in parameters
+              if p.kind == p.POSITIONAL_OR_KEYWORD and p.default is p.empty
+              and p.name not in args]
+    errors += [{'field': f"args.{name}", 'rule': f"is not an argument of {method}"}
+               for name in sorted(args) if name not in known]
+    if errors:
+        text = '; '.join(f"{e['field']}: {e['rule']}" for e in errors)
+        raise BusError(INVALID_INPUT, f"{method}: {text}", {'errors': errors})
+
+
+def client_timeout(value):
+    """The caller's timeout if usable for call-monitor heartbeats, else None."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    if not math.isfinite(value) or not 2 <= value <= MAX_CLIENT_TIMEOUT_S:
+        return None     # below 2 s oslo.messaging would warn on every call
+    return value
+
+
+class GuardedDispatcher(rpc_dispatcher.RPCDispatcher):
+    """oslo.messaging's dispatcher behind checks of the whole envelope.
+
+    Size, method name, version, namespace, argument names and the endpoint's
+    signature are checked before oslo.messaging reads the message, and every
+    refusal is a BusError (one rate-limited log line, never a traceback): a call
+    gets it back, a cast is dropped.
+    """
+
+    def dispatch(self, incoming):
+        try:
+            method = self._check(incoming)
+        except BusError as exc:
+            method = incoming.message.get('method') if isinstance(incoming.message, dict) \
+                else None
+            ratelimit.rejections().warning('%s rejected: %s', shown(method, 40),
+                                           exc.one_line())
+            raise rpc_dispatcher.ExpectedException()
+        incoming.client_timeout = client_timeout(incoming.client_timeout)
+        return super().dispatch(incoming)
+
+    def _check(self, incoming):
+        size = message_size(incoming)
+        if size is not None and size > CONF.rpc_max_message_bytes:
+            raise invalid('message', f"{size} bytes is more than [DEFAULT] "
+                          f"rpc_max_message_bytes ({CONF.rpc_max_message_bytes})")
+        message = incoming.message
+        if not isinstance(message, dict):
+            raise invalid('message', f"expected an object, got {type(message).__name__}")
+        method, version = check_method(message), check_version(message)
+        namespace = message.get('namespace')
+        if namespace is not None:
+            raise BusError(NO_SUCH_METHOD, f"namespace: {shown(namespace)}: "
+                           'these services have no namespaces')
+        args = check_arguments(message)
+        if not isinstance(incoming.ctxt, dict):
+            raise invalid('context', 'expected an object')
+        check_binding(self._endpoint_method(method, version), method, args)
+        return method
+
+    def _endpoint_method(self, method, version):
+        compatible = [e for e in self.endpoints
+                      if self._is_compatible(getattr(e, 'target', None) or
+                                             self._default_target, version)]
+        if not compatible:
+            served = ', '.join(sorted({getattr(getattr(e, 'target', None), 'version', None)
+                                       or '1.0' for e in self.endpoints}))
+            raise BusError(UNSUPPORTED_VERSION, f"version {version} of {method}: this "
+                           f"service serves {served}")
+        for candidate in compatible:
+            function = getattr(candidate, method, None)
+            if function is not None and self.access_policy.is_allowed(candidate, method):
+                return function
+        raise BusError(NO_SUCH_METHOD, f"method: {method} is not a method of this service")
 
 
 def get_notifier(publisher_id, url=None):
@@ -174,8 +313,8 @@ def endpoint(method):
     """Wrap an RPC endpoint method: errors go back to the caller, never crash the service.
 
     BusError and input errors are *expected* (no traceback in the log, one
-    warning line); anything else is logged with its traceback and answered
-    as InternalError.
+    rate-limited warning line); anything else is logged with its traceback
+    (rate-limited too) and answered as InternalError.
     """
     @functools.wraps(method)
     def wrapper(self, ctxt, **kwargs):
@@ -193,12 +332,13 @@ def endpoint(method):
                     raise BusError(INVALID_INPUT, f"{method.__name__}: {exc}")
                 raise
         except BusError as exc:
-            LOG.warning('%s rejected: %s', method.__name__, exc.one_line())
+            ratelimit.rejections().warning('%s rejected: %s', method.__name__, exc.one_line())
             raise rpc_dispatcher.ExpectedException()
         except Exception as exc:
-            LOG.exception('%s failed', method.__name__)
+            ratelimit.rejections().log(logging.ERROR, '%s failed', method.__name__,
+                                       exc_info=True)
             try:
-                raise BusError(INTERNAL_ERROR, f"{method.__name__}: {exc}")
+                raise BusError(INTERNAL_ERROR, ratelimit.clip(f"{method.__name__}: {exc}"))
             except BusError:
                 raise rpc_dispatcher.ExpectedException()
     wrapper.exposed = True    # only @endpoint methods are callable (ExplicitRPCAccessPolicy)
