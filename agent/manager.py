@@ -19,7 +19,7 @@ from oslo_config import cfg
 
 from agent.domain import MetadataError, read_metadata
 from agent.exceptions import AgentError
-from wire import rpc
+from wire import arguments, ratelimit, rpc
 from wire.assignment import Assignment
 from wire.errors import FieldError, InvalidInput
 from wire.request_spec import RequestSpec
@@ -85,20 +85,26 @@ class AgentManager:
 
     # -- endpoints ---------------------------------------------------------
     @rpc.endpoint
-    def build_instance(self, ctxt, instance, name, assignment, spec, request=None):
-        """Verify and launch; the scheduler learns ACTIVE or ERROR (with the reason)."""
-        rpc.check(instance, str, 'instance')
+    def build_instance(self, ctxt, instance, name=None, assignment=None, spec=None,
+                       request=None, **unknown):
+        """Verify and launch; the scheduler learns ACTIVE or ERROR (with the reason).
+
+        Whatever is malformed (name, assignment, spec, request, image, unknown
+        arguments), a readable ``instance`` uuid is answered ERROR with the reason
+        and nothing is created.
+        """
+        arguments.uuid(instance, 'instance')
         try:
-            parsed_spec, parsed = _parse_build(assignment, spec, request)
-            if parsed.instance != instance or parsed.host != self.host_name:
-                raise rpc.invalid('assignment', f"is for {parsed.instance} on {parsed.host}, "
-                                  f"not {instance} on {self.host_name}")
-            image = self._image(request)
-        except (rpc.BusError, FieldError, InvalidInput) as exc:
-            line = exc.one_line() if isinstance(exc, rpc.BusError) else f"InvalidInput: {exc}"
-            self._update(instance, ERROR, line)
+            parsed_spec, parsed, image = self._read_build(instance, name, assignment, spec,
+                                                          request, unknown)
+        except Exception as exc:
+            self._update(instance, ERROR, refusal_line(exc))
             raise
-        result = self.driver.build_and_launch(parsed_spec, parsed, image)
+        try:
+            result = self.driver.build_and_launch(parsed_spec, parsed, image)
+        except Exception as exc:   # a bug below: the instance must not stay BUILDING
+            self._update(instance, ERROR, f"InternalError: {ratelimit.clip(str(exc))}")
+            raise
         if result.ok:
             LOG.info('Instance %s running on %s (%.3fs)', instance, self.host_name,
                      result.elapsed_s)
@@ -108,9 +114,21 @@ class AgentManager:
             self._update(instance, ERROR, f"{result.reason}: {result.detail}")
         return None
 
+    def _read_build(self, instance, name, assignment, spec, request, unknown):
+        """(spec, assignment, image) of a build message, or the first broken rule."""
+        if unknown:
+            raise rpc.invalid(f"args.{sorted(unknown)[0]}", 'is not an argument of '
+                              'build_instance')
+        arguments.instance_name(rpc.require({'name': name}, 'name', str, 'args'), 'name')
+        parsed_spec, parsed = _parse_build(assignment, spec, request)
+        if parsed.instance != instance or parsed.host != self.host_name:
+            raise rpc.invalid('assignment', f"is for {rpc.shown(parsed.instance)} on "
+                              f"{rpc.shown(parsed.host)}, not {instance} on {self.host_name}")
+        return parsed_spec, parsed, self._image(request)
+
     @rpc.endpoint
     def delete_instance(self, ctxt, instance):
-        rpc.check(instance, str, 'instance')
+        arguments.uuid(instance, 'instance')
         try:
             self.driver.delete(instance)
         except AgentError as exc:
@@ -121,17 +139,17 @@ class AgentManager:
 
     @rpc.endpoint
     def stop(self, ctxt, instance):
-        rpc.check(instance, str, 'instance')
+        arguments.uuid(instance, 'instance')
         return self._power(instance, lambda: self.driver.stop(instance), STOPPED)
 
     @rpc.endpoint
     def start(self, ctxt, instance):
-        rpc.check(instance, str, 'instance')
+        arguments.uuid(instance, 'instance')
         return self._power(instance, lambda: _launched(self.driver.start(instance)), ACTIVE)
 
     @rpc.endpoint
     def reboot(self, ctxt, instance):
-        rpc.check(instance, str, 'instance')
+        arguments.uuid(instance, 'instance')
         return self._power(instance, lambda: self.driver.reboot(instance), ACTIVE)
 
     def _power(self, instance, operation, new_state):
@@ -145,7 +163,7 @@ class AgentManager:
 
     @rpc.endpoint
     def console_log(self, ctxt, instance):
-        rpc.check(instance, str, 'instance')
+        arguments.uuid(instance, 'instance')
         if self.driver.state(instance) is None:
             raise rpc.BusError(rpc.NOT_FOUND, f"no instance {instance} on {self.host_name}")
         return {'instance': instance, 'host': self.host_name,
@@ -197,16 +215,31 @@ class AgentManager:
 
 
 def _parse_build(assignment, spec, request):
-    rpc.check(assignment, dict, 'assignment')
-    rpc.check(spec, dict, 'spec')
+    rpc.require({'assignment': assignment}, 'assignment', dict, 'args')
+    rpc.require({'spec': spec}, 'spec', dict, 'args')
     if request is not None:
         rpc.check(request, dict, 'request')
-    parsed = Assignment.from_dict(assignment)
+    parsed = _readable('assignment', Assignment.from_dict, assignment)
+    return _readable('spec', RequestSpec.from_dict, spec), parsed
+
+
+def _readable(field, parse, value):
+    """``parse(value)``; an error that names no field is turned into one naming ``field``."""
     try:
-        parsed_spec = RequestSpec.from_dict(spec)
-    except (TypeError, KeyError, ValueError) as exc:
-        raise rpc.invalid('spec', f"not a request spec: {exc}")
-    return parsed_spec, parsed
+        return parse(value)
+    except (rpc.BusError, FieldError, InvalidInput):
+        raise
+    except Exception as exc:   # the parsers' own slips must not leave a build BUILDING
+        raise rpc.invalid(field, ratelimit.clip(f"unreadable ({type(exc).__name__}: {exc})"))
+
+
+def refusal_line(exc):
+    """The one-line reason an agent gives for a build it cannot read."""
+    if isinstance(exc, rpc.BusError):
+        return exc.one_line()
+    if isinstance(exc, (FieldError, InvalidInput)):
+        return f"{rpc.INVALID_INPUT}: {exc}"
+    return f"{rpc.INTERNAL_ERROR}: {ratelimit.clip(str(exc))}"
 
 
 def _launched(result):

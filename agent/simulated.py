@@ -186,6 +186,7 @@ class HostRouter:
                 raise rpc.BusError(rpc.NOT_FOUND, f"no simulated host {ctxt!r} here")
             return getattr(manager, method)(ctxt, **kwargs)
         route.exposed = True
+        route.__wrapped__ = sample     # the dispatcher checks arguments against its signature
         return route
 
 
@@ -222,10 +223,8 @@ class MultiHostServer(RPCServer):
 def group_server(managers, url=None):
     """A MultiHostServer (not started) for ``managers``."""
     names = [manager.host_name for manager in managers]
-    target = messaging.Target(topic=agent_rpcapi.TOPIC, server=names[0])
-    server = messaging.get_rpc_server(rpc.get_transport(url), target, [HostRouter(managers)],
-                                      access_policy=messaging.ExplicitRPCAccessPolicy,
-                                      server_cls=MultiHostServer)
+    server = rpc.get_rpc_server(agent_rpcapi.TOPIC, names[0], [HostRouter(managers)], url=url,
+                               server_cls=MultiHostServer)
     server.extra_hosts = tuple(names[1:])
     return server
 

@@ -19,7 +19,7 @@ from scheduler.capacity import shape_capacity
 from scheduler.specs import parse_request
 from scheduler.store import ACTIVE, BUILDING, DELETED, ERROR, STATES, STOPPED, NotFound
 from scheduler.warm_state import WarmState
-from wire import rpc
+from wire import arguments, ratelimit, rpc
 from wire.request_spec import RequestSpec
 from wire.topology import HostTopology
 
@@ -72,7 +72,7 @@ class SchedulerManager:
         return parse_request(request, aliases=self.aliases, flavors=self.flavors)
 
     def _find(self, instance):
-        rpc.check(instance, str, 'instance')
+        arguments.instance_ref(instance, 'instance')
         try:
             return self.store.get_instance(instance)
         except NotFound:
@@ -209,8 +209,10 @@ class SchedulerManager:
 
     @rpc.endpoint
     def list(self, ctxt, state=None, host=None):
-        if state is not None and state not in STATES:
-            raise rpc.invalid('state', f"{state!r} is not one of {', '.join(STATES)}")
+        if state is not None:
+            arguments.one_of(state, 'state', STATES)
+        if host is not None:
+            arguments.host_name(host, 'host')
         records = self.store.list_instances(state=state, host=host)
         return {'instances': [r.to_dict() for r in records]}
 
@@ -224,8 +226,9 @@ class SchedulerManager:
 
     @rpc.endpoint
     def host_set_enabled(self, ctxt, host, enabled, reason=None):
-        rpc.check(host, str, 'host')
+        arguments.host_name(host, 'host')
         rpc.check(enabled, bool, 'enabled')
+        arguments.text(reason, 'reason')
         with self.lock:
             try:
                 self.store.set_host_enabled(host, enabled, reason)
@@ -295,13 +298,14 @@ class SchedulerManager:
         skipped, it never holds back the others.  Consecutive finished builds
         (ACTIVE) are committed together.
         """
-        rpc.check(updates, list, 'updates')
+        arguments.bounded_list(updates, 'updates')
         finished = []
         for index, item in enumerate(updates):
             try:
                 checked = payloads.update_item(index, item)
             except rpc.BusError as exc:
-                LOG.warning('instance_updates[%d] rejected: %s', index, exc.one_line())
+                ratelimit.rejections().warning('instance_updates[%d] rejected: %s', index,
+                                               exc.one_line())
                 continue
             if checked[2] == ACTIVE:
                 finished.append(checked)
@@ -329,7 +333,8 @@ class SchedulerManager:
         try:
             self._locked_update(*checked)
         except rpc.BusError as exc:
-            LOG.warning('instance_updates[%s] rejected: %s', which, exc.one_line())
+            ratelimit.rejections().warning('instance_updates[%s] rejected: %s', which,
+                                           exc.one_line())
         except Exception:
             LOG.exception('instance_updates[%s] failed', which)
 

@@ -5,26 +5,20 @@ invalid name the field and the rule) or builds a plain-dict answer.
 """
 
 import dataclasses
-import uuid as uuidlib
 
 from scheduler.store import BUILDING, STATES
-from wire import rpc
+from wire import arguments, rpc
+
+UPDATE_KEYS = ('instance', 'host', 'state', 'reason')
 
 
 def boot_uuids(request, instance_uuids):
     """The caller-chosen uuids, checked: canonical, distinct, non-empty ([] if none)."""
     if instance_uuids is None:
         return []
-    rpc.check(instance_uuids, list, 'instance_uuids')
-    for index, value in enumerate(instance_uuids):
-        rpc.check(value, str, f"instance_uuids[{index}]")
-        try:
-            canonical = str(uuidlib.UUID(value))
-        except ValueError:
-            canonical = None
-        if canonical != value:   # the agent names domains by it: one spelling only
-            raise rpc.invalid(f"instance_uuids[{index}]",
-                              f"{value!r} is not a lower-case canonical UUID")
+    arguments.bounded_list(instance_uuids, 'instance_uuids')
+    for index, value in enumerate(instance_uuids):   # the agent names domains by it
+        arguments.uuid(value, f"instance_uuids[{index}]")
     if len(set(instance_uuids)) != len(instance_uuids) or not instance_uuids:
         raise rpc.invalid('instance_uuids', 'must be a non-empty list of distinct uuids')
     return list(instance_uuids)
@@ -64,28 +58,35 @@ def summary(explanation):
 
 def domains(instances):
     """{uuid: domain} of a host report, each entry checked."""
-    rpc.check(instances, list, 'instances')
+    arguments.bounded_list(instances, 'instances')
     domains = {}
     for index, item in enumerate(instances):
-        uuid = rpc.require(item, 'uuid', str, f"instances[{index}]")
-        rpc.require(item, 'state', str, f"instances[{index}]")
+        where = f"instances[{index}]"
+        uuid = arguments.uuid(rpc.require(item, 'uuid', str, where), f"{where}.uuid")
+        arguments.one_of(rpc.require(item, 'state', str, where), f"{where}.state",
+                         arguments.DOMAIN_STATES)
+        if item.get('name') is not None:
+            arguments.instance_name(item['name'], f"{where}.name")
+        if uuid in domains:
+            raise rpc.invalid(f"{where}.uuid", f"{uuid} is reported twice")
         domains[uuid] = item
     return domains
 
 
 def check_update(instance, host, state, reason):
     """An agent result's fields checked; BusError naming the bad one."""
-    rpc.check(instance, str, 'instance')
-    rpc.check(host, str, 'host')
-    if state not in STATES:
-        raise rpc.invalid('state', f"{state!r} is not one of {', '.join(STATES)}")
-    if reason is not None:
-        rpc.check(reason, str, 'reason')
+    arguments.uuid(instance, 'instance')
+    arguments.host_name(host, 'host')
+    arguments.one_of(state, 'state', STATES)
+    arguments.text(reason, 'reason')
 
 
 def update_item(index, item):
     """(instance, host, state, reason) of ``updates[index]``, checked; BusError if not."""
     rpc.check(item, dict, f"updates[{index}]")
-    values = tuple(item.get(key) for key in ('instance', 'host', 'state', 'reason'))
+    unknown = sorted(set(item) - set(UPDATE_KEYS), key=str)
+    if unknown:
+        raise rpc.invalid(f"updates[{index}]", f"unknown key {rpc.shown(unknown[0])}")
+    values = tuple(item.get(key) for key in UPDATE_KEYS)
     check_update(*values)
     return values

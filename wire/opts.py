@@ -13,6 +13,7 @@ import importlib
 OPTION_MODULES = (
     'wire.rpc',
     'wire.ratelimit',
+    'wire.arguments',
     'wire.upgrade_levels',
 )
 

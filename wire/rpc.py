@@ -120,7 +120,7 @@ def get_rpc_client(topic, version, server=None, timeout=None, url=None, version_
                                     version_cap=version_cap)
 
 
-def get_rpc_server(topic, server, endpoints, url=None):
+def get_rpc_server(topic, server, endpoints, url=None, server_cls=rpc_server.RPCServer):
     """An RPC server listening on ``topic`` (and ``topic.server``); not started.
 
     Only methods wrapped by ``endpoint`` can be called over the bus, and every
@@ -129,7 +129,7 @@ def get_rpc_server(topic, server, endpoints, url=None):
     target = messaging.Target(topic=topic, server=server)
     ratelimit.guard_driver_logs()
     dispatcher = GuardedDispatcher(endpoints, None, messaging.ExplicitRPCAccessPolicy)
-    return rpc_server.RPCServer(get_transport(url), target, dispatcher)
+    return server_cls(get_transport(url), target, dispatcher)
 
 
 # -- the envelope of an incoming message -----------------------------------
@@ -185,8 +185,9 @@ def check_binding(function, method, args):
     errors = [{'field': f"args.{p.name}", 'rule': 'is required'} for p in parameters
               if p.kind == p.POSITIONAL_OR_KEYWORD and p.default is p.empty
               and p.name not in args]
-    errors += [{'field': f"args.{name}", 'rule': f"is not an argument of {method}"}
-               for name in sorted(args) if name not in known]
+    if not any(p.kind == p.VAR_KEYWORD for p in parameters):   # else the method answers
+        errors += [{'field': f"args.{name}", 'rule': f"is not an argument of {method}"}
+                   for name in sorted(args) if name not in known]
     if errors:
         text = '; '.join(f"{e['field']}: {e['rule']}" for e in errors)
         raise BusError(INVALID_INPUT, f"{method}: {text}", {'errors': errors})

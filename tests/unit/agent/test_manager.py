@@ -6,6 +6,7 @@ scheduler's instance_update/report_host.
 """
 
 import json
+import os
 import threading
 import time
 import uuid as uuidlib
@@ -114,17 +115,56 @@ def test_verification_failure_is_reported_as_error_with_the_reason(agents):
     assert 'VERIFY_FAILED' in reason and 'PCPU_NOT_DEDICATED' in reason
 
 
-@pytest.mark.parametrize('assignment,spec,field', [
-    ('nope', {}, 'assignment'),
-    ({'host': 'sim-0001'}, {}, 'assignment.instance'),
-])
-def test_malformed_build_is_refused_and_reported(agents, assignment, spec, field):
+def _good_build(uuid):
+    spec, assignment = placement('sim-0001', busfleet.PINNED, uuid)
+    return {'instance': uuid, 'name': 'vm', 'assignment': assignment.to_dict(),
+            'spec': spec.to_dict(), 'request': {}}
+
+
+# Whatever is malformed, the instance is answered ERROR with a reason naming it.
+MALFORMED_BUILDS = [
+    ({'assignment': 'nope'}, 'assignment: expected dict'),
+    ({'assignment': {'host': 'sim-0001'}}, 'assignment.instance'),
+    ({'assignment': None}, 'args.assignment: is required'),
+    ({'spec': None}, 'args.spec: is required'),
+    ({'spec': {'name': 3}}, 'spec'),
+    ({'spec': []}, 'spec: expected dict'),
+    ({'name': None}, 'args.name: is required'),
+    ({'name': 'a\x00b'}, 'name: contains a NUL'),
+    ({'name': 'a\u202eb'}, 'name: contains the control or format character U+202E'),
+    ({'name': 'x' * 256}, 'name: longer than 255'),
+    ({'name': 7}, 'args.name: expected str'),
+    ({'request': 'x'}, 'request: expected dict'),
+    ({'request': {'image': '../../etc'}}, "request.image: '../../etc' is not an image name"),
+    ({'request': {'image': 'no-such-image'}}, 'OperationFailed: image no-such-image'),
+    ({'bogus': 1}, 'args.bogus: is not an argument of build_instance'),
+]
+
+
+@pytest.mark.parametrize('change,reason', MALFORMED_BUILDS,
+                         ids=[r for _, r in MALFORMED_BUILDS])
+def test_a_build_it_cannot_read_is_answered_error_and_creates_nothing(agents, change, reason):
     managers, scheduler, api = agents
-    uuid = str(uuidlib.uuid5(uuidlib.NAMESPACE_DNS, field))
-    api.build_instance('sim-0001', uuid, 'x', assignment, spec, {})
-    _, _, state, reason = scheduler.wait_update(uuid)
-    assert state == 'ERROR' and field in reason
+    uuid = str(uuidlib.uuid5(uuidlib.NAMESPACE_DNS, reason))
+    message = dict(_good_build(uuid), **change)
+    api.client.prepare(server='sim-0001').cast({'host': 'sim-0001'}, 'build_instance',
+                                                **message)
+    _, host, state, text = scheduler.wait_update(uuid)
+    assert (host, state) == ('sim-0001', 'ERROR') and reason in text
     assert all(d['uuid'] != uuid for d in managers['sim-0001'].domains())
+    assert not os.path.exists(managers['sim-0001'].driver.instance_dir(uuid))
+
+
+def test_a_build_whose_instance_is_unreadable_is_dropped(agents):
+    managers, scheduler, api = agents
+    before = len(scheduler.updates)
+    message = dict(_good_build(U1), instance='not-a-uuid')
+    api.client.prepare(server='sim-0001').cast({'host': 'sim-0001'}, 'build_instance',
+                                                **message)
+    with pytest.raises(rpc.BusError) as caught:       # a call after the cast: it was handled
+        api.console_log('sim-0001', 'not-a-uuid')
+    assert caught.value.code == rpc.INVALID_INPUT
+    assert len(scheduler.updates) == before
 
 
 def test_stop_start_delete_and_console_log(agents):

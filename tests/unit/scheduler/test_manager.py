@@ -296,23 +296,28 @@ def test_reconcile_errors_missing_domains_after_grace_and_adopts_unknown(world):
     report(world, host)                                    # within the grace period
     assert world.store.get_instance(lost).state == BUILDING
     world.clock.now += cfg.CONF.scheduler.build_grace_period + 1
+    stray_uuid, clash_uuid, foreign_uuid = (f"00000000-0000-4000-8000-00000000000{i}"
+                                            for i in range(3))
     stray = Assignment.from_dict({
-        'host': host['name'], 'instance': 'stray', 'vcpus': 1, 'memory_mb': 256,
+        'host': host['name'], 'instance': stray_uuid, 'vcpus': 1, 'memory_mb': 256,
         'cells': [{'guest_cell': 0, 'host_cell': 1, 'vcpus': [0], 'memory_mb': 256,
                    'pinning': {'0': 12}}]})
-    clash = Assignment.from_dict(dict(stray.to_dict(), instance='clash'))
+    clash = Assignment.from_dict(dict(stray.to_dict(), instance=clash_uuid))
     report(world, host, [
-        {'uuid': 'stray', 'name': 'stray', 'state': 'running', 'assignment': stray.to_dict()},
-        {'uuid': 'clash', 'name': 'clash', 'state': 'running', 'assignment': clash.to_dict()},
-        {'uuid': 'foreign', 'name': 'foreign', 'state': 'running'}])
+        {'uuid': stray_uuid, 'name': 'stray', 'state': 'running',
+         'assignment': stray.to_dict()},
+        {'uuid': clash_uuid, 'name': 'clash', 'state': 'running',
+         'assignment': clash.to_dict()},
+        {'uuid': foreign_uuid, 'name': 'foreign', 'state': 'running'}])
     record = world.store.get_instance(lost)
     assert record.state == ERROR and 'no domain on host' in record.reason
-    assert world.store.get_instance('stray').state == ACTIVE
+    assert world.store.get_instance(stray_uuid).state == ACTIVE
     held = {r[3] for r in world.store.held_resources()}
-    assert held == {'stray'}
+    assert held == {stray_uuid}
     [view] = world.client.hosts()['hosts']
     flagged = {f['uuid']: f['reason'] for f in view['unknown_domains']}
-    assert set(flagged) == {'clash', 'foreign'} and 'already held' in flagged['clash']
+    assert set(flagged) == {clash_uuid, foreign_uuid}
+    assert 'already held' in flagged[clash_uuid]
 
 
 def test_a_report_older_than_the_build_does_not_error_it(world):
@@ -347,7 +352,19 @@ MALFORMED = [
     ('report_host', {'host': busfleet.host('h'), 'instances': [{'state': 'x'}]},
      'instances[0].uuid'),
     ('report_host', {'host': busfleet.host('h'), 'instances': {}}, 'instances'),
-    ('instance_update', {'instance': 'u', 'host': 'h', 'state': 'FLYING'}, 'state'),
+    ('instance_update', {'instance': UUID1, 'host': 'h', 'state': 'FLYING'}, 'state'),
+    ('instance_update', {'instance': 'u', 'host': 'h', 'state': 'ACTIVE'}, 'instance'),
+    ('instance_update', {'instance': UUID1, 'host': '../etc', 'state': 'ACTIVE'}, 'host'),
+    ('instance_update', {'instance': UUID1, 'host': 'h', 'state': 'ERROR', 'reason': 'a\x00'},
+     'reason'),
+    ('instance_updates', {'updates': [{}] * 1001}, 'updates'),
+    ('report_host', {'host': busfleet.host('h'),
+                     'instances': [{'uuid': UUID1, 'state': 'flying'}]}, 'instances[0].state'),
+    ('show', {'instance': 'a\u202eb'}, 'instance'),
+    ('show', {'instance': '\ud800'}, 'instance'),
+    ('show', {'instance': 'x' * 256}, 'instance'),
+    ('delete', {}, 'args.instance'),
+    ('list', {'host': ['h']}, 'host'),
     ('instance_update', {'instance': 7, 'host': 'h', 'state': 'ACTIVE'}, 'instance'),
     ('host_set_enabled', {'host': 'h', 'enabled': 'yes'}, 'enabled'),
     ('list', {'state': 'NOPE'}, 'state'),
