@@ -180,14 +180,17 @@ def check_arguments(message):
 
 def check_binding(function, method, args):
     """Every required argument present, no unknown one: InvalidInput listing them all."""
-    parameters = list(inspect.signature(function).parameters.values())[1:]   # after ctxt
+    context, *parameters = inspect.signature(function).parameters.values()
     known = {p.name for p in parameters if p.kind == p.POSITIONAL_OR_KEYWORD}
     errors = [{'field': f"args.{p.name}", 'rule': 'is required'} for p in parameters
               if p.kind == p.POSITIONAL_OR_KEYWORD and p.default is p.empty
               and p.name not in args]
-    if not any(p.kind == p.VAR_KEYWORD for p in parameters):   # else the method answers
-        errors += [{'field': f"args.{name}", 'rule': f"is not an argument of {method}"}
-                   for name in sorted(args) if name not in known]
+    # A method taking **unknown answers unknown arguments itself; the names the
+    # method is called with (self, the context) are never arguments.
+    open_ended = any(p.kind == p.VAR_KEYWORD for p in parameters)
+    errors += [{'field': f"args.{name}", 'rule': f"is not an argument of {method}"}
+               for name in sorted(args) if name not in known and
+               (not open_ended or name in ('self', context.name))]
     if errors:
         text = '; '.join(f"{e['field']}: {e['rule']}" for e in errors)
         raise BusError(INVALID_INPUT, f"{method}: {text}", {'errors': errors})

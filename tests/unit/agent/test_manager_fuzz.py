@@ -1,0 +1,83 @@
+"""Fuzzing every agent endpoint in process: only documented error codes come back, a
+refused message creates nothing, and a build whose instance uuid is readable is always
+answered (instance_update), so no instance stays BUILDING."""
+
+import os
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from agent import simulated
+from tests import busfleet, rpc_fuzz
+from tests.unit.agent.test_manager import RecordingScheduler, placement
+from wire import arguments, rpc
+from wire.topology import HostTopology
+
+UUID = '00000000-0000-4000-8000-0000000000f1'
+ANSWER_TIME_LIMIT_S = 2.0
+
+
+@pytest.fixture(scope='module')
+def agent(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp('fuzz-agent'))
+    topology = HostTopology.from_dict(busfleet.host('sim-0000'))
+    scheduler = RecordingScheduler()
+    manager = simulated.simulated_host(topology, path, simulated.prepare_simulation(path),
+                                       scheduler)
+    spec, assignment = placement('sim-0000', busfleet.PINNED, UUID)
+    build = {'instance': UUID, 'name': 'vm', 'assignment': assignment.to_dict(),
+             'spec': spec.to_dict(), 'request': {}}
+    templates = {'build_instance': build, 'delete_instance': {'instance': UUID},
+                 'stop': {'instance': UUID}, 'start': {'instance': UUID},
+                 'reboot': {'instance': UUID}, 'console_log': {'instance': UUID}}
+    guard = rpc.GuardedDispatcher([manager], None, rpc.messaging.ExplicitRPCAccessPolicy)
+    return manager, scheduler, guard, templates
+
+
+def test_every_endpoint_is_among_the_templates(agent):
+    manager, _, _, templates = agent
+    exposed = {name for name in dir(manager)
+               if getattr(getattr(manager, name, None), 'exposed', False)}
+    assert exposed == set(templates)
+
+
+def _files(manager):
+    path = manager.driver.config.instances_path
+    return sorted(os.listdir(path)) if os.path.isdir(path) else []
+
+
+def _reaches_build(message):
+    """Whether ``message`` is a build_instance the endpoint itself reads, uuid readable."""
+    args = message.get('args')
+    if message.get('method') != 'build_instance' or message.get('version') != '1.0' or \
+            'namespace' in message or not isinstance(args, dict):
+        return False
+    try:
+        arguments.uuid(args.get('instance'), 'instance')
+    except rpc.BusError:
+        return False
+    # The envelope rules: argument names, and never the call's own self/ctxt.
+    return all(isinstance(k, str) and rpc.ARGUMENT_NAME.match(k) and k not in ('self', 'ctxt')
+               for k in args)
+
+
+@settings(max_examples=400, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(data=rpc_fuzz.st.data())
+def test_a_hostile_message_gets_a_documented_answer_and_creates_nothing(agent, data):
+    manager, scheduler, guard, templates = agent
+    message = data.draw(rpc_fuzz.messages(templates))
+    domains, files = manager.domains(), _files(manager)
+    answered = len(scheduler.updates)
+    started = time.monotonic()
+    with rpc_fuzz.address_space_cap():
+        code, answer = rpc_fuzz.dispatch(guard, message)
+    assert time.monotonic() - started < ANSWER_TIME_LIMIT_S
+    assert code is None or code in rpc_fuzz.DOCUMENTED_CODES, answer.message
+    if code in rpc_fuzz.REFUSALS:
+        assert manager.domains() == domains and _files(manager) == files, answer.message
+    if _reaches_build(message):
+        instance, _, state, reason = scheduler.updates[-1]
+        assert len(scheduler.updates) == answered + 1
+        assert instance == message['args']['instance'] and state in ('ACTIVE', 'ERROR')
