@@ -8,6 +8,7 @@ added), bad versions, bad or private method names, args that are not objects.
 
 import contextlib
 import resource
+import time
 
 import sqlalchemy
 from hypothesis import strategies as st
@@ -160,3 +161,23 @@ def address_space_cap(extra_bytes=1 << 30):
         yield cap
     finally:
         resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
+ANSWER_TIME_LIMIT_S = 2.0
+
+
+def checked_answer(guard, message, time_limit=ANSWER_TIME_LIMIT_S):
+    """(code, answer) of ``message``, asserted to be a documented answer given within
+    ``time_limit`` seconds and 1 GiB more address space."""
+    started = time.monotonic()
+    with address_space_cap():
+        code, answer = dispatch(guard, message)
+    assert time.monotonic() - started < time_limit, message
+    assert code is None or code in DOCUMENTED_CODES, answer.message
+    return code, answer
+
+
+def exposed_methods(endpoint):
+    """Names of ``endpoint``'s methods callable over the bus."""
+    return {name for name in dir(endpoint)
+            if getattr(getattr(endpoint, name, None), 'exposed', False)}

@@ -3,7 +3,6 @@ refused message creates nothing, and a build whose instance uuid is readable is 
 answered (instance_update), so no instance stays BUILDING."""
 
 import os
-import time
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,7 +14,8 @@ from wire import arguments, rpc
 from wire.topology import HostTopology
 
 UUID = '00000000-0000-4000-8000-0000000000f1'
-ANSWER_TIME_LIMIT_S = 2.0
+# A build defines and starts a domain (libvirt's test driver) on a shared 2-core machine.
+BUILD_TIME_LIMIT_S = 5.0
 
 
 @pytest.fixture(scope='module')
@@ -37,9 +37,7 @@ def agent(tmp_path_factory):
 
 def test_every_endpoint_is_among_the_templates(agent):
     manager, _, _, templates = agent
-    exposed = {name for name in dir(manager)
-               if getattr(getattr(manager, name, None), 'exposed', False)}
-    assert exposed == set(templates)
+    assert rpc_fuzz.exposed_methods(manager) == set(templates)
 
 
 def _files(manager):
@@ -70,11 +68,7 @@ def test_a_hostile_message_gets_a_documented_answer_and_creates_nothing(agent, d
     message = data.draw(rpc_fuzz.messages(templates))
     domains, files = manager.domains(), _files(manager)
     answered = len(scheduler.updates)
-    started = time.monotonic()
-    with rpc_fuzz.address_space_cap():
-        code, answer = rpc_fuzz.dispatch(guard, message)
-    assert time.monotonic() - started < ANSWER_TIME_LIMIT_S
-    assert code is None or code in rpc_fuzz.DOCUMENTED_CODES, answer.message
+    code, answer = rpc_fuzz.checked_answer(guard, message, BUILD_TIME_LIMIT_S)
     if code in rpc_fuzz.REFUSALS:
         assert manager.domains() == domains and _files(manager) == files, answer.message
     if _reaches_build(message):
