@@ -220,7 +220,14 @@ def _parse_build(assignment, spec, request):
     if request is not None:
         rpc.check(request, dict, 'request')
     parsed = _readable('assignment', Assignment.from_dict, assignment)
-    return _readable('spec', RequestSpec.from_dict, spec), parsed
+    return _readable('spec', _spec_from_dict, spec), parsed
+
+
+def _spec_from_dict(spec):
+    """A RequestSpec that also writes itself back (the domain metadata needs that)."""
+    parsed = RequestSpec.from_dict(spec)
+    parsed.to_dict()
+    return parsed
 
 
 def _readable(field, parse, value):
