@@ -216,15 +216,16 @@ class GuardedDispatcher(rpc_dispatcher.RPCDispatcher):
 
     def dispatch(self, incoming):
         try:
-            method = self._check(incoming)
+            self._check(incoming)
         except BusError as exc:
-            method = incoming.message.get('method') if isinstance(incoming.message, dict) \
-                else None
-            ratelimit.rejections().warning('%s rejected: %s', shown(method, 40),
-                                           exc.one_line())
-            raise rpc_dispatcher.ExpectedException()
-        incoming.client_timeout = client_timeout(incoming.client_timeout)
-        return super().dispatch(incoming)
+            refused = exc
+        else:
+            incoming.client_timeout = client_timeout(incoming.client_timeout)
+            return super().dispatch(incoming)
+        method = incoming.message.get('method') if isinstance(incoming.message, dict) else None
+        # Logged outside the except block: oslo.log would append the exception in flight.
+        ratelimit.rejections().warning('%s rejected: %s', shown(method, 40), refused.one_line())
+        raise_expected(refused)
 
     def _check(self, incoming):
         size = message_size(incoming)
@@ -336,17 +337,26 @@ def endpoint(method):
                     raise BusError(INVALID_INPUT, f"{method.__name__}: {exc}")
                 raise
         except BusError as exc:
-            ratelimit.rejections().warning('%s rejected: %s', method.__name__, exc.one_line())
-            raise rpc_dispatcher.ExpectedException()
+            refused = exc
         except Exception as exc:
             ratelimit.rejections().log(logging.ERROR, '%s failed', method.__name__,
                                        exc_info=True)
-            try:
-                raise BusError(INTERNAL_ERROR, ratelimit.clip(f"{method.__name__}: {exc}"))
-            except BusError:
-                raise rpc_dispatcher.ExpectedException()
+            refused = BusError(INTERNAL_ERROR, ratelimit.clip(f"{method.__name__}: {exc}"))
+        if refused.code != INTERNAL_ERROR:
+            ratelimit.rejections().warning('%s rejected: %s', method.__name__,
+                                           refused.one_line())
+        raise_expected(refused)
     wrapper.exposed = True    # only @endpoint methods are callable (ExplicitRPCAccessPolicy)
     return wrapper
+
+
+def raise_expected(error):
+    """Raise ``error`` (a BusError) as oslo.messaging's ExpectedException: answered to a
+    call, never logged again with a traceback by the server."""
+    try:
+        raise error
+    except BusError:
+        raise rpc_dispatcher.ExpectedException()
 
 
 def require(payload, key, kind, where='payload'):
