@@ -7,6 +7,7 @@ added), bad versions, bad or private method names, args that are not objects.
 """
 
 import contextlib
+import random
 import resource
 import time
 
@@ -79,41 +80,94 @@ def _replaced(value, path, new, drop=False):
     return copy
 
 
-@st.composite
-def mutated(draw, template):
+class DrawChooser:
+    """Choices drawn by hypothesis (shrinkable): for the in-process fuzz tests."""
+
+    def __init__(self, draw):
+        self.draw = draw
+
+    def choice(self, items):
+        return self.draw(st.sampled_from(items))
+
+    def integer(self, low, high):
+        return self.draw(st.integers(low, high))
+
+    def value(self):
+        return self.draw(hostile)
+
+
+class RandomChooser:
+    """Choices from a seeded random.Random: thousands of messages a second, for floods."""
+
+    def __init__(self, rng):
+        self.rng = rng
+
+    def choice(self, items):
+        return self.rng.choice(list(items))
+
+    def integer(self, low, high):
+        return self.rng.randint(low, high)
+
+    def value(self, depth=0):
+        roll = self.rng.random()
+        if roll < 0.5 or depth >= 2:
+            return self.rng.choice(HOSTILE_STRINGS + HOSTILE_NUMBERS)
+        if roll < 0.7:
+            return self.rng.choice((None, self.rng.randint(-2 ** 70, 2 ** 70),
+                                    self.rng.random() * 10 ** self.rng.randint(0, 300),
+                                    ''.join(chr(self.rng.randint(1, 0x10FFFF))
+                                            for _ in range(self.rng.randint(0, 12)))))
+        if roll < 0.85:
+            return [self.value(depth + 1) for _ in range(self.rng.randint(0, 4))]
+        return {self.rng.choice(HOSTILE_STRINGS): self.value(depth + 1)
+                for _ in range(self.rng.randint(0, 4))}
+
+
+def mutate(chooser, template):
     """``template`` (valid arguments) with one to three places made hostile."""
     value = template
-    for _ in range(draw(st.integers(1, 3))):
+    for _ in range(chooser.integer(1, 3)):
         paths = _paths(value)
         if not paths:
             break
-        path = draw(st.sampled_from(paths))
-        value = _replaced(value, path, draw(hostile), drop=draw(st.booleans()))
-    if draw(st.integers(0, 9)) == 0:          # an unknown argument now and then
-        value = dict(value, **{draw(st.sampled_from(('bogus', 'ctxt', 'self', 'kwargs'))): 1})
+        path = chooser.choice(paths)
+        value = _replaced(value, path, chooser.value(), drop=chooser.integer(0, 1) == 1)
+    if chooser.integer(0, 9) == 0:          # an unknown argument now and then
+        value = dict(value, **{chooser.choice(('bogus', 'ctxt', 'self', 'kwargs')): 1})
     return value
+
+
+def build_message(chooser, templates, version='1.0'):
+    """A whole message for a service whose valid arguments per method are ``templates``."""
+    kind = chooser.integer(0, 19)
+    method = chooser.choice(sorted(templates))
+    args = templates[method]
+    if kind == 0:
+        method = chooser.choice(BAD_METHODS)
+    elif kind == 1:
+        version = chooser.choice(BAD_VERSIONS)
+    elif kind == 2:
+        args = chooser.choice(([], 'args', None, 3, chooser.value()))
+    elif kind == 3:
+        args = {}
+    else:
+        args = mutate(chooser, args)
+    message = {'method': method, 'version': version, 'args': args}
+    if kind == 4:
+        message['namespace'] = chooser.value()
+    return message
 
 
 @st.composite
 def messages(draw, templates, version='1.0'):
-    """A whole message for a service whose valid arguments per method are ``templates``."""
-    kind = draw(st.integers(0, 19))
-    method = draw(st.sampled_from(sorted(templates)))
-    args = templates[method]
-    if kind == 0:
-        method = draw(st.sampled_from(BAD_METHODS))
-    elif kind == 1:
-        version = draw(st.sampled_from(BAD_VERSIONS))
-    elif kind == 2:
-        args = draw(st.one_of(hostile, st.sampled_from(([], 'args', None, 3))))
-    elif kind == 3:
-        args = {}
-    else:
-        args = draw(mutated(args))
-    message = {'method': method, 'version': version, 'args': args}
-    if kind == 4:
-        message['namespace'] = draw(hostile)
-    return message
+    """Hypothesis strategy of build_message's messages."""
+    return build_message(DrawChooser(draw), templates, version)
+
+
+def random_messages(seed, templates, count, version='1.0'):
+    """``count`` messages of build_message from a seeded generator."""
+    chooser = RandomChooser(random.Random(seed))
+    return [build_message(chooser, templates, version) for _ in range(count)]
 
 
 def store_dump(store):
