@@ -96,7 +96,7 @@ class SchedulerManager:
     def boot(self, ctxt, request, instance_uuids=None):
         """Place, claim and dispatch; answer at once with the instances in BUILDING."""
         rpc.check(request, dict, 'request')
-        uuids = payloads.boot_uuids(request, instance_uuids)
+        uuids = payloads.boot_uuids(request, instance_uuids, self.limits)
         if instance_uuids is not None and 'count' not in request:
             request = dict(request, count=len(uuids))
         spec = self._parse(request)
@@ -263,7 +263,7 @@ class SchedulerManager:
     def report_host(self, ctxt, host, instances):
         """Agent heartbeat + topology + domains; reconciled with the store."""
         topology = HostTopology.from_dict(rpc.check(host, dict, 'host'), 'host', self.limits)
-        domains = payloads.domains(instances)
+        domains = payloads.domains(instances, self.limits)
         stored = dict(topology.to_dict(), instances=[], enabled=True, up=True)
         now = self.clock()
         with self.lock:

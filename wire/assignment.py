@@ -89,8 +89,8 @@ class Assignment:
                               limits.max_pci_devices)
         return cls(
             host=names.host_name(fields.require(data, 'host', path), f"{path}.host"),
-            instance=names.identifier(fields.require(data, 'instance', path),
-                                      f"{path}.instance", what='an instance uuid'),
+            instance=names.instance_uuid(fields.require(data, 'instance', path),
+                                         f"{path}.instance"),
             vcpus=fields.integer(fields.require(data, 'vcpus', path), f"{path}.vcpus", 1,
                                  limits.max_vcpus),
             memory_mb=fields.integer(fields.require(data, 'memory_mb', path),

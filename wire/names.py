@@ -15,7 +15,8 @@
   are not, because they hide what the name really is.
 * An **identifier** (instance uuid, image name, machine type) names a file
   or a libvirt value: ASCII letters, digits, ``.``, ``_``, ``-``, starting
-  with a letter or digit.
+  with a letter or digit; an instance uuid has at most 36 characters (the
+  libvirt domain is named after it).
 """
 
 import re
@@ -25,6 +26,7 @@ from wire.errors import FieldError, shown
 from wire.limits import DEFAULT
 
 HOST_NAME_MAX = 200        # leaves room for 'kvmfleet-agent.' and oslo's suffixes
+INSTANCE_UUID_MAX = 36     # a canonical UUID; the store's column
 _HOST_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9][A-Za-z0-9_-]*)*\Z')
 HOST_NAME_RULE = ("a host name is 1-200 ASCII letters, digits, '-' and '_' in "
                   "dot-separated labels, each starting with a letter or digit")
@@ -51,6 +53,11 @@ def identifier(value, field, max_length=DEFAULT.max_string_length, what='an iden
         raise FieldError(field, f"{shown(value)} is not {what}: 1-{max_length} "
                                 f"{IDENTIFIER_RULE}")
     return value
+
+
+def instance_uuid(value, field):
+    """An instance's id: an identifier of at most 36 characters (the store's uuid column)."""
+    return identifier(value, field, INSTANCE_UUID_MAX, 'an instance uuid')
 
 
 def instance_name(value, field, max_length=DEFAULT.max_string_length):

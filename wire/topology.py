@@ -208,8 +208,7 @@ def _instances(data, path, limits):
         where = f"{path}.instances[{i}]"
         assignment = Assignment.from_dict(fields.require(item, 'assignment', where),
                                           f"{where}.assignment", limits)
-        uuid = names.identifier(item.get('uuid') or assignment.instance, f"{where}.uuid",
-                                what='an instance uuid')
+        uuid = names.instance_uuid(item.get('uuid') or assignment.instance, f"{where}.uuid")
         request = item.get('request')
         if request is not None:
             fields.mapping(request, f"{where}.request", what='an object (the request)')
