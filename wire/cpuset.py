@@ -63,8 +63,9 @@ def _parse_range(text, max_cpu):
     low, sep, high = text.partition('-')
     if not _ID.match(low) or (sep and not _ID.match(high)):
         raise CpuSetError(f"{shown(text)}: not a CPU id or range")
-    first = _as_cpu(int(low), max_cpu)
-    last = _as_cpu(int(high), max_cpu) if sep else first
+    first, last = int(low), int(high) if sep else int(low)
+    if last > max_cpu or first > max_cpu:
+        raise CpuSetError(f"{shown(text)}: a CPU id is at most {max_cpu}")
     if last < first:
         raise CpuSetError(f"{shown(text)}: range end is below its start")
     return range(first, last + 1)
