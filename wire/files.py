@@ -13,6 +13,7 @@ from wire.limits import DEFAULT
 from wire.topology import HostTopology
 
 SUPPORTED_VERSION = 1
+TOO_MANY_DIGITS = 'a number has more than 4300 digits'
 
 
 class FileFormatError(ValueError):
@@ -35,15 +36,22 @@ def load_document(path):
         raise FileFormatError(f"{path}: line {exc.lineno} column {exc.colno}: {exc.msg}")
     except RecursionError:
         raise FileFormatError(f"{path}: nested too deeply")
+    except ValueError:    # Python refuses to convert an integer of over 4300 digits
+        raise FileFormatError(f"{path}: {TOO_MANY_DIGITS}")
 
 
 def _load_yaml(path, text):
     import yaml
+    # libyaml's loader refuses deep nesting at once; the pure-Python one recurses for
+    # seconds before it fails (a file of 10,000 '[' took 2 s).
+    loader = getattr(yaml, 'CSafeLoader', yaml.SafeLoader)
     try:
         with gc_paused():
-            return yaml.safe_load(text)
+            return yaml.load(text, Loader=loader)
     except RecursionError:
         raise FileFormatError(f"{path}: nested too deeply")
+    except (ValueError, TypeError, OverflowError) as exc:   # a tagged or typed scalar
+        raise FileFormatError(f"{path}: a value cannot be read: {shown(str(exc))}")
     except yaml.YAMLError as exc:
         mark = getattr(exc, 'problem_mark', None)
         where = f"line {mark.line + 1} column {mark.column + 1}: " if mark else ''

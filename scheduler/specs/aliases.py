@@ -14,6 +14,7 @@ import re
 from wire import fields
 from wire import request_spec as rs
 from wire.errors import Collector
+from wire.files import TOO_MANY_DIGITS
 from wire.limits import DEFAULT
 
 DEVICE_TYPES = ('type-PCI', 'type-PF', 'type-VF')
@@ -67,6 +68,9 @@ def _decode(value, field, errors):
             return None
         except RecursionError:
             errors.add(field, 'not valid JSON: nested too deeply')
+            return None
+        except ValueError:     # an integer of over 4300 digits
+            errors.add(field, f'not valid JSON: {TOO_MANY_DIGITS}')
             return None
     if not isinstance(value, dict):
         errors.add(field, 'an alias is a JSON object')
