@@ -19,9 +19,9 @@ from oslo_config import cfg
 
 from agent.domain import MetadataError, read_metadata
 from agent.exceptions import AgentError
-from wire import arguments, ratelimit, rpc
+from wire import arguments, limits, names, ratelimit, rpc
 from wire.assignment import Assignment
-from wire.errors import FieldError, InvalidInput
+from wire.errors import FieldError, InvalidInput, shown
 from wire.request_spec import RequestSpec
 
 LOG = logging.getLogger(__name__)
@@ -119,11 +119,11 @@ class AgentManager:
         if unknown:
             raise rpc.invalid(f"args.{sorted(unknown)[0]}", 'is not an argument of '
                               'build_instance')
-        arguments.instance_name(rpc.require({'name': name}, 'name', str, 'args'), 'name')
+        names.instance_name(rpc.require({'name': name}, 'name', str, 'args'), 'name')
         parsed_spec, parsed = _parse_build(assignment, spec, request)
         if parsed.instance != instance or parsed.host != self.host_name:
-            raise rpc.invalid('assignment', f"is for {rpc.shown(parsed.instance)} on "
-                              f"{rpc.shown(parsed.host)}, not {instance} on {self.host_name}")
+            raise rpc.invalid('assignment', f"is for {shown(parsed.instance)} on "
+                              f"{shown(parsed.host)}, not {instance} on {self.host_name}")
         return parsed_spec, parsed, self._image(request)
 
     @rpc.endpoint
@@ -219,8 +219,12 @@ def _parse_build(assignment, spec, request):
     rpc.require({'spec': spec}, 'spec', dict, 'args')
     if request is not None:
         rpc.check(request, dict, 'request')
-    parsed = _readable('assignment', Assignment.from_dict, assignment)
+    parsed = _readable('assignment', _assignment_from_dict, assignment)
     return _readable('spec', _spec_from_dict, spec), parsed
+
+
+def _assignment_from_dict(assignment):
+    return Assignment.from_dict(assignment, limits=limits.from_conf())
 
 
 def _spec_from_dict(spec):

@@ -5,20 +5,34 @@ invalid name the field and the rule) or builds a plain-dict answer.
 """
 
 import dataclasses
+import uuid as uuidlib
 
 from scheduler.store import BUILDING, STATES
 from wire import arguments, rpc
+from wire.errors import shown
+from wire.limits import DEFAULT
+from wire.names import host_name, instance_name, instance_uuid
 
 UPDATE_KEYS = ('instance', 'host', 'state', 'reason')
 
 
-def boot_uuids(request, instance_uuids):
+def boot_uuids(request, instance_uuids, limits=DEFAULT):
     """The caller-chosen uuids, checked: canonical, distinct, non-empty ([] if none)."""
     if instance_uuids is None:
         return []
-    arguments.bounded_list(instance_uuids, 'instance_uuids')
-    for index, value in enumerate(instance_uuids):   # the agent names domains by it
-        arguments.uuid(value, f"instance_uuids[{index}]")
+    rpc.check(instance_uuids, list, 'instance_uuids')
+    if len(instance_uuids) > limits.max_count:
+        raise rpc.invalid('instance_uuids', f"has {len(instance_uuids)} items, more than the "
+                                            f"maximum {limits.max_count} (instances per boot)")
+    for index, value in enumerate(instance_uuids):
+        rpc.check(value, str, f"instance_uuids[{index}]")
+        try:
+            canonical = str(uuidlib.UUID(value))
+        except ValueError:
+            canonical = None
+        if canonical != value:   # the agent names domains by it: one spelling only
+            raise rpc.invalid(f"instance_uuids[{index}]",
+                              f"{value!r} is not a lower-case canonical UUID")
     if len(set(instance_uuids)) != len(instance_uuids) or not instance_uuids:
         raise rpc.invalid('instance_uuids', 'must be a non-empty list of distinct uuids')
     return list(instance_uuids)
@@ -56,17 +70,20 @@ def summary(explanation):
     return explanation
 
 
-def domains(instances):
-    """{uuid: domain} of a host report, each entry checked."""
-    arguments.bounded_list(instances, 'instances')
+def domains(instances, limits=DEFAULT):
+    """{uuid: domain} of a host report, each entry checked, at most ``max_instances``."""
+    rpc.check(instances, list, 'instances')
+    if len(instances) > limits.max_instances:
+        raise rpc.invalid('instances', f"has {len(instances)} items, more than the maximum "
+                                       f"{limits.max_instances}")
     domains = {}
     for index, item in enumerate(instances):
         where = f"instances[{index}]"
-        uuid = arguments.uuid(rpc.require(item, 'uuid', str, where), f"{where}.uuid")
+        uuid = instance_uuid(rpc.require(item, 'uuid', str, where), f"{where}.uuid")
         arguments.one_of(rpc.require(item, 'state', str, where), f"{where}.state",
                          arguments.DOMAIN_STATES)
         if item.get('name') is not None:
-            arguments.instance_name(item['name'], f"{where}.name")
+            instance_name(item['name'], f"{where}.name")
         if uuid in domains:
             raise rpc.invalid(f"{where}.uuid", f"{uuid} is reported twice")
         domains[uuid] = item
@@ -75,8 +92,8 @@ def domains(instances):
 
 def check_update(instance, host, state, reason):
     """An agent result's fields checked; BusError naming the bad one."""
-    arguments.uuid(instance, 'instance')
-    arguments.host_name(host, 'host')
+    instance_uuid(rpc.check(instance, str, 'instance'), 'instance')
+    host_name(rpc.check(host, str, 'host'), 'host')
     arguments.one_of(state, 'state', STATES)
     arguments.text(reason, 'reason')
 
@@ -86,7 +103,7 @@ def update_item(index, item):
     rpc.check(item, dict, f"updates[{index}]")
     unknown = sorted(set(item) - set(UPDATE_KEYS), key=str)
     if unknown:
-        raise rpc.invalid(f"updates[{index}]", f"unknown key {rpc.shown(unknown[0])}")
+        raise rpc.invalid(f"updates[{index}]", f"unknown key {shown(unknown[0])}")
     values = tuple(item.get(key) for key in UPDATE_KEYS)
     check_update(*values)
     return values

@@ -15,6 +15,7 @@ OPTION_MODULES = (
     'wire.ratelimit',
     'wire.arguments',
     'wire.upgrade_levels',
+    'wire.limits',
 )
 
 DEFAULT_GROUP = 'DEFAULT'

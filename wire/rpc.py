@@ -22,7 +22,7 @@ from oslo_messaging.rpc import dispatcher as rpc_dispatcher
 from oslo_messaging.rpc import server as rpc_server
 
 from wire import ratelimit
-from wire.errors import FieldError, InvalidInput
+from wire.errors import FieldError, InvalidInput, shown
 
 LOG = logging.getLogger(__name__)
 CONF = cfg.CONF
@@ -139,11 +139,6 @@ ARGUMENT_NAME = re.compile(r'[a-z][a-z0-9_]{0,63}\Z')
 MAX_CLIENT_TIMEOUT_S = 86400
 
 
-def shown(value, limit=60):
-    """A short repr of an untrusted value for an error message."""
-    return ratelimit.clip(repr(value), limit)
-
-
 def message_size(incoming):
     """Bytes of the raw AMQP body, or None when the driver keeps no raw message."""
     body = getattr(getattr(incoming.message, '_raw_message', None), 'body', None)
@@ -224,7 +219,7 @@ class GuardedDispatcher(rpc_dispatcher.RPCDispatcher):
             return super().dispatch(incoming)
         method = incoming.message.get('method') if isinstance(incoming.message, dict) else None
         # Logged outside the except block: oslo.log would append the exception in flight.
-        ratelimit.rejections().warning('%s rejected: %s', shown(method, 40), refused.one_line())
+        ratelimit.rejections().warning('%s rejected: %s', shown(method), refused.one_line())
         raise_expected(refused)
 
     def _check(self, incoming):

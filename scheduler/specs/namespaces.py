@@ -11,6 +11,7 @@ the agent.  Keys in other namespaces (``quota:``, ``capabilities:``,
 
 from scheduler.specs import sources as src
 from scheduler.specs.numa import CELL_KEY
+from wire import fields, names
 
 CHECKED_NAMESPACES = ('hw', 'os', 'pci_passthrough')
 
@@ -38,6 +39,29 @@ GUEST_HARDWARE_KEYS = frozenset({
 UNSUPPORTED_KEYS = {
     'hw:pmem': 'persistent memory (vPMEM) is not supported by kvmfleet',
 }
+
+
+# Guest CPU topology counts the agent writes into the domain XML: whole numbers.
+TOPOLOGY_COUNT_KEYS = ('cpu_sockets', 'cpu_cores', 'cpu_threads', 'cpu_max_sockets',
+                       'cpu_max_cores', 'cpu_max_threads')
+MACHINE_TYPE_MAX = 64
+
+
+def check_libvirt_values(sources, errors):
+    """Values the agent copies into the domain XML follow a strict syntax.
+
+    Image ``hw_machine_type`` is an identifier (``q35``, ``pc-q35-8.2``); the
+    CPU topology counts are whole numbers from 1 to ``[limits] max_vcpus``.
+    """
+    machine = sources.image('hw_machine_type')
+    if machine is not None:
+        src.checked(errors, names.identifier, machine, src.image_field('hw_machine_type'),
+                    MACHINE_TYPE_MAX, 'a machine type')
+    for name in TOPOLOGY_COUNT_KEYS:
+        for value, field in ((sources.flavor(f'hw:{name}'), src.flavor_field(f'hw:{name}')),
+                             (sources.image(f'hw_{name}'), src.image_field(f'hw_{name}'))):
+            if value is not None:
+                src.checked(errors, fields.integer, value, field, 1, sources.limits.max_vcpus)
 
 
 def check_keys(sources, errors):

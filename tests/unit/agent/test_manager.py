@@ -130,9 +130,9 @@ MALFORMED_BUILDS = [
     ({'spec': {'name': 3}}, 'spec'),
     ({'spec': []}, 'spec: expected dict'),
     ({'name': None}, 'args.name: is required'),
-    ({'name': 'a\x00b'}, 'name: contains a NUL'),
-    ({'name': 'a\u202eb'}, 'name: contains the control or format character U+202E'),
-    ({'name': 'x' * 256}, 'name: longer than 255'),
+    ({'name': 'a\x00b'}, "name: 'a\\x00b' contains U+0000 (Cc)"),
+    ({'name': 'a\u202eb'}, "name: 'a\\u202eb' contains U+202E (Cf)"),
+    ({'name': 'x' * 256}, 'name: is 256 characters long, more than the maximum 255'),
     ({'name': 7}, 'args.name: expected str'),
     ({'request': 'x'}, 'request: expected dict'),
     ({'request': {'image': '../../etc'}}, "request.image: '../../etc' is not an image name"),
@@ -158,11 +158,11 @@ def test_a_build_it_cannot_read_is_answered_error_and_creates_nothing(agents, ch
 def test_a_build_whose_instance_is_unreadable_is_dropped(agents):
     managers, scheduler, api = agents
     before = len(scheduler.updates)
-    message = dict(_good_build(U1), instance='not-a-uuid')
+    message = dict(_good_build(U1), instance='../not-a-uuid')
     api.client.prepare(server='sim-0001').cast({'host': 'sim-0001'}, 'build_instance',
                                                 **message)
     with pytest.raises(rpc.BusError) as caught:       # a call after the cast: it was handled
-        api.console_log('sim-0001', 'not-a-uuid')
+        api.console_log('sim-0001', '../not-a-uuid')
     assert caught.value.code == rpc.INVALID_INPUT
     assert len(scheduler.updates) == before
 

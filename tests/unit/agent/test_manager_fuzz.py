@@ -11,6 +11,7 @@ from agent import simulated
 from tests import busfleet, rpc_fuzz
 from tests.unit.agent.test_manager import RecordingScheduler, placement
 from wire import arguments, rpc
+from wire.errors import FieldError
 from wire.topology import HostTopology
 
 UUID = '00000000-0000-4000-8000-0000000000f1'
@@ -53,7 +54,7 @@ def _reaches_build(message):
         return False
     try:
         arguments.uuid(args.get('instance'), 'instance')
-    except rpc.BusError:
+    except FieldError:
         return False
     # The envelope rules: argument names, and never the call's own self/ctxt.
     return all(isinstance(k, str) and rpc.ARGUMENT_NAME.match(k) and k not in ('self', 'ctxt')

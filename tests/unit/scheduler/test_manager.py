@@ -353,7 +353,7 @@ MALFORMED = [
      'instances[0].uuid'),
     ('report_host', {'host': busfleet.host('h'), 'instances': {}}, 'instances'),
     ('instance_update', {'instance': UUID1, 'host': 'h', 'state': 'FLYING'}, 'state'),
-    ('instance_update', {'instance': 'u', 'host': 'h', 'state': 'ACTIVE'}, 'instance'),
+    ('instance_update', {'instance': '../u', 'host': 'h', 'state': 'ACTIVE'}, 'instance'),
     ('instance_update', {'instance': UUID1, 'host': '../etc', 'state': 'ACTIVE'}, 'host'),
     ('instance_update', {'instance': UUID1, 'host': 'h', 'state': 'ERROR', 'reason': 'a\x00'},
      'reason'),
