@@ -110,7 +110,9 @@ class AgentManager:
                      result.elapsed_s)
             self._update(instance, ACTIVE)
         else:
-            LOG.warning('Build of %s failed: %s: %s', instance, result.reason, result.detail)
+            # rate-limited: anyone on the bus can send builds that fail verification
+            ratelimit.rejections().warning('Build of %s failed: %s: %s', instance,
+                                           result.reason, result.detail)
             self._update(instance, ERROR, f"{result.reason}: {result.detail}")
         return None
 

@@ -20,6 +20,7 @@ from scheduler.specs import parse_request
 from scheduler.store import ACTIVE, BUILDING, DELETED, ERROR, STATES, STOPPED, NotFound
 from scheduler.warm_state import WarmState
 from wire import arguments, ratelimit, rpc
+from wire.errors import FieldError
 from wire.limits import DEFAULT as DEFAULT_LIMITS
 from wire.request_spec import RequestSpec
 from wire.topology import HostTopology
@@ -304,11 +305,8 @@ class SchedulerManager:
         arguments.bounded_list(updates, 'updates')
         finished = []
         for index, item in enumerate(updates):
-            try:
-                checked = payloads.update_item(index, item)
-            except rpc.BusError as exc:
-                ratelimit.rejections().warning('instance_updates[%d] rejected: %s', index,
-                                               exc.one_line())
+            checked = payloads.checked_item(index, item)
+            if checked is None:
                 continue
             if checked[2] == ACTIVE:
                 finished.append(checked)
@@ -335,11 +333,13 @@ class SchedulerManager:
     def _apply_item(self, which, checked):
         try:
             self._locked_update(*checked)
-        except rpc.BusError as exc:
-            ratelimit.rejections().warning('instance_updates[%s] rejected: %s', which,
-                                           exc.one_line())
+            return
+        except (rpc.BusError, FieldError) as exc:
+            refused = exc
         except Exception:
             LOG.exception('instance_updates[%s] failed', which)
+            return
+        payloads.log_refused_item(which, refused)
 
     def _instance_update(self, instance, host, state, reason):
         payloads.check_update(instance, host, state, reason)

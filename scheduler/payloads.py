@@ -8,8 +8,8 @@ import dataclasses
 import uuid as uuidlib
 
 from scheduler.store import BUILDING, STATES
-from wire import arguments, rpc
-from wire.errors import shown
+from wire import arguments, ratelimit, rpc
+from wire.errors import FieldError, shown
 from wire.limits import DEFAULT
 from wire.names import host_name, instance_name, instance_uuid
 
@@ -107,3 +107,19 @@ def update_item(index, item):
     values = tuple(item.get(key) for key in UPDATE_KEYS)
     check_update(*values)
     return values
+
+
+def checked_item(index, item):
+    """``updates[index]`` checked, or None (one rate-limited line) when it breaks a rule."""
+    try:
+        return update_item(index, item)
+    except (rpc.BusError, FieldError) as exc:
+        refused = exc
+    log_refused_item(index, refused)
+    return None
+
+
+def log_refused_item(which, error):
+    """One rate-limited line, outside any except block (oslo.log would append the error)."""
+    line = error.one_line() if isinstance(error, rpc.BusError) else f"InvalidInput: {error}"
+    ratelimit.rejections().warning('instance_updates[%s] rejected: %s', which, line)

@@ -99,8 +99,14 @@ class DriverLogGuard(logging.Filter):
     """oslo.messaging's own errors about messages it cannot read or answer: one line
     without traceback each, within the service's rejection budget."""
 
+    def __init__(self, every_warning=False):
+        super().__init__()
+        self.every_warning = every_warning
+
     def filter(self, record):
-        if record.levelno < logging.WARNING or not record.exc_info:
+        if record.levelno < logging.WARNING:
+            return True
+        if not record.exc_info and not self.every_warning:
             return True     # connection trouble and the like: not about a message
         if not rejections().admit():
             return False
@@ -113,18 +119,22 @@ class DriverLogGuard(logging.Filter):
         return True
 
 
-# The oslo.messaging loggers that report unreadable messages with a traceback each.
-DRIVER_LOGGERS = ('oslo_messaging._drivers.impl_rabbit', 'oslo_messaging._drivers.amqpdriver',
+# oslo.messaging's loggers that report unreadable messages with a traceback each, and the
+# pool that warns once per reply under a flood (the modules that log through oslo.log are
+# named oslo.messaging.*, the others oslo_messaging.*).
+DRIVER_LOGGERS = ('oslo.messaging._drivers.impl_rabbit', 'oslo_messaging._drivers.amqpdriver',
                   'oslo_messaging.rpc.server')
-_GUARD = DriverLogGuard()
+FLOODED_LOGGERS = ('oslo.messaging._drivers.pool',)
+_GUARDS = {False: DriverLogGuard(), True: DriverLogGuard(every_warning=True)}
 
 
 def guard_driver_logs():
-    """Put the guard on oslo.messaging's loggers (idempotent)."""
-    for name in DRIVER_LOGGERS:
-        logger = logging.getLogger(name)
-        if _GUARD not in logger.filters:
-            logger.addFilter(_GUARD)
+    """Put the guards on oslo.messaging's loggers (idempotent)."""
+    for names, guard in ((DRIVER_LOGGERS, _GUARDS[False]), (FLOODED_LOGGERS, _GUARDS[True])):
+        for name in names:
+            logger = logging.getLogger(name)
+            if guard not in logger.filters:
+                logger.addFilter(guard)
 
 
 _LOGS = {}

@@ -7,6 +7,7 @@ by the same code as ``kvmfleet-agent --simulate-fleet`` (so tests can read
 the applied domain XML back from libvirt's test driver).
 """
 
+import contextlib
 import json
 import logging
 import os
@@ -182,6 +183,20 @@ class Stack:
             time.sleep(0.2)
         raise AssertionError(f"{len(pending)} instances not settled after {timeout}s, e.g. "
                              f"{[by_uuid.get(u) for u in list(pending)[:3]]}")
+
+
+@contextlib.contextmanager
+def running_stack(workdir, hosts, **options):
+    """A Stack with its scheduler and agents up, closed (vhost deleted) on exit."""
+    stack = Stack(workdir, hosts, **options)
+    stack.create_vhost()
+    try:
+        stack.start_scheduler()
+        stack.start_agents()
+        stack.wait_hosts_up()
+        yield stack
+    finally:
+        stack.close()
 
 
 def environment_with_venv():

@@ -67,20 +67,38 @@ def test_long_lines_are_cut():
     assert ratelimit.clip('short') == 'short'
 
 
+def test_the_guarded_loggers_are_the_ones_oslo_messaging_logs_on():
+    from oslo_messaging._drivers import amqpdriver, impl_rabbit, pool
+    from oslo_messaging.rpc import server
+    names = {getattr(module.LOG, 'logger', module.LOG).name       # oslo.log adapters or not
+             for module in (impl_rabbit, amqpdriver, server, pool)}
+    assert names == set(ratelimit.DRIVER_LOGGERS + ratelimit.FLOODED_LOGGERS)
+
+
 def test_oslo_messaging_tracebacks_become_one_line_within_the_budget(caplog):
+    from oslo_messaging._drivers import impl_rabbit
     ratelimit.reset()
     ratelimit.guard_driver_logs()
-    logger = logging.getLogger('oslo_messaging._drivers.impl_rabbit')
     caplog.set_level(logging.WARNING)
     for _ in range(200):
         try:
             raise ValueError('Expecting value: line 1 column 1 (char 0)')
         except ValueError:
-            logger.exception('Failed to process message ... skipping it.')
-    logger.error('AMQP server is unreachable')          # no traceback: not about a message
-    lines = [r for r in caplog.records if r.name == logger.name]
+            impl_rabbit.LOG.exception('Failed to process message ... skipping it.')
+    impl_rabbit.LOG.error('AMQP server is unreachable')  # no traceback: not about a message
+    lines = [r for r in caplog.records if r.name == 'oslo.messaging._drivers.impl_rabbit']
     assert 1 < len(lines) <= 21
     assert lines[0].getMessage() == ('Failed to process message ... skipping it.: ValueError: '
                                      'Expecting value: line 1 column 1 (char 0)')
     assert all(r.exc_info is None for r in caplog.records)
     assert lines[-1].getMessage() == 'AMQP server is unreachable'
+
+
+def test_the_pool_warning_of_a_flood_is_within_the_budget(caplog):
+    from oslo_messaging._drivers import pool
+    ratelimit.reset()
+    ratelimit.guard_driver_logs()
+    caplog.set_level(logging.WARNING)
+    for _ in range(500):
+        pool.LOG.warning('Connection pool limit exceeded: current size %s', 30)
+    assert len([r for r in caplog.records if r.name == 'oslo.messaging._drivers.pool']) <= 20
