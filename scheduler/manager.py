@@ -352,8 +352,8 @@ class SchedulerManager:
         with self.lock:
             record = self._find(instance)
             if record.host != host:
-                LOG.info('Ignoring %s from %s for %s: it is on %s now', state, host,
-                         record.uuid, record.host)
+                ratelimit.rejections().log(logging.INFO, 'Ignoring %s from %s for %s: it is on '
+                                           '%s now', state, host, record.uuid, record.host)
                 return None
             if record.state == BUILDING and state == ERROR:
                 return self._build_failed(record, host, reason or 'build failed')
