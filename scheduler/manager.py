@@ -386,14 +386,15 @@ class SchedulerManager:
 
     # -- periodic ----------------------------------------------------------
     def check_hosts(self):
-        """Mark hosts that missed their heartbeats down (nothing new goes there)."""
+        """Follow the store's heartbeats: hosts that missed theirs go down (nothing new
+        goes there), hosts another scheduler heard from come up; returns those down."""
         with self.lock:
-            stale = self.state.stale_hosts()
-            for name in stale:
-                LOG.warning('Host %s missed heartbeats for %ss: down', name,
-                            self.state.down_time)
-                self.state.mark_down(name)
-        for name in stale:
+            went_down, came_up = self.state.follow_store()
+        for name in went_down:
+            LOG.warning('Host %s missed heartbeats for %ss: down', name, self.state.down_time)
             self._notify('host.down', {'host': name}, error=True)
-        return stale
+        for name in came_up:
+            LOG.info('Host %s reports again: up', name)
+            self._notify('host.up', {'host': name})
+        return went_down
 

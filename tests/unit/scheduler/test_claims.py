@@ -151,3 +151,39 @@ def test_a_reported_domain_is_adopted_only_if_the_pools_hold_it(store):
     assert flag['reason'] == ('cannot adopt: cell 0: 1280 pages of 2048 KiB held, '
                               'pool has 1024')
     assert store_overruns(store) == []
+
+
+class Notes:
+    def __init__(self):
+        self.events = []
+
+    def info(self, _ctxt, event, payload):
+        self.events.append((event, payload['host']))
+
+    error = info
+
+
+def test_schedulers_agree_on_liveness_and_learn_each_others_claims(store):
+    """Host reports reach one scheduler; the other follows the store's heartbeats
+    (never marks a reporting host down), its claims, and says host.up when it returns."""
+    clock = Clock()
+    first = scheduler(store, clock)
+    host = busfleet.host('h1', cells=1, pages_2m=POOL_PAGES, vfs_per_cell=0)
+    report(first, host)
+    second = SchedulerManager(store, build_engine(EngineSettings(seed=1)), RecordingAgents(),
+                              notifier=Notes(), clock=clock)
+    for _ in range(4):                     # 4 x 40 s: reports only ever reach ``first``
+        clock.now += 40
+        report(first, host)
+        assert second.check_hosts() == []
+    boot(first, HUGE_FLOATING)
+    second.check_hosts()
+    hosts = [second.hosts.__wrapped__(second, {}), first.hosts.__wrapped__(first, {})]
+    assert hosts[0] == hosts[1]
+    assert hosts[0]['hosts'][0]['cells'][0]['pages'] == {'2048': {'total': 1024, 'used': 512,
+                                                                  'free': 512}}
+    clock.now += 61                        # silence: both see it down
+    assert second.check_hosts() == ['h1'] and first.check_hosts() == ['h1']
+    report(first, host)
+    assert second.check_hosts() == []
+    assert second.notifier.events == [('host.down', 'h1'), ('host.up', 'h1')]
