@@ -1,7 +1,7 @@
 """parse_request: one raw request (plus flavors and PCI aliases) -> RequestSpec."""
 
 from scheduler.specs import sources as src
-from scheduler.specs.cpu import parse_cpu
+from scheduler.specs.cpu import check_cpu_topology, parse_cpu
 from scheduler.specs.memory import parse_page_size
 from scheduler.specs.misc import (
     parse_aggregate_specs,
@@ -52,11 +52,13 @@ def _resolve(sources, vcpus, memory_mb, aliases, errors):
     implied = cpu.pinned or page_size is not None
     policy = parse_pci_numa_policy(sources, errors)
     required, forbidden = parse_traits(sources, errors)
+    numa_cells = parse_numa(sources, vcpus, memory_mb, implied, errors)
+    check_cpu_topology(sources, vcpus, numa_cells, errors)
     return dict(
         cpu_policy=cpu.policy, dedicated_vcpus=cpu.dedicated_vcpus,
         thread_policy=cpu.thread_policy, emulator_threads_policy=cpu.emulator_threads_policy,
         realtime_vcpus=cpu.realtime_vcpus,
-        numa_cells=parse_numa(sources, vcpus, memory_mb, implied, errors),
+        numa_cells=numa_cells,
         page_size=page_size,
         pci_requests=parse_pci_requests(sources, aliases, policy, errors),
         pci_numa_affinity_policy=policy or rs.PCI_LEGACY,
