@@ -77,28 +77,37 @@ def pci_address_element(address, typed=True):
     return ET.Element('address', attributes)
 
 
-def disk_element(disk_path, iommu=False):
-    """The instance's qcow2 overlay as a virtio disk."""
+def disk_element(disk_path, iommu=False, target=('vda', 'virtio'), packed=False, iotune=None):
+    """The instance's qcow2 overlay as a disk on the ``target`` (dev, bus), with ``iotune``."""
     disk = ET.Element('disk', {'type': 'file', 'device': 'disk'})
     driver = ET.SubElement(disk, 'driver', {'name': 'qemu', 'type': 'qcow2', 'cache': 'none'})
-    if iommu:
+    virtio = target[1] == 'virtio'
+    if iommu and virtio:
         driver.set('iommu', 'on')
+    if packed and virtio:
+        driver.set('packed', 'on')
     ET.SubElement(disk, 'source', {'file': disk_path})
-    ET.SubElement(disk, 'target', {'dev': 'vda', 'bus': 'virtio'})
+    ET.SubElement(disk, 'target', {'dev': target[0], 'bus': target[1]})
+    if iotune is not None:
+        disk.append(iotune)
     return disk
 
 
-def tap_interface(port, queues, vhost_net, iommu=False):
-    """A virtio NIC on a tap device; ``queues`` > 1 turns on multiqueue."""
+def tap_interface(port, queues, vhost_net, iommu=False, model='virtio', packed=False):
+    """A NIC on a tap device; a virtio one takes multiqueue (``queues`` > 1) and packed rings."""
     interface = ET.Element('interface', {'type': 'ethernet'})
     ET.SubElement(interface, 'mac', {'address': port.mac_address})
     ET.SubElement(interface, 'target', {'dev': port.target_dev, 'managed': 'yes'})
-    ET.SubElement(interface, 'model', {'type': 'virtio'})
+    ET.SubElement(interface, 'model', {'type': model})
+    if model != 'virtio':
+        return interface
     driver = ET.SubElement(interface, 'driver', {'name': 'vhost' if vhost_net else 'qemu'})
     if queues > 1:
         driver.set('queues', str(queues))
     if iommu:
         driver.set('iommu', 'on')
+    if packed:
+        driver.set('packed', 'on')
     return interface
 
 
@@ -122,9 +131,11 @@ def hostdev_element(address):
     return hostdev
 
 
-def interface_elements(spec, assignment, ports, settings, iommu=False):
-    """One <interface> per port, in port order."""
+def interface_elements(spec, assignment, ports, settings, iommu=False, hardware=None):
+    """One <interface> per port, in port order (``hardware``: NIC model, packed rings)."""
     queues = multiqueue_queues(spec, assignment, settings)
+    model = hardware.vif_model if hardware else 'virtio'
+    packed = bool(hardware and hardware.packed_ring)
     vf_by_port = {p.request[len(PORT_REQUEST_PREFIX):]: p.address
                   for p in assignment.pci_devices if p.request.startswith(PORT_REQUEST_PREFIX)}
     elements = []
@@ -135,7 +146,8 @@ def interface_elements(spec, assignment, ports, settings, iommu=False):
                 raise DeviceError(f"ports[{port.index}]: direct port has no VF in the assignment")
             elements.append(vf_interface(port, address))
         else:
-            elements.append(tap_interface(port, queues, settings.vhost_net, iommu))
+            elements.append(tap_interface(port, queues, settings.vhost_net, iommu, model,
+                                          packed))
     return elements
 
 

@@ -1,9 +1,13 @@
-"""Multiqueue, SEV memory encryption, secure boot, traits and aggregate extra specs."""
+"""Multiqueue, SEV memory encryption, secure boot, traits, aggregate extra specs, and the
+guest hardware keys (checked here, built by the agent from the same wire function)."""
 
 import re
 
 from scheduler.specs import sources as src
 from wire import request_spec as rs
+from wire.errors import InvalidInput
+from wire.guest_hardware import guest_hardware
+from wire.guest_quota import guest_quota
 
 SECURE_BOOT_VALUES = (rs.SECURE_BOOT_REQUIRED, rs.SECURE_BOOT_OPTIONAL,
                       rs.SECURE_BOOT_DISABLED)
@@ -92,3 +96,14 @@ def parse_aggregate_specs(sources, errors):
             continue
         specs[name] = value
     return specs
+
+
+def check_guest_hardware(sources, errors):
+    """Watchdog, serial ports, boot menu, PMU, devices, ``quota:`` tunables: valid and
+    consistent (``wire.guest_hardware``, ``wire.guest_quota``: the agent builds from them)."""
+    for check in (lambda: guest_hardware(sources.extra_specs, sources.image_properties),
+                  lambda: guest_quota(sources.extra_specs)):
+        try:
+            check()
+        except InvalidInput as exc:
+            errors.extend(exc.errors)

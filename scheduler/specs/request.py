@@ -4,6 +4,7 @@ from scheduler.specs import sources as src
 from scheduler.specs.cpu import check_cpu_topology, parse_cpu
 from scheduler.specs.memory import parse_page_size
 from scheduler.specs.misc import (
+    check_guest_hardware,
     parse_aggregate_specs,
     parse_mem_encryption,
     parse_multiqueue,
@@ -54,6 +55,7 @@ def _resolve(sources, vcpus, memory_mb, aliases, errors):
     required, forbidden = parse_traits(sources, errors)
     numa_cells = parse_numa(sources, vcpus, memory_mb, implied, errors)
     check_cpu_topology(sources, vcpus, numa_cells, errors)
+    check_guest_hardware(sources, errors)
     return dict(
         cpu_policy=cpu.policy, dedicated_vcpus=cpu.dedicated_vcpus,
         thread_policy=cpu.thread_policy, emulator_threads_policy=cpu.emulator_threads_policy,
