@@ -14,6 +14,11 @@ ignored.  Keys, values and which side wins are Nova's (docs/flavors.md):
 * ``hw:pmu`` / ``hw_pmu`` and ``hw:virtio_packed_ring`` /
   ``hw_virtio_packed_ring``: both sides must agree when both are set;
 * ``hw:hide_hypervisor_id`` / ``img_hide_hypervisor_id``: either hides it;
+* ``hw:tpm_version`` / ``hw_tpm_version`` and ``hw:tpm_model`` /
+  ``hw_tpm_model``: a vTPM emulated by swtpm; flavor and image must agree;
+  the model defaults to ``tpm-tis``, ``tpm-crb`` needs version 2.0; the
+  request then requires the host traits of that version and model, which
+  agents report from libvirt's domain capabilities;
 * image only: ``hw_disk_bus``, ``hw_vif_model``, ``hw_video_model``,
   ``hw_rng_model`` (with the flavor's ``hw_rng:allowed``, ``hw_rng:rate_bytes``
   and ``hw_rng:rate_period``), ``hw_pointer_model``.
@@ -31,6 +36,11 @@ VIF_MODELS = ('virtio', 'e1000', 'e1000e', 'rtl8139', 'ne2k_pci', 'pcnet')
 VIDEO_MODELS = ('none', 'vga', 'cirrus', 'virtio', 'bochs', 'qxl')
 RNG_MODELS = ('virtio',)
 POINTER_MODELS = ('usbtablet',)
+TPM_VERSIONS = ('1.2', '2.0')
+TPM_MODELS = ('tpm-tis', 'tpm-crb')
+# os-traits names: the scheduler requires them, agents report them (discovery).
+TPM_VERSION_TRAITS = {'1.2': 'COMPUTE_SECURITY_TPM_1_2', '2.0': 'COMPUTE_SECURITY_TPM_2_0'}
+TPM_MODEL_TRAITS = {'tpm-tis': 'COMPUTE_SECURITY_TPM_TIS', 'tpm-crb': 'COMPUTE_SECURITY_TPM_CRB'}
 MAX_SERIAL_PORTS = 8
 MAX_RATE = 1 << 40
 
@@ -52,6 +62,16 @@ class GuestHardware:
     rng_rate_bytes: int | None = None
     rng_rate_period_ms: int | None = None
     pointer_model: str | None = None
+    tpm_version: str | None = None       # None: no vTPM
+    tpm_model: str | None = None
+
+    @property
+    def required_traits(self):
+        """Host traits this hardware needs (a vTPM of its version and model)."""
+        if not self.tpm_version:
+            return frozenset()
+        return frozenset({TPM_VERSION_TRAITS[self.tpm_version],
+                          TPM_MODEL_TRAITS[self.tpm_model]})
 
 
 class _Reader:
@@ -101,9 +121,13 @@ class _Reader:
         self.errors.append(FieldError(field, f"{text[:64]!r} is not an integer {low}..{high}"))
         return None
 
-    def agreeing(self, flavor_key, image_key):
-        """A boolean both sides may set; set on both, they must agree (Nova's conflict)."""
-        flavor, image = self.boolean('flavor', flavor_key), self.boolean('image', image_key)
+    def agreeing(self, flavor_key, image_key, allowed=None):
+        """A boolean (or choice) both sides may set; set on both, they must agree (Nova)."""
+        if allowed is None:
+            flavor, image = self.boolean('flavor', flavor_key), self.boolean('image', image_key)
+        else:
+            flavor = self.choice('flavor', flavor_key, allowed)
+            image = self.choice('image', image_key, allowed)
         if flavor is not None and image is not None and flavor != image:
             self.errors.append(FieldError(f"image_properties.{image_key}",
                                           f"{image} conflicts with the flavor's "
@@ -131,7 +155,7 @@ def guest_hardware(extra_specs, image_properties):
         vif_model=read.choice('image', 'hw_vif_model', VIF_MODELS) or 'virtio',
         video_model=read.choice('image', 'hw_video_model', VIDEO_MODELS),
         pointer_model=read.choice('image', 'hw_pointer_model', POINTER_MODELS),
-        **_rng(read))
+        **_rng(read), **_tpm(read))
     if read.errors:
         raise InvalidInput(read.errors)
     return hardware
@@ -162,3 +186,17 @@ def _rng(read):
                                       'hw_rng:rate_bytes and hw_rng:rate_period go together'))
     return {'rng_model': model if allowed else None, 'rng_rate_bytes': rate_bytes,
             'rng_rate_period_ms': period}
+
+
+def _tpm(read):
+    version = read.agreeing('hw:tpm_version', 'hw_tpm_version', TPM_VERSIONS)
+    model = read.agreeing('hw:tpm_model', 'hw_tpm_model', TPM_MODELS)
+    if model and not version:
+        read.errors.append(FieldError('extra_specs.hw:tpm_version',
+                                      f"is required with a TPM model ({model})"))
+    if version == '1.2' and model == 'tpm-crb':
+        read.errors.append(FieldError('extra_specs.hw:tpm_model',
+                                      'tpm-crb needs TPM version 2.0'))
+    if not version:
+        return {}
+    return {'tpm_version': version, 'tpm_model': model or 'tpm-tis'}

@@ -64,7 +64,7 @@ def extra_serial_ports(hardware):
 
 
 def device_elements(hardware):
-    """Watchdog, video, RNG and pointer devices, in libvirt's order of kinds."""
+    """Pointer, video, watchdog, RNG and vTPM devices."""
     elements = []
     if hardware.pointer_model == 'usbtablet':
         elements.append(ET.Element('input', {'type': 'tablet', 'bus': 'usb'}))
@@ -77,6 +77,10 @@ def device_elements(hardware):
                                                 'action': hardware.watchdog_action}))
     if hardware.rng_model:
         elements.append(_rng_element(hardware))
+    if hardware.tpm_version:
+        tpm = ET.Element('tpm', {'model': hardware.tpm_model})
+        ET.SubElement(tpm, 'backend', {'type': 'emulator', 'version': hardware.tpm_version})
+        elements.append(tpm)
     return elements
 
 

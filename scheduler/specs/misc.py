@@ -99,11 +99,15 @@ def parse_aggregate_specs(sources, errors):
 
 
 def check_guest_hardware(sources, errors):
-    """Watchdog, serial ports, boot menu, PMU, devices, ``quota:`` tunables: valid and
-    consistent (``wire.guest_hardware``, ``wire.guest_quota``: the agent builds from them)."""
-    for check in (lambda: guest_hardware(sources.extra_specs, sources.image_properties),
-                  lambda: guest_quota(sources.extra_specs)):
-        try:
-            check()
-        except InvalidInput as exc:
-            errors.extend(exc.errors)
+    """The guest's GuestHardware (None if invalid), and ``quota:`` tunables checked:
+    ``wire.guest_hardware`` and ``wire.guest_quota``, which the agent builds from."""
+    hardware = None
+    try:
+        hardware = guest_hardware(sources.extra_specs, sources.image_properties)
+    except InvalidInput as exc:
+        errors.extend(exc.errors)
+    try:
+        guest_quota(sources.extra_specs)
+    except InvalidInput as exc:
+        errors.extend(exc.errors)
+    return hardware

@@ -32,13 +32,13 @@ GUEST_HARDWARE_KEYS = frozenset({
     'hw:cpu_sockets', 'hw:cpu_cores', 'hw:cpu_threads', 'hw:cpu_max_sockets',
     'hw:cpu_max_cores', 'hw:cpu_max_threads', 'hw:boot_menu', 'hw:watchdog_action',
     'hw:serial_port_count', 'hw:pmu', 'hw:hide_hypervisor_id', 'hw:virtio_packed_ring',
+    'hw:tpm_version', 'hw:tpm_model',
 })
 
 NOT_BUILT = 'kvmfleet does not build it (docs/flavors.md, "Refused keys")'
 # Nova keys kvmfleet does not build or model: refused rather than accepted and ignored.
 UNSUPPORTED_KEYS = {
     'hw:pmem': 'persistent memory (vPMEM) is not supported by kvmfleet',
-    'hw:tpm_version': f"a vTPM: {NOT_BUILT}", 'hw:tpm_model': f"a vTPM: {NOT_BUILT}",
     'hw:locked_memory': f"locked guest memory on request: {NOT_BUILT}",
     'hw:mem_encryption_model': 'SEV-ES/SEV-SNP are not modelled; hw:mem_encryption gives SEV',
     'hw:maxphysaddr_mode': f"a guest physical address size: {NOT_BUILT}",
@@ -59,7 +59,6 @@ UNSUPPORTED_KEYS = {
 UNSUPPORTED_IMAGE_PROPERTIES = {
     'hw_cdrom_bus': 'kvmfleet attaches no CD-ROM',
     'hw_scsi_model': 'a disk on hw_disk_bus=scsi always gets a virtio-scsi controller',
-    'hw_tpm_version': f"a vTPM: {NOT_BUILT}", 'hw_tpm_model': f"a vTPM: {NOT_BUILT}",
     'hw_video_ram': f"video RAM sizes: {NOT_BUILT}",
     'hw_input_bus': f"input devices on a chosen bus: {NOT_BUILT}",
     'hw_viommu_model': f"a virtual IOMMU: {NOT_BUILT}",

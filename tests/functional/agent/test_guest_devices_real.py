@@ -2,7 +2,8 @@
 
 One TCG guest through the agent's build path with the devices and features of
 wire.guest_hardware (watchdog, extra serial port, RNG with a rate limit, video,
-USB tablet, boot menu, PMU, packed virtqueues on the virtio NIC) and the
+USB tablet, boot menu, PMU, packed virtqueues on the virtio NIC, a vTPM 2.0
+emulated by swtpm) and the
 cputune of wire.guest_quota.
 """
 
@@ -31,7 +32,7 @@ EXTRA_SPECS = {'hw:watchdog_action': 'pause',
                'hw:virtio_packed_ring': 'true', 'hw_rng:allowed': 'true',
                'hw_rng:rate_bytes': '4096', 'hw_rng:rate_period': '1000',
                'quota:cpu_shares': '512', 'quota:cpu_period': '100000',
-               'quota:cpu_quota': '50000'}
+               'quota:cpu_quota': '50000', 'hw:tpm_version': '2.0', 'hw:tpm_model': 'tpm-crb'}
 IMAGE_PROPERTIES = {'hw_rng_model': 'virtio', 'hw_video_model': 'vga',
                     'hw_pointer_model': 'usbtablet'}
 
@@ -81,6 +82,12 @@ def test_live_xml_has_every_device_asked(running):
     assert live.find('devices/video/model').get('type') == 'vga'
     assert live.find("devices/input[@type='tablet']").get('bus') == 'usb'
     assert live.find('devices/interface/driver').get('packed') == 'on'
+    assert live.find('devices/tpm').get('model') == 'tpm-crb'
+    assert live.find('devices/tpm/backend').attrib['type'] == 'emulator'
+
+
+def test_this_host_reports_the_vtpm_it_can_emulate(host):
+    assert {'COMPUTE_SECURITY_TPM_2_0', 'COMPUTE_SECURITY_TPM_CRB'} <= host.traits
 
 
 def test_live_xml_has_the_quota_tunables(running):

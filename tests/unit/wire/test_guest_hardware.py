@@ -25,6 +25,9 @@ RESOLVED = [
     ({'hw_rng:allowed': 'True', 'hw_rng:rate_bytes': '1024', 'hw_rng:rate_period': '1000'},
      {'hw_rng_model': 'virtio'},
      {'rng_model': 'virtio', 'rng_rate_bytes': 1024, 'rng_rate_period_ms': 1000}),
+    ({'hw:tpm_version': '2.0'}, {}, {'tpm_version': '2.0', 'tpm_model': 'tpm-tis'}),
+    ({'hw:tpm_version': '2.0'}, {'hw_tpm_version': '2.0', 'hw_tpm_model': 'tpm-crb'},
+     {'tpm_version': '2.0', 'tpm_model': 'tpm-crb'}),
 ]
 
 
@@ -54,6 +57,13 @@ REFUSED = [
      'hw_rng:rate_bytes and hw_rng:rate_period go together'),
     ({}, {'hw_video_model': ['vga']}, 'image_properties.hw_video_model',
      "['vga'] is not a string"),
+    ({'hw:tpm_version': '2.0'}, {'hw_tpm_version': '1.2'}, 'image_properties.hw_tpm_version',
+     "1.2 conflicts with the flavor's hw:tpm_version=2.0"),
+    ({'hw:tpm_model': 'tpm-crb'}, {}, 'extra_specs.hw:tpm_version',
+     'is required with a TPM model (tpm-crb)'),
+    ({'hw:tpm_version': '1.2', 'hw:tpm_model': 'tpm-crb'}, {}, 'extra_specs.hw:tpm_model',
+     'tpm-crb needs TPM version 2.0'),
+    ({'hw:tpm_version': '3'}, {}, 'extra_specs.hw:tpm_version', "'3' is not one of 1.2, 2.0"),
 ]
 
 
@@ -62,3 +72,9 @@ def test_refusals_name_the_key_and_the_rule(flavor, image, field, rule):
     with pytest.raises(InvalidInput) as caught:
         guest_hardware(flavor, image)
     assert [(e.field, e.rule) for e in caught.value.errors] == [(field, rule)]
+
+
+def test_a_vtpm_requires_the_host_traits_of_its_version_and_model():
+    hardware = guest_hardware({'hw:tpm_version': '2.0', 'hw:tpm_model': 'tpm-crb'}, {})
+    assert hardware.required_traits == {'COMPUTE_SECURITY_TPM_2_0', 'COMPUTE_SECURITY_TPM_CRB'}
+    assert guest_hardware({}, {}).required_traits == frozenset()

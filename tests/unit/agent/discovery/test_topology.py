@@ -5,8 +5,9 @@ import dataclasses
 import pytest
 
 from agent.discovery import pci_spec
+from agent.discovery import traits as host_traits
 from agent.discovery.capabilities import parse_capabilities
-from agent.discovery.domcaps import parse_domain_capabilities
+from agent.discovery.domcaps import DomainCapabilities, parse_domain_capabilities
 from agent.discovery.nodedev import parse_pci_device
 from agent.discovery.opts import HostSettings, ReservedPages
 from agent.discovery.topology import build_topology, cell_memory_kb
@@ -197,3 +198,15 @@ def test_topology_round_trips_through_the_fleet_format():
                   device_specs=_specs('{"address": "*:81:*.*", "physical_network": "p"}'))
     [parsed] = parse_fleet({'version': 1, 'hosts': [host.to_dict()]})
     assert parsed == host
+
+
+@pytest.mark.parametrize('models, versions, expected', [
+    (('tpm-tis', 'tpm-crb'), ('1.2', '2.0'),
+     {'COMPUTE_SECURITY_TPM_1_2', 'COMPUTE_SECURITY_TPM_2_0', 'COMPUTE_SECURITY_TPM_TIS',
+      'COMPUTE_SECURITY_TPM_CRB'}),
+    (('tpm-crb',), ('2.0',), {'COMPUTE_SECURITY_TPM_2_0', 'COMPUTE_SECURITY_TPM_CRB'}),
+    ((), (), set()),
+])
+def test_vtpm_traits_from_domcaps(models, versions, expected):
+    domcaps = DomainCapabilities(virt_type='kvm', tpm_models=models, tpm_versions=versions)
+    assert host_traits.tpm_traits(domcaps) == expected

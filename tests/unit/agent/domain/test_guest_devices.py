@@ -90,3 +90,10 @@ def test_quota_tunables_in_cputune_and_iotune(build):
     iotune = domain.find('devices/disk/iotune')
     assert {e.tag: e.text for e in iotune} == {'read_iops_sec': '300',
                                                'write_bytes_sec': '1048576'}
+
+
+def test_vtpm_emulated_by_swtpm(build):
+    domain = built(build, {'hw:tpm_version': '2.0', 'hw:tpm_model': 'tpm-crb'})
+    tpm = domain.find('devices/tpm')
+    assert tpm.get('model') == 'tpm-crb'
+    assert tpm.find('backend').attrib == {'type': 'emulator', 'version': '2.0'}

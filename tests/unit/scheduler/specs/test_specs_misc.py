@@ -108,7 +108,6 @@ def test_other_namespaces_are_kept_for_the_agent():
     ('resources:VGPU', '1', ('not modelled by kvmfleet',)),
     ('resources1:CUSTOM_FPGA', '1', ('not modelled by kvmfleet',)),
     ('resources:PCPU', '4', ('amounts come from vcpus',)),
-    ('hw:tpm_version', '2.0', ('a vTPM', 'does not build it')),
     ('hw:viommu_model', 'intel', ('virtual IOMMU',)),
     ('os:monitors', '2', ('Hyper-V',)),
     ('hw:cpu_model', 'Haswell', ('cpu_mode/cpu_model',)),
@@ -119,7 +118,6 @@ def test_keys_kvmfleet_does_not_build_are_refused_with_the_reason(key, value, wo
 
 @pytest.mark.parametrize('key, value, words', [
     ('hw_cdrom_bus', 'ide', ('no CD-ROM',)),
-    ('hw_tpm_model', 'tpm-crb', ('a vTPM',)),
     ('img_config_drive', 'mandatory', ('no config drive',)),
 ])
 def test_image_properties_kvmfleet_does_not_build_are_refused(key, value, words):
@@ -134,3 +132,10 @@ def test_image_properties_are_kept_verbatim():
 def test_non_scalar_extra_spec_values_are_refused():
     assert_error(request({'hw:numa_nodes': [2]}), 'extra_specs.hw:numa_nodes', 'not a string')
     assert_error(request(None, ['hw_cpu_policy']), 'image_properties', 'expected an object')
+
+
+def test_a_vtpm_request_requires_the_hosts_vtpm_traits():
+    spec = parse({'hw:tpm_version': '2.0', 'trait:HW_CPU_X86_AVX2': 'required'},
+                 {'hw_tpm_model': 'tpm-crb'})
+    assert spec.required_traits == {'HW_CPU_X86_AVX2', 'COMPUTE_SECURITY_TPM_2_0',
+                                    'COMPUTE_SECURITY_TPM_CRB'}
