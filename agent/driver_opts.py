@@ -40,6 +40,11 @@ agent_opts = [
     cfg.FloatOpt('launch_timeout', default=30.0, min=1.0,
                  help='Seconds a started domain has to reach running before the build is '
                       'declared failed and everything it created is removed.'),
+    cfg.BoolOpt('vif_multiqueue_default', default=True,
+                help='Virtio NICs of guests whose flavor and image do not set '
+                     'hw:vif_multiqueue_enabled get one queue pair per vCPU (capped by the '
+                     "tap limit); false keeps Nova's default of one queue. "
+                     'hw:vif_multiqueue_enabled=false turns it off per flavor.'),
 ]
 
 GROUPS = (('DEFAULT', default_opts), ('libvirt', libvirt_opts), ('agent', agent_opts))
@@ -68,6 +73,7 @@ class DriverConfig:
     cpu_model: str | None = None
     seclabel_model: str = 'default'
     launch_timeout: float = 30.0
+    multiqueue_default: bool = True
 
 
 def config_from_conf(conf=cfg.CONF, detected_virt_type=None):
@@ -82,4 +88,5 @@ def config_from_conf(conf=cfg.CONF, detected_virt_type=None):
     return DriverConfig(
         instances_path=conf.instances_path, images_path=conf.images_path,
         virt_type=virt_type, cpu_mode=conf.libvirt.cpu_mode, cpu_model=conf.libvirt.cpu_model,
-        seclabel_model=conf.libvirt.seclabel_model, launch_timeout=conf.agent.launch_timeout)
+        seclabel_model=conf.libvirt.seclabel_model, launch_timeout=conf.agent.launch_timeout,
+        multiqueue_default=conf.agent.vif_multiqueue_default)

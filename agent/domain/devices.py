@@ -152,8 +152,13 @@ def interface_elements(spec, assignment, ports, settings, iommu=False, hardware=
 
 
 def multiqueue_queues(spec, assignment, settings):
-    """Queues per virtio NIC: one per vCPU with multiqueue, capped by the tap limit."""
-    if not spec.multiqueue:
+    """Queues per virtio NIC: one per vCPU with multiqueue, capped by the tap limit.
+
+    Multiqueue is on unless the request turns it off or, when the request does
+    not say, the agent's default is off (``settings.multiqueue_default``).
+    """
+    enabled = settings.multiqueue_default if spec.multiqueue is None else spec.multiqueue
+    if not enabled:
         return 1
     return max(1, min(assignment.vcpus, settings.max_tap_queues))
 

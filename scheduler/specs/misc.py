@@ -21,8 +21,9 @@ TRAIT_NAME = re.compile(r'^[A-Z][A-Z0-9_]*$')
 def parse_multiqueue(sources, errors):
     flavor = src.flavor_bool(sources, 'hw:vif_multiqueue_enabled', errors)
     image = src.image_bool(sources, 'hw_vif_multiqueue_enabled', errors)
-    return bool(src.unique('hw:vif_multiqueue_enabled', flavor,
-                           'hw_vif_multiqueue_enabled', image, errors))
+    # None when neither side says: the agent's default ([agent] vif_multiqueue_default)
+    return src.unique('hw:vif_multiqueue_enabled', flavor, 'hw_vif_multiqueue_enabled', image,
+                      errors)
 
 
 def parse_mem_encryption(sources, errors):

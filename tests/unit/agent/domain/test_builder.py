@@ -155,11 +155,17 @@ def test_sriov_vf_port_with_vlan_and_alias_hostdev(build):
     (True, 8, False, 4, {'name': 'qemu', 'queues': '4'}),
     (False, 4, False, 256, {'name': 'qemu'}),
     (True, 1, False, 256, {'name': 'qemu'}),
+    (None, 4, False, 256, {'name': 'qemu', 'queues': '4'}),      # unset: on by default
+    (None, 1, False, 256, {'name': 'qemu'}),
+    ((None, False), 4, False, 256, {'name': 'qemu'}),            # default turned off
+    ((True, False), 4, False, 256, {'name': 'qemu', 'queues': '4'}),
 ])
 def test_tap_interface_queues_and_backend(build, multiqueue, vcpus, vhost, cap, driver):
+    multiqueue, default = multiqueue if isinstance(multiqueue, tuple) else (multiqueue, True)
     placed = assignment(vcpus=vcpus, memory_mb=512, shared=(0, 1))
     spec = spec_for(placed, ports=(PortRequest(),), multiqueue=multiqueue)
-    domain = build(spec, placed, KERNEL_IMAGE, settings(vhost_net=vhost, max_tap_queues=cap))
+    domain = build(spec, placed, KERNEL_IMAGE, settings(vhost_net=vhost, max_tap_queues=cap,
+                                                        multiqueue_default=default))
     interface = domain.find('devices/interface')
     assert interface.get('type') == 'ethernet'
     assert attrs(interface.find('driver')) == driver

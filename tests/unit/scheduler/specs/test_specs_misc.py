@@ -8,7 +8,7 @@ UEFI = {'hw_firmware_type': 'uefi'}
 
 
 @pytest.mark.parametrize('extra,image,expected', [
-    ({}, None, False),
+    ({}, None, None),                  # unset: the agent's default decides
     ({'hw:vif_multiqueue_enabled': 'true'}, None, True),
     ({'hw:vif_multiqueue_enabled': True}, None, True),
     ({'hw:vif_multiqueue_enabled': 'no'}, None, False),
