@@ -217,7 +217,7 @@ class InstanceDriver:
             sev_cbitpos=features.get('sev_cbitpos'),
             sev_reduced_phys_bits=features.get('sev_reduced_phys_bits'),
             secure_boot_available=bool(features.get('secure_boot_available')),
-            multiqueue_default=self.config.multiqueue_default)
+            multiqueue_default=self.config.multiqueue_default, networks=self.config.networks)
 
     def _create_files(self, uuid, image, settings):
         path = self.instance_dir(uuid)

@@ -11,8 +11,10 @@ import dataclasses
 from oslo_config import cfg
 
 import agent.discovery.opts  # noqa: F401  (registers [libvirt] virt_type)
+from agent import network
 from agent.domain.settings import CPU_MODES, SECLABEL_MODELS
 from agent.exceptions import InvalidConfig
+from agent.network import HostNetworks, networks_from_conf
 from wire import opts as wire_opts
 
 default_opts = [
@@ -52,6 +54,7 @@ GROUPS = (('DEFAULT', default_opts), ('libvirt', libvirt_opts), ('agent', agent_
 
 def register_opts(conf):
     wire_opts.register_groups(conf, GROUPS)
+    network.register_opts(conf)      # [network]: where normal ports are plugged
 
 
 def list_opts():
@@ -74,6 +77,7 @@ class DriverConfig:
     seclabel_model: str = 'default'
     launch_timeout: float = 30.0
     multiqueue_default: bool = True
+    networks: HostNetworks = HostNetworks()
 
 
 def config_from_conf(conf=cfg.CONF, detected_virt_type=None):
@@ -89,4 +93,5 @@ def config_from_conf(conf=cfg.CONF, detected_virt_type=None):
         instances_path=conf.instances_path, images_path=conf.images_path,
         virt_type=virt_type, cpu_mode=conf.libvirt.cpu_mode, cpu_model=conf.libvirt.cpu_model,
         seclabel_model=conf.libvirt.seclabel_model, launch_timeout=conf.agent.launch_timeout,
-        multiqueue_default=conf.agent.vif_multiqueue_default)
+        multiqueue_default=conf.agent.vif_multiqueue_default,
+        networks=networks_from_conf(conf))

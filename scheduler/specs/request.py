@@ -17,6 +17,7 @@ from scheduler.specs.pci import parse_pci_numa_policy, parse_pci_requests, parse
 from wire import fields
 from wire import request_spec as rs
 from wire.errors import Collector, FieldError, InvalidInput
+from wire.networks import port_traits
 
 SERVER_GROUP_POLICIES = ('affinity', 'anti-affinity', 'soft-affinity', 'soft-anti-affinity')
 FLAVOR_OWNED_FIELDS = ('vcpus', 'memory_mb', 'extra_specs')
@@ -37,6 +38,8 @@ def parse_request(raw, aliases=None, flavors=None):
     sources = src.Sources.build(extra_specs, raw.get('image_properties'), errors)
     spec = _resolve(sources, vcpus, memory_mb, aliases, errors)
     spec['ports'] = parse_ports(raw.get('ports'), errors)
+    # normal ports need a host that bridges their network (wire.networks)
+    spec['required_traits'] = spec['required_traits'] | port_traits(spec['ports'])
     spec['count'], spec['min_count'] = _counts(raw, errors)
     spec['server_group'] = _server_group(raw.get('server_group'), errors)
     errors.raise_if_any()

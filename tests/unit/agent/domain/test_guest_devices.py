@@ -3,6 +3,7 @@
 import pytest
 
 from agent.domain import DomainBuildError
+from agent.network import Bridge, HostNetworks
 from tests.unit.agent.domain.builders import (
     DISK_IMAGE,
     KERNEL_IMAGE,
@@ -97,3 +98,39 @@ def test_vtpm_emulated_by_swtpm(build):
     tpm = domain.find('devices/tpm')
     assert tpm.get('model') == 'tpm-crb'
     assert tpm.find('backend').attrib == {'type': 'emulator', 'version': '2.0'}
+
+
+NETWORKS = HostNetworks({'ext': Bridge('br-ex', 'linux'), 'tenant': Bridge('br-int', 'ovs')},
+                        default_physical_network='ext')
+
+
+def plugged(build, ports, networks=NETWORKS):
+    spec = spec_for(PLACED, ports=tuple(ports))
+    return build(spec, PLACED, KERNEL_IMAGE, settings(networks=networks)).findall(
+        'devices/interface')
+
+
+def test_normal_ports_are_plugged_into_the_bridge_of_their_network(build):
+    linux, ovs, default = plugged(build, [PortRequest(physical_network='ext'),
+                                          PortRequest(physical_network='tenant', vlan=42),
+                                          PortRequest()])
+    assert linux.get('type') == 'bridge' and linux.find('source').get('bridge') == 'br-ex'
+    assert linux.find('virtualport') is None and linux.find('vlan') is None
+    assert ovs.find('source').get('bridge') == 'br-int'
+    assert ovs.find('virtualport').get('type') == 'openvswitch'
+    assert ovs.find('vlan/tag').get('id') == '42'
+    assert default.find('source').get('bridge') == 'br-ex'       # default_physical_network
+
+
+def test_without_a_network_a_normal_port_is_a_bare_tap(build):
+    [tap] = plugged(build, [PortRequest()], networks=HostNetworks())
+    assert tap.get('type') == 'ethernet' and tap.find('source') is None
+
+
+@pytest.mark.parametrize('port, words', [
+    (PortRequest(physical_network='other'), "physical network 'other' is not bridged"),
+    (PortRequest(physical_network='ext', vlan=5), 'needs an Open vSwitch bridge'),
+])
+def test_a_port_this_host_cannot_plug_is_a_build_error(build, port, words):
+    with pytest.raises(DomainBuildError, match=words):
+        plugged(build, [port])
