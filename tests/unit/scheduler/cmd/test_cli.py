@@ -184,9 +184,28 @@ def test_missing_config_file_is_exit_2(capsys, tmp_path):
 
 
 def test_subcommands_are_registered_by_their_modules():
-    parser = cli.build_parser()
-    choices = parser._subparsers._group_actions[0].choices
-    assert {'simulate', 'capacity'} <= set(choices)
+    names = {name for name, _ in cli.build_command_manager()}
+    assert {'simulate', 'capacity', 'boot', 'host enable', 'host disable'} <= names
+
+
+def test_version_and_a_missing_command(capsys):
+    with pytest.raises(SystemExit) as version:
+        cli.main(['--version'])
+    assert version.value.code == 0
+    assert capsys.readouterr().out.strip().startswith('kvmfleet ')
+    with pytest.raises(SystemExit) as missing:
+        cli.main([])
+    assert missing.value.code == 2 and 'a command is required' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('formatter, check', [
+    ('json', lambda out: json.loads(out)['summary']['placed'] == 10),
+    ('yaml', lambda out: 'placed: 10' in out),
+])
+def test_reports_give_data_with_f(capsys, formatter, check):
+    code, out, _ = run(capsys, 'simulate', '--fleet', FLEET, '--requests', REQUESTS,
+                       '-f', formatter)
+    assert code == 0 and check(out)
 
 
 def test_yaml_request_file(capsys, tmp_path):

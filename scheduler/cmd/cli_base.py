@@ -1,0 +1,57 @@
+"""What every ``kvmfleet`` command shares: exit codes, one-line errors, report output.
+
+Exit codes: 0 ok, 1 NoValidHost or the operation failed, 2 bad input (a
+command-line value, a file, the configuration), 3 bus unreachable.  Errors
+are one line on stderr, the last one: ``kvmfleet: error: <Code>: <why>``.
+"""
+
+import json
+import sys
+
+import yaml
+from cliff import command
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_UNREACHABLE = 0, 1, 2, 3
+REPORT_FORMATS = ('table', 'json', 'yaml')
+
+
+class UsageError(ValueError):
+    """A command-line value the CLI itself refuses (exit 2)."""
+
+
+def fail(line, code, request_id=None):
+    """Print the one-line error (after the request id, when a request was made)."""
+    if request_id:
+        print(f"kvmfleet: request id: {request_id}", file=sys.stderr)
+    print(f"kvmfleet: error: {line}", file=sys.stderr)
+    return code
+
+
+def dump(data, formatter):
+    """``data`` as JSON or YAML text."""
+    if formatter == 'yaml':
+        return yaml.safe_dump(data, default_flow_style=False, sort_keys=False).rstrip('\n')
+    return json.dumps(data, indent=2)
+
+
+class Report(command.Command):
+    """A command whose readable output is not a table: text, or ``-f json|yaml`` data.
+
+    ``take_action`` returns (data, text function, exit code).
+    """
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('-f', '--format', dest='formatter', choices=REPORT_FORMATS,
+                            default='table',
+                            help='table: the readable report (default); json or yaml: '
+                                 'the data')
+        return parser
+
+    def run(self, parsed_args):
+        data, text, code = self.take_action(parsed_args)
+        if data is not None:
+            output = text(data) if parsed_args.formatter == 'table' else dump(
+                data, parsed_args.formatter)
+            self.app.stdout.write(output + '\n')
+        return code
