@@ -1,8 +1,9 @@
 """``kvmfleet``: the operator CLI, a cliff application.
 
 Each command group lists its commands in its own module (``commands()``
-returning {name: cliff command class}); add a group by adding its module to
-COMMAND_MODULES.  The commands are put into cliff's CommandManager here, in
+returning {name: cliff command class}; a group written for argparse,
+``register(subparsers)`` with ``handler(args, conf)`` defaults, is wrapped);
+add a group by adding its module to COMMAND_MODULES.  The commands are put into cliff's CommandManager here, in
 code (no entry points, so nothing has to be reinstalled for a new command).
 ``--config-file`` (repeatable) is read with oslo.config into the global CONF
 before a command runs; a configuration that cannot be read is exit 2.
@@ -19,7 +20,7 @@ import sys
 from cliff import app, commandmanager
 from oslo_config import cfg
 
-from scheduler.cmd.cli_base import EXIT_BAD_INPUT, fail
+from scheduler.cmd.cli_base import EXIT_BAD_INPUT, argparse_commands, fail
 
 # Modules whose commands() are added, in help order.
 COMMAND_MODULES = (
@@ -40,7 +41,10 @@ def build_command_manager():
     """A cliff CommandManager holding every command of COMMAND_MODULES."""
     manager = commandmanager.CommandManager('kvmfleet.cli')
     for module_name in COMMAND_MODULES:
-        for name, command in importlib.import_module(module_name).commands().items():
+        module = importlib.import_module(module_name)
+        found = (module.commands() if hasattr(module, 'commands')
+                 else argparse_commands(module.register))
+        for name, command in found.items():
             manager.add_command(name, command)
     return manager
 

@@ -5,6 +5,7 @@ command-line value, a file, the configuration), 3 bus unreachable.  Errors
 are one line on stderr, the last one: ``kvmfleet: error: <Code>: <why>``.
 """
 
+import argparse
 import json
 import sys
 
@@ -55,3 +56,27 @@ class Report(command.Command):
                 data, parsed_args.formatter)
             self.app.stdout.write(output + '\n')
         return code
+
+
+class ArgparseCommand(command.Command):
+    """A command written for argparse: its own parser, ``handler(args, conf) -> exit code``."""
+
+    parser = None
+
+    def get_parser(self, prog_name):
+        self.parser.prog = prog_name
+        return self.parser
+
+    def take_action(self, parsed_args):
+        return parsed_args.handler(parsed_args, self.app.conf)
+
+
+def argparse_commands(register):
+    """{name: command} for a group that adds argparse subparsers (``register(subparsers)``)."""
+    subparsers = argparse.ArgumentParser(prog='kvmfleet').add_subparsers()
+    register(subparsers)
+    helps = {action.dest: action.help for action in subparsers._choices_actions}
+    return {name: type(name.title().replace('-', ''), (ArgparseCommand,),
+                       {'parser': parser, '__doc__': helps.get(name) or name,
+                        '__module__': register.__module__})
+            for name, parser in subparsers.choices.items()}

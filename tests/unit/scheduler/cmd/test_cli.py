@@ -214,3 +214,22 @@ def test_yaml_request_file(capsys, tmp_path):
     code, out, _ = run(capsys, 'simulate', '--fleet', FLEET, '--requests', str(path),
                        '--format', 'json')
     assert code == 0 and json.loads(out)['summary']['placed'] == 1
+
+
+def register_greetings(subparsers):
+    """An argparse-style command group, as modules written before cliff have."""
+    hello = subparsers.add_parser('hello-there', help='say hello')
+    hello.add_argument('who')
+    hello.add_argument('--code', type=int, default=0)
+    hello.set_defaults(handler=lambda args, conf: print(f"hello {args.who}") or args.code)
+
+
+def test_an_argparse_style_group_runs_under_cliff(monkeypatch, capsys):
+    module = type(sys)('greetings')
+    module.register = register_greetings
+    monkeypatch.setitem(sys.modules, 'greetings', module)
+    monkeypatch.setattr(cli, 'COMMAND_MODULES', cli.COMMAND_MODULES + ('greetings',))
+    code, out, _ = run(capsys, 'hello-there', 'world', '--code', '4')
+    assert (code, out) == (4, 'hello world\n')
+    code, out, _ = run(capsys, 'help')
+    assert code == 0 and 'say hello' in out
