@@ -285,7 +285,7 @@ class ConsoleLog(BusCommand, Report):
 
 
 def _log_text(answer):
-    return answer['log'].rstrip('\n')
+    return answer['log'].removesuffix('\n')      # Report adds the last newline
 
 
 # -- hosts and dry runs ---------------------------------------------------------

@@ -81,11 +81,12 @@ class KvmfleetApp(app.App):
 
     def configure_logging(self):
         """Warnings and errors on stderr; -v adds INFO, -vv DEBUG (cliff's default: INFO)."""
+        level = CONSOLE_LEVELS.get(self.options.verbose_level, logging.DEBUG)
         console = logging.StreamHandler(self.stderr)
-        console.setLevel(CONSOLE_LEVELS.get(self.options.verbose_level, logging.DEBUG))
+        console.setLevel(level)
         console.setFormatter(logging.Formatter(self.CONSOLE_MESSAGE_FORMAT))
         root = logging.getLogger('')
-        root.setLevel(logging.DEBUG)
+        root.setLevel(logging.DEBUG if self.options.log_file else level)
         root.addHandler(console)
         if self.options.log_file:
             handler = logging.FileHandler(self.options.log_file)
@@ -113,13 +114,13 @@ class KvmfleetApp(app.App):
 
 def main(argv=None):
     """Run one kvmfleet command; returns (and exits with) its exit code."""
-    application = KvmfleetApp()
+    root = logging.getLogger('')
+    handlers, level = list(root.handlers), root.level
     try:
-        return application.run(sys.argv[1:] if argv is None else list(argv))
-    finally:
-        logging.getLogger('').handlers[:] = [
-            h for h in logging.getLogger('').handlers if getattr(h, 'stream', None) is not
-            application.stderr]
+        return KvmfleetApp().run(sys.argv[1:] if argv is None else list(argv))
+    finally:    # main() may run again in this process (tests)
+        root.handlers[:] = handlers
+        root.setLevel(level)
 
 
 if __name__ == '__main__':
