@@ -18,8 +18,15 @@ from cliff import lister, show
 from oslo_config import cfg
 
 from scheduler.cmd import bus_render
-from scheduler.cmd.cli_base import (EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, EXIT_UNREACHABLE,
-                                    Report, UsageError, fail)
+from scheduler.cmd.cli_base import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    Report,
+    UsageError,
+    fail,
+)
 
 with warnings.catch_warnings():   # oslo.messaging's eventlet deprecation noise, every command
     warnings.simplefilter('ignore')
@@ -36,8 +43,9 @@ TARGETS = {'delete': 'DELETED', 'stop': 'STOPPED', 'start': 'ACTIVE', 'reboot': 
 def request_arguments(parser):
     """The request options of boot, explain and capacity --live."""
     parser.add_argument('--flavor', help='flavor name from the scheduler\'s flavors file')
-    parser.add_argument('--vcpus', type=int)
-    parser.add_argument('--memory', type=int, metavar='MB')
+    parser.add_argument('--vcpus', type=int, help='guest vCPUs (without --flavor)')
+    parser.add_argument('--memory', type=int, metavar='MB', help='guest memory in MiB '
+                        '(without --flavor)')
     parser.add_argument('--property', action='append', default=[], metavar='KEY=VALUE',
                         help='flavor extra spec (hw:...) or image property (hw_...)')
     parser.add_argument('--image', help='image name known to the agents')
@@ -198,8 +206,9 @@ class Boot(InstanceLister):
 
     def get_parser(self, prog_name):
         parser = request_arguments(super().get_parser(prog_name))
-        parser.add_argument('name')
-        parser.add_argument('--count', type=int, default=1)
+        parser.add_argument('name', help='instance name (with --count: NAME-1 ... NAME-N)')
+        parser.add_argument('--count', type=int, default=1, help='instances to create '
+                            '(default 1)')
         parser.add_argument('--uuid', action='append', default=None, metavar='UUID',
                             help='instance uuid (repeat for --count); a retry with the same '
                                  'uuid does not boot twice')
@@ -224,8 +233,8 @@ class List(InstanceLister):
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
-        parser.add_argument('--state')
-        parser.add_argument('--host')
+        parser.add_argument('--state', help='only instances in this state (ACTIVE, ERROR, ...)')
+        parser.add_argument('--host', help='only instances on this host')
         return parser
 
     def take_action(self, parsed_args):
@@ -310,8 +319,8 @@ class HostSetEnabled(BusCommand, show.ShowOne):
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
-        parser.add_argument('host')
-        parser.add_argument('--reason')
+        parser.add_argument('host', help='host name, as its agent reports it')
+        parser.add_argument('--reason', help='why (shown with the host)')
         return parser
 
     def take_action(self, parsed_args):
@@ -337,7 +346,8 @@ class Explain(BusCommand, Report):
 
     def get_parser(self, prog_name):
         parser = request_arguments(super().get_parser(prog_name))
-        parser.add_argument('name', nargs='?', default='explain')
+        parser.add_argument('name', nargs='?', default='explain',
+                            help='request name in the answer (default: explain)')
         return parser
 
     def take_action(self, parsed_args):

@@ -3,8 +3,9 @@
 Each command group lists its commands in its own module (``commands()``
 returning {name: cliff command class}; a group written for argparse,
 ``register(subparsers)`` with ``handler(args, conf)`` defaults, is wrapped);
-add a group by adding its module to COMMAND_MODULES.  The commands are put into cliff's CommandManager here, in
-code (no entry points, so nothing has to be reinstalled for a new command).
+add a group by adding its module to COMMAND_MODULES.  The commands are put
+into cliff's CommandManager here, in code (no entry points, so nothing has
+to be reinstalled for a new command).
 ``--config-file`` (repeatable) is read with oslo.config into the global CONF
 before a command runs; a configuration that cannot be read is exit 2.
 Table-shaped answers take cliff's ``-f table|json|yaml|csv|value`` and
