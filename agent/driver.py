@@ -8,6 +8,7 @@ marker in the instance directory lives exactly as long as a build is in
 flight, so ``reconcile`` can tell an interrupted build from a stopped guest.
 """
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -39,6 +40,7 @@ FILES_FAILED = 'FILES_FAILED'
 DEFINE_FAILED = 'DEFINE_FAILED'
 START_FAILED = 'START_FAILED'
 LAUNCH_TIMEOUT = 'LAUNCH_TIMEOUT'
+LIBVIRT_UNAVAILABLE = 'LIBVIRT_UNAVAILABLE'
 
 BUILDING_MARKER = 'building'
 CONSOLE_LOG = 'console.log'
@@ -106,6 +108,26 @@ class InstanceDriver:
         self._sleep = sleep
         self._build_lock = threading.Lock()
         self._metadata = MetadataCache()
+        self._busy = {}      # domain UUID -> operations in flight on it
+        self._busy_lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def _operating(self, instance):
+        """Mark the instance busy for the block (lifecycle events of it are the agent's own)."""
+        uuid = instance_uuid(instance)
+        with self._busy_lock:
+            self._busy[uuid] = self._busy.get(uuid, 0) + 1
+        try:
+            yield uuid
+        finally:
+            with self._busy_lock:
+                self._busy[uuid] -= 1
+                if not self._busy[uuid]:
+                    del self._busy[uuid]
+
+    def busy(self, instance):
+        """Whether a build, power change or delete of ``instance`` is in flight."""
+        return instance_uuid(instance) in self._busy
 
     # Paths
 
@@ -123,11 +145,12 @@ class InstanceDriver:
 
         Returns a LaunchResult; ``reason`` names the failure (VERIFY_FAILED with
         ``violations``, ALREADY_EXISTS, IMAGE_INVALID, BUILD_FAILED, FILES_FAILED,
-        DEFINE_FAILED, START_FAILED, LAUNCH_TIMEOUT).
+        DEFINE_FAILED, START_FAILED, LAUNCH_TIMEOUT, LIBVIRT_UNAVAILABLE: libvirt could not
+        be asked, e.g. while the agent reconnects after a libvirtd restart).
         """
         started = self._clock()
-        uuid = instance_uuid(assignment.instance)
-        result = self._build(uuid, spec, assignment, image, ports, flavor)
+        with self._operating(assignment.instance) as uuid:
+            result = self._build(uuid, spec, assignment, image, ports, flavor)
         # the agent manager logs every result at INFO/WARNING; one line per build is enough
         LOG.debug('build of %s: %s in %.3f s', uuid, result.reason or 'running',
                   self._clock() - started)
@@ -176,7 +199,11 @@ class InstanceDriver:
         return LaunchResult(uuid, None, failure.reason, detail)
 
     def _check_absent(self, uuid, name):
-        if self.conn.domain_state(name) is not None:
+        try:
+            exists = self.conn.domain_state(name) is not None
+        except LibvirtError as exc:
+            raise _BuildFailed(LIBVIRT_UNAVAILABLE, str(exc))
+        if exists:
             raise _BuildFailed(ALREADY_EXISTS, f"domain {name} already exists")
         if os.path.exists(self.instance_dir(uuid)):
             raise _BuildFailed(ALREADY_EXISTS, f"{self.instance_dir(uuid)} already exists "
@@ -235,8 +262,8 @@ class InstanceDriver:
     def _define(self, xml):
         try:
             self.conn.define_domain(xml)
-        except LibvirtError as exc:
-            raise _BuildFailed(DEFINE_FAILED, str(exc))
+        except LibvirtError as exc:   # schema messages span lines: one line for the reason
+            raise _BuildFailed(DEFINE_FAILED, ' '.join(str(exc).split()))
 
     def _start_and_wait(self, name):
         try:
@@ -286,7 +313,10 @@ class InstanceDriver:
 
     def stop(self, instance, graceful_timeout=0.0):
         """Power off: ask the guest first for up to ``graceful_timeout`` s, then pull the plug."""
-        name = domain_name(instance_uuid(instance))
+        with self._operating(instance):
+            self._stop(domain_name(instance_uuid(instance)), graceful_timeout)
+
+    def _stop(self, name, graceful_timeout):
         if graceful_timeout > 0 and self.conn.domain_state(name) == 'running':
             self.conn.shutdown_domain(name)
             deadline = self._clock() + graceful_timeout
@@ -296,7 +326,10 @@ class InstanceDriver:
 
     def start(self, instance):
         """Start a stopped instance and wait until it runs; LaunchResult like a build."""
-        uuid = instance_uuid(instance)
+        with self._operating(instance) as uuid:
+            return self._start(uuid)
+
+    def _start(self, uuid):
         name = domain_name(uuid)
         started = self._clock()
         try:
@@ -310,20 +343,20 @@ class InstanceDriver:
 
     def reboot(self, instance, hard=False):
         """Soft reboot asks the guest; hard reboot powers off and starts again."""
-        uuid = instance_uuid(instance)
-        if not hard:
-            self.conn.reboot_domain(domain_name(uuid))
-            return LaunchResult(uuid, self.state(uuid))
-        self.conn.destroy_domain(domain_name(uuid))
-        return self.start(uuid)
+        with self._operating(instance) as uuid:
+            if not hard:
+                self.conn.reboot_domain(domain_name(uuid))
+                return LaunchResult(uuid, self.state(uuid))
+            self.conn.destroy_domain(domain_name(uuid))
+            return self.start(uuid)
 
     def delete(self, instance):
         """Remove the instance: domain, overlay, console log, directory.  Idempotent.
 
         Raises LibvirtError when libvirt refuses to remove the domain (files are kept).
         """
-        uuid = instance_uuid(instance)
-        error = self._remove(uuid, domain_name(uuid))
+        with self._operating(instance) as uuid:
+            error = self._remove(uuid, domain_name(uuid))
         if error is not None:
             raise error
 
