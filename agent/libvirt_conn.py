@@ -53,15 +53,26 @@ LIFECYCLE_EVENTS = {
     libvirt.VIR_DOMAIN_EVENT_CRASHED: 'crashed',
 }
 
-# Details of a 'stopped' event that mean the guest did not stop on request.
-STOPPED_DETAILS = {
-    libvirt.VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN: 'shutdown',
-    libvirt.VIR_DOMAIN_EVENT_STOPPED_DESTROYED: 'destroyed',
-    libvirt.VIR_DOMAIN_EVENT_STOPPED_CRASHED: 'crashed',
-    libvirt.VIR_DOMAIN_EVENT_STOPPED_MIGRATED: 'migrated',
-    libvirt.VIR_DOMAIN_EVENT_STOPPED_SAVED: 'saved',
-    libvirt.VIR_DOMAIN_EVENT_STOPPED_FAILED: 'failed',
-    libvirt.VIR_DOMAIN_EVENT_STOPPED_FROM_SNAPSHOT: 'from snapshot',
+# Details worth a name (what the agent logs and tells the scheduler); others are numbers.
+EVENT_DETAILS = {
+    libvirt.VIR_DOMAIN_EVENT_STOPPED: {
+        libvirt.VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN: 'shutdown',
+        libvirt.VIR_DOMAIN_EVENT_STOPPED_DESTROYED: 'destroyed',
+        libvirt.VIR_DOMAIN_EVENT_STOPPED_CRASHED: 'crashed',
+        libvirt.VIR_DOMAIN_EVENT_STOPPED_MIGRATED: 'migrated',
+        libvirt.VIR_DOMAIN_EVENT_STOPPED_SAVED: 'saved',
+        libvirt.VIR_DOMAIN_EVENT_STOPPED_FAILED: 'failed',
+        libvirt.VIR_DOMAIN_EVENT_STOPPED_FROM_SNAPSHOT: 'from snapshot'},
+    libvirt.VIR_DOMAIN_EVENT_SHUTDOWN: {
+        libvirt.VIR_DOMAIN_EVENT_SHUTDOWN_FINISHED: 'finished',
+        libvirt.VIR_DOMAIN_EVENT_SHUTDOWN_GUEST: 'by the guest',
+        libvirt.VIR_DOMAIN_EVENT_SHUTDOWN_HOST: 'by the host (signal, virsh destroy)'},
+    libvirt.VIR_DOMAIN_EVENT_CRASHED: {
+        libvirt.VIR_DOMAIN_EVENT_CRASHED_PANICKED: 'panicked',
+        libvirt.VIR_DOMAIN_EVENT_CRASHED_CRASHLOADED: 'crash kernel loaded'},
+    libvirt.VIR_DOMAIN_EVENT_STARTED: {
+        libvirt.VIR_DOMAIN_EVENT_STARTED_BOOTED: 'booted',
+        libvirt.VIR_DOMAIN_EVENT_STARTED_RESTORED: 'restored'},
 }
 
 CLOSE_REASONS = {
@@ -192,8 +203,7 @@ class LibvirtConnection:
     def _lifecycle(self, _conn, domain, event, detail, _opaque):
         name, uuid = domain.name(), domain.UUIDString()
         event_name = LIFECYCLE_EVENTS.get(event, f"event {event}")
-        detail_name = STOPPED_DETAILS.get(detail, str(detail)) \
-            if event == libvirt.VIR_DOMAIN_EVENT_STOPPED else str(detail)
+        detail_name = EVENT_DETAILS.get(event, {}).get(detail, str(detail))
         self._on_lifecycle(name, uuid, event_name, detail_name)
 
     def _closed(self, conn, reason, _opaque):

@@ -87,23 +87,28 @@ def settings_from_conf(conf=cfg.CONF):
                          low, max(low, conf.libvirt.reconnect_interval_max))
 
 
-def follow(told, domain_state, detail=None):
+def follow(told, domain_state, event=None, detail=None):
     """``(state, reason)`` to send when an instance the scheduler knows as ``told``
     is now ``domain_state`` (a libvirt state name, None when gone); None: nothing.
 
-    ``detail`` is the lifecycle event's detail ('destroyed', 'crashed', ...).
+    ``event`` and ``detail`` name the lifecycle event that led here, if any.
     """
     if told is None or domain_state is None:
         return None
     running = domain_state in RUNNING_STATES
     if told == ACTIVE and not running:
-        if domain_state == 'crashed' or detail in CRASH_DETAILS:
-            return ERROR, f"guest crashed (libvirt: {domain_state}, {detail or 'no detail'})"
-        how = f"{detail} " if detail else ''
-        return STOPPED, f"domain {how}outside kvmfleet (libvirt: {domain_state})"
+        seen = f"libvirt: {domain_state}" + (f", {event} {detail}" if event else '')
+        if _crashed(domain_state, event, detail):
+            return ERROR, f"guest crashed ({seen})"
+        return STOPPED, f"domain stopped outside kvmfleet ({seen})"
     if told in (STOPPED, ERROR) and running:
         return ACTIVE, None
     return None
+
+
+def _crashed(domain_state, event, detail):
+    return (domain_state == 'crashed' or event == 'crashed'
+            or (event == 'stopped' and detail in CRASH_DETAILS))
 
 
 def backoff(settings):
@@ -180,12 +185,12 @@ class LifecycleWatcher(threading.Thread):
         except AgentError as exc:
             LOG.info('Event %s of %s: state unreadable (%s)', event, name, exc)
             return
-        self._follow(instance, state, detail)
+        self._follow(instance, state, event, detail)
         LOG.debug('Event %s (%s) of %s handled %.3f s after it arrived', event, detail, name,
                   self.clock() - received)
 
-    def _follow(self, uuid, state, detail=None):
-        change = follow(self.manager.instance_states.get(uuid), state, detail)
+    def _follow(self, uuid, state, event=None, detail=None):
+        change = follow(self.manager.instance_states.get(uuid), state, event, detail)
         if change is not None:
             LOG.info('Instance %s on %s is now %s: %s', uuid, self.manager.host_name,
                      change[0], change[1] or f"libvirt: {state}")
@@ -200,16 +205,13 @@ class LifecycleWatcher(threading.Thread):
             if self.conn.connected and not self.conn.is_alive():
                 self.reconnect('connection not alive')
             return
-        listed = set()
         for entry in domains:
             if 'assignment' not in entry or self.manager.driver.busy(entry['uuid']):
                 continue
-            listed.add(entry['uuid'])
             # first sight (agent start): the scheduler learns this state from the report
             self.manager.instance_states.setdefault(
                 entry['uuid'], ACTIVE if entry['state'] in RUNNING_STATES else STOPPED)
             self._follow(entry['uuid'], entry['state'])
-        self.manager.forget_instances(listed)
 
     def reconnect(self, reason):
         """Reopen the connection (bounded backoff), then rediscover, sync and report."""

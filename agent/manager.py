@@ -64,12 +64,16 @@ class AgentManager:
         self.dirty = threading.Event()
         self.last_report = 0.0
         self._known = {}     # domain name -> (uuid, assignment dict) read from metadata
-        self.instance_states = {}   # instance -> state the scheduler was last told (lifecycle)
+        # instance -> state the scheduler was last told (agent.lifecycle); kept until DELETED
+        self.instance_states = {}
 
     # -- helpers -----------------------------------------------------------
     def _update(self, uuid, state, reason=None):
         self.scheduler.instance_update(uuid, self.host_name, state, reason)
-        self.instance_states[uuid] = state
+        if state == DELETED:
+            self.instance_states.pop(uuid, None)
+        else:
+            self.instance_states[uuid] = state
         self.dirty.set()
 
     def instance_changed(self, uuid, state, reason=None):
@@ -86,11 +90,6 @@ class AgentManager:
                 return None
             self._known[name] = known
         return known[0] if known[1] is not None else None
-
-    def forget_instances(self, keep):
-        """Drop the told states of instances not in ``keep`` (their domains are gone)."""
-        for uuid in set(self.instance_states) - set(keep):
-            self.instance_states.pop(uuid, None)
 
     def _image(self, request):
         name = (request or {}).get('image') or self.default_image

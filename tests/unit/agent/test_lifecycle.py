@@ -19,28 +19,30 @@ FAST = WatchSettings(domain_sync_interval=3600, reconnect_interval_min=0.001,
                      reconnect_interval_max=0.004)
 
 
-@pytest.mark.parametrize('told, state, detail, expected', [
-    (ACTIVE, 'shutoff', 'destroyed', STOPPED),
-    (ACTIVE, 'shutoff', 'shutdown', STOPPED),
-    (ACTIVE, 'shutoff', 'crashed', ERROR),
-    (ACTIVE, 'shutoff', 'failed', ERROR),
-    (ACTIVE, 'crashed', None, ERROR),
-    (ACTIVE, 'running', None, None),
-    (ACTIVE, 'paused', None, None),          # paused still holds its resources: ACTIVE
-    (STOPPED, 'running', None, ACTIVE),
-    (ERROR, 'running', None, ACTIVE),
-    (ERROR, 'shutoff', None, None),          # the error's reason is kept
-    (STOPPED, 'shutoff', None, None),
-    (ACTIVE, None, None, None),              # gone: the scheduler's reconciliation decides
-    (None, 'shutoff', None, None),           # never told: the next report says it
-    ('DELETED', 'running', None, None),
+@pytest.mark.parametrize('told, state, event, detail, expected', [
+    (ACTIVE, 'shutoff', 'stopped', 'destroyed', STOPPED),
+    (ACTIVE, 'shutoff', 'shutdown', 'by the guest', STOPPED),
+    (ACTIVE, 'shutoff', None, None, STOPPED),             # found by a sync
+    (ACTIVE, 'shutoff', 'stopped', 'crashed', ERROR),
+    (ACTIVE, 'shutoff', 'stopped', 'failed', ERROR),
+    (ACTIVE, 'crashed', 'crashed', 'panicked', ERROR),
+    (ACTIVE, 'crashed', None, None, ERROR),
+    (ACTIVE, 'running', 'stopped', 'destroyed', None),    # late event: the state now wins
+    (ACTIVE, 'paused', 'suspended', '0', None),           # paused still holds its resources
+    (STOPPED, 'running', 'started', 'booted', ACTIVE),
+    (ERROR, 'running', 'resumed', '0', ACTIVE),
+    (ERROR, 'shutoff', 'stopped', 'destroyed', None),     # the error's reason is kept
+    (STOPPED, 'shutoff', 'stopped', 'destroyed', None),
+    (ACTIVE, None, 'undefined', '0', None),   # gone: the scheduler's reconciliation decides
+    (None, 'shutoff', 'stopped', 'destroyed', None),      # never told: the next report says it
+    ('DELETED', 'running', 'started', 'booted', None),
 ])
-def test_follow(told, state, detail, expected):
-    change = follow(told, state, detail)
+def test_follow(told, state, event, detail, expected):
+    change = follow(told, state, event, detail)
     assert (change and change[0]) == expected
     if change and change[0] != ACTIVE:     # the reason names what libvirt said
-        assert state in change[1]
-        assert detail is None or detail in change[1]
+        assert f"libvirt: {state}" in change[1]
+        assert event is None or f"{event} {detail}" in change[1]
 
 
 def test_the_driver_is_busy_exactly_while_it_operates_on_an_instance():
@@ -148,10 +150,6 @@ class FakeManager:
             raise LibvirtError('listAllDomains', 'closed')
         return list(self.listing)
 
-    def forget_instances(self, keep):
-        for uuid in set(self.instance_states) - set(keep):
-            del self.instance_states[uuid]
-
 
 @pytest.fixture
 def manager():
@@ -191,7 +189,7 @@ def test_the_state_now_wins_over_a_late_event(manager, watcher):
 
 
 def test_sync_seeds_new_instances_and_follows_known_ones(manager, watcher):
-    manager.instance_states.update({U1: ACTIVE, 'gone': ACTIVE})
+    manager.instance_states.update({U1: ACTIVE, 'in-flight': ACTIVE})
     manager.listing = [
         {'uuid': U1, 'name': 'a', 'state': 'shutoff', 'assignment': {}},
         {'uuid': U2, 'name': 'b', 'state': 'running', 'assignment': {}},
@@ -199,7 +197,8 @@ def test_sync_seeds_new_instances_and_follows_known_ones(manager, watcher):
     ]
     watcher.sync()
     assert [(u, s) for u, s, _ in manager.updates] == [(U1, STOPPED)]
-    assert manager.instance_states == {U1: STOPPED, U2: ACTIVE}
+    # an instance not listed (its build may have finished after the listing) is kept
+    assert manager.instance_states == {U1: STOPPED, U2: ACTIVE, 'in-flight': ACTIVE}
 
 
 def test_reconnect_retries_with_backoff_then_rediscovers_syncs_and_reports(manager, watcher):
@@ -277,5 +276,5 @@ def test_the_manager_sends_no_report_while_libvirt_is_unreachable(manager):
     assert scheduler.reports == []
     real._update(U1, ACTIVE)
     assert real.instance_states == {U1: ACTIVE} and scheduler.updates
-    real.forget_instances(set())
+    real._update(U1, 'DELETED')
     assert real.instance_states == {}
