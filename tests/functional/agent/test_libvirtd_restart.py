@@ -6,7 +6,8 @@ guest booted through the scheduler.  Restarting libvirtd must not stop the
 agent nor lose anything: the agent reconnects within seconds, the host stays
 up and the guest stays ACTIVE with its claims.  A ``virsh destroy`` of the
 guest reaches the scheduler as STOPPED by libvirt's lifecycle event, within
-a second or two; the measured latencies are printed (``-s``).
+a second or two; the measured latencies are printed (``-s``).  Both daemons
+refuse a schema-invalid domain (VIR_DOMAIN_DEFINE_VALIDATE).
 """
 
 import json
@@ -19,6 +20,7 @@ import uuid as uuidlib
 
 import pytest
 
+from agent.exceptions import LibvirtError
 from agent.libvirt_conn import LibvirtConnection
 from tests.conftest import missing_service
 from tests.functional.bus_stack import BIN, Stack
@@ -31,6 +33,7 @@ STATE = pathlib.Path('/var/lib/kvmfleet')
 HOLD_S = 900       # the guest stays up this long (tools/build-test-image.sh: kvmfleet_hold)
 EVENT_LATENCY_LIMIT_S = 2.0
 RECONNECT_LIMIT_S = 10.0
+VIR_ERR_XML_INVALID_SCHEMA = 92
 
 AGENT_CONFIG = """[libvirt]
 connection_uri = {uri}
@@ -209,3 +212,22 @@ def check_destroy(stack, daemon, log, instance):
         assert 'outside kvmfleet' in (shown['reason'] or '')
     assert shown['assignment'] == instance['assignment']     # a stopped guest keeps its claim
     assert 'Traceback' not in log.read_text()
+
+
+SCHEMA_INVALID = ("<domain type='qemu'><name>kvmfleet-schema-invalid</name>"
+                  "<memory unit='MiB'>64</memory><os><type arch='x86_64'>hvm</type></os>"
+                  "<no-such-element/></domain>")
+
+
+def test_qemu_refuses_a_schema_invalid_domain_before_defining_it(restartable):
+    _stack, _host, daemon, _agent, _log = restartable
+    for uri in (daemon.uri, 'qemu:///system'):       # the private and the shared daemon
+        conn = LibvirtConnection(uri)
+        try:
+            with pytest.raises(LibvirtError) as caught:
+                conn.define_domain(SCHEMA_INVALID)
+            assert caught.value.code == VIR_ERR_XML_INVALID_SCHEMA, caught.value
+            assert 'no-such-element' in str(caught.value)
+            assert conn.domain_state('kvmfleet-schema-invalid') is None
+        finally:
+            conn.close()
