@@ -5,15 +5,16 @@ resumed or undefined (agent.libvirt_conn runs its event loop).  The
 ``LifecycleWatcher`` thread turns each event into what the scheduler must
 know, at once rather than at the next report:
 
-- an early host report (every event: the report carries every domain);
+- an early host report (the report carries every domain);
 - an ``instance_update`` when a kvmfleet instance changed behind the agent's
   back: ACTIVE that stopped becomes STOPPED (ERROR when the guest crashed),
   STOPPED or ERROR that runs again becomes ACTIVE (``follow``).  A domain that
   disappeared is left to the scheduler's report reconciliation.
 
 The state sent is the domain's state when the event is handled, not the
-event's: events can arrive late, and a domain the agent itself is building,
-stopping or deleting is skipped (the operation reports its own result).
+event's: events can arrive late.  Events of a domain the agent itself is
+building, powering or deleting are skipped, report included: the operation
+reports its own result.
 
 When libvirtd stops or the connection drops, libvirt calls the close
 callback; the watcher reopens the connection with a bounded exponential
@@ -174,9 +175,12 @@ class LifecycleWatcher(threading.Thread):
 
     def domain_event(self, name, uuid, event, detail, received):
         """One lifecycle event: an update if the instance changed, and a report."""
-        self.manager.dirty.set()
         if self.manager.driver.busy(uuid):
-            return     # the agent's own operation: its result is what the scheduler gets
+            # The agent's own operation: its result (and the report after it) is what the
+            # scheduler gets.  A report now could show a domain running while its start
+            # has not returned yet, and the scheduler would take the build for finished.
+            return
+        self.manager.dirty.set()
         instance = self.manager.instance_of(name)
         if instance is None:
             return

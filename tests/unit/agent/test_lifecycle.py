@@ -170,13 +170,20 @@ def test_a_guest_destroyed_behind_the_agent_is_stopped_at_once(manager, watcher)
     assert manager.dirty.is_set()
 
 
-def test_events_of_busy_unknown_or_unchanged_domains_only_ask_for_a_report(manager, watcher):
-    manager.instance_states.update({U1: ACTIVE, U2: ACTIVE})
-    manager.driver.conn.states.update({'kvmfleet-' + U1: 'shutoff',
-                                       'kvmfleet-' + U2: 'running', 'other': 'shutoff'})
+def test_events_of_a_domain_the_agent_operates_on_are_left_to_the_operation(manager,
+                                                                           watcher):
+    manager.instance_states[U1] = ACTIVE
+    manager.driver.conn.states['kvmfleet-' + U1] = 'shutoff'
     manager.driver.busy_uuids.add(U1)       # the agent is stopping it itself
     watcher.domain_event('kvmfleet-' + U1, U1, 'stopped', 'destroyed', 0.0)
+    assert manager.updates == [] and not manager.dirty.is_set()
+
+
+def test_events_of_unknown_or_unchanged_domains_only_ask_for_a_report(manager, watcher):
+    manager.instance_states[U2] = ACTIVE
+    manager.driver.conn.states.update({'kvmfleet-' + U2: 'running', 'other': 'shutoff'})
     watcher.domain_event('other', 'x', 'stopped', 'destroyed', 0.0)
+    assert manager.dirty.is_set()
     watcher.domain_event('kvmfleet-' + U2, U2, 'resumed', '0', 0.0)
     assert manager.updates == [] and manager.dirty.is_set()
 
