@@ -8,8 +8,8 @@ marker in the instance directory lives exactly as long as a build is in
 flight, so ``reconcile`` can tell an interrupted build from a stopped guest.
 """
 
-import contextlib
 import dataclasses
+import functools
 import logging
 import os
 import shutil
@@ -28,6 +28,7 @@ from agent.domain import (
 )
 from agent.domain.metadata import MetadataCache
 from agent.exceptions import LibvirtError
+from agent.inflight import InFlight
 from agent.verify import verify
 
 LOG = logging.getLogger(__name__)
@@ -89,6 +90,15 @@ class _BuildFailed(Exception):
         self.violations = violations
 
 
+def _marks_busy(method):
+    """The instance (first argument) is busy while the method runs (agent.inflight)."""
+    @functools.wraps(method)
+    def marked(self, instance, *args, **kwargs):
+        with self._in_flight.operating(instance_uuid(instance)):
+            return method(self, instance, *args, **kwargs)
+    return marked
+
+
 class InstanceDriver:
     """Instances on one host.  ``host`` is a HostTopology or a callable returning one.
 
@@ -108,26 +118,11 @@ class InstanceDriver:
         self._sleep = sleep
         self._build_lock = threading.Lock()
         self._metadata = MetadataCache()
-        self._busy = {}      # domain UUID -> operations in flight on it
-        self._busy_lock = threading.Lock()
-
-    @contextlib.contextmanager
-    def _operating(self, instance):
-        """Mark the instance busy for the block (lifecycle events of it are the agent's own)."""
-        uuid = instance_uuid(instance)
-        with self._busy_lock:
-            self._busy[uuid] = self._busy.get(uuid, 0) + 1
-        try:
-            yield uuid
-        finally:
-            with self._busy_lock:
-                self._busy[uuid] -= 1
-                if not self._busy[uuid]:
-                    del self._busy[uuid]
+        self._in_flight = InFlight()     # domain UUIDs being built, powered or deleted
 
     def busy(self, instance):
         """Whether a build, power change or delete of ``instance`` is in flight."""
-        return instance_uuid(instance) in self._busy
+        return instance_uuid(instance) in self._in_flight
 
     # Paths
 
@@ -149,7 +144,7 @@ class InstanceDriver:
         be asked, e.g. while the agent reconnects after a libvirtd restart).
         """
         started = self._clock()
-        with self._operating(assignment.instance) as uuid:
+        with self._in_flight.operating(instance_uuid(assignment.instance)) as uuid:
             result = self._build(uuid, spec, assignment, image, ports, flavor)
         # the agent manager logs every result at INFO/WARNING; one line per build is enough
         LOG.debug('build of %s: %s in %.3f s', uuid, result.reason or 'running',
@@ -311,12 +306,10 @@ class InstanceDriver:
         """The domain's state name, or None when there is no such instance."""
         return self.conn.domain_state(domain_name(instance_uuid(instance)))
 
+    @_marks_busy
     def stop(self, instance, graceful_timeout=0.0):
         """Power off: ask the guest first for up to ``graceful_timeout`` s, then pull the plug."""
-        with self._operating(instance):
-            self._stop(domain_name(instance_uuid(instance)), graceful_timeout)
-
-    def _stop(self, name, graceful_timeout):
+        name = domain_name(instance_uuid(instance))
         if graceful_timeout > 0 and self.conn.domain_state(name) == 'running':
             self.conn.shutdown_domain(name)
             deadline = self._clock() + graceful_timeout
@@ -324,12 +317,10 @@ class InstanceDriver:
                 self._sleep(POLL_INTERVAL_S)
         self.conn.destroy_domain(name)
 
+    @_marks_busy
     def start(self, instance):
         """Start a stopped instance and wait until it runs; LaunchResult like a build."""
-        with self._operating(instance) as uuid:
-            return self._start(uuid)
-
-    def _start(self, uuid):
+        uuid = instance_uuid(instance)
         name = domain_name(uuid)
         started = self._clock()
         try:
@@ -341,22 +332,24 @@ class InstanceDriver:
             return LaunchResult(uuid, self.state(uuid), exc.reason, exc.detail)
         return LaunchResult(uuid, 'running', elapsed_s=self._clock() - started)
 
+    @_marks_busy
     def reboot(self, instance, hard=False):
         """Soft reboot asks the guest; hard reboot powers off and starts again."""
-        with self._operating(instance) as uuid:
-            if not hard:
-                self.conn.reboot_domain(domain_name(uuid))
-                return LaunchResult(uuid, self.state(uuid))
-            self.conn.destroy_domain(domain_name(uuid))
-            return self.start(uuid)
+        uuid = instance_uuid(instance)
+        if not hard:
+            self.conn.reboot_domain(domain_name(uuid))
+            return LaunchResult(uuid, self.state(uuid))
+        self.conn.destroy_domain(domain_name(uuid))
+        return self.start(uuid)
 
+    @_marks_busy
     def delete(self, instance):
         """Remove the instance: domain, overlay, console log, directory.  Idempotent.
 
         Raises LibvirtError when libvirt refuses to remove the domain (files are kept).
         """
-        with self._operating(instance) as uuid:
-            error = self._remove(uuid, domain_name(uuid))
+        uuid = instance_uuid(instance)
+        error = self._remove(uuid, domain_name(uuid))
         if error is not None:
             raise error
 

@@ -102,11 +102,6 @@ def start_event_loop():
         _event_loop_thread.start()
 
 
-def event_loop_running():
-    """Whether start_event_loop() has run in this process."""
-    return _event_loop_thread is not None
-
-
 def _run_event_loop():
     while True:
         try:
@@ -185,7 +180,7 @@ class LibvirtConnection:
 
     def _register(self, conn):
         ids = []
-        if event_loop_running():
+        if _event_loop_thread is not None:
             try:      # a dead daemon on a remote link is noticed; local drivers have none
                 conn.setKeepAlive(KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT)
             except libvirt.libvirtError as exc:
@@ -240,10 +235,9 @@ class LibvirtConnection:
     def _drop(self, conn):
         if conn is None:
             return
-        with contextlib.suppress(libvirt.libvirtError):
+        with contextlib.suppress(libvirt.libvirtError):   # a dead connection refuses these
             for callback_id in self._callback_ids:
                 conn.domainEventDeregisterAny(callback_id)
-        with contextlib.suppress(libvirt.libvirtError):
             if self._on_close is not None:
                 conn.unregisterCloseCallback()
         self._callback_ids = ()

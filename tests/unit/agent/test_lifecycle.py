@@ -60,7 +60,7 @@ def test_the_driver_is_busy_exactly_while_it_operates_on_an_instance():
     driver = InstanceDriver(Conn(), None, DriverConfig(), vhost_net=False)
     assert not driver.busy(U1)
     driver.stop(U1)
-    with driver._operating(U1):
+    with driver._in_flight.operating(U1):
         driver.stop(U1)          # nested: still busy after the inner one ends
         assert driver.busy(U1)
     assert seen == [True, True] and not driver.busy(U1)
