@@ -6,7 +6,9 @@ guest booted through the scheduler.  Restarting libvirtd must not stop the
 agent nor lose anything: the agent reconnects within seconds, the host stays
 up and the guest stays ACTIVE with its claims.  A ``virsh destroy`` of the
 guest reaches the scheduler as STOPPED by libvirt's lifecycle event, within
-a second or two; the measured latencies are printed (``-s``).  Both daemons
+a second or two, a guest whose QEMU is killed as ERROR ("guest crashed"); the
+measured latencies are printed (``-s``).  KVMFLEET_TEST_LIFECYCLE_EVENTS=0 runs
+the agent with ``[agent] lifecycle_events = false`` to measure the old way.  Both daemons
 refuse a schema-invalid domain (VIR_DOMAIN_DEFINE_VALIDATE).
 """
 
@@ -14,6 +16,7 @@ import json
 import os
 import pathlib
 import shutil
+import signal
 import subprocess
 import time
 import uuid as uuidlib
@@ -252,3 +255,24 @@ def test_qemu_refuses_a_schema_invalid_domain_before_defining_it(restartable):
             assert conn.domain_state('kvmfleet-schema-invalid') is None
         finally:
             conn.close()
+
+
+def test_a_guest_whose_qemu_dies_is_error_by_event(restartable):
+    stack, _host, daemon, _agent, log = restartable
+    instance = boot(stack, 'crasher', log)
+    try:
+        domain = f"kvmfleet-{instance['uuid']}"
+        pid = int((daemon.root / 'run' / 'qemu' / f"{domain}.pid").read_text().split()[0])
+        os.kill(pid, signal.SIGKILL)         # the QEMU of this test's own guest
+        api = stack.api()
+        limit = EVENT_LATENCY_LIMIT_S if lifecycle_events_on() else 60
+        latency = wait_for(lambda: api.show(instance['uuid'])['state'] != 'ACTIVE', limit,
+                           log=log)
+        shown = api.show(instance['uuid'])
+        print(f"\nQEMU killed -> {shown['state']} in the scheduler: {latency:.3f} s "
+              f"({shown['reason']})")
+        if lifecycle_events_on():
+            assert shown['state'] == 'ERROR' and 'guest crashed' in shown['reason']
+        assert shown['assignment'] == instance['assignment']
+    finally:
+        delete(stack, 'crasher')
