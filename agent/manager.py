@@ -19,7 +19,7 @@ from oslo_config import cfg
 
 from agent.domain import MetadataError, read_metadata
 from agent.exceptions import AgentError
-from wire import rpc
+from wire import limits, rpc
 from wire.assignment import Assignment
 from wire.errors import FieldError, InvalidInput
 from wire.request_spec import RequestSpec
@@ -224,7 +224,7 @@ def _parse_build(assignment, spec, request):
     rpc.check(spec, dict, 'spec')
     if request is not None:
         rpc.check(request, dict, 'request')
-    parsed = Assignment.from_dict(assignment)
+    parsed = Assignment.from_dict(assignment, limits=limits.from_conf())
     try:
         parsed_spec = RequestSpec.from_dict(spec)
     except (TypeError, KeyError, ValueError) as exc:

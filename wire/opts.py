@@ -13,6 +13,7 @@ import importlib
 OPTION_MODULES = (
     'wire.rpc',
     'wire.upgrade_levels',
+    'wire.limits',
 )
 
 DEFAULT_GROUP = 'DEFAULT'

@@ -23,7 +23,7 @@ from agent.exceptions import AgentError
 from agent.libvirt_conn import LibvirtConnection, start_event_loop
 from agent.manager import AgentManager, Reporter
 from agent.updates import BatchingSchedulerAPI
-from wire import agent_rpcapi, rpc, scheduler_rpcapi
+from wire import agent_rpcapi, names, rpc, scheduler_rpcapi
 
 LOG = logging.getLogger(__name__)
 
@@ -92,7 +92,9 @@ def real_host(conf, scheduler_api):
     config = driver_opts.config_from_conf(conf, detected_virt_type=host.found.virt_type)
     features = host_features(host.found.domain_capabilities)
     driver = InstanceDriver(conn, host, config, host_features=features)
-    name = host().name
+    # The name becomes the routing key kvmfleet-agent.<host>: refuse a bad one at start,
+    # rather than have every report refused by the scheduler.
+    name = names.host_name(host().name, '[agent] host (or libvirt\'s host name)')
     return AgentManager(name, driver, host, scheduler_api,
                         default_image=conf.agent.default_image), name
 
