@@ -29,6 +29,7 @@ from agent.driver_opts import DriverConfig
 from agent.libvirt_conn import LibvirtConnection
 from agent.manager import AgentManager
 from wire import agent_rpcapi, rpc
+from wire.errors import shown
 from wire.files import load_fleet
 
 LOG = logging.getLogger(__name__)
@@ -181,9 +182,11 @@ class HostRouter:
             raise AttributeError(method)
 
         def route(ctxt, **kwargs):
-            manager = self.managers.get((ctxt or {}).get('host'))
+            host = (ctxt or {}).get('host')
+            manager = self.managers.get(host) if isinstance(host, str) else None
             if manager is None:
-                raise rpc.BusError(rpc.NOT_FOUND, f"no simulated host {ctxt!r} here")
+                rpc.refuse(method, rpc.BusError(rpc.NOT_FOUND,
+                                                f"no simulated host {shown(host)} here"))
             return getattr(manager, method)(ctxt, **kwargs)
         route.exposed = True
         route.__wrapped__ = sample     # the dispatcher checks arguments against its signature

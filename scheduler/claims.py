@@ -1,10 +1,13 @@
 """Place, claim, and re-place: the scheduler's decision committed to the store.
 
 ``place_and_claim`` runs the engine on the warm view, then claims each
-assignment in the store against the generation the view saw.  A conflict
-means the view was stale: the host is reloaded from the store and that one
-instance is refitted on fresh state.  ``replace_on_alternate`` is the build
-retry after an agent failure: the next alternate host that still fits.
+assignment in the store against the generation of the view it was computed
+on.  A conflict means the view was stale: the host is reloaded from the store
+and that one instance is refitted on fresh state.  The siblings of a
+multi-create that were computed on the stale view keep the old generation, so
+they conflict too and are refitted: never claimed on usage they did not see.
+``replace_on_alternate`` is the build retry after an agent failure: the next
+alternate host that still fits.
 Callers hold the scheduler lock around these functions.
 """
 
@@ -53,12 +56,19 @@ def place_and_claim(engine, state, spec, uuids, rows=None):
     """
     placement = engine.place(spec, state.fleet, list(uuids))
     claimed = Claimed([], dict(placement.alternates or {}), {}, placement.explanation)
+    # The generation each host had in the view the placement was computed on;
+    # it advances only with this placement's own claims, which the next
+    # sibling on that host was computed with.
+    computed_on = {a.host: state.generations.get(a.host, -1) for a in placement.assignments}
     for assignment in placement.assignments:
         row = None
         if rows is not None:
             row = dict(rows[assignment.instance],
                        alternates=list(claimed.alternates.get(assignment.instance, [])))
-        result = claim_with_refit(engine, state, spec, assignment, row)
+        result = claim_with_refit(engine, state, spec, assignment, row,
+                                  computed_on[assignment.host])
+        if result is assignment:       # claimed as planned, not refitted
+            computed_on[assignment.host] += 1
         if isinstance(result, Assignment):
             claimed.assignments.append(result)
         else:
@@ -70,12 +80,18 @@ def place_and_claim(engine, state, spec, uuids, rows=None):
     return claimed
 
 
-def claim_with_refit(engine, state, spec, assignment, row=None):
-    """Claim ``assignment``; on conflict refit on fresh state. Assignment or a reason."""
+def claim_with_refit(engine, state, spec, assignment, row=None, computed_on=None):
+    """Claim ``assignment``; on conflict refit on fresh state. Assignment or a reason.
+
+    ``computed_on`` is the host generation of the view ``assignment`` was
+    computed on (default: the view's current one).  The assignment returned
+    is ``assignment`` itself when it was claimed without a refit.
+    """
+    expected = state.generations.get(assignment.host, -1) if computed_on is None else computed_on
     for _ in range(MAX_REFITS):
         try:
             generation = state.store.claim(
-                assignment, state.generations.get(assignment.host, -1), now=state.clock(),
+                assignment, expected, now=state.clock(),
                 new_instance=None if row is None else dict(row, host=assignment.host))
         except ClaimConflict as exc:
             LOG.info('Claim conflict for %s: %s; refitting on fresh state',
@@ -85,6 +101,7 @@ def claim_with_refit(engine, state, spec, assignment, row=None):
             if not placement.assignments:
                 return f"claim conflict on {assignment.host}, no valid host on refit"
             assignment = placement.assignments[0]
+            expected = state.generations.get(assignment.host, -1)
             continue
         state.applied(assignment, group_of(spec), generation)
         return assignment

@@ -123,6 +123,7 @@ class SchedulerManager:
                     uuid, names[uuid], request, spec_dict, ERROR,
                     reason=f"NoValidHost: {reason}")
         for assignment in claimed.assignments:
+            LOG.info('Build on %s', assignment.host, extra={'instance_uuid': assignment.instance})
             self._notify('instance.create.start', {'instance': assignment.instance,
                                                    'host': assignment.host})
             self.agents.build_instance(assignment.host, assignment.instance,
@@ -273,7 +274,8 @@ class SchedulerManager:
         with self.lock:
             record, created, changed = self.store.upsert_host(stored, now=now)
             came_up = self.state.heartbeat(topology.name, now)
-            outcome = reconcile.reconcile(self.state, topology.name, domains, now)
+            outcome = reconcile.reconcile(self.state, topology.name, domains, now,
+                                          self.engine.policy)
             self.flags[topology.name] = outcome.flagged
             if created or changed or came_up or outcome.changed or \
                     topology.name not in self.state.fleet:
@@ -393,14 +395,15 @@ class SchedulerManager:
 
     # -- periodic ----------------------------------------------------------
     def check_hosts(self):
-        """Mark hosts that missed their heartbeats down (nothing new goes there)."""
+        """Follow the store's heartbeats: hosts that missed theirs go down (nothing new
+        goes there), hosts another scheduler heard from come up; returns those down."""
         with self.lock:
-            stale = self.state.stale_hosts()
-            for name in stale:
-                LOG.warning('Host %s missed heartbeats for %ss: down', name,
-                            self.state.down_time)
-                self.state.mark_down(name)
-        for name in stale:
+            went_down, came_up = self.state.follow_store()
+        for name in went_down:
+            LOG.warning('Host %s missed heartbeats for %ss: down', name, self.state.down_time)
             self._notify('host.down', {'host': name}, error=True)
-        return stale
+        for name in came_up:
+            LOG.info('Host %s reports again: up', name)
+            self._notify('host.up', {'host': name})
+        return went_down
 

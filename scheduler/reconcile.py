@@ -14,9 +14,11 @@ Rules (docs/rpc-api.md, "Reconciliation"):
 3. A domain with no claim (``unknown``): if it carries kvmfleet metadata for
    this host and its assignment claims cleanly, it is adopted (instance
    created or revived, ACTIVE/STOPPED); if the claim conflicts with what is
-   held, or it has no readable metadata, it is flagged on the host (shown by
-   ``hosts``) and left running - the scheduler never destroys what it does
-   not own.  A domain of a DELETED instance is deleted again.
+   held, would take a pool beyond its capacity (hugepages, small-page memory,
+   floating vCPUs, SEV slots: ``fitting.audit``), or it has no readable
+   metadata, it is flagged on the host (shown by ``hosts``) and left
+   running - the scheduler never destroys what it does not own.  A domain
+   of a DELETED instance is deleted again.
 """
 
 import dataclasses
@@ -25,6 +27,7 @@ import logging
 from oslo_config import cfg
 
 from scheduler import claims
+from scheduler.fitting import audit
 from scheduler.store import ACTIVE, BUILDING, DELETED, ERROR, STOPPED, ClaimConflict, NotFound
 from wire.assignment import Assignment
 from wire.errors import FieldError, InvalidInput
@@ -63,8 +66,12 @@ class Outcome:
         return bool(self.transitions or self.adopted)
 
 
-def reconcile(state, host, domains, now):
-    """Apply the rules to ``host`` given its reported ``domains`` (uuid -> dict)."""
+def reconcile(state, host, domains, now, policy):
+    """Apply the rules to ``host`` given its reported ``domains`` (uuid -> dict).
+
+    ``policy`` (the engine's FitPolicy) gives the allocation ratios an adopted
+    domain is checked against.
+    """
     outcome = Outcome()
     store = state.store
     held = {h.assignment.instance: h for h in store.held_instances(host)}
@@ -77,7 +84,7 @@ def reconcile(state, host, domains, now):
             _missing_domain(state, record, held_instance, outcome, now)
     for uuid, domain in domains.items():
         if uuid not in held:
-            _unknown_domain(state, host, uuid, domain, outcome, now)
+            _unknown_domain(state, host, uuid, domain, outcome, now, policy)
     return outcome
 
 
@@ -111,7 +118,7 @@ def _missing_domain(state, record, held, outcome, now):
     _transition(state.store, record, ERROR, outcome, now, task=None, reason=reason)
 
 
-def _unknown_domain(state, host, uuid, domain, outcome, now):
+def _unknown_domain(state, host, uuid, domain, outcome, now, policy):
     try:
         record = state.store.get_instance(uuid)
     except NotFound:
@@ -120,6 +127,9 @@ def _unknown_domain(state, host, uuid, domain, outcome, now):
         outcome.redelete.append(uuid)
         return
     assignment = _assignment_of(domain, host)
+    if not isinstance(assignment, str):
+        state.refresh_host(host)
+        assignment = _fits_pools(state, host, assignment, policy)
     if isinstance(assignment, str):
         outcome.flagged.append({'uuid': uuid, 'name': domain.get('name'), 'reason': assignment})
         return
@@ -127,7 +137,6 @@ def _unknown_domain(state, host, uuid, domain, outcome, now):
         request = {'name': domain.get('name') or uuid, 'adopted': True}
         record, _ = state.store.create_instance(uuid, request['name'], request, None,
                                                 BUILDING, now=now)
-    state.refresh_host(host)
     try:
         generation = state.store.claim(assignment, state.generations[host], now=now)
     except ClaimConflict as exc:
@@ -139,6 +148,14 @@ def _unknown_domain(state, host, uuid, domain, outcome, now):
     _transition(state.store, record, new_state, outcome, now, host=host, task=None,
                 reason='adopted from host report')
     outcome.adopted.append(uuid)
+
+
+def _fits_pools(state, host, assignment, policy):
+    """``assignment`` if the host's pools hold it beside the claims, else why not."""
+    topology = state.fleet.state(host).topology
+    held = [instance.assignment for instance in topology.instances]
+    over = audit.overruns(topology, policy, held + [assignment])
+    return f"cannot adopt: {'; '.join(over)}" if over else assignment
 
 
 def _assignment_of(domain, host):

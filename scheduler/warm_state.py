@@ -94,14 +94,27 @@ class WarmState:
         self.up[name] = True
         return not was_up
 
-    def stale_hosts(self):
-        """Hosts that are up in the view but missed their heartbeats."""
-        return [name for name, up in self.up.items()
-                if up and not self.is_fresh(self.heartbeats.get(name))]
+    def follow_store(self):
+        """Catch up with what every scheduler recorded; returns (went_down, came_up).
 
-    def mark_down(self, name):
-        self.up[name] = False
-        self.refresh_host(name)
+        Host reports reach one scheduler each, but each is recorded in the
+        store: liveness comes from the store's heartbeats, so all schedulers
+        agree on up/down and a host that reports is never marked down.  A host
+        whose generation, enabled flag or liveness moved is reloaded (claims
+        and releases made by other schedulers, hosts they first heard from).
+        """
+        went_down, came_up = [], []
+        for name, generation, enabled, heartbeat in self.store.host_liveness():
+            was_up = self.up.get(name, False)
+            now_up = self.is_fresh(heartbeat)
+            if (generation, enabled, now_up) == (self.generations.get(name),
+                                                 self.enabled.get(name), was_up):
+                self.heartbeats[name] = heartbeat
+                continue
+            self.refresh_host(name)
+            if was_up != now_up:
+                (came_up if now_up else went_down).append(name)
+        return went_down, came_up
 
     def applied(self, assignment, server_group, generation):
         """A successful claim: hold it in the view, remember the new generation."""

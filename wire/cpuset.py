@@ -27,9 +27,21 @@ def parse_cpuset(value, max_cpu=DEFAULT_MAX_CPU):
     """Return a frozenset of CPU ids from a spec string or an iterable of ints."""
     if value is None:
         return frozenset()
-    budget = EXPANSION_FACTOR * (max_cpu + 1)
-    if not isinstance(value, str):
-        return _from_items(value, max_cpu, budget)
+    if isinstance(value, str):
+        return _from_text(value, max_cpu, EXPANSION_FACTOR * (max_cpu + 1))
+    if type(value) is not list or len(value) > max_cpu:   # a JSON list is the common case
+        _check_items(value, EXPANSION_FACTOR * (max_cpu + 1))
+    try:
+        cpus = frozenset(value)
+    except TypeError:
+        raise CpuSetError(f"{shown(value)}: expected a CPU list or a '0-3,^2' string")
+    for cpu in cpus:   # checked once per distinct id; bool is an int subclass
+        if type(cpu) is not int or cpu < 0 or cpu > max_cpu:
+            _as_cpu(cpu, max_cpu)
+    return cpus
+
+
+def _from_text(value, max_cpu, budget):
     include, exclude = set(), set()
     for part in (p.strip() for p in value.split(',')):
         if not part:
@@ -44,19 +56,11 @@ def parse_cpuset(value, max_cpu=DEFAULT_MAX_CPU):
     return frozenset(include - exclude)
 
 
-def _from_items(value, max_cpu, budget):
-    if isinstance(value, (dict, bytes)) or not hasattr(value, '__iter__'):
+def _check_items(value, budget):
+    if isinstance(value, (bytes, dict)) or not hasattr(value, '__iter__'):
         raise CpuSetError(f"{shown(value)}: expected a CPU list or a '0-3,^2' string")
     if hasattr(value, '__len__') and len(value) > budget:
         raise CpuSetError(f"a list of {len(value)} CPU ids is longer than the maximum {budget}")
-    try:
-        cpus = frozenset(value)
-    except TypeError:
-        raise CpuSetError(f"{shown(value)}: expected a CPU list or a '0-3,^2' string")
-    for cpu in cpus:   # checked once per distinct id; bool is an int subclass
-        if type(cpu) is not int or cpu < 0 or cpu > max_cpu:
-            _as_cpu(cpu, max_cpu)
-    return cpus
 
 
 def _parse_range(text, max_cpu):

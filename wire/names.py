@@ -35,6 +35,7 @@ IDENTIFIER_RULE = "ASCII letters, digits, '.', '_' and '-', starting with a lett
 INSTANCE_NAME_RULE = ('an instance name is printable text (letters, marks, digits, punctuation, '
                       'symbols, spaces) without leading or trailing spaces')
 _PRINTABLE_CATEGORIES = frozenset('LMNPS')
+_PRINTABLE_ASCII = re.compile(r'[ -~]*\Z')
 
 
 def host_name(value, field):
@@ -67,7 +68,11 @@ def instance_name(value, field, max_length=DEFAULT.max_string_length):
     if len(value) > max_length:
         raise FieldError(field, f"is {len(value)} characters long, more than the maximum "
                                 f"{max_length}")
-    for char in value:
+    if _PRINTABLE_ASCII.match(value):   # the common case, without a per-character loop
+        chars = ()
+    else:
+        chars = value
+    for char in chars:
         if char != ' ' and unicodedata.category(char)[0] not in _PRINTABLE_CATEGORIES:
             raise FieldError(field, f"{shown(value)} contains U+{ord(char):04X} "
                                     f"({unicodedata.category(char)}): {INSTANCE_NAME_RULE}")

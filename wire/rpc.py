@@ -22,6 +22,7 @@ from oslo_messaging.rpc import dispatcher as rpc_dispatcher
 from oslo_messaging.rpc import server as rpc_server
 
 from wire import ratelimit
+from wire.context import RequestContextSerializer
 from wire.errors import FieldError, InvalidInput, shown
 
 LOG = logging.getLogger(__name__)
@@ -117,7 +118,8 @@ def reset_transports():
 def get_rpc_client(topic, version, server=None, timeout=None, url=None, version_cap=None):
     target = messaging.Target(topic=topic, version=version, server=server)
     return messaging.get_rpc_client(get_transport(url), target, timeout=timeout,
-                                    version_cap=version_cap)
+                                    version_cap=version_cap,
+                                    serializer=RequestContextSerializer())
 
 
 def get_rpc_server(topic, server, endpoints, url=None, server_cls=rpc_server.RPCServer):
@@ -128,7 +130,8 @@ def get_rpc_server(topic, server, endpoints, url=None, server_cls=rpc_server.RPC
     """
     target = messaging.Target(topic=topic, server=server)
     ratelimit.guard_driver_logs()
-    dispatcher = GuardedDispatcher(endpoints, None, messaging.ExplicitRPCAccessPolicy)
+    dispatcher = GuardedDispatcher(endpoints, RequestContextSerializer(),
+                                   messaging.ExplicitRPCAccessPolicy)
     return server_cls(get_transport(url), target, dispatcher)
 
 
@@ -218,9 +221,7 @@ class GuardedDispatcher(rpc_dispatcher.RPCDispatcher):
             incoming.client_timeout = client_timeout(incoming.client_timeout)
             return super().dispatch(incoming)
         method = incoming.message.get('method') if isinstance(incoming.message, dict) else None
-        # Logged outside the except block: oslo.log would append the exception in flight.
-        ratelimit.rejections().warning('%s rejected: %s', shown(method), refused.one_line())
-        raise_expected(refused)
+        refuse(shown(method), refused)
 
     def _check(self, incoming):
         size = message_size(incoming)
@@ -337,10 +338,9 @@ def endpoint(method):
             ratelimit.rejections().log(logging.ERROR, '%s failed', method.__name__,
                                        exc_info=True)
             refused = BusError(INTERNAL_ERROR, ratelimit.clip(f"{method.__name__}: {exc}"))
-        if refused.code != INTERNAL_ERROR:
-            ratelimit.rejections().warning('%s rejected: %s', method.__name__,
-                                           refused.one_line())
-        raise_expected(refused)
+        if refused.code == INTERNAL_ERROR:     # already logged with its traceback
+            raise_expected(refused)
+        refuse(method.__name__, refused)
     wrapper.exposed = True    # only @endpoint methods are callable (ExplicitRPCAccessPolicy)
     return wrapper
 
@@ -352,6 +352,15 @@ def raise_expected(error):
         raise error
     except BusError:
         raise rpc_dispatcher.ExpectedException()
+
+
+def refuse(what, error):
+    """Log ``error`` as one rate-limited line about ``what`` and raise it for the caller.
+
+    Call it outside an except block: oslo.log appends the exception in flight.
+    """
+    ratelimit.rejections().warning('%s rejected: %s', what, error.one_line())
+    raise_expected(error)
 
 
 def require(payload, key, kind, where='payload'):

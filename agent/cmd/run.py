@@ -14,13 +14,13 @@ import threading
 from oslo_config import cfg
 from oslo_log import log as oslo_log
 
-from agent import driver_opts, simulated
+from agent import driver_opts, lifecycle, simulated
 from agent.discovery import opts as discovery_opts
 from agent.discovery.host import discover
 from agent.driver import InstanceDriver
 from agent.driver_features import host_features
 from agent.exceptions import AgentError
-from agent.libvirt_conn import LibvirtConnection
+from agent.libvirt_conn import LibvirtConnection, start_event_loop
 from agent.manager import AgentManager, Reporter
 from agent.updates import BatchingSchedulerAPI
 from wire import agent_rpcapi, names, rpc, scheduler_rpcapi
@@ -86,6 +86,7 @@ class DiscoveredHost:
 
 def real_host(conf, scheduler_api):
     """The AgentManager of this machine (libvirt URI from [libvirt] connection_uri)."""
+    start_event_loop()     # before the connection opens: events, keepalive, close callback
     conn = LibvirtConnection(conf.libvirt.connection_uri)
     host = DiscoveredHost(conn, discovery_opts.settings_from_conf(conf), conf.agent.host)
     config = driver_opts.config_from_conf(conf, detected_virt_type=host.found.virt_type)
@@ -98,18 +99,29 @@ def real_host(conf, scheduler_api):
                         default_image=conf.agent.default_image), name
 
 
-def serve(managers, servers, stop_event):
+def watch(manager, conf):
+    """The LifecycleWatcher of a real host, its callbacks registered (not started)."""
+    watcher = lifecycle.LifecycleWatcher(manager, lifecycle.settings_from_conf(conf))
+    watcher.attach()
+    return watcher
+
+
+def serve(managers, servers, stop_event, watchers=()):
     """Start servers, reconcile + report each host, report until ``stop_event``."""
     for server in servers:
         server.start()
     for manager in managers:
         manager.startup()
+    for watcher in watchers:
+        watcher.start()
     reporter = Reporter(managers)
     reporter.start()
     LOG.info('Agent serving %d host(s)', len(managers))
     stop_event.wait()
     LOG.info('Stopping: %d RPC server(s)', len(servers))
     reporter.stop()
+    for watcher in watchers:
+        watcher.stop()
     stop_servers(servers)
     reporter.join(5)
 
@@ -132,6 +144,7 @@ def run(args, conf=cfg.CONF):
     stop_event = threading.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop_event.set())
+    watchers = []
     try:
         rpc.wait_for_broker()
         # results and reports leave in order, results batched (agent/updates.py)
@@ -140,13 +153,14 @@ def run(args, conf=cfg.CONF):
             managers, servers = simulated.build_fleet(args.simulate_fleet, scheduler_api)
         else:
             manager, name = real_host(conf, scheduler_api)
+            watchers.append(watch(manager, conf))
             managers = [manager]
             servers = [rpc.get_rpc_server(agent_rpcapi.TOPIC, name, [manager])]
     except (rpc.BrokerUnavailable, AgentError, OSError, ValueError) as exc:
         LOG.error('kvmfleet-agent cannot start: %s', exc)
         print(f"kvmfleet-agent: {exc}", file=sys.stderr)
         return 1
-    serve(managers, servers, stop_event)
+    serve(managers, servers, stop_event, watchers)
     scheduler_api.close()
     rpc.reset_transports()
     return 0

@@ -1,9 +1,10 @@
 """parse_request: one raw request (plus flavors and PCI aliases) -> RequestSpec."""
 
 from scheduler.specs import sources as src
-from scheduler.specs.cpu import parse_cpu
+from scheduler.specs.cpu import check_cpu_topology, parse_cpu
 from scheduler.specs.memory import parse_page_size
 from scheduler.specs.misc import (
+    check_guest_hardware,
     parse_aggregate_specs,
     parse_mem_encryption,
     parse_multiqueue,
@@ -17,6 +18,7 @@ from wire import fields, names
 from wire import request_spec as rs
 from wire.errors import Collector, FieldError, InvalidInput
 from wire.limits import DEFAULT
+from wire.networks import port_traits
 
 SERVER_GROUP_POLICIES = ('affinity', 'anti-affinity', 'soft-affinity', 'soft-anti-affinity')
 FLAVOR_OWNED_FIELDS = ('vcpus', 'memory_mb', 'extra_specs')
@@ -37,6 +39,8 @@ def parse_request(raw, aliases=None, flavors=None, limits=DEFAULT):
     sources = src.Sources.build(extra_specs, raw.get('image_properties'), errors, limits)
     spec = _resolve(sources, vcpus, memory_mb, aliases, errors)
     spec['ports'] = parse_ports(raw.get('ports'), errors, limits=limits)
+    # normal ports need a host that bridges their network (wire.networks)
+    spec['required_traits'] = spec['required_traits'] | port_traits(spec['ports'])
     spec['count'], spec['min_count'] = _counts(raw, errors, limits.max_count)
     name = _name(raw.get('name'), spec['count'], errors, limits.max_string_length)
     spec['server_group'] = _server_group(raw.get('server_group'), errors)
@@ -57,18 +61,23 @@ def _resolve(sources, vcpus, memory_mb, aliases, errors):
     implied = cpu.pinned or page_size is not None
     policy = parse_pci_numa_policy(sources, errors)
     required, forbidden = parse_traits(sources, errors)
+    numa_cells = parse_numa(sources, vcpus, memory_mb, implied, errors)
+    check_cpu_topology(sources, vcpus, numa_cells, errors)
+    hardware = check_guest_hardware(sources, errors)
     return dict(
         cpu_policy=cpu.policy, dedicated_vcpus=cpu.dedicated_vcpus,
         thread_policy=cpu.thread_policy, emulator_threads_policy=cpu.emulator_threads_policy,
         realtime_vcpus=cpu.realtime_vcpus,
-        numa_cells=parse_numa(sources, vcpus, memory_mb, implied, errors),
+        numa_cells=numa_cells,
         page_size=page_size,
         pci_requests=parse_pci_requests(sources, aliases, policy, errors),
         pci_numa_affinity_policy=policy or rs.PCI_LEGACY,
         multiqueue=parse_multiqueue(sources, errors),
         mem_encryption=parse_mem_encryption(sources, errors),
         secure_boot=parse_secure_boot(sources, errors),
-        required_traits=required, forbidden_traits=forbidden,
+        # the guest hardware asked needs hosts that can give it (a vTPM)
+        required_traits=required | (hardware.required_traits if hardware else frozenset()),
+        forbidden_traits=forbidden,
         aggregate_specs=parse_aggregate_specs(sources, errors))
 
 

@@ -187,6 +187,12 @@ class Store:
             return [_host_record(r) for r in session.scalars(
                 select(models.Host).order_by(models.Host.name))]
 
+    def host_liveness(self):
+        """(name, generation, enabled, last_heartbeat) of every host: what any scheduler
+        recorded, read without the topologies (a liveness check reads all hosts)."""
+        with self.engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(sql.LIVENESS)]
+
     def set_host_enabled(self, name, enabled, reason=None):
         with self._writer, self.session.begin() as session:
             row = session.get(models.Host, name)

@@ -37,6 +37,8 @@ NEW_TOPOLOGY = (update(HOSTS).where(HOSTS.c.name == bindparam('n'))
                 .values(topology=bindparam('t', type_=HOSTS.c.topology.type),
                         last_heartbeat=bindparam('now'), generation=HOSTS.c.generation + 1))
 GENERATION = select(HOSTS.c.generation).where(HOSTS.c.name == bindparam('n'))
+# Every scheduler's liveness check (Store.host_liveness): no topology, no JSON.
+LIVENESS = select(HOSTS.c.name, HOSTS.c.generation, HOSTS.c.enabled, HOSTS.c.last_heartbeat)
 HELD = (select(ALLOCATIONS.c.assignment, ALLOCATIONS.c.claimed_at, INSTANCES.c.name,
                INSTANCES.c.spec)
         .join(INSTANCES, INSTANCES.c.uuid == ALLOCATIONS.c.instance_uuid))

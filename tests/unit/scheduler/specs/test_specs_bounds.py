@@ -40,10 +40,10 @@ CASES = [
      "image: '../../etc' is not an image name: 1-255 ASCII letters, digits, '.', '_' and '-', "
      'starting with a letter or digit'),
     (dict(BASE, extra_specs={'hw:cpu_sockets': '²'}),
-     "extra_specs.hw:cpu_sockets: '²' is not an integer (ASCII digits 0-9 only)"),
+     "extra_specs.hw:cpu_sockets: '²' is not a positive integer of at most 6 digits"),
     (dict(BASE, image_properties={'hw_cpu_cores': '9' * 30}),
-     "image_properties.hw_cpu_cores: '999999999999999999999999999999' is above the maximum "
-     '4096'),
+     "image_properties.hw_cpu_cores: '999999999999999999999999999999' is not a positive "
+     'integer of at most 6 digits'),
     (dict(BASE, extra_specs={'quota:x': [1]}),
      'extra_specs.quota:x: [1] is not a string, number or boolean'),
     (dict(BASE, extra_specs={'quota:x': 2 ** 100}),

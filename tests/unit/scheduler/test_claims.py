@@ -1,0 +1,189 @@
+"""Claims by several schedulers on one store: no pool is ever held beyond its capacity.
+
+Each scheduler here is a real SchedulerManager (engine, warm view, claim path)
+over one shared store, SQLite or a real PostgreSQL; only the agents are
+recorded instead of cast to.  Afterwards every host of the store is audited
+pool by pool (``fitting.audit``).
+"""
+
+import threading
+
+import pytest
+
+from scheduler.engine import EngineSettings, build_engine
+from scheduler.fitting import audit
+from scheduler.fitting.policy import FitPolicy
+from scheduler.manager import SchedulerManager
+from scheduler.warm_state import WarmState
+from tests import busfleet
+from tests.unit.scheduler.test_manager import Clock, RecordingAgents, make_store, postgres_schema  # noqa: F401  (postgres_schema is a fixture)
+from wire import rpc
+
+# One cell, 2 shared pCPUs, 1024 pages of 2 MiB: two 1 GiB hugepage guests fill the pool.
+POOL_PAGES = 1024
+HUGE_FLOATING = {'name': 'huge', 'vcpus': 1, 'memory_mb': 1024,
+                 'extra_specs': {'hw:mem_page_size': '2MB'}}
+
+
+def scheduler(store, clock):
+    engine = build_engine(EngineSettings(seed=1, max_alternates=3))
+    return SchedulerManager(store, engine, RecordingAgents(), clock=clock)
+
+
+def report(manager, host):
+    manager.report_host.__wrapped__(manager, {}, host=host, instances=[])
+
+
+def boot(manager, request):
+    """The instances a boot claimed (uuid -> host); NoValidHost claims none."""
+    try:
+        answer = manager.boot.__wrapped__(manager, {}, request=request)
+    except rpc.BusError as exc:
+        assert exc.code == rpc.NO_VALID_HOST, exc.one_line()
+        return {}
+    return {i['uuid']: i['host'] for i in answer['instances'] if i['state'] == 'BUILDING'}
+
+
+def store_overruns(store):
+    """Every pool of every host in the store held beyond capacity, one line each."""
+    view = WarmState(store).load()
+    lines = []
+    for host in view.fleet.hosts():
+        lines += [f"{host.name}: {line}" for line in audit.overruns(host.topology, FitPolicy())]
+    return lines
+
+
+@pytest.fixture(params=['sqlite', pytest.param('postgres', marks=pytest.mark.postgres)])
+def store(request, tmp_path):
+    store = make_store(request, tmp_path, Clock())
+    yield store
+    store.dispose()
+
+
+def test_a_sibling_computed_on_a_stale_view_is_refitted_not_claimed(store):
+    """Scheduler A's view misses B's claim; A's first sibling conflicts and is refitted on
+    the fresh host, and the second sibling, computed on the stale view, must not be
+    claimed against the generation the refit left (the pool would hold 1.5x its pages)."""
+    clock = Clock()
+    first = scheduler(store, clock)
+    report(first, busfleet.host('h1', cells=1, pages_2m=POOL_PAGES, vfs_per_cell=0))
+    second = scheduler(store, clock)          # loads the host from the store
+    assert len(boot(second, HUGE_FLOATING)) == 1
+    claimed = boot(first, dict(HUGE_FLOATING, count=2, min_count=1))
+    assert len(claimed) == 1
+    assert store_overruns(store) == []
+    pages = [c.memory_mb for a in store.all_allocations() for c in a.cells]
+    assert sum(pages) == 2048          # two 1 GiB guests: the whole pool, not more
+
+
+def test_sibling_after_a_refit_to_another_host_is_refitted_too(store):
+    """The refitted sibling lands where a later sibling was planned: that one conflicts
+    and is refitted on fresh state instead of over-filling the host."""
+    clock = Clock()
+    first = scheduler(store, clock)
+    for name in ('h1', 'h2'):
+        report(first, busfleet.host(name, cells=1, pages_2m=POOL_PAGES, vfs_per_cell=0))
+    second = scheduler(store, clock)
+    assert len(boot(second, dict(HUGE_FLOATING, count=2))) == 2   # one per host (spread)
+    claimed = boot(first, dict(HUGE_FLOATING, count=4, min_count=1))
+    assert len(claimed) == 2
+    assert store_overruns(store) == []
+
+
+def run_schedulers_concurrently(store, schedulers, rounds, request):
+    errors = []
+
+    def client(manager):
+        try:
+            for _ in range(rounds):
+                boot(manager, request)
+        except Exception as exc:     # surfaced below: a thread cannot fail the test itself
+            errors.append(exc)
+
+    threads = [threading.Thread(target=client, args=(m,)) for m in schedulers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+    assert not any(t.is_alive() for t in threads)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize('store', ['postgres'], indirect=True)
+def test_three_schedulers_multi_create_hugepages_never_overcommit(store):
+    """Three schedulers' claim paths at once on PostgreSQL, multi-create 2 MiB guests on
+    three small hosts until they are full: every pool audited afterwards."""
+    clock = Clock()
+    seed = scheduler(store, clock)
+    for i in range(3):
+        report(seed, busfleet.host(f"h{i}", cells=2, pcpus_per_cell=4, shared_per_cell=2,
+                                   memory_mb=8192, pages_2m=1000, vfs_per_cell=1))
+    schedulers = [seed] + [scheduler(store, clock) for _ in range(2)]
+    request = {'name': 'mc', 'vcpus': 2, 'memory_mb': 512, 'count': 3, 'min_count': 1,
+               'extra_specs': {'hw:mem_page_size': '2MB', 'hw:numa_nodes': '1'}}
+    run_schedulers_concurrently(store, schedulers, rounds=12, request=request)
+    held = store.all_allocations()
+    # 6 cells x 1000 pages / 256 pages per guest = 6 x 3 guests; the pools are full.
+    assert len(held) == 18
+    assert store_overruns(store) == []
+
+
+def hugepage_domain(uuid, host, pages):
+    assignment = {'host': host, 'instance': uuid, 'vcpus': 1, 'memory_mb': pages * 2,
+                  'cells': [{'guest_cell': 0, 'host_cell': 0, 'vcpus': [0],
+                             'memory_mb': pages * 2, 'page_size_kb': 2048, 'pinning': {},
+                             'shared_cpus': [8, 9]}],
+                  'shared_cpus': [8, 9]}
+    return {'uuid': uuid, 'name': uuid, 'state': 'running', 'assignment': assignment}
+
+
+def test_a_reported_domain_is_adopted_only_if_the_pools_hold_it(store):
+    """Adoption claims what a domain's metadata says: it is checked against the pools
+    (no UNIQUE row guards hugepages), and flagged rather than over-filling one."""
+    manager = scheduler(store, Clock())
+    host = busfleet.host('h1', cells=1, pages_2m=POOL_PAGES, vfs_per_cell=0)
+    domains = [hugepage_domain('fits', 'h1', 768), hugepage_domain('over', 'h1', 512)]
+    answer = manager.report_host.__wrapped__(manager, {}, host=host, instances=domains)
+    assert answer['adopted'] == ['fits']
+    [flag] = answer['flagged']
+    assert flag['uuid'] == 'over'
+    assert flag['reason'] == ('cannot adopt: cell 0: 1280 pages of 2048 KiB held, '
+                              'pool has 1024')
+    assert store_overruns(store) == []
+
+
+class Notes:
+    def __init__(self):
+        self.events = []
+
+    def info(self, _ctxt, event, payload):
+        self.events.append((event, payload['host']))
+
+    error = info
+
+
+def test_schedulers_agree_on_liveness_and_learn_each_others_claims(store):
+    """Host reports reach one scheduler; the other follows the store's heartbeats
+    (never marks a reporting host down), its claims, and says host.up when it returns."""
+    clock = Clock()
+    first = scheduler(store, clock)
+    host = busfleet.host('h1', cells=1, pages_2m=POOL_PAGES, vfs_per_cell=0)
+    report(first, host)
+    second = SchedulerManager(store, build_engine(EngineSettings(seed=1)), RecordingAgents(),
+                              notifier=Notes(), clock=clock)
+    for _ in range(4):                     # 4 x 40 s: reports only ever reach ``first``
+        clock.now += 40
+        report(first, host)
+        assert second.check_hosts() == []
+    boot(first, HUGE_FLOATING)
+    second.check_hosts()
+    hosts = [second.hosts.__wrapped__(second, {}), first.hosts.__wrapped__(first, {})]
+    assert hosts[0] == hosts[1]
+    assert hosts[0]['hosts'][0]['cells'][0]['pages'] == {'2048': {'total': 1024, 'used': 512,
+                                                                  'free': 512}}
+    clock.now += 61                        # silence: both see it down
+    assert second.check_hosts() == ['h1'] and first.check_hosts() == ['h1']
+    report(first, host)
+    assert second.check_hosts() == []
+    assert second.notifier.events == [('host.down', 'h1'), ('host.up', 'h1')]
