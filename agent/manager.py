@@ -210,12 +210,25 @@ class AgentManager:
         self._known = {k: v for k, v in self._known.items() if k in live}
         return reported
 
+    def images(self):
+        """Names of the images under images_path (each a directory with image.json), for
+        the scheduler to send no boot here for an image this host lacks; None when the
+        directory cannot be read (then the scheduler assumes any image)."""
+        try:
+            entries = sorted(os.listdir(self.images_path))
+        except OSError:
+            return None
+        found = [name for name in entries if IMAGE_NAME.match(name) and
+                 os.path.isfile(os.path.join(self.images_path, name, 'image.json'))]
+        return found[:limits.from_conf().max_traits]
+
     def report(self):
         """Send topology + domains (the heartbeat); never raises."""
         self.dirty.clear()
         self.last_report = time.monotonic()
         try:
-            self.scheduler.report_host(self.topology().to_dict(), self.domains())
+            host = dict(self.topology().to_dict(), images=self.images())
+            self.scheduler.report_host(host, self.domains())
         except AgentError as exc:   # libvirt unreachable: no report beats an empty one
             LOG.warning('Report of host %s skipped: %s', self.host_name, exc)
         except Exception:

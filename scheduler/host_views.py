@@ -1,6 +1,7 @@
 """What ``hosts`` answers: per host and per cell, used and free resources."""
 
 from scheduler.fleet import free_pci_devices
+from wire import rpc
 
 
 def host_view(state, name, flagged=()):
@@ -51,3 +52,20 @@ def _vfs_by_physnet(topology, free_pci, cell_id):
         entry['total'] += 1
         entry['free' if device.address in free_pci else 'used'] += 1
     return result
+
+
+def check_image(state, image):
+    """NoValidHost, before any claim, when ``image`` is on no host that is up and enabled.
+
+    Agents report their images (HostTopology.images); a host that reports none (an
+    older agent, a fleet file) may have any.  None: the request names no image (the
+    agent's [agent] default_image is used), nothing to check.
+    """
+    if image is None:
+        return
+    for host in state.fleet.hosts():
+        if state.up.get(host.name, False) and state.enabled.get(host.name, False) and (
+                host.topology.images is None or image in host.topology.images):
+            return
+    raise rpc.BusError(rpc.NO_VALID_HOST, f"image {image}: no host that is up and enabled "
+                       'has it', {'instances': []})

@@ -101,6 +101,7 @@ class SchedulerManager:
         if instance_uuids is not None and 'count' not in request:
             request = dict(request, count=len(uuids))
         spec = self._parse(request)
+        host_views.check_image(self.state, request.get('image'))
         if instance_uuids is None:
             uuids = [str(uuidlib.uuid4()) for _ in range(spec.count)]
         elif len(uuids) != spec.count:

@@ -84,6 +84,7 @@ class HostTopology:
     instances: tuple = ()
     enabled: bool = True
     up: bool = True
+    images: frozenset | None = None   # images the agent has; None: not reported (any)
 
     def cell(self, cell_id):
         for cell in self.cells:
@@ -101,7 +102,7 @@ class HostTopology:
             'aggregates': {k: dict(v) for k, v in sorted(self.aggregates.items())},
             'instances': [_instance_to_dict(i) for i in self.instances],
             'enabled': self.enabled, 'up': self.up,
-        }
+        } | ({} if self.images is None else {'images': sorted(self.images)})
 
     @classmethod
     def from_dict(cls, data, path='host', limits=DEFAULT):
@@ -235,7 +236,16 @@ def _scalars(data, path, limits):
                                   limits.max_aggregates),
         'enabled': fields.boolean(data.get('enabled', True), f"{path}.enabled"),
         'up': fields.boolean(data.get('up', True), f"{path}.up"),
+        'images': _images(data.get('images'), f"{path}.images", limits.max_traits),
     }
+
+
+def _images(raw, path, max_items):
+    """The image names an agent reports (None: it reports none, any image may be there)."""
+    if raw is None:
+        return None
+    return frozenset(names.identifier(name, f"{path}[{i}]", what='an image name')
+                     for i, name in enumerate(fields.listing(raw, path, max_items)))
 
 
 def _aggregates(raw, path, max_items):

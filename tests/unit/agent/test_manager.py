@@ -36,6 +36,7 @@ class RecordingScheduler:
 
     def report_host(self, host, instances):
         self.reports.append((host['name'], instances))
+        self.last_host = host
 
     def wait_update(self, instance, timeout=10):
         deadline = time.monotonic() + timeout
@@ -226,3 +227,20 @@ def test_a_restarted_simulated_agent_finds_its_domains(agents, tmp_path):
     result = again.startup()
     assert U6 in {a.uuid for a in result.adopted}
     assert again.driver.state(U6) == 'running'
+
+
+def test_reports_name_the_images_the_host_has(agents, tmp_path):
+    managers, scheduler, api = agents
+    managers['sim-0002'].report()
+    assert scheduler.last_host['name'] == 'sim-0002'
+    assert scheduler.last_host['images'] == ['simulated']
+    manager = managers['sim-0002']
+    assert manager.images() == ['simulated']
+    os.makedirs(os.path.join(manager.images_path, 'no-image-json'), exist_ok=True)
+    os.makedirs(os.path.join(manager.images_path, '.hidden'), exist_ok=True)
+    assert manager.images() == ['simulated']
+    manager.images_path, kept = str(tmp_path / 'missing'), manager.images_path
+    try:
+        assert manager.images() is None         # unreadable: the scheduler assumes any
+    finally:
+        manager.images_path = kept

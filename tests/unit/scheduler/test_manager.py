@@ -403,3 +403,25 @@ def test_only_endpoint_methods_are_callable(world):
     with pytest.raises(rpc.BusError) as refused:
         world.client.client.call({}, 'check_hosts')
     assert refused.value.code == rpc.NO_SUCH_METHOD
+
+
+def test_a_boot_whose_image_no_host_has_is_refused_before_any_claim(world):
+    hosts = busfleet.fleet(2)
+    report(world, dict(hosts[0], images=['cirros']))
+    report(world, dict(hosts[1], images=['cirros', 'debian-12']))
+    with pytest.raises(rpc.BusError) as refused:
+        world.client.boot(dict(busfleet.PINNED, image='fedora'))
+    assert refused.value.code == rpc.NO_VALID_HOST
+    assert refused.value.message == 'image fedora: no host that is up and enabled has it'
+    assert world.store.list_instances() == [] and world.agents.builds() == []
+    world.client.host_set_enabled('host-0001', False)
+    with pytest.raises(rpc.BusError, match='image debian-12: no host'):
+        world.client.boot(dict(busfleet.PINNED, image='debian-12'))
+    assert world.client.boot(dict(busfleet.PINNED, image='cirros'))['instances'][0]['host'] == \
+        'host-0000'
+
+
+def test_a_host_that_reports_no_images_may_have_any(world):
+    add_hosts(world, 1)                      # a fleet-file host / an older agent
+    [instance] = world.client.boot(dict(busfleet.PINNED, image='anything'))['instances']
+    assert instance['state'] == BUILDING
