@@ -4,7 +4,8 @@ raw envelopes no oslo.messaging client would send) get documented errors only, t
 services' logs stay small, and a valid boot works afterwards.
 
 Messages are published with kombu directly (as anyone on the bus could), each call
-carrying its own ``_msg_id`` and this test's reply queue, so every answer is read back.
+carrying its own ``_msg_id`` and this test's reply queue, so every answer is read back;
+the first 500 are also sent as casts (no caller: dropped, logged within the budget).
 """
 
 import json
@@ -24,6 +25,7 @@ from wire import agent_rpcapi, rpc, scheduler_rpcapi
 pytestmark = pytest.mark.rabbit
 
 MESSAGES_PER_SERVICE = 5000
+CASTS = 500                       # the first messages are also sent as casts
 UUID = '00000000-0000-4000-8000-0000000000b1'
 EXCHANGE = 'openstack'            # oslo.messaging's default control_exchange
 # Envelopes the oslo.messaging driver itself cannot read: dropped with one log line.
@@ -50,10 +52,13 @@ def agent_templates():
             'console_log': {'instance': UUID}}
 
 
-def envelope(message, msg_id, reply_queue, context):
-    """The oslo.messaging 2.0 envelope of ``message``, as a call with this reply queue."""
-    inner = dict(message, _msg_id=msg_id, _reply_q=reply_queue, _unique_id=msg_id,
-                 _timeout=30, **{f"_context_{k}": v for k, v in context.items()})
+def envelope(message, context, msg_id=None, reply_queue=None):
+    """The oslo.messaging 2.0 envelope of ``message``: a call when it names a reply queue,
+    else a cast."""
+    inner = dict(message, _unique_id=msg_id or uuidlib.uuid4().hex,
+                 **{f"_context_{k}": v for k, v in context.items()})
+    if reply_queue is not None:
+        inner.update(_msg_id=msg_id, _reply_q=reply_queue, _timeout=30)
     return {'oslo.version': '2.0', 'oslo.message': json.dumps(inner)}
 
 
@@ -78,9 +83,13 @@ class Bus:
 
     def call(self, topic, message, context=None):
         msg_id = uuidlib.uuid4().hex
-        self.producer.publish(envelope(message, msg_id, self.reply_queue, context or {}),
+        self.producer.publish(envelope(message, context or {}, msg_id, self.reply_queue),
                               routing_key=topic, serializer='json')
         return msg_id
+
+    def cast(self, topic, message, context=None):
+        self.producer.publish(envelope(message, context or {}), routing_key=topic,
+                              serializer='json')
 
     def raw(self, topic, body):
         self.producer.publish(body, routing_key=topic, content_type='application/json',
@@ -120,6 +129,8 @@ def huge(messages):
 def flood(bus, topic, messages, context=None):
     """Publish every message as a call, then read every answer: {code: count}."""
     messages = messages + huge(messages)
+    for message in messages[:CASTS]:      # no caller: dropped with one (budgeted) line each
+        bus.cast(topic, message, context)
     ids = [bus.call(topic, message, context) for message in messages]
     for body in RAW_BODIES:
         bus.raw(topic, body)
@@ -161,7 +172,8 @@ def test_thousands_of_malformed_messages_get_documented_errors_and_a_boot_still_
     finally:
         bus.close()
         logging.getLogger().removeHandler(agent_log)
-    print(f"\n{2 * MESSAGES_PER_SERVICE + 4} calls answered in {elapsed:.1f}s; scheduler: "
+    print(f"\n{2 * MESSAGES_PER_SERVICE + 4} calls answered ({2 * CASTS} casts before) in "
+          f"{elapsed:.1f}s; scheduler: "
           f"{scheduler_codes}; agent: {agent_codes}")
     # Most messages are refused; some are well-formed calls that get real answers.
     assert scheduler_codes.get(rpc.INVALID_INPUT, 0) > MESSAGES_PER_SERVICE // 3
