@@ -34,6 +34,7 @@ class PciAssignment:
     host_cell: int | None
     request: str                 # "alias:<name>" or "port:<index>"
     physical_network: str | None = None
+    iommu_group: int | None = None   # the group the instance holds with it (wire/iommu.py)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -75,7 +76,7 @@ class Assignment:
             'cells': [_cell_to_dict(c) for c in self.cells],
             'shared_cpus': sorted(self.shared_cpus),
             'emulator_pcpus': sorted(self.emulator_pcpus),
-            'pci_devices': [dataclasses.asdict(p) for p in self.pci_devices],
+            'pci_devices': [_pci_to_dict(p) for p in self.pci_devices],
             'sev': self.sev,
         }
 
@@ -127,11 +128,20 @@ def _cell_from_dict(data, path):
     )
 
 
+def _pci_to_dict(pci):
+    result = dataclasses.asdict(pci)
+    if pci.iommu_group is None:      # as assignments read before IOMMU groups were claimed
+        del result['iommu_group']
+    return result
+
+
 def _pci_from_dict(data, path):
     node = data.get('host_cell')
+    group = data.get('iommu_group')
     return PciAssignment(
         address=fields.string(fields.require(data, 'address', path), f"{path}.address"),
         host_cell=None if node is None else fields.integer(node, f"{path}.host_cell"),
         request=fields.string(fields.require(data, 'request', path), f"{path}.request"),
         physical_network=data.get('physical_network'),
+        iommu_group=None if group is None else fields.integer(group, f"{path}.iommu_group"),
     )
