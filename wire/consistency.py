@@ -12,7 +12,9 @@ raises InvalidInput with every broken rule, each naming the field:
   or in no cell's (host-only threads), and a CPU is in at most one group;
 * a PCI address is ``dddd:bb:ss.f`` in lower-case hex and unique on the host;
 * a device's ``numa_node`` is a cell of the host;
-* a VF's ``parent`` is a ``type-PF`` device of the host; only a VF has one;
+* a VF's ``parent`` is a well-formed address and, when the host lists it, a
+  ``type-PF`` device (a PF the host keeps for itself is not listed: only
+  passthrough devices are); only a VF has a parent;
 * ``iommu_group_members`` (well-formed addresses, the device itself among
   them) need an ``iommu_group``, and devices sharing a group list the same
   members;
@@ -125,9 +127,11 @@ def _parent_errors(device, types, where):
         return []
     if device.parent is None:
         return [FieldError(f"{where}.parent", 'a type-VF device names its PF')]
-    if types.get(device.parent) != 'type-PF':
-        return [FieldError(f"{where}.parent", f"{device.parent!r} is not a type-PF device "
-                                              'of the host')]
+    if not isinstance(device.parent, str) or not PCI_ADDRESS.fullmatch(device.parent):
+        return [FieldError(f"{where}.parent", f"{device.parent!r} {PCI_ADDRESS_RULE}")]
+    if types.get(device.parent, 'type-PF') != 'type-PF':
+        return [FieldError(f"{where}.parent", f"{device.parent} is a {types[device.parent]} "
+                                              'device, not a PF')]
     return []
 
 

@@ -88,10 +88,14 @@ CASES = [
      '3 is not a cell of the host (cells [0, 1])'),
     ('VF without parent', _device(1, parent=None), 'host.pci_devices[1].parent',
      'a type-VF device names its PF'),
-    ('VF parent missing', _device(1, parent='0000:3b:00.1'), 'host.pci_devices[1].parent',
-     "'0000:3b:00.1' is not a type-PF device of the host"),
+    ('VF parent malformed', _device(1, parent='3b:00.1'), 'host.pci_devices[1].parent',
+     "'3b:00.1' is not a PCI address dddd:bb:ss.f (lower-case hex, slot 00-1f, "
+     'function 0-7)'),
     ('VF parent not a PF', _device(0, type='type-PCI'), 'host.pci_devices[1].parent',
-     "'0000:3b:00.0' is not a type-PF device of the host"),
+     '0000:3b:00.0 is a type-PCI device, not a PF'),
+    ('VF parent is a VF', _add_device(address='0000:3b:02.1', parent='0000:3b:02.0',
+                                      iommu_group=12),
+     'host.pci_devices[2].parent', '0000:3b:02.0 is a type-VF device, not a PF'),
     ('parent on a PF', _device(0, parent='0000:3b:02.0'), 'host.pci_devices[0].parent',
      'a type-PF device has no parent (only a type-VF does)'),
     ('members without group', _device(1, iommu_group=None,
@@ -160,6 +164,11 @@ def test_each_rule_names_the_field_and_the_rule(name, change, field, rule):
     with pytest.raises(InvalidInput) as info:
         HostTopology.from_dict(_host(change))
     assert [(e.field, e.rule) for e in info.value.errors] == [(field, rule)]
+
+
+def test_a_vf_of_a_pf_the_host_keeps_is_accepted():
+    host = HostTopology.from_dict(_host(_device(1, parent='0000:3b:00.1')))
+    assert host.pci_devices[1].parent == '0000:3b:00.1'
 
 
 def test_the_base_host_and_a_fitting_instance_are_accepted():
