@@ -266,7 +266,7 @@ class SchedulerManager:
         with self.lock:
             record, created, changed = self.store.upsert_host(stored, now=now)
             came_up = self.state.heartbeat(topology.name, now)
-            outcome = reconcile.reconcile(self.state, topology.name, domains, now)
+            outcome = reconcile.reconcile(self.state, topology.name, domains, now, topology)
             self.flags[topology.name] = outcome.flagged
             if created or changed or came_up or outcome.changed or \
                     topology.name not in self.state.fleet:

@@ -14,9 +14,12 @@ Rules (docs/rpc-api.md, "Reconciliation"):
 3. A domain with no claim (``unknown``): if it carries kvmfleet metadata for
    this host and its assignment claims cleanly, it is adopted (instance
    created or revived, ACTIVE/STOPPED); if the claim conflicts with what is
-   held, or it has no readable metadata, it is flagged on the host (shown by
-   ``hosts``) and left running - the scheduler never destroys what it does
-   not own.  A domain of a DELETED instance is deleted again.
+   held, it does not fit the reported topology beside the claims and the
+   domains adopted before it (a pCPU, device, IOMMU group or hugepage held
+   twice, or something the host does not have), or it has no readable
+   metadata, it is flagged on the host (shown by ``hosts``) and left
+   running - the scheduler never destroys or merges what it does not own.
+   A domain of a DELETED instance is deleted again.
 """
 
 import dataclasses
@@ -26,6 +29,7 @@ from oslo_config import cfg
 
 from scheduler import claims
 from scheduler.store import ACTIVE, BUILDING, DELETED, ERROR, STOPPED, ClaimConflict, NotFound
+from wire import consistency
 from wire.assignment import Assignment
 from wire.errors import FieldError, InvalidInput
 
@@ -63,8 +67,12 @@ class Outcome:
         return bool(self.transitions or self.adopted)
 
 
-def reconcile(state, host, domains, now):
-    """Apply the rules to ``host`` given its reported ``domains`` (uuid -> dict)."""
+def reconcile(state, host, domains, now, topology=None):
+    """Apply the rules to ``host`` given its reported ``domains`` (uuid -> dict).
+
+    ``topology`` (the reported HostTopology) lets a domain be adopted only when
+    its assignment fits the host beside what is held (wire.consistency.Ledger).
+    """
     outcome = Outcome()
     store = state.store
     held = {h.assignment.instance: h for h in store.held_instances(host)}
@@ -75,10 +83,19 @@ def reconcile(state, host, domains, now):
             _follow_domain(store, record, domains[uuid], outcome, now)
         else:
             _missing_domain(state, record, held_instance, outcome, now)
-    for uuid, domain in domains.items():
-        if uuid not in held:
-            _unknown_domain(state, host, uuid, domain, outcome, now)
+    unknown = {uuid: domain for uuid, domain in domains.items() if uuid not in held}
+    ledger = _ledger(store, host, topology) if unknown and topology is not None else None
+    for uuid, domain in unknown.items():
+        _unknown_domain(state, host, uuid, domain, outcome, now, ledger)
     return outcome
+
+
+def _ledger(store, host, topology):
+    """A Ledger of the host's claims as they stand after the rules above."""
+    ledger = consistency.Ledger(topology)
+    for held in store.held_instances(host):
+        ledger.add(held.assignment)     # claims are the store's: recorded, never judged here
+    return ledger
 
 
 def _transition(store, record, new_state, outcome, now, **values):
@@ -111,7 +128,7 @@ def _missing_domain(state, record, held, outcome, now):
     _transition(state.store, record, ERROR, outcome, now, task=None, reason=reason)
 
 
-def _unknown_domain(state, host, uuid, domain, outcome, now):
+def _unknown_domain(state, host, uuid, domain, outcome, now, ledger=None):
     try:
         record = state.store.get_instance(uuid)
     except NotFound:
@@ -120,6 +137,10 @@ def _unknown_domain(state, host, uuid, domain, outcome, now):
         outcome.redelete.append(uuid)
         return
     assignment = _assignment_of(domain, host)
+    if not isinstance(assignment, str) and ledger is not None:
+        problems = ledger.add(assignment)
+        if problems:
+            assignment = f"cannot adopt: does not fit the host: {'; '.join(problems)}"
     if isinstance(assignment, str):
         outcome.flagged.append({'uuid': uuid, 'name': domain.get('name'), 'reason': assignment})
         return

@@ -219,7 +219,7 @@ class Ledger:
         taken = sorted(cpu for cpu in assignment.pinned_pcpus if cpu in self.pcpus)
         if not taken:
             return []
-        return [f"pCPUs {format_cpuset(taken)} are also held by instance "
+        return [f"pCPUs {format_cpuset(taken)} are already held by instance "
                 f"{self.pcpus[taken[0]]}"]
 
     def _page_problems(self, cells, pages):
@@ -240,7 +240,7 @@ class Ledger:
             if pci.address not in self.members:
                 problems.append(f"PCI device {pci.address} is not on the host")
             elif pci.address in self.pci:
-                problems.append(f"PCI device {pci.address} is also held by instance "
+                problems.append(f"PCI device {pci.address} is already held by instance "
                                 f"{self.pci[pci.address]}")
             else:
                 found = iommu.blockers(pci.address, self.members[pci.address], self.devices,
