@@ -45,15 +45,18 @@ def check(host, path='host'):
 
 
 def _cpu_errors(host, path):
-    owner = {}            # pCPU -> (cell index, set name) of its first appearance
+    seen = frozenset()
+    owners = []           # (cell index, set name, pCPUs) in order, to name the first owner
     errors = []
     for index, cell in enumerate(host.cells):
         for name in ('cpus', 'shared_cpus'):
             cpus = getattr(cell, name)
-            clash = sorted(cpu for cpu in cpus if cpu in owner)
+            clash = cpus & seen
             if clash:
-                errors.append(_clash(path, index, name, clash, owner[clash[0]]))
-            owner.update((cpu, (index, name)) for cpu in cpus if cpu not in owner)
+                first = next((i, n) for i, n, owned in owners if owned & clash)
+                errors.append(_clash(path, index, name, sorted(clash), first))
+            seen |= cpus
+            owners.append((index, name, cpus))
     return errors
 
 
@@ -67,17 +70,18 @@ def _clash(path, index, name, clash, first):
 
 
 def _sibling_errors(host, path):
-    cell_of = {cpu: cell.id for cell in host.cells for cpu in cell.cpus | cell.shared_cpus}
+    guest_cpus = frozenset().union(*(cell.cpus | cell.shared_cpus for cell in host.cells))
     grouped = set()
     errors = []
     for index, cell in enumerate(host.cells):
+        elsewhere = guest_cpus - cell.cpus - cell.shared_cpus
         for number, group in enumerate(cell.siblings):
             field = f"{path}.cells[{index}].siblings[{number}]"
-            foreign = sorted(cpu for cpu in group if cell_of.get(cpu, cell.id) != cell.id)
+            foreign = group & elsewhere
             if foreign:
                 errors.append(FieldError(field, f"CPUs {format_cpuset(foreign)} belong to "
                                                 "another cell: siblings stay within their cell"))
-            twice = sorted(group & grouped)
+            twice = group & grouped
             if twice:
                 errors.append(FieldError(field, f"CPUs {format_cpuset(twice)} are in another "
                                                 "sibling group: a CPU is in one group"))
@@ -195,6 +199,9 @@ class Ledger:
         self.host = host
         self.members = iommu.members_by_address(host.pci_devices)
         self.devices = frozenset(self.members)
+        self.cells = {cell.id: cell for cell in host.cells}
+        self.dedicated = frozenset().union(*(cell.cpus for cell in host.cells))
+        self.shared = frozenset().union(*(cell.shared_cpus for cell in host.cells))
         self.pcpus = {}       # pCPU -> instance
         self.pci = {}         # address -> instance
         self.pages = {}       # (cell id, size_kb) -> pages held
@@ -203,29 +210,28 @@ class Ledger:
         """Problems of ``assignment`` (sentences); none: it is now held."""
         if assignment.host != self.host.name:
             return [f"names host {assignment.host!r}, this is {self.host.name!r}"]
-        cells = {cell.id: cell for cell in self.host.cells}
-        missing = sorted({c.host_cell for c in assignment.cells} - set(cells))
+        missing = sorted({c.host_cell for c in assignment.cells} - set(self.cells))
         if missing:
-            return [f"host cells {missing} do not exist (cells {sorted(cells)})"]
+            return [f"host cells {missing} do not exist (cells {sorted(self.cells)})"]
         pages = _pages_needed(assignment)
-        problems = _cpu_problems(self.host, cells, assignment)
-        problems += self._overlaps(assignment) + self._page_problems(cells, pages)
-        problems += self._pci_problems(assignment)
+        pinned = assignment.pinned_pcpus
+        problems = self._cpu_problems(assignment, pinned) + self._overlaps(pinned)
+        problems += self._page_problems(pages) + self._pci_problems(assignment)
         if not problems:
-            self._hold(assignment, pages)
+            self._hold(assignment, pinned, pages)
         return problems
 
-    def _overlaps(self, assignment):
-        taken = sorted(cpu for cpu in assignment.pinned_pcpus if cpu in self.pcpus)
+    def _overlaps(self, pinned):
+        taken = sorted(cpu for cpu in pinned if cpu in self.pcpus)
         if not taken:
             return []
         return [f"pCPUs {format_cpuset(taken)} are already held by instance "
                 f"{self.pcpus[taken[0]]}"]
 
-    def _page_problems(self, cells, pages):
+    def _page_problems(self, pages):
         problems = []
         for (cell_id, size_kb), count in sorted(pages.items()):
-            pool = cells[cell_id].pages.get(size_kb)
+            pool = self.cells[cell_id].pages.get(size_kb)
             held = self.pages.get((cell_id, size_kb), 0)
             if pool is None:
                 problems.append(f"host cell {cell_id} has no {size_kb} KiB page pool")
@@ -249,33 +255,30 @@ class Ledger:
                     problems.append(iommu.describe(pci.address, pci.iommu_group, found))
         return problems
 
-    def _hold(self, assignment, pages):
-        self.pcpus.update((cpu, assignment.instance) for cpu in assignment.pinned_pcpus)
+    def _hold(self, assignment, pinned, pages):
+        self.pcpus.update((cpu, assignment.instance) for cpu in pinned)
         self.pci.update((pci.address, assignment.instance) for pci in assignment.pci_devices)
         for key, count in pages.items():
             self.pages[key] = self.pages.get(key, 0) + count
 
-
-def _cpu_problems(host, cells, assignment):
-    dedicated = frozenset().union(*(cell.cpus for cell in host.cells))
-    shared = frozenset().union(*(cell.shared_cpus for cell in host.cells))
-    problems = []
-    pinned = set()
-    for placed in assignment.cells:
-        held = set(placed.pinning.values()) | set(placed.reserved_pcpus)
-        pinned |= held
-        outside = held - cells[placed.host_cell].cpus
-        if outside:
-            problems.append(f"pCPUs {format_cpuset(outside)} are not dedicated pCPUs of host "
-                            f"cell {placed.host_cell}")
-    emulator = assignment.pinned_pcpus - pinned - dedicated
-    if emulator:
-        problems.append(f"emulator pCPUs {format_cpuset(emulator)} are not dedicated pCPUs")
-    floating = set(assignment.shared_cpus).union(*(c.shared_cpus for c in assignment.cells))
-    if floating - shared:
-        problems.append(f"pCPUs {format_cpuset(floating - shared)} are not shared pCPUs of "
-                        'the host')
-    return problems
+    def _cpu_problems(self, assignment, pinned):
+        problems = []
+        placed_pcpus = set()
+        for placed in assignment.cells:
+            held = set(placed.pinning.values()) | set(placed.reserved_pcpus)
+            placed_pcpus |= held
+            outside = held - self.cells[placed.host_cell].cpus
+            if outside:
+                problems.append(f"pCPUs {format_cpuset(outside)} are not dedicated pCPUs of "
+                                f"host cell {placed.host_cell}")
+        emulator = pinned - placed_pcpus - self.dedicated
+        if emulator:
+            problems.append(f"emulator pCPUs {format_cpuset(emulator)} are not dedicated pCPUs")
+        floating = set(assignment.shared_cpus).union(*(c.shared_cpus for c in assignment.cells))
+        if floating - self.shared:
+            problems.append(f"pCPUs {format_cpuset(floating - self.shared)} are not shared "
+                            'pCPUs of the host')
+        return problems
 
 
 def _pages_needed(assignment):
