@@ -191,7 +191,7 @@ class Ledger:
     """What the instances added so far hold on one host, to refuse overlaps.
 
     ``add`` returns every way an assignment does not fit the topology or
-    overlaps what is held (no pCPU, device, IOMMU group or hugepage held
+    overlaps what is held (no pCPU, device, PF with its VF, IOMMU group or hugepage held
     twice); it records the assignment only when there is none.
     """
 
@@ -200,6 +200,7 @@ class Ledger:
         self.members = iommu.members_by_address(host.pci_devices)
         self.devices = frozenset(self.members)
         self.cells = {cell.id: cell for cell in host.cells}
+        self.family = _pf_vf_family(host.pci_devices)
         self.dedicated = frozenset().union(*(cell.cpus for cell in host.cells))
         self.shared = frozenset().union(*(cell.shared_cpus for cell in host.cells))
         self.pcpus = {}       # pCPU -> instance
@@ -242,17 +243,23 @@ class Ledger:
 
     def _pci_problems(self, assignment):
         problems = []
+        mine = {}
         for pci in assignment.pci_devices:
             if pci.address not in self.members:
                 problems.append(f"PCI device {pci.address} is not on the host")
-            elif pci.address in self.pci:
-                problems.append(f"PCI device {pci.address} is already held by instance "
-                                f"{self.pci[pci.address]}")
-            else:
-                found = iommu.blockers(pci.address, self.members[pci.address], self.devices,
-                                       self.pci)
-                if found:
-                    problems.append(iommu.describe(pci.address, pci.iommu_group, found))
+                continue
+            related = [pci.address, *self.family[pci.address]]
+            holder = next((self.pci.get(a, mine.get(a)) for a in related
+                           if a in self.pci or a in mine), None)
+            mine[pci.address] = assignment.instance
+            if holder is not None:
+                problems.append(f"PCI device {pci.address} (or its PF or VFs) is already held "
+                                f"by instance {holder}")
+                continue
+            found = iommu.blockers(pci.address, self.members[pci.address], self.devices,
+                                   self.pci)
+            if found:
+                problems.append(iommu.describe(pci.address, pci.iommu_group, found))
         return problems
 
     def _hold(self, assignment, pinned, pages):
@@ -279,6 +286,16 @@ class Ledger:
             problems.append(f"pCPUs {format_cpuset(floating - self.shared)} are not shared "
                             'pCPUs of the host')
         return problems
+
+
+def _pf_vf_family(devices):
+    """{address: its PF (for a VF) or its VFs (for a PF)}: never held by two instances."""
+    family = {device.address: [] for device in devices}
+    for device in devices:
+        if device.type == 'type-VF' and device.parent in family:
+            family[device.address].append(device.parent)
+            family[device.parent].append(device.address)
+    return family
 
 
 def _pages_needed(assignment):

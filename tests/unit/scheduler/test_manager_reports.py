@@ -72,7 +72,8 @@ def test_overlapping_domains_are_flagged_not_adopted(world):  # noqa: F811
     prefix = 'cannot adopt: does not fit the host: '
     assert flagged == {
         'same-pcpu': prefix + 'pCPUs 1 are already held by instance first',
-        'same-vf': prefix + 'PCI device 0000:81:10.0 is already held by instance first',
+        'same-vf': prefix + 'PCI device 0000:81:10.0 (or its PF or VFs) is already held by '
+                            'instance first',
         'too-many-pages': prefix + 'host cell 0: 768 pages of 2048 KiB with 512 already '
                                    'held, the pool has 1024',
         'no-such-pcpu': prefix + 'pCPUs 99 are not dedicated pCPUs of host cell 0',

@@ -141,7 +141,17 @@ CASES = [
     ('instances share a pCPU', _instances(_running('a'), _running('b', pci_devices=[])),
      'host.instances[1].assignment', 'pCPUs 2-3 are already held by instance a'),
     ('instances share a VF', _instances(_running('a'), _running('b', cells=ONE_CELL)),
-     'host.instances[1].assignment', 'PCI device 0000:3b:02.0 is already held by instance a'),
+     'host.instances[1].assignment',
+     'PCI device 0000:3b:02.0 (or its PF or VFs) is already held by instance a'),
+    ('instances share a PF and its VF', _instances(_running('a'), _running(
+        'b', cells=ONE_CELL, pci_devices=[{'address': '0000:3b:00.0', 'host_cell': 0,
+                                           'request': 'alias:nic'}])),
+     'host.instances[1].assignment',
+     'PCI device 0000:3b:00.0 (or its PF or VFs) is already held by instance a'),
+    ('instance lists a VF twice', _instances(_running('a', pci_devices=[
+        {'address': '0000:3b:02.0', 'host_cell': 0, 'request': f"port:{i}"} for i in (0, 1)])),
+     'host.instances[0].assignment',
+     'PCI device 0000:3b:02.0 (or its PF or VFs) is already held by instance a'),
     ('instances overcommit pages', _instances(
         _running('a', pci_devices=[], cells=[dict(ONE_CELL[0], memory_mb=1536)]),
         _running('b', pci_devices=[], cells=[dict(ONE_CELL[0], pinning={'0': 2, '1': 3},
