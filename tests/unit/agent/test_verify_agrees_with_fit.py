@@ -1,7 +1,7 @@
 """The agent's verify and the scheduler's fit agree on generated hosts with IOMMU groups.
 
 Whatever the fit assigns (on a host where earlier assignments are held),
-verify accepts; and for every device the fit's "free for a new instance"
+verify accepts and the quick reject did not refuse; and for every device the fit's "free for a new instance"
 (PF/VF exclusivity and IOMMU group) is verify's verdict on that device alone.
 """
 
@@ -16,6 +16,7 @@ from scheduler.fitting.fit import fit
 from scheduler.fitting.pci import device_free
 from scheduler.fitting.policy import FitPolicy
 from scheduler.fitting.reasons import Rejection
+from scheduler.fitting.summary import HostSummary, RequestNeeds
 from scheduler.fitting.usage import HostUsage
 from tests.unit.scheduler.fitting.strategies import hosts, requests
 from wire.assignment import Assignment, PciAssignment
@@ -52,6 +53,8 @@ def test_what_the_fit_assigns_verify_accepts(topology, specs):
         if isinstance(result, Rejection):
             continue
         assert verify(topology, _free_pages(topology, usage), held, result) == []
+        # the quick reject, counting IOMMU-blocked devices apart, never refuses a fit
+        assert RequestNeeds.of(spec).quick_reject(HostSummary.of(topology, usage)) is None
         usage, held = usage.consume(result), held + [result]
 
 
