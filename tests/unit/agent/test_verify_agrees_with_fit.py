@@ -1,8 +1,9 @@
 """The agent's verify and the scheduler's fit agree on generated hosts with IOMMU groups.
 
 Whatever the fit assigns (on a host where earlier assignments are held),
-verify accepts and the quick reject did not refuse; and for every device the fit's "free for a new instance"
-(PF/VF exclusivity and IOMMU group) is verify's verdict on that device alone.
+verify accepts and the quick reject did not refuse; and for every device the
+fit's "free for a new instance" (PF/VF exclusivity and IOMMU group) is
+verify's verdict on that device alone.
 """
 
 import dataclasses
