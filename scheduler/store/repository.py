@@ -21,6 +21,7 @@ from sqlalchemy.orm import sessionmaker
 
 from scheduler.store import models
 from scheduler.store import statements as sql
+from wire import iommu
 from wire.assignment import Assignment
 
 LOG = logging.getLogger(__name__)
@@ -109,6 +110,8 @@ def resource_keys(assignment):
     """(kind, key) of every resource the assignment holds exclusively."""
     keys = [(models.RESOURCE_PCPU, str(cpu)) for cpu in sorted(assignment.pinned_pcpus)]
     keys += [(models.RESOURCE_PCI, pci.address) for pci in assignment.pci_devices]
+    keys += [(models.RESOURCE_IOMMU_GROUP, group)
+             for group in iommu.group_keys(assignment.pci_devices)]
     return keys
 
 

@@ -314,7 +314,8 @@ def test_reconcile_errors_missing_domains_after_grace_and_adopts_unknown(world):
     [view] = world.client.hosts()['hosts']
     flagged = {f['uuid']: f['reason'] for f in view['unknown_domains']}
     assert set(flagged) == {'clash', 'foreign'}
-    assert flagged['clash'] == 'cannot adopt: pCPU 12 held by 2 instances'
+    assert flagged['clash'] == ('cannot adopt: does not fit the host: pCPUs 12 are already '
+                                'held by instance stray')
 
 
 def test_a_report_older_than_the_build_does_not_error_it(world):
