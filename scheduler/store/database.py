@@ -1,0 +1,125 @@
+"""The store's ``[database]`` options and engine.
+
+The options are oslo.db's (``connection``, pool, start-up retries, recycle
+time), plus ``sync_on_startup``.  They reach the store as a DatabaseSettings
+value (``database_settings(conf)``), never read from the global config inside.
+
+PostgreSQL (and MySQL) engines are oslo.db's: its pool settings, pre-ping,
+connection recycling, start-up retries and exception translation.  A SQLite
+file keeps the engine the store always had: oslo.db gives a SQLite file a
+NullPool (a new connection, and its PRAGMAs, on every checkout) and emits its
+own BEGIN, which made each claim slower (docs/benchmarks.md, "Store engine");
+only oslo.db's exception translation is added, so both backends raise the same
+oslo_db exceptions.
+"""
+
+import dataclasses
+import os
+
+from oslo_config import cfg
+from oslo_db import options as db_options
+from oslo_db.sqlalchemy import engines, exc_filters
+from sqlalchemy import create_engine, event
+
+DEFAULT_STATE_PATH = '/var/lib/kvmfleet'
+# oslo.db's options the store honours (the sample lists only these).
+HONOURED = ('connection', 'connection_parameters', 'max_pool_size', 'max_overflow',
+            'pool_timeout', 'connection_recycle_time', 'max_retries', 'retry_interval',
+            'connection_debug')
+
+sync_opts = [
+    cfg.BoolOpt('sync_on_startup', default=False,
+                help='Migrate the database schema to this release when the scheduler '
+                     'starts, instead of refusing to start on an empty or older schema. '
+                     'Meant for throwaway single-scheduler setups; production runs '
+                     '"kvmfleet-manage db sync" before starting new schedulers.'),
+]
+
+
+def register_opts(conf):
+    """oslo.db's [database] options (with the store's pool defaults) and ours."""
+    # On the option objects, so the sample shows them too (30 connections at most,
+    # what the store always allowed).
+    cfg.set_defaults(db_options.database_opts, max_pool_size=10, max_overflow=20)
+    db_options.set_defaults(conf)
+    conf.register_opts(sync_opts, group='database')
+
+
+register_opts(cfg.CONF)
+
+
+def list_opts():
+    honoured = [opt for opt in db_options.database_opts if opt.dest in HONOURED]
+    return [('database', honoured + sync_opts)]
+
+
+@dataclasses.dataclass(frozen=True)
+class DatabaseSettings:
+    """How to open the store's database; the defaults connect once, no retries."""
+    max_pool_size: int | None = 10
+    max_overflow: int | None = 20
+    pool_timeout: int | None = None
+    connection_recycle_time: int = 3600
+    max_retries: int = 0
+    retry_interval: int = 10
+    connection_debug: int = 0
+    connection_parameters: str = ''
+
+
+def database_settings(conf=cfg.CONF):
+    """DatabaseSettings from conf's [database] group."""
+    group = conf.database
+    return DatabaseSettings(**{field.name: group[field.name]
+                               for field in dataclasses.fields(DatabaseSettings)})
+
+
+def default_connection(conf=cfg.CONF):
+    """[database] connection, or a SQLite file under the state path."""
+    if conf.database.connection:
+        return conf.database.connection
+    state_path = getattr(conf, 'state_path', None) if 'state_path' in conf else None
+    return f"sqlite:///{os.path.join(state_path or DEFAULT_STATE_PATH, 'kvmfleet.sqlite')}"
+
+
+def is_sqlite(url):
+    return url.startswith('sqlite')
+
+
+def sqlite_file_missing(url):
+    """True for a SQLite URL whose file does not exist (opening it would create it)."""
+    path = url.split(':///', 1)[-1] if is_sqlite(url) else ''
+    return bool(path) and path != ':memory:' and not os.path.exists(path)
+
+
+def make_engine(url, settings=None):
+    """The engine for ``url``; a server database is retried as settings say."""
+    if is_sqlite(url):
+        return _sqlite_engine(url)
+    settings = settings or DatabaseSettings()
+    return engines.create_engine(
+        url, max_pool_size=settings.max_pool_size, max_overflow=settings.max_overflow,
+        pool_timeout=settings.pool_timeout,
+        connection_recycle_time=settings.connection_recycle_time,
+        max_retries=settings.max_retries, retry_interval=settings.retry_interval,
+        connection_debug=settings.connection_debug,
+        connection_parameters=settings.connection_parameters or None)
+
+
+def _sqlite_engine(url):
+    path = url.split(':///', 1)[-1]
+    if path and path != ':memory:' and not url.startswith('sqlite://:'):
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    engine = create_engine(url, connect_args={'timeout': 30, 'check_same_thread': False})
+    event.listen(engine, 'connect', _sqlite_pragmas)
+    exc_filters.register_engine(engine)
+    return engine
+
+
+def _sqlite_pragmas(dbapi_connection, _record):
+    # WAL lets readers run beside the one writer; NORMAL sync is durable across
+    # process crashes (what a scheduler restart needs) at a fraction of the cost.
+    cursor = dbapi_connection.cursor()
+    cursor.execute('PRAGMA journal_mode=WAL')
+    cursor.execute('PRAGMA synchronous=NORMAL')
+    cursor.execute('PRAGMA foreign_keys=ON')
+    cursor.close()
