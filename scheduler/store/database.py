@@ -1,5 +1,8 @@
 """The store's ``[database]`` options and engine.
 
+oslo.db's engine creation, not its global enginefacade: each Store opens its own
+URL with settings passed as a value, and tests and tools open several per process.
+
 The options are oslo.db's (``connection``, pool, start-up retries, recycle
 time), plus ``sync_on_startup``.  They reach the store as a DatabaseSettings
 value (``database_settings(conf)``), never read from the global config inside.
@@ -14,14 +17,27 @@ raise the same oslo_db exceptions.
 """
 
 import dataclasses
+import itertools
+import logging
 import os
+import re
+import time
 
 from oslo_config import cfg
+from oslo_db import exception as db_exc
 from oslo_db import options as db_options
 from oslo_db.sqlalchemy import engines, exc_filters
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, make_url
+from sqlalchemy.exc import OperationalError
 
+LOG = logging.getLogger(__name__)
 DEFAULT_STATE_PATH = '/var/lib/kvmfleet'
+# A database that is down or still starting: worth waiting for.  Anything else (a wrong
+# password, a missing database) fails at once.  oslo.db's own start-up retry only knows
+# libpq's old wording ("could not connect to server") and never retried libpq >= 12.
+TRANSIENT_CONNECT_ERROR = re.compile(
+    r'Connection refused|could not connect to server|No such file or directory|'
+    r'timeout expired|the database system is (starting up|shutting down|in recovery mode)')
 # oslo.db's options the store honours (the sample lists only these).
 HONOURED = ('connection', 'connection_parameters', 'max_pool_size', 'max_overflow',
             'pool_timeout', 'connection_recycle_time', 'max_retries', 'retry_interval',
@@ -87,7 +103,7 @@ def is_sqlite(url):
 
 def sqlite_file_missing(url):
     """True for a SQLite URL whose file does not exist (opening it would create it)."""
-    path = url.split(':///', 1)[-1] if is_sqlite(url) else ''
+    path = make_url(url).database if is_sqlite(url) else None
     return bool(path) and path != ':memory:' and not os.path.exists(path)
 
 
@@ -96,18 +112,37 @@ def make_engine(url, settings=None):
     if is_sqlite(url):
         return _sqlite_engine(url)
     settings = settings or DatabaseSettings()
-    return engines.create_engine(
+    engine = engines.create_engine(
         url, max_pool_size=settings.max_pool_size, max_overflow=settings.max_overflow,
         pool_timeout=settings.pool_timeout,
-        connection_recycle_time=settings.connection_recycle_time,
-        max_retries=settings.max_retries, retry_interval=settings.retry_interval,
+        connection_recycle_time=settings.connection_recycle_time, max_retries=0,
         connection_debug=settings.connection_debug,
         connection_parameters=settings.connection_parameters or None)
+    wait_for_database(engine, settings.max_retries, settings.retry_interval)
+    return engine
+
+
+def wait_for_database(engine, max_retries, retry_interval, sleep=time.sleep):
+    """Connect once, trying up to ``max_retries`` times (-1: forever, 0: not now)
+    while the database is down or starting; the last error is raised."""
+    attempts = itertools.count(1) if max_retries == -1 else range(1, max_retries + 1)
+    for attempt in attempts:
+        try:
+            with engine.connect():
+                return
+        except (db_exc.DBConnectionError, OperationalError) as exc:
+            if attempt == max_retries or not TRANSIENT_CONNECT_ERROR.search(str(exc)):
+                raise
+            LOG.warning('Database %s not reachable (attempt %d of %s), next try in %ss: %s',
+                        engine.url.render_as_string(hide_password=True), attempt,
+                        'unlimited' if max_retries == -1 else max_retries, retry_interval,
+                        str(exc).strip().splitlines()[0])
+        sleep(retry_interval)
 
 
 def _sqlite_engine(url):
-    path = url.split(':///', 1)[-1]
-    if path and path != ':memory:' and not url.startswith('sqlite://:'):
+    path = make_url(url).database
+    if path and path != ':memory:':
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     engine = create_engine(url, connect_args={'timeout': 30, 'check_same_thread': False})
     event.listen(engine, 'connect', _sqlite_pragmas)

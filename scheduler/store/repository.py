@@ -92,7 +92,11 @@ def resource_keys(assignment):
 
 
 class Store:
-    """Repository over one database; thread-safe (one session per operation)."""
+    """Repository over one database; thread-safe (one session per operation).
+
+    ``settings`` (database.DatabaseSettings) sizes the pool and the start-up retries of
+    a server database; by default it is connected once, without retries.
+    """
 
     def __init__(self, url=None, clock=time.time, settings=None):
         self.url = url or default_connection()

@@ -47,13 +47,17 @@ def test_sync_of_a_foreign_database_fails_in_one_line_and_changes_nothing(tmp_pa
     engine.dispose()
 
 
-def test_an_unreachable_database_fails_after_the_configured_retries(tmp_path, capsys):
+def test_an_unreachable_database_fails_after_the_configured_retries(tmp_path, capsys, caplog):
     assert run(tmp_path, 'db', 'version',
                connection='postgresql+psycopg2://root@127.0.0.1:1/kvmfleet',
-               extra='max_retries = 2\nretry_interval = 0\n') == 1
+               extra='max_retries = 3\nretry_interval = 0\n') == 1
     err = capsys.readouterr().err
     assert err.startswith('kvmfleet-manage: ') and err.count('\n') == 1
     assert 'Traceback' not in err
+    retries = [r.getMessage() for r in caplog.records if 'not reachable' in r.getMessage()]
+    assert [message.split(', next')[0] for message in retries] == [
+        f"Database postgresql+psycopg2://root@127.0.0.1:1/kvmfleet not reachable "
+        f"(attempt {attempt} of 3)" for attempt in (1, 2)]
 
 
 def test_a_missing_config_file_is_a_configuration_error(tmp_path, capsys):

@@ -1,5 +1,7 @@
 """The store's schema lifecycle on SQLite and PostgreSQL: sync, check, models == migrations."""
 
+import threading
+
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -81,3 +83,29 @@ def test_store_create_schema_is_sync_for_tests_and_tools(database_url):
     assert store.check_schema() is store
     assert store.schema_version() == models.SCHEMA_VERSION
     store.dispose()
+
+
+@pytest.mark.postgres
+def test_concurrent_syncs_on_postgresql_migrate_once(private_postgres):
+    # Several schedulers with sync_on_startup, or two operators: the advisory lock
+    # serialises them; the second finds the schema at head and does nothing.
+    engines = [make_engine(private_postgres) for _ in range(3)]
+    results, errors = [], []
+
+    def sync(engine):
+        try:
+            results.append(schema.sync(engine)[1])
+        except Exception as exc:     # reported below, with the others
+            errors.append(exc)
+    threads = [threading.Thread(target=sync, args=(engine,)) for engine in engines]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    with engines[0].connect() as conn:
+        versions = conn.execute(sa.text('SELECT version FROM schema_version')).all()
+    for engine in engines:
+        engine.dispose()
+    assert errors == []
+    assert results == [schema.head_revision()] * 3
+    assert versions == [(models.SCHEMA_VERSION,)]
