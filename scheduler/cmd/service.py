@@ -4,6 +4,9 @@ Waits (bounded, logged) for the broker, opens the store (its schema must be
 this release's: ``kvmfleet-manage db sync`` migrates it, or [database]
 sync_on_startup), loads the warm view from it, serves topic ``kvmfleet-scheduler``
 and marks hosts down when their reports stop.  SIGTERM/SIGINT: clean stop.
+Exit codes: 0 stopped cleanly; 1 cannot start (broker, database, files); 2
+configuration error; 3 the database is empty, older or newer than this release
+(the message names the ``kvmfleet-manage db sync`` to run).
 """
 
 import gc
