@@ -2,18 +2,16 @@
 reconciliation, host liveness and malformed messages.
 """
 
-import os
 import threading
 
 import oslo_messaging as messaging
 import pytest
-import sqlalchemy
 from oslo_config import cfg
 
 from scheduler.engine import EngineSettings, build_engine
 from scheduler.manager import SchedulerManager
 from scheduler.store import ACTIVE, BUILDING, DELETED, ERROR, STOPPED, Store, models
-from tests import busfleet
+from tests import busfleet, conftest
 from wire import rpc, scheduler_rpcapi
 from wire.assignment import Assignment
 
@@ -101,14 +99,8 @@ class RecordingNotifier:
 @pytest.fixture(scope='module')
 def postgres_schema(postgres_url):
     """A private schema in kvmfleet_test for this module's stores."""
-    schema = f"kvmfleet_manager_test_{os.getpid()}"
-    admin = sqlalchemy.create_engine(postgres_url)
-    with admin.begin() as conn:
-        conn.execute(sqlalchemy.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
-    yield f"{postgres_url}?options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with conftest.postgres_schema(postgres_url, 'kvmfleet_manager_test') as url:
+        yield url
 
 
 def make_store(request, tmp_path, clock):

@@ -1,13 +1,12 @@
 """The scheduler store on SQLite and on a real PostgreSQL: hosts, instances, claims."""
 
-import os
 import threading
 import uuid as uuidlib
 
 import pytest
-import sqlalchemy
 
 from scheduler.store import ACTIVE, BUILDING, STOPPED, ClaimConflict, NotFound, Store, models
+from tests.conftest import postgres_schema
 from wire.assignment import Assignment, CellAssignment, PciAssignment
 
 HOST = 'compute-1'
@@ -40,19 +39,10 @@ def new_instance(store, name='vm'):
 
 @pytest.fixture(scope='module')
 def postgres_store(postgres_url):
-    schema = f"kvmfleet_store_test_{os.getpid()}"
-    admin = sqlalchemy.create_engine(postgres_url)
-    try:
-        with admin.begin() as conn:
-            conn.execute(sqlalchemy.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
-    except sqlalchemy.exc.OperationalError as exc:
-        pytest.fail(f"PostgreSQL kvmfleet_test is not usable: {exc}")
-    store = Store(f"{postgres_url}?options=-csearch_path%3D{schema}").create_schema()
-    yield store
-    store.dispose()
-    with admin.begin() as conn:
-        conn.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with postgres_schema(postgres_url, 'kvmfleet_store_test') as url:
+        store = Store(url).create_schema()
+        yield store
+        store.dispose()
 
 
 @pytest.fixture(params=['sqlite', pytest.param('postgres', marks=pytest.mark.postgres)])
