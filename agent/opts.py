@@ -15,6 +15,7 @@ OPTION_MODULES = (
     'agent.discovery.opts',
     'agent.driver_opts',
     'agent.simulated',
+    'agent.trust',
 )
 
 

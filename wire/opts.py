@@ -13,6 +13,7 @@ import importlib
 OPTION_MODULES = (
     'wire.rpc',
     'wire.upgrade_levels',
+    'wire.signing',
 )
 
 DEFAULT_GROUP = 'DEFAULT'

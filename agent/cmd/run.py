@@ -14,7 +14,7 @@ import threading
 from oslo_config import cfg
 from oslo_log import log as oslo_log
 
-from agent import driver_opts, simulated
+from agent import driver_opts, simulated, trust
 from agent.discovery import opts as discovery_opts
 from agent.discovery.host import discover
 from agent.driver import InstanceDriver
@@ -132,14 +132,17 @@ def run(args, conf=cfg.CONF):
         signal.signal(signum, lambda *_: stop_event.set())
     try:
         rpc.wait_for_broker()
+        client = scheduler_rpcapi.SchedulerAPI()    # a bad [upgrade_levels] fails first
+        client.signer, verifier = trust.signer_from_conf(conf), trust.verifier_from_conf(conf)
         # results and reports leave in order, results batched (agent/updates.py)
-        scheduler_api = BatchingSchedulerAPI(scheduler_rpcapi.SchedulerAPI())
+        scheduler_api = BatchingSchedulerAPI(client)
         if args.simulate_fleet:
             managers, servers = simulated.build_fleet(args.simulate_fleet, scheduler_api)
         else:
             manager, name = real_host(conf, scheduler_api)
             managers = [manager]
             servers = [rpc.get_rpc_server(agent_rpcapi.TOPIC, name, [manager])]
+        trust.guard(managers, verifier)
     except (rpc.BrokerUnavailable, AgentError, OSError, ValueError) as exc:
         LOG.error('kvmfleet-agent cannot start: %s', exc)
         print(f"kvmfleet-agent: {exc}", file=sys.stderr)

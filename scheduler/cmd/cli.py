@@ -17,6 +17,7 @@ from oslo_config import cfg
 COMMAND_MODULES = (
     'scheduler.cmd.local_commands',     # simulate, capacity: files in, no services
     'scheduler.cmd.bus_commands',       # boot, list, show, ... over the bus (capacity --live)
+    'scheduler.cmd.key_commands',       # keygen, enrol-host: message signing keys
 )
 
 

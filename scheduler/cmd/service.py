@@ -16,12 +16,13 @@ from oslo_config import cfg
 from oslo_log import log as oslo_log
 from sqlalchemy.exc import SQLAlchemyError
 
+from scheduler import trust
 from scheduler.engine import build_engine
 from scheduler.engine_opts import settings_from_conf
 from scheduler.manager import SchedulerManager
 from scheduler.specs.flavors import load_flavors
 from scheduler.store import Store
-from wire import agent_rpcapi, rpc, scheduler_rpcapi
+from wire import agent_rpcapi, keys, rpc, scheduler_rpcapi
 from wire.files import FileFormatError
 from wire.notify import BackgroundNotifier
 
@@ -59,12 +60,16 @@ def load_catalog(path):
 def build_manager(conf=cfg.CONF, store_url=None):
     """The SchedulerManager wired to the store, engine, agents and notifier."""
     agents = agent_rpcapi.AgentAPI()    # first: a bad [upgrade_levels] agent creates nothing
+    agents.signer = trust.signer_from_conf(conf)    # nor does a missing key
     flavors, aliases = load_catalog(conf.scheduler.flavors_file)
     store = Store(store_url).create_schema()
-    return SchedulerManager(store, build_engine(settings_from_conf(conf)), agents,
-                            # off the request path: see wire/notify.py
-                            notifier=BackgroundNotifier(rpc.get_notifier('kvmfleet-scheduler')),
-                            flavors=flavors, aliases=aliases)
+    manager = SchedulerManager(store, build_engine(settings_from_conf(conf)), agents,
+                               # off the request path: see wire/notify.py
+                               notifier=BackgroundNotifier(
+                                   rpc.get_notifier('kvmfleet-scheduler')),
+                               flavors=flavors, aliases=aliases)
+    manager.verifier = trust.verifier_from_conf(conf)
+    return manager
 
 
 def watch_hosts(manager, stop_event, period):
@@ -116,7 +121,7 @@ def main(argv=None):
         print(f"kvmfleet-scheduler: configuration: {exc}", file=sys.stderr)
         return 2
     except (rpc.BrokerUnavailable, FileFormatError, OSError, RuntimeError,
-            SQLAlchemyError) as exc:
+            SQLAlchemyError, keys.KeyFileError) as exc:
         LOG.error('kvmfleet-scheduler cannot start: %s', exc)
         print(f"kvmfleet-scheduler: {exc}", file=sys.stderr)
         return 1

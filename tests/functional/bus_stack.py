@@ -7,6 +7,7 @@ by the same code as ``kvmfleet-agent --simulate-fleet`` (so tests can read
 the applied domain XML back from libvirt's test driver).
 """
 
+import contextlib
 import json
 import logging
 import os
@@ -18,12 +19,12 @@ import uuid as uuidlib
 
 from oslo_config import cfg
 
-from agent import simulated
+from agent import simulated, trust
 from agent.cmd.run import stop_servers
 from agent.manager import Reporter
 from agent.updates import BatchingSchedulerAPI
 from scheduler.store import Store
-from wire import rpc, scheduler_rpcapi
+from wire import key_commands, rpc, scheduler_rpcapi
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 BIN = pathlib.Path(sys.executable).parent
@@ -51,6 +52,9 @@ simulation_path = {sim}
 """
 
 
+AGENT_KEY_OPTIONS = ('agent_private_key', 'trusted_schedulers_dir')
+
+
 class Stack:
     """Scheduler process + in-process simulated agents on a private vhost."""
 
@@ -64,11 +68,13 @@ class Stack:
         self.host_names = [h['name'] for h in hosts]
         self.db = self.workdir / 'kvmfleet.sqlite'
         self.config = self.workdir / 'kvmfleet.conf'
+        # signed as in production: every fleet host enrolled, the scheduler trusted
+        self.keys = key_commands.provision(self.workdir / 'keys', self.host_names)
         self.config.write_text(CONFIG.format(
             url=self.url, down_time=down_time, log=self.workdir / 'scheduler.log',
             db=self.db, flavors=REPO / 'etc' / 'kvmfleet' / 'flavors.yaml', grace=grace,
             report_interval=report_interval, on_change=on_change,
-            sim=self.workdir / 'sim') + extra_config)
+            sim=self.workdir / 'sim') + key_commands.config_section(self.keys) + extra_config)
         self.hosts_per_connection = hosts_per_connection
         self.report_interval = report_interval
         self.scheduler = None
@@ -83,6 +89,12 @@ class Stack:
                 raise RuntimeError(f"rabbitmqctl {args[0]}: {result.stderr.strip()}")
         cfg.CONF.set_override('transport_url', self.url)
         cfg.CONF.set_override('report_interval', self.report_interval, group='agent')
+        for option in AGENT_KEY_OPTIONS:   # the in-process agents sign and verify
+            cfg.CONF.set_override(option, self.keys[option], group='signing')
+
+    def enrol(self, host_name):
+        """Enrol one more host (e.g. a real agent's) with the stack's agent key."""
+        key_commands.provision(self.workdir / 'keys', [host_name])
 
     def close(self):
         self.stop_agents()
@@ -90,6 +102,8 @@ class Stack:
         rpc.reset_transports()
         cfg.CONF.clear_override('transport_url')
         cfg.CONF.clear_override('report_interval', group='agent')
+        for option in AGENT_KEY_OPTIONS:
+            cfg.CONF.clear_override(option, group='signing')
         rabbitmqctl('delete_vhost', self.vhost)
 
     # -- scheduler process -------------------------------------------------
@@ -142,10 +156,12 @@ class Stack:
 
     # -- simulated agents (in process) -------------------------------------
     def start_agents(self):
-        api = BatchingSchedulerAPI(scheduler_rpcapi.SchedulerAPI())   # as kvmfleet-agent
+        api = BatchingSchedulerAPI(scheduler_rpcapi.SchedulerAPI(   # as kvmfleet-agent
+            signer=trust.signer_from_conf()))
         self.managers, self.servers = simulated.build_fleet(
             self.fleet_path, api, path=str(self.workdir / 'sim'),
             hosts_per_connection=self.hosts_per_connection)
+        trust.guard(self.managers, trust.verifier_from_conf())
         for server in self.servers:
             server.start()
         for manager in self.managers:
@@ -182,6 +198,20 @@ class Stack:
             time.sleep(0.2)
         raise AssertionError(f"{len(pending)} instances not settled after {timeout}s, e.g. "
                              f"{[by_uuid.get(u) for u in list(pending)[:3]]}")
+
+
+@contextlib.contextmanager
+def running_stack(workdir, hosts, **options):
+    """A Stack with its scheduler and simulated agents started and every host up."""
+    stack = Stack(workdir, hosts, **options)
+    stack.create_vhost()
+    try:
+        stack.start_scheduler()
+        stack.start_agents()
+        stack.wait_hosts_up()
+        yield stack
+    finally:
+        stack.close()
 
 
 def environment_with_venv():

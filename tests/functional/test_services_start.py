@@ -41,3 +41,22 @@ def test_service_refuses_a_bad_upgrade_level_and_creates_nothing(tmp_path, comma
     assert f"[upgrade_levels] {option} = '1.9'" in result.stderr
     assert 'Traceback' not in result.stderr
     assert not (tmp_path / 's.sqlite').exists()
+
+
+@pytest.mark.parametrize('command,words', [
+    (['kvmfleet-scheduler'], 'kvmfleet keygen'),
+    (['kvmfleet-agent', '--simulate-fleet', 'unused.json'], 'kvmfleet-agent keygen'),
+])
+def test_service_refuses_to_start_without_its_signing_key(tmp_path, command, words):
+    """Safe by default: no key, no service (rather than unsigned messages)."""
+    config = tmp_path / 'nokey.conf'
+    config.write_text('[DEFAULT]\ntransport_url = kombu+memory:////\n'
+                      f'[database]\nconnection = sqlite:///{tmp_path}/s.sqlite\n'
+                      f'[signing]\nscheduler_private_key = {tmp_path}/absent.key\n'
+                      f'agent_private_key = {tmp_path}/absent.key\n')
+    result = subprocess.run([str(BIN / command[0]), '--config-file', str(config), *command[1:]],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert f"{tmp_path}/absent.key: cannot read" in result.stderr and words in result.stderr
+    assert 'Traceback' not in result.stderr
+    assert not (tmp_path / 's.sqlite').exists()
