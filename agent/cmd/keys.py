@@ -23,6 +23,8 @@ def add_trust_arguments(parser):
     parser.add_argument('--name', default='scheduler',
                         help='name of that scheduler: its key file name without .pub '
                              '(default: scheduler)')
+    parser.add_argument('--keys-dir', metavar='DIR',
+                        help='default: [signing] trusted_schedulers_dir')
     parser.add_argument('--replace', action='store_true',
                         help='replace a different key already trusted under that name')
 
@@ -35,5 +37,6 @@ def run_keygen(args, conf=cfg.CONF):
 
 def run_trust(args, conf=cfg.CONF):
     return key_commands.enrol('kvmfleet-agent trust-scheduler',
-                              conf.signing.trusted_schedulers_dir, args.name, args.public_key,
+                              args.keys_dir or conf.signing.trusted_schedulers_dir, args.name,
+                              args.public_key,
                               replace=args.replace)

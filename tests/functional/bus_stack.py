@@ -59,10 +59,15 @@ class Stack:
     """Scheduler process + in-process simulated agents on a private vhost."""
 
     def __init__(self, workdir, hosts, report_interval=2, down_time=60, grace=30,
-                 on_change=True, hosts_per_connection=25, extra_config=''):
+                 on_change=True, hosts_per_connection=25, extra_config='', broker=None):
         self.workdir = pathlib.Path(workdir)
         self.vhost = f"kvmfleet-test-{uuidlib.uuid4().hex[:10]}"
-        self.url = f"rabbit://guest:guest@127.0.0.1:5672/{self.vhost}"
+        # another broker (tests/functional/tls_broker.py): its URL, rabbitmqctl and CA
+        self.broker = broker
+        self.url = broker.url(vhost=self.vhost) if broker else \
+            f"rabbit://guest:guest@127.0.0.1:5672/{self.vhost}"
+        if broker:
+            extra_config = broker.client_config() + extra_config
         self.fleet_path = self.workdir / 'fleet.json'
         self.fleet_path.write_text(json.dumps({'version': 1, 'hosts': hosts}))
         self.host_names = [h['name'] for h in hosts]
@@ -81,16 +86,24 @@ class Stack:
         self.managers, self.servers, self.reporter = [], [], None
 
     # -- broker ------------------------------------------------------------
+    def rabbitmqctl(self, *args):
+        return self.broker.rabbitmqctl(*args) if self.broker else rabbitmqctl(*args)
+
     def create_vhost(self):
         for args in (('add_vhost', self.vhost),
                      ('set_permissions', '-p', self.vhost, 'guest', '.*', '.*', '.*')):
-            result = rabbitmqctl(*args)
+            result = self.rabbitmqctl(*args)
             if result.returncode != 0:
                 raise RuntimeError(f"rabbitmqctl {args[0]}: {result.stderr.strip()}")
         cfg.CONF.set_override('transport_url', self.url)
         cfg.CONF.set_override('report_interval', self.report_interval, group='agent')
         for option in AGENT_KEY_OPTIONS:   # the in-process agents sign and verify
             cfg.CONF.set_override(option, self.keys[option], group='signing')
+        for option, value in self.broker_options():
+            cfg.CONF.set_override(option, value, group='oslo_messaging_rabbit')
+
+    def broker_options(self):
+        return self.broker.client_options().items() if self.broker else ()
 
     def enrol(self, host_name):
         """Enrol one more host (e.g. a real agent's) with the stack's agent key."""
@@ -104,7 +117,9 @@ class Stack:
         cfg.CONF.clear_override('report_interval', group='agent')
         for option in AGENT_KEY_OPTIONS:
             cfg.CONF.clear_override(option, group='signing')
-        rabbitmqctl('delete_vhost', self.vhost)
+        for option, _ in self.broker_options():
+            cfg.CONF.clear_override(option, group='oslo_messaging_rabbit')
+        self.rabbitmqctl('delete_vhost', self.vhost)
 
     # -- scheduler process -------------------------------------------------
     def start_scheduler(self):

@@ -31,7 +31,8 @@ ENABLED_SERVICES=${HARNESS_ENABLED_SERVICES-kvmfleet-scheduler kvmfleet-agent}
 # DevStack's functions the plugin may call.
 define_plugin() { record define_plugin "$@"; }
 echo_summary() { record echo_summary "$@"; }
-get_python_exec_prefix() { echo /usr/local/bin; }
+# The real kvmfleet commands (the plugin makes and enrols signing keys with them).
+get_python_exec_prefix() { echo "${HARNESS_BIN_DIR:-/usr/local/bin}"; }
 install_package() { record install_package "$@"; }
 pip_install() { record pip_install "$@"; }
 setup_develop() { record setup_develop "$@"; }
