@@ -81,7 +81,7 @@ def write_config(state_dir):
     With the signing keys of a one-machine deployment (wire/key_commands.py): every
     sample host and this machine's real agent enrolled, the scheduler trusted.
     """
-    from wire import key_commands    # the venv's kvmfleet, imported only when the demo runs
+    from wire import key_commands  # the venv's kvmfleet, imported only when the demo runs
     with open(FLEET_FILE, encoding='utf-8') as handle:
         names = [host['name'] for host in json.load(handle)['hosts']] + [REAL_HOST]
     signing = key_commands.provision(state_dir / 'keys', names)
