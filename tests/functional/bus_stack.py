@@ -59,13 +59,15 @@ class Stack:
     """Scheduler process + in-process simulated agents on a private vhost."""
 
     def __init__(self, workdir, hosts, report_interval=2, down_time=60, grace=30,
-                 on_change=True, hosts_per_connection=25, extra_config='', broker=None):
+                 on_change=True, hosts_per_connection=25, extra_config='', broker=None,
+                 users=None):
         self.workdir = pathlib.Path(workdir)
         self.vhost = f"kvmfleet-test-{uuidlib.uuid4().hex[:10]}"
         # another broker (tests/functional/tls_broker.py): its URL, rabbitmqctl and CA
         self.broker = broker
-        self.url = broker.url(vhost=self.vhost) if broker else \
-            f"rabbit://guest:guest@127.0.0.1:5672/{self.vhost}"
+        # {'scheduler'|'agent'|'operator': (user, password)}: each role its own user
+        self.users = users or {}
+        self.url = self.role_url('scheduler')
         if broker:
             extra_config = broker.client_config() + extra_config
         self.fleet_path = self.workdir / 'fleet.json'
@@ -86,6 +88,20 @@ class Stack:
         self.managers, self.servers, self.reporter = [], [], None
 
     # -- broker ------------------------------------------------------------
+    def role_url(self, role):
+        """The transport URL of ``role`` (guest unless the stack has a user for it)."""
+        user, password = self.users.get(role, ('guest', 'guest'))
+        if self.broker:
+            return self.broker.url(user, password, vhost=self.vhost)
+        return f"rabbit://{user}:{password}@127.0.0.1:5672/{self.vhost}"
+
+    def use_users(self, users):
+        """Switch every role to its own user (made after create_vhost, on the stack's vhost)."""
+        old_url, self.users = self.url, users
+        self.url = self.role_url('scheduler')
+        self.config.write_text(self.config.read_text().replace(old_url, self.url))
+        cfg.CONF.set_override('transport_url', self.role_url('agent'))
+
     def rabbitmqctl(self, *args):
         return self.broker.rabbitmqctl(*args) if self.broker else rabbitmqctl(*args)
 
@@ -95,7 +111,7 @@ class Stack:
             result = self.rabbitmqctl(*args)
             if result.returncode != 0:
                 raise RuntimeError(f"rabbitmqctl {args[0]}: {result.stderr.strip()}")
-        cfg.CONF.set_override('transport_url', self.url)
+        cfg.CONF.set_override('transport_url', self.role_url('agent'))
         cfg.CONF.set_override('report_interval', self.report_interval, group='agent')
         for option in AGENT_KEY_OPTIONS:   # the in-process agents sign and verify
             cfg.CONF.set_override(option, self.keys[option], group='signing')
@@ -140,7 +156,8 @@ class Stack:
         return code
 
     def api(self, timeout=20):
-        return scheduler_rpcapi.SchedulerAPI(timeout=timeout)
+        """An operator's client."""
+        return scheduler_rpcapi.SchedulerAPI(timeout=timeout, url=self.role_url('operator'))
 
     def wait_scheduler(self, timeout=60):
         """Until the scheduler answers a call (its queues exist: casts to it are kept)."""
@@ -216,11 +233,16 @@ class Stack:
 
 
 @contextlib.contextmanager
-def running_stack(workdir, hosts, **options):
-    """A Stack with its scheduler and simulated agents started and every host up."""
+def running_stack(workdir, hosts, prepare=None, **options):
+    """A Stack with its scheduler and simulated agents started and every host up.
+
+    ``prepare(stack)`` runs once its vhost exists, before anything starts.
+    """
     stack = Stack(workdir, hosts, **options)
     stack.create_vhost()
     try:
+        if prepare is not None:
+            prepare(stack)
         stack.start_scheduler()
         stack.start_agents()
         stack.wait_hosts_up()
