@@ -200,3 +200,17 @@ class KeyDirectory:
 def key_name_of(path):
     """The signer name a key file gives: its file name without the extension."""
     return os.path.splitext(os.path.basename(path))[0]
+
+
+class KeySet:
+    """Public keys by name held in memory: what KeyDirectory offers, without files
+    (benchmarks and tests)."""
+
+    def __init__(self, public_keys):
+        self.public_keys = dict(public_keys)
+
+    def get(self, name):
+        return self.public_keys.get(name) if isinstance(name, str) else None
+
+    def names(self):
+        return sorted(self.public_keys)

@@ -157,7 +157,8 @@ def _show(value, limit=60):
 
 def _envelope_fields(method, envelope):
     """(signer, timestamp_ms, nonce, signature bytes) or Forbidden naming the bad field."""
-    if not isinstance(envelope, dict) or envelope.get('v') != ENVELOPE_VERSION:
+    version = envelope.get('v') if isinstance(envelope, dict) else None
+    if type(version) is not int or version != ENVELOPE_VERSION:     # not True, not 1.0
         raise forbidden(method, f"{ENVELOPE_KEY}: not a version {ENVELOPE_VERSION} envelope")
     signer, timestamp_ms = envelope.get('signer'), envelope.get('ts')
     nonce, signature = envelope.get('nonce'), envelope.get('sig')

@@ -19,19 +19,6 @@ class FixedClock:
         return self.now
 
 
-class Directory:
-    """A key directory in memory: name -> public key."""
-
-    def __init__(self, **by_name):
-        self.by_name = by_name
-
-    def get(self, name):
-        return self.by_name.get(name)
-
-    def names(self):
-        return sorted(self.by_name)
-
-
 @pytest.fixture
 def host_key():
     return keys.generate()
@@ -44,7 +31,7 @@ def clock():
 
 @pytest.fixture
 def verifier(host_key, clock):
-    return signing.Verifier(Directory(h1=host_key.public_key()), max_skew_s=60,
+    return signing.Verifier(keys.KeySet({'h1': host_key.public_key()}), max_skew_s=60,
                             replay_capacity=1000, clock=clock)
 
 
@@ -99,6 +86,10 @@ def _bad_version(ctxt, args):
     ctxt[signing.ENVELOPE_KEY]['v'] = 2
 
 
+def _bool_version(ctxt, args):
+    ctxt[signing.ENVELOPE_KEY]['v'] = True
+
+
 def _bool_ts(ctxt, args):
     ctxt[signing.ENVELOPE_KEY]['ts'] = True
 
@@ -121,6 +112,7 @@ REFUSALS = [
     ('signer is another host', _other_signer, "signed by 'h2', not by host 'h1'"),
     ('signature not 64 bytes', _bad_sig, 'sig: not a base64 Ed25519 signature'),
     ('unknown envelope version', _bad_version, 'not a version 1 envelope'),
+    ('version a boolean', _bool_version, 'not a version 1 envelope'),
     ('timestamp a boolean', _bool_ts, 'ts: not an integer'),
     ('nonce too short', _short_nonce, 'nonce: not 32 hex digits'),
     ('signer too long', _hostile_signer, 'signer: not a name'),
@@ -187,7 +179,7 @@ def test_the_timestamp_must_be_within_the_clock_skew(host_key, verifier, clock, 
 
 
 def test_replay_memory_is_bounded_and_expires(host_key, clock):
-    verifier = signing.Verifier(Directory(h1=host_key.public_key()), max_skew_s=60,
+    verifier = signing.Verifier(keys.KeySet({'h1': host_key.public_key()}), max_skew_s=60,
                                 replay_capacity=100, clock=clock)
     for _ in range(100):
         ctxt, args = signed(host_key, clock)
@@ -203,7 +195,7 @@ def test_replay_memory_is_bounded_and_expires(host_key, clock):
 
 
 def test_not_required_accepts_unsigned_only_from_hosts_without_a_key(host_key, clock):
-    verifier = signing.Verifier(Directory(h1=host_key.public_key()), required=False,
+    verifier = signing.Verifier(keys.KeySet({'h1': host_key.public_key()}), required=False,
                                 clock=clock)
     verifier.verify({}, 'report_host', 'kvmfleet-scheduler', {}, 'h2')
     with pytest.raises(rpc.BusError) as excinfo:
@@ -220,7 +212,8 @@ def test_a_message_that_names_no_host_is_refused(host_key, clock, verifier):
 
 def test_any_enrolled_key_may_sign_when_the_receiver_trusts_a_set(clock):
     scheduler_key = keys.generate()
-    verifier = signing.Verifier(Directory(sched_a=scheduler_key.public_key()), clock=clock)
+    verifier = signing.Verifier(keys.KeySet({'sched_a': scheduler_key.public_key()}),
+                                clock=clock)
     ctxt, args = signed(scheduler_key, clock, method='build_instance', target='h1',
                         args={'instance': 'u1'}, signer='sched_a')
     verifier.verify(ctxt, 'build_instance', 'h1', args, signing.ANY_ENROLLED)
