@@ -244,14 +244,14 @@ def verified(signer_of, target_of):
 
         @functools.wraps(method)
         def wrapper(self, ctxt, **kwargs):
+            verifier = getattr(self, 'verifier', None)
+            if verifier is not None:     # first: nothing unauthenticated is even parsed
+                verifier.verify(ctxt, method.__name__, target_of(self), kwargs,
+                                signer_of(self, kwargs))
             try:     # wrong or missing arguments: InvalidInput, as rpc.endpoint says
                 parameters.bind(self, ctxt, **kwargs)
             except TypeError as exc:
                 raise rpc.invalid(method.__name__, str(exc)) from None
-            verifier = getattr(self, 'verifier', None)
-            if verifier is not None:
-                verifier.verify(ctxt, method.__name__, target_of(self), kwargs,
-                                signer_of(self, kwargs))
             return method(self, ctxt, **kwargs)
         return wrapper
     return decorate
