@@ -74,9 +74,18 @@ def _read(path):
 
 
 def load_private_key(path):
-    """The Ed25519 private key in ``path``; KeyFileError naming the file otherwise."""
+    """The Ed25519 private key in ``path``; KeyFileError naming the file otherwise.
+
+    Like ssh, a key that others than its owner may read is refused: it may not be
+    secret any more.
+    """
+    data = _read(path)
+    mode = os.stat(path).st_mode
+    if mode & 0o077:
+        raise KeyFileError(f"{path}: mode {mode & 0o777:o}: readable by others than its "
+                           f"owner (chmod 600)")
     try:
-        key = serialization.load_pem_private_key(_read(path), password=None)
+        key = serialization.load_pem_private_key(data, password=None)
     except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
         raise KeyFileError(f"{path}: not an unencrypted PEM private key: {exc}") from None
     if not isinstance(key, ed25519.Ed25519PrivateKey):

@@ -34,9 +34,18 @@ def test_an_existing_key_is_not_replaced_without_force(tmp_path):
 def test_unusable_private_keys_name_the_file(tmp_path, content, words):
     path = tmp_path / 'bad.key'
     path.write_bytes(content)
+    os.chmod(path, 0o600)
     with pytest.raises(keys.KeyFileError, match=words) as excinfo:
         keys.load_private_key(str(path))
     assert str(path) in str(excinfo.value)
+
+
+def test_a_private_key_others_may_read_is_refused(tmp_path):
+    path = tmp_path / 'agent.key'
+    keys.write_key_pair(str(path))
+    os.chmod(path, 0o640)
+    with pytest.raises(keys.KeyFileError, match='mode 640: readable by others'):
+        keys.load_private_key(str(path))
 
 
 def test_a_missing_key_names_the_file(tmp_path):
