@@ -50,15 +50,13 @@ def updating_host(manager, kwargs):
 
 
 def batch_host(manager, kwargs):
-    """instance_updates: the one host every result names (a signed batch is one host's)."""
+    """instance_updates: the hosts its results name, in order (one, from a real agent; a
+    simulated fleet's batch may name several, which must then share the signer's key)."""
     updates = kwargs.get('updates')
     if not isinstance(updates, list) or not updates:
         return None
-    hosts = {item.get('host') if isinstance(item, dict) else None for item in updates}
-    if len(hosts) != 1:
-        return None
-    (host,) = hosts
-    return host if isinstance(host, str) else None
+    hosts = [item.get('host') if isinstance(item, dict) else None for item in updates]
+    return tuple(dict.fromkeys(hosts)) if all(isinstance(h, str) for h in hosts) else None
 
 
 def scheduler_target(manager):

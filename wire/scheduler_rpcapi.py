@@ -105,23 +105,14 @@ class SchedulerAPI:
 
         Capped below 1.1, each result leaves as its own 1.0 ``instance_update``
         cast, in order; a cast that fails stops the rest, as a failed batch would.
-        Signed, a batch speaks for one host: results of several hosts (a simulated
-        fleet) leave as one batch per host, each host's in order.
+        Signed as the first result's host: a batch of several hosts (a simulated
+        fleet) is signed by the one key they all share.
         """
         if self.client.can_send_version('1.1'):
-            for host_name, batch in _batches_by_host(updates, self.signer is not None):
-                self._signed_cast(host_name, 'instance_updates', version='1.1', updates=batch)
+            first = updates[0].get('host') if updates and isinstance(updates[0], dict) else None
+            self._signed_cast(first, 'instance_updates', version='1.1', updates=updates)
             return
         for update in updates:
             self.instance_update(update['instance'], update['host'], update['state'],
                                  reason=update.get('reason'))
 
-
-def _batches_by_host(updates, split):
-    """[(host, updates of that host in order)], or the whole batch when not ``split``."""
-    if not split:
-        return [(None, updates)]
-    batches = {}
-    for update in updates:
-        batches.setdefault(update.get('host'), []).append(update)
-    return list(batches.items())

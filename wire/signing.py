@@ -189,17 +189,17 @@ class Verifier:
         self.replays = ReplayGuard(max_skew_s, replay_capacity, clock)
 
     def verify(self, ctxt, method, target, args, expected=ANY_ENROLLED):
-        """None if signed by ``expected`` (or any enrolled key) for ``target``; else Forbidden."""
-        if expected is not ANY_ENROLLED and not isinstance(expected, str):
-            raise forbidden(method, 'the message names no sender to check it against')
+        """None if signed for ``target`` by ``expected`` (a host, or a tuple of hosts that
+        share one key: a batch) or by any enrolled key; else Forbidden."""
+        hosts = _expected_hosts(method, expected)
         envelope = ctxt.get(ENVELOPE_KEY) if isinstance(ctxt, dict) else None
         if envelope is None:
-            if not self.required and not self._enrolled(expected):
+            if not self.required and not self._enrolled(hosts):
                 return
-            raise forbidden(method, f"unsigned message{self._for(expected)}")
+            raise forbidden(method, f"unsigned message{_for(hosts)}")
         signer, timestamp_ms, nonce, signature = _envelope_fields(method, envelope)
-        if expected is not ANY_ENROLLED and signer != expected:
-            raise forbidden(method, f"signed by {_show(signer)}, not by host {_show(expected)}")
+        if hosts is not None and signer not in hosts:
+            raise forbidden(method, f"signed by {_show(signer)}, not by {_hosts_text(hosts)}")
         key = self.keys.get(signer)
         if key is None:
             raise forbidden(method, f"no key enrolled for {_show(signer)}")
@@ -207,27 +207,57 @@ class Verifier:
         if skew_s > self.max_skew_s:
             raise forbidden(method, f"timestamp {skew_s:.0f}s away from this clock (more than "
                                     f"[signing] max_clock_skew {self.max_skew_s}s)")
-        try:
-            key.verify(signature, canonical(_body(method, target, args, signer, timestamp_ms,
-                                                  nonce)))
-        except InvalidSignature:
-            raise forbidden(method, f"bad signature for {_show(signer)} (not its enrolled key, "
-                                    f"or the message was changed)") from None
-        except (TypeError, ValueError, RecursionError) as exc:
-            raise forbidden(method, f"arguments cannot be canonicalised: {exc}") from None
+        _check_signature(method, key, signature,
+                         _body(method, target, args, signer, timestamp_ms, nonce), signer)
+        self._check_shared_key(method, key, signer, hosts)   # after: only key holders get here
         refused = self.replays.remember(signer, nonce)
         if refused:
             raise forbidden(method, f"{refused} from {_show(signer)}")
 
-    def _enrolled(self, expected):
-        if expected is ANY_ENROLLED:
+    def _check_shared_key(self, method, key, signer, hosts):
+        """Every host a batch names must have the signer's key enrolled (a simulated fleet)."""
+        raw = keys.raw_public(key)
+        for host in hosts or ():
+            other = self.keys.get(host) if host != signer else key
+            if other is None or keys.raw_public(other) != raw:
+                raise forbidden(method, f"names host {_show(host)}, whose enrolled key is not "
+                                        f"the signer's ({_show(signer)})")
+
+    def _enrolled(self, hosts):
+        if hosts is None:
             names = getattr(self.keys, 'names', None)
             return bool(names()) if names else True
-        return self.keys.get(expected) is not None
+        return any(self.keys.get(host) is not None for host in hosts)
 
-    @staticmethod
-    def _for(expected):
-        return '' if expected is ANY_ENROLLED else f" for host {_show(expected)}"
+
+def _expected_hosts(method, expected):
+    """None for any enrolled key, else the tuple of host names the message speaks for."""
+    if expected is ANY_ENROLLED:
+        return None
+    hosts = (expected,) if isinstance(expected, str) else expected
+    if isinstance(hosts, tuple) and hosts and all(isinstance(h, str) for h in hosts):
+        return hosts
+    raise forbidden(method, 'the message names no sender to check it against')
+
+
+def _hosts_text(hosts):
+    if len(hosts) == 1:
+        return f"host {_show(hosts[0])}"
+    return f"hosts {_show(hosts[0])} and {len(hosts) - 1} more"
+
+
+def _for(hosts):
+    return '' if hosts is None else f" for {_hosts_text(hosts)}"
+
+
+def _check_signature(method, key, signature, body, signer):
+    try:
+        key.verify(signature, canonical(body))
+    except InvalidSignature:
+        raise forbidden(method, f"bad signature for {_show(signer)} (not its enrolled key, "
+                                f"or the message was changed)") from None
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise forbidden(method, f"arguments cannot be canonicalised: {exc}") from None
 
 
 def verified(signer_of, target_of):

@@ -258,3 +258,20 @@ def test_the_decorator_answers_wrong_arguments_as_invalid_input(caplog):
 def test_without_a_verifier_the_decorator_lets_everything_through():
     endpoint = Endpoint()
     assert endpoint.update({}, host='h1') == 'done'
+
+
+def test_a_batch_may_name_several_hosts_that_share_the_signers_key(host_key, clock):
+    other = keys.generate()
+    verifier = signing.Verifier(keys.KeySet({'h1': host_key.public_key(),
+                                             'h2': host_key.public_key(),
+                                             'h3': other.public_key()}), clock=clock)
+    ctxt, args = signed(host_key, clock, method='instance_updates', args={'updates': []})
+    verifier.verify(ctxt, 'instance_updates', 'kvmfleet-scheduler', args, ('h1', 'h2'))
+    for hosts, words in [(('h1', 'h3'), "names host 'h3', whose enrolled key is not the "
+                                        "signer's ('h1')"),
+                         (('h1', 'h9'), "names host 'h9', whose enrolled key"),
+                         (('h2', 'h3'), "signed by 'h1', not by hosts 'h2' and 1 more")]:
+        ctxt, args = signed(host_key, clock, method='instance_updates', args={'updates': []})
+        with pytest.raises(rpc.BusError) as excinfo:
+            verifier.verify(ctxt, 'instance_updates', 'kvmfleet-scheduler', args, hosts)
+        assert words in reason_of(excinfo)
