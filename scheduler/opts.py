@@ -16,6 +16,7 @@ OPTION_MODULES = (
     'scheduler.warm_state',
     'scheduler.reconcile',
     'scheduler.store.database',
+    'scheduler.trust',
 )
 
 

@@ -14,6 +14,7 @@ OPTION_MODULES = (
     'wire.rpc',
     'wire.upgrade_levels',
     'wire.limits',
+    'wire.signing',
 )
 
 DEFAULT_GROUP = 'DEFAULT'

@@ -21,13 +21,14 @@ from oslo_db import exception as db_exc
 from oslo_log import log as oslo_log
 from sqlalchemy.exc import SQLAlchemyError
 
+from scheduler import trust
 from scheduler.engine import build_engine
 from scheduler.engine_opts import settings_from_conf
 from scheduler.manager import SchedulerManager
 from scheduler.specs.flavors import load_flavors
 from scheduler.store import Store, schema
 from scheduler.store.database import database_settings, default_connection, sqlite_file_missing
-from wire import agent_rpcapi, limits, rpc, scheduler_rpcapi
+from wire import agent_rpcapi, keys, limits, rpc, scheduler_rpcapi
 from wire.files import FileFormatError
 from wire.notify import BackgroundNotifier
 
@@ -66,13 +67,18 @@ def load_catalog(path, bounds=limits.DEFAULT):
 def build_manager(conf=cfg.CONF, store_url=None):
     """The SchedulerManager wired to the store, engine, agents and notifier."""
     agents = agent_rpcapi.AgentAPI()    # first: a bad [upgrade_levels] agent creates nothing
+    agents.signer = trust.signer_from_conf(conf)    # nor does a missing key
+    verifier = trust.verifier_from_conf(conf)
     bounds = limits.from_conf(conf)
     flavors, aliases = load_catalog(conf.scheduler.flavors_file, bounds)
     store = open_store(conf, store_url)
-    return SchedulerManager(store, build_engine(settings_from_conf(conf)), agents,
-                            # off the request path: see wire/notify.py
-                            notifier=BackgroundNotifier(rpc.get_notifier('kvmfleet-scheduler')),
-                            flavors=flavors, aliases=aliases, limits=bounds)
+    manager = SchedulerManager(store, build_engine(settings_from_conf(conf)), agents,
+                               # off the request path: see wire/notify.py
+                               notifier=BackgroundNotifier(
+                                   rpc.get_notifier('kvmfleet-scheduler')),
+                               flavors=flavors, aliases=aliases, limits=bounds)
+    manager.verifier = verifier
+    return manager
 
 
 def sync_command(conf=cfg.CONF):
@@ -151,7 +157,7 @@ def main(argv=None):
         print(f"kvmfleet-scheduler: configuration: {exc}", file=sys.stderr)
         return 2
     except (rpc.BrokerUnavailable, FileFormatError, OSError, RuntimeError,
-            SQLAlchemyError, db_exc.DBError) as exc:
+            SQLAlchemyError, db_exc.DBError, keys.KeyFileError) as exc:
         LOG.error('kvmfleet-scheduler cannot start: %s', exc)
         print(f"kvmfleet-scheduler: {exc}", file=sys.stderr)
         return EXIT_SCHEMA if isinstance(exc, schema.SchemaError) else 1

@@ -15,7 +15,7 @@ from agent.discovery.host import discover
 from agent.discovery.opts import HostSettings
 from agent.domain import domain_name, parse_metadata
 from tests import busfleet
-from tests.functional.bus_stack import Stack
+from tests.functional.bus_stack import running_stack
 from wire import rpc
 from wire.assignment import Assignment
 
@@ -46,15 +46,8 @@ def fixture_hosts(shared_fixtures):
 @pytest.fixture(scope='module')
 def stack(rabbit_url, shared_fixtures, tmp_path_factory):
     hosts = busfleet.fleet(14, prefix='gen') + fixture_hosts(shared_fixtures)
-    stack = Stack(tmp_path_factory.mktemp('bus'), hosts)
-    stack.create_vhost()
-    try:
-        stack.start_scheduler()
-        stack.start_agents()
-        stack.wait_hosts_up()
+    with running_stack(tmp_path_factory.mktemp('bus'), hosts) as stack:
         yield stack
-    finally:
-        stack.close()
 
 
 def request_for(client, index):

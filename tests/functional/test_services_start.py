@@ -9,6 +9,7 @@ import time
 import pytest
 
 from tests.functional.bus_stack import BIN
+from wire import key_commands
 
 
 @pytest.mark.parametrize('command', [
@@ -29,17 +30,21 @@ def test_service_gives_up_on_a_down_broker(tmp_path, command):
     assert time.monotonic() - started < 15
 
 
+def run_in_memory(tmp_path, command, extra_config):
+    """Run a service on the in-memory bus with ``extra_config``; its CompletedProcess."""
+    config = tmp_path / 'service.conf'
+    config.write_text('[DEFAULT]\ntransport_url = kombu+memory:////\n'
+                      f'[database]\nconnection = sqlite:///{tmp_path}/s.sqlite\n' + extra_config)
+    return subprocess.run([str(BIN / command[0]), '--config-file', str(config), *command[1:]],
+                          capture_output=True, text=True, timeout=60)
+
+
 @pytest.mark.parametrize('command,option', [
     (['kvmfleet-scheduler'], 'agent'),
     (['kvmfleet-agent', '--simulate-fleet', 'unused.json'], 'scheduler'),
 ])
 def test_service_refuses_a_bad_upgrade_level_and_creates_nothing(tmp_path, command, option):
-    config = tmp_path / 'capped.conf'
-    config.write_text('[DEFAULT]\ntransport_url = kombu+memory:////\n'
-                      f'[database]\nconnection = sqlite:///{tmp_path}/s.sqlite\n'
-                      f'[upgrade_levels]\n{option} = 1.9\n')
-    result = subprocess.run([str(BIN / command[0]), '--config-file', str(config), *command[1:]],
-                            capture_output=True, text=True, timeout=60)
+    result = run_in_memory(tmp_path, command, f'[upgrade_levels]\n{option} = 1.9\n')
     assert result.returncode in (1, 2)
     assert f"[upgrade_levels] {option} = '1.9'" in result.stderr
     assert 'Traceback' not in result.stderr
@@ -47,10 +52,13 @@ def test_service_refuses_a_bad_upgrade_level_and_creates_nothing(tmp_path, comma
 
 
 def scheduler_config(tmp_path, extra=''):
+    """A scheduler on the in-memory bus with its signing key; [database] options in ``extra``."""
+    keys = key_commands.provision(tmp_path / 'keys', [])
     config = tmp_path / 'scheduler.conf'
     config.write_text('[DEFAULT]\ntransport_url = kombu+memory:////\n'
                       f'log_file = {tmp_path}/scheduler.log\n'
-                      f'[database]\nconnection = sqlite:///{tmp_path}/s.sqlite\n{extra}')
+                      + key_commands.config_section(keys)
+                      + f'[database]\nconnection = sqlite:///{tmp_path}/s.sqlite\n{extra}')
     return config
 
 
@@ -96,3 +104,18 @@ def test_scheduler_with_sync_on_startup_migrates_then_serves(tmp_path):
                              str(config), 'db', 'version'], capture_output=True, text=True,
                             timeout=60)
     assert result.stdout == '0001\n'
+
+
+@pytest.mark.parametrize('command,words', [
+    (['kvmfleet-scheduler'], 'kvmfleet keygen'),
+    (['kvmfleet-agent', '--simulate-fleet', 'unused.json'], 'kvmfleet-agent keygen'),
+])
+def test_service_refuses_to_start_without_its_signing_key(tmp_path, command, words):
+    """Safe by default: no key, no service (rather than unsigned messages)."""
+    result = run_in_memory(tmp_path, command,
+                           f'[signing]\nscheduler_private_key = {tmp_path}/absent.key\n'
+                           f'agent_private_key = {tmp_path}/absent.key\n')
+    assert result.returncode == 1
+    assert f"{tmp_path}/absent.key: cannot read" in result.stderr and words in result.stderr
+    assert 'Traceback' not in result.stderr
+    assert not (tmp_path / 's.sqlite').exists()

@@ -31,6 +31,8 @@ ENABLED_SERVICES=${HARNESS_ENABLED_SERVICES-kvmfleet-scheduler kvmfleet-agent}
 # DevStack's functions the plugin may call.
 define_plugin() { record define_plugin "$@"; }
 echo_summary() { record echo_summary "$@"; }
+# $WORK_DIR/bin: the real kvmfleet commands (the plugin makes and enrols signing keys with
+# them) beside a kvmfleet-manage stub that records its call.
 get_python_exec_prefix() { echo "$WORK_DIR/bin"; }
 install_package() { record install_package "$@"; }
 pip_install() { record pip_install "$@"; }
@@ -65,6 +67,9 @@ IFS=$'\t'
 printf 'kvmfleet-manage\t%s\n' "$*" >> "$HARNESS_CALLS"
 STUB
 chmod +x "$WORK_DIR/bin/kvmfleet-manage"
+for command in kvmfleet kvmfleet-agent kvmfleet-scheduler; do
+  ln -sf "${HARNESS_BIN_DIR:-/usr/local/bin}/$command" "$WORK_DIR/bin/$command"
+done
 
 # shellcheck source=devstack/settings
 source "$REPO_ROOT/devstack/settings"
