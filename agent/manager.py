@@ -17,6 +17,7 @@ import time
 import oslo_messaging as messaging
 from oslo_config import cfg
 
+from agent import trust
 from agent.domain import MetadataError, read_metadata
 from agent.exceptions import AgentError
 from wire import arguments, limits, names, ratelimit, rpc
@@ -52,6 +53,9 @@ class AgentManager:
     """One host's endpoints.  ``topology`` is a callable returning its HostTopology."""
 
     target = messaging.Target(version='1.0')
+    # Checks that orders are signed by a trusted scheduler for this host
+    # (agent/trust.py); the service sets it, unit tests may leave it None.
+    verifier = None
 
     def __init__(self, host_name, driver, topology, scheduler_api, images_path=None,
                  default_image=None):
@@ -106,6 +110,7 @@ class AgentManager:
 
     # -- endpoints ---------------------------------------------------------
     @rpc.endpoint
+    @trust.from_scheduler
     def build_instance(self, ctxt, instance, name=None, assignment=None, spec=None,
                        request=None, **unknown):
         """Verify and launch; the scheduler learns ACTIVE or ERROR (with the reason).
@@ -150,6 +155,7 @@ class AgentManager:
         return parsed_spec, parsed, self._image(request)
 
     @rpc.endpoint
+    @trust.from_scheduler
     def delete_instance(self, ctxt, instance):
         arguments.uuid(instance, 'instance')
         try:
@@ -161,16 +167,19 @@ class AgentManager:
         return None
 
     @rpc.endpoint
+    @trust.from_scheduler
     def stop(self, ctxt, instance):
         arguments.uuid(instance, 'instance')
         return self._power(instance, lambda: self.driver.stop(instance), STOPPED)
 
     @rpc.endpoint
+    @trust.from_scheduler
     def start(self, ctxt, instance):
         arguments.uuid(instance, 'instance')
         return self._power(instance, lambda: _launched(self.driver.start(instance)), ACTIVE)
 
     @rpc.endpoint
+    @trust.from_scheduler
     def reboot(self, ctxt, instance):
         arguments.uuid(instance, 'instance')
         return self._power(instance, lambda: self.driver.reboot(instance), ACTIVE)
@@ -185,6 +194,7 @@ class AgentManager:
         return None
 
     @rpc.endpoint
+    @trust.from_scheduler
     def console_log(self, ctxt, instance):
         arguments.uuid(instance, 'instance')
         if self.driver.state(instance) is None:

@@ -17,6 +17,7 @@ OPTION_MODULES = (
     'agent.driver_opts',
     'agent.network',
     'agent.simulated',
+    'agent.trust',
 )
 
 

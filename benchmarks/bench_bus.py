@@ -131,6 +131,11 @@ def extra_config(args):
         text += f"[agent]\nsimulated_hosts_per_connection = {args.hosts_per_connection}\n"
     if args.notifications == 'off':
         text += '[oslo_messaging_notifications]\ndriver = noop\n'
+    if args.signing == 'off':    # no keys anywhere: nothing signed, nothing checked
+        text += '[signing]\nrequired = false\n' + ''.join(
+            f"{option} = {args.workdir}/no-such-key-{option}\n"
+            for option in ('scheduler_private_key', 'enrolled_hosts_dir',
+                           'agent_private_key', 'trusted_schedulers_dir'))
     return text
 
 
@@ -151,6 +156,9 @@ def main():
                              'of creating files there is part of each simulated build)')
     parser.add_argument('--notifications', choices=('on', 'off'), default='on',
                         help='off: [oslo_messaging_notifications] driver = noop')
+    parser.add_argument('--signing', choices=('on', 'off'), default='on',
+                        help='off: [signing] required = false and no keys (to measure what '
+                             'signing costs; never in production)')
     args = parser.parse_args()
 
     from tests import busfleet
@@ -193,7 +201,8 @@ def main():
         'hosts_up_s': round(hosts_up_s, 1), 'cpus': os.cpu_count(), 'workdir': args.workdir,
         'cpu_ms_per_boot': {name: round(seconds * 1000 / len(uuids), 2)
                             for name, seconds in cpu.items()},
-        'notifications': args.notifications, 'executor_threads': args.executor_threads or 64,
+        'notifications': args.notifications, 'signing': args.signing,
+        'executor_threads': args.executor_threads or 64,
         'hosts_per_connection': args.hosts_per_connection or 100,
     }
     if args.json:

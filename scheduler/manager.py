@@ -14,7 +14,7 @@ import uuid as uuidlib
 import oslo_messaging as messaging
 from oslo_config import cfg
 
-from scheduler import claims, host_views, payloads, reconcile
+from scheduler import claims, host_views, payloads, reconcile, trust
 from scheduler.capacity import shape_capacity
 from scheduler.specs import parse_request
 from scheduler.store import ACTIVE, BUILDING, DELETED, ERROR, STATES, STOPPED, NotFound
@@ -47,6 +47,9 @@ class SchedulerManager:
     """The scheduler's endpoints."""
 
     target = messaging.Target(version='1.1')
+    # Checks that host messages are signed by their host (scheduler/trust.py); the
+    # service sets it, library use and unit tests may leave it None (no check).
+    verifier = None
 
     def __init__(self, store, engine, agent_api, notifier=None, flavors=None, aliases=None,
                  clock=time.time, limits=DEFAULT_LIMITS):
@@ -266,6 +269,7 @@ class SchedulerManager:
 
     # -- from agents -------------------------------------------------------
     @rpc.endpoint
+    @trust.from_host(trust.reporting_host)
     def report_host(self, ctxt, host, instances):
         """Agent heartbeat + topology + domains; reconciled with the store."""
         topology = HostTopology.from_dict(rpc.check(host, dict, 'host'), 'host', self.limits)
@@ -276,7 +280,7 @@ class SchedulerManager:
             record, created, changed = self.store.upsert_host(stored, now=now)
             came_up = self.state.heartbeat(topology.name, now)
             outcome = reconcile.reconcile(self.state, topology.name, domains, now,
-                                          self.engine.policy)
+                                          self.engine.policy, topology)
             self.flags[topology.name] = outcome.flagged
             if created or changed or came_up or outcome.changed or \
                     topology.name not in self.state.fleet:
@@ -293,11 +297,13 @@ class SchedulerManager:
                 'flagged': outcome.flagged}
 
     @rpc.endpoint
+    @trust.from_host(trust.updating_host)
     def instance_update(self, ctxt, instance, host, state, reason=None):
         """An agent's result: ACTIVE / STOPPED / DELETED / ERROR (+ reason)."""
         return self._instance_update(instance, host, state, reason)
 
     @rpc.endpoint
+    @trust.from_host(trust.batch_host)
     def instance_updates(self, ctxt, updates):
         """Several agent results in one message (1.1), applied in order.
 

@@ -14,15 +14,16 @@ import time
 import sqlalchemy
 from hypothesis import strategies as st
 
-from wire import rpc
+from wire import rpc, signing
 
 # What a service may answer over the bus (docs/rpc-api.md, "Errors"); InternalError is
 # a bug and never expected.
 DOCUMENTED_CODES = frozenset((rpc.INVALID_INPUT, rpc.NO_VALID_HOST, rpc.NOT_FOUND,
                               rpc.CONFLICT, rpc.OPERATION_FAILED, rpc.NO_SUCH_METHOD,
-                              rpc.UNSUPPORTED_VERSION))
+                              rpc.UNSUPPORTED_VERSION, signing.FORBIDDEN))
 # Refusals of the message itself: nothing may change.
-REFUSALS = frozenset((rpc.INVALID_INPUT, rpc.NO_SUCH_METHOD, rpc.UNSUPPORTED_VERSION))
+REFUSALS = frozenset((rpc.INVALID_INPUT, rpc.NO_SUCH_METHOD, rpc.UNSUPPORTED_VERSION,
+                      signing.FORBIDDEN))
 
 HOSTILE_STRINGS = (
     '', ' ', '²', '٣', '--5', '0x10', '1e9', '-1', '0-300000000', '0-3,^1', 'NaN', 'inf',

@@ -4,9 +4,11 @@ tools/demo.py tells the story; this module starts and stops what the story needs
 before anything starts, that the broker and libvirt can do their part.
 """
 
+import json
 import os
 import pathlib
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,6 +23,8 @@ TEST_IMAGE = 'test-guest'   # built by tools/build-test-image.sh under /var/lib/
 # at the end removes every queue the demo made.
 DEMO_VHOST = 'kvmfleet-demo'
 TRANSPORT_URL = f'rabbit://guest:guest@127.0.0.1:5672/{DEMO_VHOST}'
+# The name this machine's real agent reports (and is enrolled under).
+REAL_HOST = socket.gethostname()
 START_TIMEOUT = 60
 STOP_TIMEOUT = 15
 
@@ -28,6 +32,12 @@ STOP_TIMEOUT = 15
 def command(name):
     """The path of one of kvmfleet's console scripts, from this Python's environment."""
     return str(BIN / name)
+
+
+def manage_command():
+    """``kvmfleet-manage``, or its module where the console script is not installed yet."""
+    script = BIN / 'kvmfleet-manage'
+    return [str(script)] if script.exists() else [sys.executable, '-m', 'scheduler.cmd.manage']
 
 
 class Processes:
@@ -72,13 +82,21 @@ class DemoError(RuntimeError):
 
 
 def write_config(state_dir):
-    """The configuration file shared by the scheduler, the agents and the CLI."""
+    """The configuration file shared by the scheduler, the agents and the CLI.
+
+    With the signing keys of a one-machine deployment (wire/key_commands.py): every
+    sample host and this machine's real agent enrolled, the scheduler trusted.
+    """
+    from wire import key_commands  # the venv's kvmfleet, imported only when the demo runs
+    with open(FLEET_FILE, encoding='utf-8') as handle:
+        names = [host['name'] for host in json.load(handle)['hosts']] + [REAL_HOST]
+    signing = key_commands.provision(state_dir / 'keys', names)
     lines = ['[DEFAULT]', f'transport_url = {TRANSPORT_URL}',
              '[database]', f'connection = sqlite:///{state_dir}/kvmfleet.sqlite',
              '[scheduler]', f'flavors_file = {FLAVORS_FILE}',
              '[agent]', f'simulation_path = {state_dir}/simulated']
     path = state_dir / 'kvmfleet.conf'
-    path.write_text('\n'.join(lines) + '\n')
+    path.write_text('\n'.join(lines) + '\n' + key_commands.config_section(signing))
     return path
 
 
@@ -106,7 +124,7 @@ def write_real_agent_config(state_dir):
     lines = ['[DEFAULT]', f'instances_path = {state_dir}/instances',
              '[compute]', f'cpu_dedicated_set = {dedicated}', 'cpu_shared_set = 0',
              '[libvirt]', 'virt_type = qemu', 'connection_uri = qemu:///system',
-             '[agent]', f'default_image = {TEST_IMAGE}']
+             '[agent]', f'default_image = {TEST_IMAGE}', f'host = {REAL_HOST}']
     path = state_dir / 'kvmfleet-agent.conf'
     path.write_text('\n'.join(lines) + '\n')
     return path

@@ -63,8 +63,10 @@ setup_python() {
 }
 
 setup_rabbitmq() {
-  port_open 5672 && return 0
+  # Installed even when a broker already listens: the TLS tests start a private node of
+  # their own from /usr/lib/rabbitmq/bin (tests/functional/tls_broker.py).
   apt_install rabbitmq-server
+  port_open 5672 && return 0
   step "starting RabbitMQ"
   # The default descriptor limit lets RabbitMQ take only ~800 sockets; simulated fleets need more.
   ulimit -n 65536 2>/dev/null || true

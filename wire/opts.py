@@ -16,6 +16,7 @@ OPTION_MODULES = (
     'wire.arguments',
     'wire.upgrade_levels',
     'wire.limits',
+    'wire.signing',
 )
 
 DEFAULT_GROUP = 'DEFAULT'

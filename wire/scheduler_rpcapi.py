@@ -16,7 +16,7 @@ Conflict, OperationFailed, InternalError).  docs/rpc-api.md documents each
 method's payload and answer.
 """
 
-from wire import upgrade_levels
+from wire import signing, upgrade_levels
 
 TOPIC = 'kvmfleet-scheduler'
 VERSION = '1.1'
@@ -26,18 +26,26 @@ class SchedulerAPI:
     """Calls into the scheduler.  ``timeout`` bounds every call (seconds).
 
     The client is capped by ``[upgrade_levels] scheduler`` (wire/upgrade_levels.py);
-    a bad value raises InvalidUpgradeLevel here.
+    a bad value raises InvalidUpgradeLevel here.  An agent passes its host key's
+    ``signer`` (wire/signing.py): its reports and results then carry the signed
+    envelope the scheduler requires; operators' calls are never signed.
     """
 
-    def __init__(self, timeout=None, url=None):
+    def __init__(self, timeout=None, url=None, signer=None):
         self.client = upgrade_levels.get_rpc_client('scheduler', TOPIC, VERSION,
                                                     timeout=timeout, url=url)
+        self.signer = signer
 
     def _call(self, method, **kwargs):
         return self.client.prepare(version='1.0').call({}, method, **kwargs)
 
     def _cast(self, method, **kwargs):
         self.client.prepare(version='1.0').cast({}, method, **kwargs)
+
+    def _signed_cast(self, host_name, method, version='1.0', **kwargs):
+        """Cast an agent message, signed as ``host_name`` when this client has a signer."""
+        ctxt = signing.context_for(self.signer, method, TOPIC, kwargs, host_name)
+        self.client.prepare(version=version).cast(ctxt, method, **kwargs)
 
     # -- operators ---------------------------------------------------------
     def boot(self, request, instance_uuids=None):
@@ -84,22 +92,27 @@ class SchedulerAPI:
     # -- agents ------------------------------------------------------------
     def report_host(self, host, instances):
         """Agent heartbeat: its topology dict and the instances its libvirt runs."""
-        self._cast('report_host', host=host, instances=instances)
+        self._signed_cast(host.get('name') if isinstance(host, dict) else None,
+                          'report_host', host=host, instances=instances)
 
     def instance_update(self, instance, host, state, reason=None):
         """Agent result of a build or lifecycle operation."""
-        self._cast('instance_update', instance=instance, host=host, state=state,
-                   reason=reason)
+        self._signed_cast(host, 'instance_update', instance=instance, host=host, state=state,
+                          reason=reason)
 
     def instance_updates(self, updates):
         """Several agent results, in order: [{instance, host, state, reason}] (1.1).
 
         Capped below 1.1, each result leaves as its own 1.0 ``instance_update``
         cast, in order; a cast that fails stops the rest, as a failed batch would.
+        Signed as the first result's host: a batch of several hosts (a simulated
+        fleet) is signed by the one key they all share.
         """
         if self.client.can_send_version('1.1'):
-            self.client.prepare(version='1.1').cast({}, 'instance_updates', updates=updates)
+            first = updates[0].get('host') if updates and isinstance(updates[0], dict) else None
+            self._signed_cast(first, 'instance_updates', version='1.1', updates=updates)
             return
         for update in updates:
             self.instance_update(update['instance'], update['host'], update['state'],
                                  reason=update.get('reason'))
+

@@ -14,7 +14,7 @@ import threading
 from oslo_config import cfg
 from oslo_log import log as oslo_log
 
-from agent import driver_opts, lifecycle, simulated
+from agent import driver_opts, lifecycle, simulated, trust
 from agent.discovery import opts as discovery_opts
 from agent.discovery.host import discover
 from agent.driver import InstanceDriver
@@ -147,8 +147,10 @@ def run(args, conf=cfg.CONF):
     watchers = []
     try:
         rpc.wait_for_broker()
+        client = scheduler_rpcapi.SchedulerAPI()    # a bad [upgrade_levels] fails first
+        client.signer, verifier = trust.signer_from_conf(conf), trust.verifier_from_conf(conf)
         # results and reports leave in order, results batched (agent/updates.py)
-        scheduler_api = BatchingSchedulerAPI(scheduler_rpcapi.SchedulerAPI())
+        scheduler_api = BatchingSchedulerAPI(client)
         if args.simulate_fleet:
             managers, servers = simulated.build_fleet(args.simulate_fleet, scheduler_api)
         else:
@@ -156,6 +158,7 @@ def run(args, conf=cfg.CONF):
             watchers.append(watch(manager, conf))
             managers = [manager]
             servers = [rpc.get_rpc_server(agent_rpcapi.TOPIC, name, [manager])]
+        trust.guard(managers, verifier)
     except (rpc.BrokerUnavailable, AgentError, OSError, ValueError) as exc:
         LOG.error('kvmfleet-agent cannot start: %s', exc)
         print(f"kvmfleet-agent: {exc}", file=sys.stderr)

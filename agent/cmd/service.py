@@ -9,7 +9,7 @@ import sys
 
 from oslo_config import cfg
 
-from agent.cmd import discover, run
+from agent.cmd import discover, keys, run
 
 PROJECT = 'kvmfleet'
 
@@ -23,6 +23,10 @@ def build_parser():
     commands = parser.add_subparsers(dest='command')
     discover.add_arguments(commands.add_parser(
         'discover', help='print the host topology this agent reports'))
+    keys.add_keygen_arguments(commands.add_parser(
+        'keygen', help="make this host's signing key pair"))
+    keys.add_trust_arguments(commands.add_parser(
+        'trust-scheduler', help="obey orders signed with this scheduler's key"))
     return parser
 
 
@@ -51,6 +55,10 @@ def main(argv=None):
         return run.run(args)
     if args.command == 'discover':
         return discover.run(args)
+    if args.command == 'keygen':
+        return keys.run_keygen(args)
+    if args.command == 'trust-scheduler':
+        return keys.run_trust(args)
     parser.error(f"unknown command {args.command}")
 
 

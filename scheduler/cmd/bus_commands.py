@@ -186,7 +186,15 @@ def _settled(item, target):
     return item['state'] in SETTLED and not item['task']
 
 
+def every_field(parsed_args):
+    """--long, or a format for scripts (json, yaml): they get the whole answer."""
+    return parsed_args.long or getattr(parsed_args, 'formatter', None) in STRUCTURED_FORMATS
+
+
 # -- instances ----------------------------------------------------------------
+STRUCTURED_FORMATS = ('json', 'yaml')
+
+
 class InstanceLister(BusCommand, lister.Lister):
     """Base of the commands answering instances: one row each, --long for every field."""
 
@@ -197,7 +205,8 @@ class InstanceLister(BusCommand, lister.Lister):
         return parser
 
     def instances(self, parsed_args, items):
-        names = bus_render.column_names(items, bus_render.INSTANCE_COLUMNS, parsed_args.long)
+        names = bus_render.column_names(items, bus_render.INSTANCE_COLUMNS,
+                                        every_field(parsed_args))
         return names, bus_render.rows(items, names)
 
 
@@ -308,7 +317,7 @@ class Hosts(BusCommand, lister.Lister):
 
     def take_action(self, parsed_args):
         hosts = [bus_render.with_status(h) for h in self.scheduler.hosts()['hosts']]
-        names = bus_render.column_names(hosts, bus_render.HOST_COLUMNS, parsed_args.long)
+        names = bus_render.column_names(hosts, bus_render.HOST_COLUMNS, every_field(parsed_args))
         return names, bus_render.rows(hosts, names)
 
 

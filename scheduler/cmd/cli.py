@@ -26,7 +26,8 @@ from scheduler.cmd.cli_base import EXIT_BAD_INPUT, argparse_commands, fail
 # Modules whose commands() are added, in help order.
 COMMAND_MODULES = (
     'scheduler.cmd.local_commands',     # simulate, capacity: files in, no services
-    'scheduler.cmd.bus_commands',       # boot, list, show, ... over the bus
+    'scheduler.cmd.bus_commands',       # boot, list, show, ... over the bus (capacity --live)
+    'scheduler.cmd.key_commands',       # keygen, enrol-host: message signing keys
 )
 CONSOLE_LEVELS = {0: logging.ERROR, 1: logging.WARNING, 2: logging.INFO}
 

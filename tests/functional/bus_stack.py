@@ -19,12 +19,12 @@ import uuid as uuidlib
 
 from oslo_config import cfg
 
-from agent import simulated
+from agent import simulated, trust
 from agent.cmd.run import stop_servers
 from agent.manager import Reporter
 from agent.updates import BatchingSchedulerAPI
 from scheduler.store import Store
-from wire import rpc, scheduler_rpcapi
+from wire import key_commands, rpc, scheduler_rpcapi
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 BIN = pathlib.Path(sys.executable).parent
@@ -52,38 +52,78 @@ simulation_path = {sim}
 """
 
 
+AGENT_KEY_OPTIONS = ('agent_private_key', 'trusted_schedulers_dir')
+
+
 class Stack:
     """Scheduler process + in-process simulated agents on a private vhost."""
 
     def __init__(self, workdir, hosts, report_interval=2, down_time=60, grace=30,
-                 on_change=True, hosts_per_connection=25, extra_config=''):
+                 on_change=True, hosts_per_connection=25, extra_config='', broker=None,
+                 users=None):
         self.workdir = pathlib.Path(workdir)
         self.vhost = f"kvmfleet-test-{uuidlib.uuid4().hex[:10]}"
-        self.url = f"rabbit://guest:guest@127.0.0.1:5672/{self.vhost}"
+        # another broker (tests/functional/tls_broker.py): its URL, rabbitmqctl and CA
+        self.broker = broker
+        # {'scheduler'|'agent'|'operator': (user, password)}: each role its own user
+        self.users = users or {}
+        self.url = self.role_url('scheduler')
+        if broker:
+            extra_config = broker.client_config() + extra_config
         self.fleet_path = self.workdir / 'fleet.json'
         self.fleet_path.write_text(json.dumps({'version': 1, 'hosts': hosts}))
         self.host_names = [h['name'] for h in hosts]
         self.db = self.workdir / 'kvmfleet.sqlite'
         self.config = self.workdir / 'kvmfleet.conf'
+        # signed as in production: every fleet host enrolled, the scheduler trusted
+        self.keys = key_commands.provision(self.workdir / 'keys', self.host_names)
         self.config.write_text(CONFIG.format(
             url=self.url, down_time=down_time, log=self.workdir / 'scheduler.log',
             db=self.db, flavors=REPO / 'etc' / 'kvmfleet' / 'flavors.yaml', grace=grace,
             report_interval=report_interval, on_change=on_change,
-            sim=self.workdir / 'sim') + extra_config)
+            sim=self.workdir / 'sim') + key_commands.config_section(self.keys) + extra_config)
         self.hosts_per_connection = hosts_per_connection
         self.report_interval = report_interval
         self.scheduler = None
         self.managers, self.servers, self.reporter = [], [], None
 
     # -- broker ------------------------------------------------------------
+    def role_url(self, role):
+        """The transport URL of ``role`` (guest unless the stack has a user for it)."""
+        user, password = self.users.get(role, ('guest', 'guest'))
+        if self.broker:
+            return self.broker.url(user, password, vhost=self.vhost)
+        return f"rabbit://{user}:{password}@127.0.0.1:5672/{self.vhost}"
+
+    def use_users(self, users):
+        """Switch every role to its own user (made after create_vhost, on the stack's vhost)."""
+        old_url, self.users = self.url, users
+        self.url = self.role_url('scheduler')
+        self.config.write_text(self.config.read_text().replace(old_url, self.url))
+        cfg.CONF.set_override('transport_url', self.role_url('agent'))
+
+    def rabbitmqctl(self, *args):
+        return self.broker.rabbitmqctl(*args) if self.broker else rabbitmqctl(*args)
+
     def create_vhost(self):
         for args in (('add_vhost', self.vhost),
                      ('set_permissions', '-p', self.vhost, 'guest', '.*', '.*', '.*')):
-            result = rabbitmqctl(*args)
+            result = self.rabbitmqctl(*args)
             if result.returncode != 0:
                 raise RuntimeError(f"rabbitmqctl {args[0]}: {result.stderr.strip()}")
-        cfg.CONF.set_override('transport_url', self.url)
+        cfg.CONF.set_override('transport_url', self.role_url('agent'))
         cfg.CONF.set_override('report_interval', self.report_interval, group='agent')
+        for option in AGENT_KEY_OPTIONS:   # the in-process agents sign and verify
+            cfg.CONF.set_override(option, self.keys[option], group='signing')
+        for option, value in self.broker_options():
+            cfg.CONF.set_override(option, value, group='oslo_messaging_rabbit')
+
+    def broker_options(self):
+        return self.broker.client_options().items() if self.broker else ()
+
+    def enrol(self, host_name):
+        """Enrol one more host (e.g. a real agent's) with the stack's agent key."""
+        key_commands.provision(self.workdir / 'keys', [host_name])
 
     def close(self):
         self.stop_agents()
@@ -91,13 +131,27 @@ class Stack:
         rpc.reset_transports()
         cfg.CONF.clear_override('transport_url')
         cfg.CONF.clear_override('report_interval', group='agent')
-        rabbitmqctl('delete_vhost', self.vhost)
+        for option in AGENT_KEY_OPTIONS:
+            cfg.CONF.clear_override(option, group='signing')
+        for option, _ in self.broker_options():
+            cfg.CONF.clear_override(option, group='oslo_messaging_rabbit')
+        self.rabbitmqctl('delete_vhost', self.vhost)
 
     # -- scheduler process -------------------------------------------------
     def start_scheduler(self):
+        self.sync_database()
         self.scheduler = subprocess.Popen(
             [str(BIN / 'kvmfleet-scheduler'), '--config-file', str(self.config)],
             stdout=subprocess.DEVNULL, stderr=open(self.workdir / 'scheduler.err', 'a'))
+
+    def sync_database(self):
+        """``kvmfleet-manage db sync``, as an operator runs it before starting a scheduler
+        (idempotent; the module, so it runs before the console script is installed)."""
+        result = subprocess.run(
+            [sys.executable, '-m', 'scheduler.cmd.manage', '--config-file', str(self.config),
+             'db', 'sync'], capture_output=True, text=True, timeout=120)
+        if result.returncode != 0:
+            raise RuntimeError(f"kvmfleet-manage db sync: {result.stderr.strip()}")
 
     def stop_scheduler(self, timeout=30):
         if self.scheduler is None:
@@ -112,7 +166,8 @@ class Stack:
         return code
 
     def api(self, timeout=20):
-        return scheduler_rpcapi.SchedulerAPI(timeout=timeout)
+        """An operator's client."""
+        return scheduler_rpcapi.SchedulerAPI(timeout=timeout, url=self.role_url('operator'))
 
     def wait_scheduler(self, timeout=60):
         """Until the scheduler answers a call (its queues exist: casts to it are kept)."""
@@ -143,10 +198,12 @@ class Stack:
 
     # -- simulated agents (in process) -------------------------------------
     def start_agents(self):
-        api = BatchingSchedulerAPI(scheduler_rpcapi.SchedulerAPI())   # as kvmfleet-agent
+        api = BatchingSchedulerAPI(scheduler_rpcapi.SchedulerAPI(   # as kvmfleet-agent
+            signer=trust.signer_from_conf()))
         self.managers, self.servers = simulated.build_fleet(
             self.fleet_path, api, path=str(self.workdir / 'sim'),
             hosts_per_connection=self.hosts_per_connection)
+        trust.guard(self.managers, trust.verifier_from_conf())
         for server in self.servers:
             server.start()
         for manager in self.managers:
@@ -186,11 +243,16 @@ class Stack:
 
 
 @contextlib.contextmanager
-def running_stack(workdir, hosts, **options):
-    """A Stack with its scheduler and agents up, closed (vhost deleted) on exit."""
+def running_stack(workdir, hosts, prepare=None, **options):
+    """A Stack with its scheduler and simulated agents started and every host up.
+
+    ``prepare(stack)`` runs once its vhost exists, before anything starts.
+    """
     stack = Stack(workdir, hosts, **options)
     stack.create_vhost()
     try:
+        if prepare is not None:
+            prepare(stack)
         stack.start_scheduler()
         stack.start_agents()
         stack.wait_hosts_up()

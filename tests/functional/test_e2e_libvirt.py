@@ -63,6 +63,7 @@ def e2e(rabbit_url, tmp_path_factory):
     stack = Stack(tmp_path_factory.mktemp('e2e'), [], report_interval=2, extra_config=(
         AGENT_CONFIG.format(virt_type=os.environ.get('KVMFLEET_TEST_VIRT_TYPE', 'qemu'),
                             host=host, instances=instances, images=IMAGES)))
+    stack.enrol(host)
     stack.create_vhost()
     agent = None
     try:

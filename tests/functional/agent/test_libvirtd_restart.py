@@ -140,7 +140,7 @@ def boot(stack, name, log):
          '--image', 'hold', '--wait', '--format', 'json'],
         capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stderr
-    [instance] = json.loads(result.stdout)['instances']
+    [instance] = json.loads(result.stdout)      # the CLI prints the boot's instances
     assert instance['state'] == 'ACTIVE'
     wait_for(lambda: f"Instance {instance['uuid']} running on" in log.read_text(), 60, 0.05,
              log)

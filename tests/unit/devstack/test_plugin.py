@@ -11,6 +11,7 @@ import pwd
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -19,6 +20,7 @@ from tests.conftest import missing_service
 
 TOP = pathlib.Path(__file__).resolve().parents[3]
 HARNESS = pathlib.Path(__file__).with_name('harness.sh')
+BIN = pathlib.Path(sys.executable).parent    # the real kvmfleet commands
 PLUGIN_FILES = ['devstack/plugin.sh', 'devstack/settings', 'devstack/lib/kvmfleet']
 SERVICES = ('kvmfleet-scheduler', 'kvmfleet-agent')
 STUB_TRANSPORT_URL = 'rabbit://stackrabbit:secretmq@10.0.0.5:5672/'
@@ -38,7 +40,8 @@ LOCAL_CONF = {
 def run_plugin(work_dir, *args, services=SERVICES, **env):
     """Source the plugin with ARGS (e.g. 'stack', 'extra'); return the recorded calls."""
     environment = {'PATH': os.environ['PATH'], 'HARNESS_ENABLED_SERVICES': ' '.join(services),
-                   **env}
+                   'HARNESS_BIN_DIR': str(BIN),
+                   **{k: os.environ[k] for k in ('PYTHONPATH',) if k in os.environ}, **env}
     result = subprocess.run(['bash', str(HARNESS), str(work_dir), *args], env=environment,
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
@@ -106,6 +109,12 @@ def test_post_config_leaves_unset_host_resources_to_the_defaults(tmp_path):
 def test_post_config_creates_the_database_and_the_directories(tmp_path):
     calls = run_plugin(tmp_path, 'stack', 'post-config')
     assert named(calls, 'recreate_database') == [('kvmfleet',)]
+    conf_dir = tmp_path / 'etc' / 'kvmfleet'
+    assert named(calls, 'kvmfleet-manage') == [(
+        '--config-file', str(conf_dir / 'kvmfleet.conf'),
+        '--config-file', str(conf_dir / 'kvmfleet-scheduler.conf'), 'db', 'sync')]
+    names = [call[0] for call in calls]
+    assert names.index('recreate_database') < names.index('kvmfleet-manage')
     assert (tmp_path / 'etc' / 'kvmfleet').is_dir()
     assert (tmp_path / 'opt' / 'stack' / 'data' / 'kvmfleet').is_dir()
 
@@ -151,6 +160,7 @@ def test_an_agent_only_host_gets_no_database(tmp_path):
                        **LOCAL_CONF)
     values = ini_values(calls, tmp_path)
     assert not named(calls, 'recreate_database')
+    assert not named(calls, 'kvmfleet-manage')
     assert not [key for key in values if key[0] == 'kvmfleet-scheduler.conf']
     assert values[('kvmfleet.conf', 'DEFAULT', 'transport_url')] == STUB_TRANSPORT_URL
     assert values[('kvmfleet-agent.conf', 'compute', 'cpu_shared_set')] == '0-1'
@@ -168,7 +178,7 @@ def test_extra_starts_the_scheduler_then_the_agent_with_their_config_files(tmp_p
     assert [name for name, _ in started] == ['kvmfleet-scheduler', 'kvmfleet-agent']
     conf_dir = tmp_path / 'etc' / 'kvmfleet'
     for name, command in started:
-        assert command.split() == [f'/usr/local/bin/{name}',
+        assert command.split() == [str(tmp_path / 'bin' / name),
                                    '--config-file', str(conf_dir / 'kvmfleet.conf'),
                                    '--config-file', str(conf_dir / f'{name}.conf')]
 
@@ -219,3 +229,30 @@ def test_every_option_the_plugin_writes_is_a_real_option(tmp_path):
     unknown = [f'{name} [{section}] {option}' for name, section, option in values
                if not any((section, option) in known[reader] for reader in readers[name])]
     assert not unknown, 'not in the configuration samples: ' + ', '.join(unknown)
+
+
+def test_post_config_makes_enrols_and_configures_the_signing_keys(tmp_path):
+    calls = run_plugin(tmp_path, 'stack', 'post-config', KVMFLEET_AGENT_HOST='node-1')
+    values = ini_values(calls, tmp_path)
+    keys = tmp_path / 'etc' / 'kvmfleet' / 'keys'
+    assert values[('kvmfleet-scheduler.conf', 'signing', 'scheduler_private_key')] == \
+        str(keys / 'scheduler.key')
+    assert values[('kvmfleet-scheduler.conf', 'signing', 'enrolled_hosts_dir')] == \
+        str(keys / 'hosts')
+    assert values[('kvmfleet-agent.conf', 'agent', 'host')] == 'node-1'
+    assert values[('kvmfleet-agent.conf', 'signing', 'trusted_schedulers_dir')] == \
+        str(keys / 'schedulers')
+    assert (keys / 'hosts' / 'node-1.pub').read_bytes() == (keys / 'agent.pub').read_bytes()
+    assert (keys / 'schedulers' / 'scheduler.pub').read_bytes() == \
+        (keys / 'scheduler.pub').read_bytes()
+    assert os.stat(keys / 'agent.key').st_mode & 0o777 == 0o600
+    before = (keys / 'agent.key').read_bytes()
+    run_plugin(tmp_path, 'stack', 'post-config', KVMFLEET_AGENT_HOST='node-1')   # restack
+    assert (keys / 'agent.key').read_bytes() == before
+
+
+def test_an_agent_only_node_makes_its_key_and_enrols_nothing(tmp_path):
+    run_plugin(tmp_path, 'stack', 'post-config', services=['kvmfleet-agent'])
+    keys = tmp_path / 'etc' / 'kvmfleet' / 'keys'
+    assert (keys / 'agent.pub').is_file()
+    assert not (keys / 'hosts').exists() and not (keys / 'scheduler.key').exists()
