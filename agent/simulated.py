@@ -28,6 +28,7 @@ from agent.driver import InstanceDriver
 from agent.driver_opts import DriverConfig
 from agent.libvirt_conn import LibvirtConnection
 from agent.manager import AgentManager
+from agent.network import HostNetworks, TraitBridges
 from wire import agent_rpcapi, rpc
 from wire.context import RequestContextSerializer
 from wire.files import load_fleet
@@ -160,7 +161,8 @@ def simulated_host(topology, path, node_xml, scheduler_api, launch_timeout=5.0):
     conn.restore()
     config = DriverConfig(instances_path=os.path.join(host_dir, 'instances'),
                           images_path=os.path.join(path, 'images'), virt_type='kvm',
-                          launch_timeout=launch_timeout)
+                          launch_timeout=launch_timeout,
+                          networks=HostNetworks(TraitBridges(topology.traits)))
     driver = InstanceDriver(conn, topology, config, vhost_net=False)
     return AgentManager(topology.name, driver, lambda: topology, scheduler_api,
                         default_image=SIMULATED_IMAGE)
