@@ -30,6 +30,7 @@ from agent.libvirt_conn import LibvirtConnection
 from agent.manager import AgentManager
 from wire import agent_rpcapi, rpc
 from wire.files import load_fleet
+from wire.paths import state_path_def
 
 LOG = logging.getLogger(__name__)
 SIMULATED_IMAGE = 'simulated'
@@ -37,7 +38,7 @@ TEST_NODE_XML = ("<node><cpu><mhz>2000</mhz><model>simulated</model></cpu>"
                  "<memory>1073741824</memory></node>\n")
 
 simulated_opts = [
-    cfg.StrOpt('simulation_path', default='/var/lib/kvmfleet/simulated',
+    cfg.StrOpt('simulation_path', default=state_path_def('simulated'),
                help='Directory of a simulated fleet: per-host instance directories and the '
                     'domain XML that outlives an agent restart.'),
     cfg.IntOpt('simulated_hosts_per_connection', default=100, min=1,

@@ -22,14 +22,14 @@ from sqlalchemy.orm import sessionmaker
 from scheduler.store import models
 from scheduler.store import statements as sql
 from wire.assignment import Assignment
+from wire.paths import state_path_of
 
 LOG = logging.getLogger(__name__)
-DEFAULT_STATE_PATH = '/var/lib/kvmfleet'
 
 database_opts = [
     cfg.StrOpt('connection', secret=True,
                help='SQLAlchemy URL of the scheduler store. Default: a SQLite file '
-                    'kvmfleet.sqlite in [DEFAULT] state_path (or /var/lib/kvmfleet). '
+                    'kvmfleet.sqlite in [DEFAULT] state_path. '
                     'PostgreSQL: postgresql+psycopg2://user@host/db.'),
 ]
 cfg.CONF.register_opts(database_opts, group='database')
@@ -89,8 +89,7 @@ def default_connection(conf=cfg.CONF):
     """[database] connection, or a SQLite file under the state path."""
     if conf.database.connection:
         return conf.database.connection
-    state_path = getattr(conf, 'state_path', None) if 'state_path' in conf else None
-    return f"sqlite:///{os.path.join(state_path or DEFAULT_STATE_PATH, 'kvmfleet.sqlite')}"
+    return f"sqlite:///{os.path.join(state_path_of(conf), 'kvmfleet.sqlite')}"
 
 
 def _host_record(row):
