@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from scheduler.engine import build_engine
 from scheduler.engine_opts import settings_from_conf
+from scheduler.filters.nova_names import FilterNameError
 from scheduler.manager import SchedulerManager
 from scheduler.specs.flavors import load_flavors
 from scheduler.store import Store
@@ -59,9 +60,10 @@ def load_catalog(path):
 def build_manager(conf=cfg.CONF, store_url=None):
     """The SchedulerManager wired to the store, engine, agents and notifier."""
     agents = agent_rpcapi.AgentAPI()    # first: a bad [upgrade_levels] agent creates nothing
+    engine = build_engine(settings_from_conf(conf))    # and a bad filter name neither
     flavors, aliases = load_catalog(conf.scheduler.flavors_file)
     store = Store(store_url).create_schema()
-    return SchedulerManager(store, build_engine(settings_from_conf(conf)), agents,
+    return SchedulerManager(store, engine, agents,
                             # off the request path: see wire/notify.py
                             notifier=BackgroundNotifier(rpc.get_notifier('kvmfleet-scheduler')),
                             flavors=flavors, aliases=aliases)
@@ -112,7 +114,7 @@ def main(argv=None):
     try:
         rpc.wait_for_broker()
         manager = build_manager(conf)
-    except cfg.Error as exc:      # e.g. a bad [upgrade_levels] value, found when used
+    except (cfg.Error, FilterNameError) as exc:   # e.g. [upgrade_levels], found when used
         print(f"kvmfleet-scheduler: configuration: {exc}", file=sys.stderr)
         return 2
     except (rpc.BrokerUnavailable, FileFormatError, OSError, RuntimeError,
