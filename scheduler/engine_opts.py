@@ -32,9 +32,10 @@ filter_scheduler_opts = [
                     'the weighers then order those. Larger: closer to weighing every '
                     'host, slower.'),
 ] + [
-    cfg.FloatOpt(f'{name}_weight_multiplier', default=multiplier,
+    cfg.FloatOpt(f'{name}_weight_multiplier', default=multiplier, mutable=True,
                  help=f'Multiplier of the {name} weigher (0 disables it; negative '
-                      'reverses its preference, e.g. pack instead of spread).')
+                      'reverses its preference, e.g. pack instead of spread). Reloaded '
+                      'on SIGHUP.')
     for name, multiplier in DEFAULT_MULTIPLIERS.items()
 ]
 
@@ -61,6 +62,12 @@ def filter_names():
     return {entry.name for entry in metadata.entry_points(group=FILTER_GROUP)}
 
 
+def weigher_multipliers(conf):
+    """{weigher name: multiplier} from ``conf`` (these options are mutable)."""
+    group = conf[GROUP]
+    return {name: group[f'{name}_weight_multiplier'] for name in DEFAULT_MULTIPLIERS}
+
+
 def settings_from_conf(conf=None):
     """EngineSettings from ``conf`` (default: the global CONF), options registered if needed."""
     conf = cfg.CONF if conf is None else conf
@@ -68,8 +75,7 @@ def settings_from_conf(conf=None):
     group = conf[GROUP]
     return EngineSettings(
         enabled_filters=resolve_filter_names(group.enabled_filters, filter_names()),
-        weigher_multipliers={name: group[f'{name}_weight_multiplier']
-                             for name in DEFAULT_MULTIPLIERS},
+        weigher_multipliers=weigher_multipliers(conf),
         cpu_allocation_ratio=conf.cpu_allocation_ratio,
         ram_allocation_ratio=conf.ram_allocation_ratio,
         host_subset_size=group.host_subset_size, max_alternates=group.max_alternates,

@@ -4,10 +4,11 @@ Waits (bounded, logged) for the broker, discovers the host (or loads the
 simulated fleet), reconciles libvirt with the instance directories, serves
 the agent RPC API per host and reports each host periodically and on change.
 SIGTERM or SIGINT stops it cleanly: reporters first, then every RPC server.
+SIGHUP reopens the logs and reloads the mutable options (the log level);
+SIGUSR2 writes a Guru Meditation Report (wire/process.py).
 """
 
 import logging
-import signal
 import sys
 import threading
 
@@ -23,7 +24,7 @@ from agent.exceptions import AgentError
 from agent.libvirt_conn import LibvirtConnection
 from agent.manager import AgentManager, Reporter
 from agent.updates import BatchingSchedulerAPI
-from wire import agent_rpcapi, rpc, scheduler_rpcapi
+from wire import agent_rpcapi, process, rpc, scheduler_rpcapi
 
 LOG = logging.getLogger(__name__)
 
@@ -96,17 +97,18 @@ def real_host(conf, scheduler_api):
                         default_image=conf.agent.default_image), name
 
 
-def serve(managers, servers, stop_event):
-    """Start servers, reconcile + report each host, report until ``stop_event``."""
+def serve(managers, servers, service):
+    """Start servers, reconcile + report each host, report until ``service.stop_event``."""
     for server in servers:
         server.start()
     for manager in managers:
         manager.startup()
     reporter = Reporter(managers)
     reporter.start()
-    LOG.info('Agent serving %d host(s)', len(managers))
-    stop_event.wait()
+    service.ready(f'serving {len(managers)} host(s)')
+    service.stop_event.wait()
     LOG.info('Stopping: %d RPC server(s)', len(servers))
+    service.stopping()
     reporter.stop()
     stop_servers(servers)
     reporter.join(5)
@@ -127,9 +129,9 @@ def stop_servers(servers):
 def run(args, conf=cfg.CONF):
     """The agent service; returns the exit status."""
     oslo_log.setup(conf, 'kvmfleet-agent')
-    stop_event = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop_event.set())
+    service = process.ServiceProcess('kvmfleet-agent', conf)
+    service.install_signals()
+    service.start()
     try:
         rpc.wait_for_broker()
         # results and reports leave in order, results batched (agent/updates.py)
@@ -144,7 +146,7 @@ def run(args, conf=cfg.CONF):
         LOG.error('kvmfleet-agent cannot start: %s', exc)
         print(f"kvmfleet-agent: {exc}", file=sys.stderr)
         return 1
-    serve(managers, servers, stop_event)
+    serve(managers, servers, service)
     scheduler_api.close()
     rpc.reset_transports()
     return 0

@@ -13,6 +13,8 @@ import sys
 
 from oslo_config import cfg
 
+from wire.version import add_version_argument
+
 # Modules whose register(subparsers) adds subcommands, in help order.
 COMMAND_MODULES = (
     'scheduler.cmd.local_commands',     # simulate, capacity: files in, no services
@@ -25,6 +27,7 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog='kvmfleet',
         description='Exact NUMA, CPU pinning, hugepage and SR-IOV placement for KVM hosts.')
+    add_version_argument(parser, 'kvmfleet')
     parser.add_argument('--config-file', action='append', default=[], metavar='PATH',
                         help='oslo.config file (repeatable); later files override earlier.')
     subparsers = parser.add_subparsers(dest='command', metavar='COMMAND', required=True)

@@ -2,12 +2,13 @@
 
 Waits (bounded, logged) for the broker, opens the store (schema created or
 checked), loads the warm view from it, serves topic ``kvmfleet-scheduler``
-and marks hosts down when their reports stop.  SIGTERM/SIGINT: clean stop.
+and marks hosts down when their reports stop.  SIGTERM/SIGINT: clean stop;
+SIGHUP: logs reopened, mutable options (log level, weigher multipliers)
+reloaded; SIGUSR2: Guru Meditation Report (wire/process.py).
 """
 
 import gc
 import logging
-import signal
 import socket
 import sys
 import threading
@@ -17,14 +18,15 @@ from oslo_log import log as oslo_log
 from sqlalchemy.exc import SQLAlchemyError
 
 from scheduler.engine import build_engine
-from scheduler.engine_opts import settings_from_conf
+from scheduler.engine_opts import settings_from_conf, weigher_multipliers
 from scheduler.filters.nova_names import FilterNameError
 from scheduler.manager import SchedulerManager
 from scheduler.specs.flavors import load_flavors
 from scheduler.store import Store
-from wire import agent_rpcapi, rpc, scheduler_rpcapi
+from wire import agent_rpcapi, process, rpc, scheduler_rpcapi
 from wire.files import FileFormatError
 from wire.notify import BackgroundNotifier
+from wire.version import version_line
 
 LOG = logging.getLogger(__name__)
 PROJECT = 'kvmfleet'
@@ -77,8 +79,19 @@ def watch_hosts(manager, stop_event, period):
             LOG.exception('Host liveness check failed')
 
 
-def serve(manager, stop_event, server_name=None):
-    """Serve until ``stop_event``; returns after a clean stop."""
+def reload_engine(manager, conf=cfg.CONF):
+    """The reload hook: the engine takes the (mutable) weigher multipliers anew."""
+    def hook(changed):
+        multipliers = weigher_multipliers(conf)
+        if multipliers != manager.engine.settings.weigher_multipliers:
+            manager.engine.set_weigher_multipliers(multipliers)
+            LOG.info('Weigher multipliers now %s', multipliers)
+    return hook
+
+
+def serve(manager, service, server_name=None):
+    """Serve until ``service.stop_event``; returns after a clean stop."""
+    stop_event = service.stop_event
     server = rpc.get_rpc_server(scheduler_rpcapi.TOPIC, server_name or socket.gethostname(),
                                 [manager])
     server.start()
@@ -86,10 +99,11 @@ def serve(manager, stop_event, server_name=None):
     watcher = threading.Thread(target=watch_hosts, args=(manager, stop_event, period),
                                name='kvmfleet-host-watch', daemon=True)
     watcher.start()
-    LOG.info('Scheduler serving %s with %d known hosts', scheduler_rpcapi.TOPIC,
-             len(manager.state.fleet))
+    service.ready(f'serving {scheduler_rpcapi.TOPIC} with {len(manager.state.fleet)} '
+                  'known hosts')
     stop_event.wait()
     LOG.info('Stopping the scheduler')
+    service.stopping()
     server.stop()
     server.wait()
     watcher.join(5)
@@ -103,14 +117,14 @@ def main(argv=None):
     conf = cfg.CONF
     try:
         conf(sys.argv[1:] if argv is None else argv, project=PROJECT,
-             prog='kvmfleet-scheduler')
+             prog='kvmfleet-scheduler', version=version_line('kvmfleet-scheduler'))
     except (cfg.Error, ValueError) as exc:
         print(f"kvmfleet-scheduler: configuration: {exc}", file=sys.stderr)
         return 2
     oslo_log.setup(conf, 'kvmfleet-scheduler')
-    stop_event = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop_event.set())
+    service = process.ServiceProcess('kvmfleet-scheduler', conf)
+    service.install_signals()
+    service.start()
     try:
         rpc.wait_for_broker()
         manager = build_manager(conf)
@@ -126,7 +140,8 @@ def main(argv=None):
     # docs/benchmarks.md, Placement).
     gc.collect()
     gc.freeze()
-    serve(manager, stop_event)
+    service.on_reload(reload_engine(manager, conf))
+    serve(manager, service)
     rpc.reset_transports()
     return 0
 
