@@ -155,7 +155,9 @@ class ServiceProcess:
         try:
             check_reload(self.conf)
             changed = self.conf.mutate_config_files()
-        except (cfg.Error, ValueError) as exc:
+        except (cfg.Error, ValueError, SystemExit) as exc:
+            # SystemExit: argparse's answer to a bad command-line option value, should
+            # a file change between the check and the reload; it must not end this thread.
             LOG.error('Reload refused, the running configuration stays: %s', exc)
             systemd.notify(systemd.READY)
             return None

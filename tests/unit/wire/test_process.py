@@ -87,3 +87,13 @@ def test_version_comes_from_the_package_metadata():
     release = version.ReleaseInfo()
     assert release.product_string() == 'kvmfleet'
     assert release.version_string_with_package() == version.version_string()
+
+
+def test_a_file_changed_between_the_check_and_the_reload_still_changes_nothing(
+        config, monkeypatch):
+    """oslo.config exits (argparse) on a bad command-line option value read from a file."""
+    path, conf = config
+    monkeypatch.setattr(process, 'check_reload', lambda conf: None)   # the race's window
+    path.write_text('[DEFAULT]\ndebug = maybe\n[g]\nmultiplier = 3\n')
+    assert process.ServiceProcess('test', conf).reload() is None
+    assert (conf.debug, conf.g.multiplier) == (False, 1.0)
