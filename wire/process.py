@@ -10,10 +10,18 @@
   version) on stderr, or in ``[oslo_reports] log_dir``.
 - At start the release and the effective options are logged (secrets masked);
   systemd hears READY=1, RELOADING=1 and STOPPING=1 (wire/systemd.py).
+
+Python runs signal handlers in the main thread only, and only when it runs
+Python code; the kernel may deliver a signal to any thread.  So the main
+thread does not sleep in ``Event.wait()`` (it would not wake for a signal
+another thread received) but in ``select`` on the signal wakeup fd, which
+the C-level handler writes to whichever thread took the signal.
 """
 
 import logging
+import select
 import signal
+import socket
 import threading
 
 from oslo_config import cfg
@@ -25,6 +33,7 @@ from wire.version import ReleaseInfo, version_string
 
 LOG = logging.getLogger(__name__)
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+WAKEUP_PERIOD = 1.0      # seconds; the main thread also wakes on every signal
 
 
 def register_opts(conf):
@@ -103,6 +112,7 @@ class ServiceProcess:
         self._hangup = threading.Event()
         self._hooks = []
         self._reloader = None
+        self._wakeup = None        # (read end, write end) of the signal wakeup socket pair
 
     def on_reload(self, hook):
         """Call ``hook(changed)`` after each successful reload (changed: oslo.config's dict)."""
@@ -115,6 +125,20 @@ class ServiceProcess:
         signal.signal(signal.SIGHUP, self._reload_requested)
         gmr.TextGuruMeditation.setup_autorun(ReleaseInfo(), service_name=self.name,
                                              conf=self.conf)
+        self._wakeup = socket.socketpair()
+        for end in self._wakeup:
+            end.setblocking(False)
+        signal.set_wakeup_fd(self._wakeup[1].fileno(), warn_on_full_buffer=False)
+
+    def wait_for_stop(self):
+        """Sleep in the main thread until a stop signal, running signal handlers at once."""
+        while not self.stop_event.is_set():
+            if self._wakeup is None:               # no handlers installed: nothing to run
+                self.stop_event.wait(WAKEUP_PERIOD)
+                continue
+            readable, _, _ = select.select([self._wakeup[0]], [], [], WAKEUP_PERIOD)
+            if readable:
+                self._wakeup[0].recv(4096)          # the signal numbers; handlers say what
 
     def start(self):
         """Log the release and the options, then serve reloads; after logging is set up."""

@@ -106,7 +106,7 @@ def serve(managers, servers, service):
     reporter = Reporter(managers)
     reporter.start()
     service.ready(f'serving {len(managers)} host(s)')
-    service.stop_event.wait()
+    service.wait_for_stop()
     LOG.info('Stopping: %d RPC server(s)', len(servers))
     service.stopping()
     reporter.stop()

@@ -101,7 +101,7 @@ def serve(manager, service, server_name=None):
     watcher.start()
     service.ready(f'serving {scheduler_rpcapi.TOPIC} with {len(manager.state.fleet)} '
                   'known hosts')
-    stop_event.wait()
+    service.wait_for_stop()
     LOG.info('Stopping the scheduler')
     service.stopping()
     server.stop()
