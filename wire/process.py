@@ -16,6 +16,10 @@ Python code; the kernel may deliver a signal to any thread.  So the main
 thread does not sleep in ``Event.wait()`` (it would not wake for a signal
 another thread received) but in ``select`` on the signal wakeup fd, which
 the C-level handler writes to whichever thread took the signal.
+
+oslo.service's launchers are not used: they own the main loop and fork
+workers around their own service classes, while each kvmfleet service is a
+few threads around oslo.messaging servers; this module adds only the habits.
 """
 
 import logging
