@@ -216,7 +216,8 @@ class InstanceDriver:
             vhost_net=self.vhost_net, machine_type=features.get('machine_type'),
             sev_cbitpos=features.get('sev_cbitpos'),
             sev_reduced_phys_bits=features.get('sev_reduced_phys_bits'),
-            secure_boot_available=bool(features.get('secure_boot_available')))
+            secure_boot_available=bool(features.get('secure_boot_available')),
+            multiqueue_default=self.config.multiqueue_default, networks=self.config.networks)
 
     def _create_files(self, uuid, image, settings):
         path = self.instance_dir(uuid)

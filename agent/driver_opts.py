@@ -11,8 +11,10 @@ import dataclasses
 from oslo_config import cfg
 
 import agent.discovery.opts  # noqa: F401  (registers [libvirt] virt_type)
+from agent import network
 from agent.domain.settings import CPU_MODES, SECLABEL_MODELS
 from agent.exceptions import InvalidConfig
+from agent.network import HostNetworks, networks_from_conf
 from wire import opts as wire_opts
 from wire import paths
 
@@ -41,6 +43,11 @@ agent_opts = [
     cfg.FloatOpt('launch_timeout', default=30.0, min=1.0,
                  help='Seconds a started domain has to reach running before the build is '
                       'declared failed and everything it created is removed.'),
+    cfg.BoolOpt('vif_multiqueue_default', default=True,
+                help='Virtio NICs of guests whose flavor and image do not set '
+                     'hw:vif_multiqueue_enabled get one queue pair per vCPU (capped by the '
+                     "tap limit); false keeps Nova's default of one queue. "
+                     'hw:vif_multiqueue_enabled=false turns it off per flavor.'),
 ]
 
 GROUPS = (('DEFAULT', default_opts), ('libvirt', libvirt_opts), ('agent', agent_opts))
@@ -49,6 +56,7 @@ GROUPS = (('DEFAULT', default_opts), ('libvirt', libvirt_opts), ('agent', agent_
 def register_opts(conf):
     paths.register_opts(conf)      # the defaults under $state_path
     wire_opts.register_groups(conf, GROUPS)
+    network.register_opts(conf)      # [network]: where normal ports are plugged
 
 
 def list_opts():
@@ -70,6 +78,8 @@ class DriverConfig:
     cpu_model: str | None = None
     seclabel_model: str = 'default'
     launch_timeout: float = 30.0
+    multiqueue_default: bool = True
+    networks: HostNetworks = HostNetworks()
 
 
 def config_from_conf(conf=cfg.CONF, detected_virt_type=None):
@@ -84,4 +94,6 @@ def config_from_conf(conf=cfg.CONF, detected_virt_type=None):
     return DriverConfig(
         instances_path=conf.instances_path, images_path=conf.images_path,
         virt_type=virt_type, cpu_mode=conf.libvirt.cpu_mode, cpu_model=conf.libvirt.cpu_model,
-        seclabel_model=conf.libvirt.seclabel_model, launch_timeout=conf.agent.launch_timeout)
+        seclabel_model=conf.libvirt.seclabel_model, launch_timeout=conf.agent.launch_timeout,
+        multiqueue_default=conf.agent.vif_multiqueue_default,
+        networks=networks_from_conf(conf))

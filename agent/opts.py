@@ -14,6 +14,7 @@ OPTION_MODULES = (
     'agent.manager',
     'agent.discovery.opts',
     'agent.driver_opts',
+    'agent.network',
     'agent.simulated',
 )
 

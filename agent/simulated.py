@@ -29,6 +29,7 @@ from agent.driver_opts import DriverConfig
 from agent.libvirt_conn import LibvirtConnection
 from agent.manager import AgentManager
 from wire import agent_rpcapi, rpc
+from wire.context import RequestContextSerializer
 from wire.files import load_fleet
 from wire.paths import state_path_def
 
@@ -226,7 +227,8 @@ def group_server(managers, url=None):
     target = messaging.Target(topic=agent_rpcapi.TOPIC, server=names[0])
     server = messaging.get_rpc_server(rpc.get_transport(url), target, [HostRouter(managers)],
                                       access_policy=messaging.ExplicitRPCAccessPolicy,
-                                      server_cls=MultiHostServer)
+                                      server_cls=MultiHostServer,
+                                      serializer=RequestContextSerializer())
     server.extra_hosts = tuple(names[1:])
     return server
 

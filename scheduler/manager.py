@@ -119,6 +119,7 @@ class SchedulerManager:
                     uuid, names[uuid], request, spec_dict, ERROR,
                     reason=f"NoValidHost: {reason}")
         for assignment in claimed.assignments:
+            LOG.info('Build on %s', assignment.host, extra={'instance_uuid': assignment.instance})
             self._notify('instance.create.start', {'instance': assignment.instance,
                                                    'host': assignment.host})
             self.agents.build_instance(assignment.host, assignment.instance,

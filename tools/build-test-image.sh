@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the tiny test guest: Debian's cloud kernel booted directly with a
-# busybox-static initramfs whose /init prints what the guest sees, then powers off.
+# busybox-static initramfs whose /init prints what the guest sees (and, with
+# kvmfleet_ip=ADDR/PREFIX, puts eth0 on the network), then powers off.
 #
 # Usage: tools/build-test-image.sh [DIR]     (default /var/lib/kvmfleet/images/test-guest)
 # Result: DIR/vmlinuz, DIR/initrd.img, DIR/image.json (the agent's image dict).
@@ -10,7 +11,7 @@ set -euo pipefail
 
 DIR=${1:-/var/lib/kvmfleet/images/test-guest}
 CMDLINE='console=ttyS0 panic=-1 quiet'
-IMAGE_VERSION=2   # bump when the init script changes: older builds are then rebuilt
+IMAGE_VERSION=3   # bump when the init script changes: older builds are then rebuilt
 
 if grep -qs "\"version\": $IMAGE_VERSION," "$DIR/image.json" && [ -s "$DIR/vmlinuz" ] \
     && [ -s "$DIR/initrd.img" ]; then
@@ -90,6 +91,12 @@ if [ -d /sys/class/net/eth0/queues ]; then
   echo "KVMFLEET eth0_rx_queues=\$(ls -d /sys/class/net/eth0/queues/rx-* | wc -l)"
 else
   echo "KVMFLEET eth0_queues=none"
+fi
+# kvmfleet_ip=ADDR/PREFIX on the kernel command line puts eth0 on the network (ping tests).
+ip_addr=\$(sed -n 's/.*kvmfleet_ip=\([0-9./]*\).*/\1/p' /proc/cmdline)
+if [ -n "\$ip_addr" ] && [ -d /sys/class/net/eth0 ]; then
+  ip link set eth0 up && ip addr add "\$ip_addr" dev eth0
+  echo "KVMFLEET eth0_ip=\$(ip -o -4 addr show dev eth0 | awk '{print \$4}')"
 fi
 echo "KVMFLEET done"
 # kvmfleet_hold=N on the kernel command line keeps the guest up N seconds (host-side checks).

@@ -93,7 +93,7 @@ setup_postgres() {
 
 setup_libvirt() {
   apt_install libvirt-daemon-system libvirt-clients libvirt-dev qemu-system-x86 qemu-utils \
-    libxml2-utils tini busybox-static cpio
+    libxml2-utils tini busybox-static cpio swtpm swtpm-tools iproute2 iputils-ping
   # Hugepages: 2 MiB pool for the launch tests; hugetlbfs must be mounted before libvirtd.
   local want_pages=${KVMFLEET_HUGEPAGES:-256}
   if [ "$(cat /proc/sys/vm/nr_hugepages)" -lt "$want_pages" ]; then

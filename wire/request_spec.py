@@ -74,7 +74,7 @@ class RequestSpec:
     pci_requests: tuple = ()
     ports: tuple = ()
     pci_numa_affinity_policy: str = PCI_LEGACY
-    multiqueue: bool = False
+    multiqueue: bool | None = None    # None: the agent's default (on for >= 2 vCPUs)
     mem_encryption: bool = False
     secure_boot: str = SECURE_BOOT_DISABLED
     required_traits: frozenset = frozenset()

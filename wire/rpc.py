@@ -17,6 +17,7 @@ from oslo_config import cfg
 from oslo_messaging import opts as messaging_opts
 from oslo_messaging.rpc import dispatcher as rpc_dispatcher
 
+from wire.context import RequestContextSerializer
 from wire.errors import FieldError, InvalidInput
 
 LOG = logging.getLogger(__name__)
@@ -105,7 +106,8 @@ def reset_transports():
 def get_rpc_client(topic, version, server=None, timeout=None, url=None, version_cap=None):
     target = messaging.Target(topic=topic, version=version, server=server)
     return messaging.get_rpc_client(get_transport(url), target, timeout=timeout,
-                                    version_cap=version_cap)
+                                    version_cap=version_cap,
+                                    serializer=RequestContextSerializer())
 
 
 class ExposedOrPingPolicy(messaging.ExplicitRPCAccessPolicy):
@@ -129,7 +131,8 @@ def get_rpc_server(topic, server, endpoints, url=None):
     """
     target = messaging.Target(topic=topic, server=server)
     return messaging.get_rpc_server(get_transport(url), target, endpoints,
-                                    access_policy=ExposedOrPingPolicy)
+                                    access_policy=ExposedOrPingPolicy,
+                                    serializer=RequestContextSerializer())
 
 
 def get_notifier(publisher_id, url=None):

@@ -1,7 +1,8 @@
 """Domain capabilities XML (virConnectGetDomainCapabilities) -> what guests can get.
 
 Read here: the virt type and machine libvirt answered for, SEV support with
-its guest limits, the UEFI loaders and whether secure boot is possible.
+its guest limits, the UEFI loaders and whether secure boot is possible, and
+the vTPM models and versions libvirt can emulate (swtpm).
 
 Secure boot counts as available when the loader's ``secure`` enum offers
 ``yes``, or when a loader path names a secure-boot build (``secboot``):
@@ -33,6 +34,8 @@ class DomainCapabilities:
     sev_cbitpos: int | None = None           # SEV launch parameters for <launchSecurity>
     sev_reduced_phys_bits: int | None = None
     host_model_features: frozenset = frozenset()
+    tpm_models: tuple = ()           # emulated vTPM models ('tpm-tis', 'tpm-crb')
+    tpm_versions: tuple = ()         # emulated vTPM versions ('1.2', '2.0')
 
     @property
     def uefi(self):
@@ -65,6 +68,7 @@ def parse_domain_capabilities(xml_text):
         sev_cbitpos=_sev_limit(sev, 'cbitpos') if sev_supported else None,
         sev_reduced_phys_bits=_sev_limit(sev, 'reducedPhysBits') if sev_supported else None,
         host_model_features=_host_model_features(root),
+        **_tpm(root.find('devices/tpm')),
     )
 
 
@@ -87,3 +91,15 @@ def _host_model_features(root):
             return frozenset(f.get('name') for f in mode.findall('feature')
                              if f.get('policy') == 'require' and f.get('name'))
     return frozenset()
+
+
+def _tpm(tpm):
+    """The vTPM models and versions of the emulator backend (swtpm), or none.
+
+    libvirt before 8.6 lists no backendVersion: swtpm emulates both versions.
+    """
+    if tpm is None or tpm.get('supported') != 'yes' or \
+            'emulator' not in _enum_values(tpm, 'backendModel'):
+        return {}
+    return {'tpm_models': _enum_values(tpm, 'model'),
+            'tpm_versions': _enum_values(tpm, 'backendVersion') or ('1.2', '2.0')}

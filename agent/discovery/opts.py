@@ -10,8 +10,10 @@ import re
 
 from oslo_config import cfg, types
 
+from agent import network
 from agent.discovery import pci_spec
 from agent.exceptions import InvalidConfig
+from agent.network import HostNetworks, networks_from_conf
 from wire import opts as wire_opts
 from wire.cpuset import CpuSetError, parse_cpuset
 
@@ -65,6 +67,7 @@ GROUPS = (('compute', compute_opts), ('DEFAULT', default_opts), ('pci', pci_opts
 
 def register_opts(conf):
     wire_opts.register_groups(conf, GROUPS)
+    network.register_opts(conf)      # [network]: bridged physical networks are traits
 
 
 def list_opts():
@@ -93,6 +96,7 @@ class HostSettings:
     device_specs: tuple = ()               # pci_spec.DeviceSpec
     virt_type: str = 'kvm'
     num_memory_encrypted_guests: int | None = None
+    networks: HostNetworks = HostNetworks()     # bridged physical networks (traits)
 
 
 def settings_from_conf(conf=cfg.CONF):
@@ -105,6 +109,7 @@ def settings_from_conf(conf=cfg.CONF):
         device_specs=pci_spec.parse_device_specs(conf.pci.device_spec),
         virt_type=conf.libvirt.virt_type,
         num_memory_encrypted_guests=conf.libvirt.num_memory_encrypted_guests,
+        networks=networks_from_conf(conf),
     )
 
 

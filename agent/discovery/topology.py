@@ -44,7 +44,8 @@ def build_topology(name, capabilities, devices, domcaps, settings, node_memory_k
     return HostTopology(
         name=name, cells=cells, pci_devices=whitelisted_devices(devices, settings),
         sev_slots=sev_slots, secure_boot=bool(domcaps and domcaps.secure_boot),
-        traits=host_traits.host_traits(capabilities, domcaps, sev_slots))
+        traits=host_traits.host_traits(capabilities, domcaps, sev_slots)
+        | settings.networks.traits())
 
 
 def guest_cpu_sets(capabilities, settings):

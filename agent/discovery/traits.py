@@ -6,6 +6,8 @@ are the host ``<cpu>`` ones, expanded with those its model implies
 host-model requires.
 """
 
+from wire.guest_hardware import TPM_MODEL_TRAITS, TPM_VERSION_TRAITS
+
 CPU_FLAG_TRAITS = {
     'aes': 'HW_CPU_X86_AESNI',
     'avx': 'HW_CPU_X86_AVX',
@@ -56,4 +58,14 @@ def host_traits(capabilities, domcaps, sev_slots):
         traits.add(TRAIT_SECURE_BOOT)
     if sev_slots > 0:
         traits.add(TRAIT_AMD_SEV)
+    if domcaps is not None:
+        traits |= tpm_traits(domcaps)
     return frozenset(traits)
+
+
+def tpm_traits(domcaps):
+    """The vTPM traits (the names requests require: wire.guest_hardware)."""
+    if not domcaps.tpm_versions or not domcaps.tpm_models:
+        return set()
+    return ({TPM_VERSION_TRAITS[v] for v in domcaps.tpm_versions if v in TPM_VERSION_TRAITS}
+            | {TPM_MODEL_TRAITS[m] for m in domcaps.tpm_models if m in TPM_MODEL_TRAITS})

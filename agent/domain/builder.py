@@ -14,7 +14,7 @@ At least one of ``kernel`` and ``disk`` is present.
 import uuid as uuid_lib
 import xml.etree.ElementTree as ET
 
-from agent.domain import cputune, devices, memory, metadata, numa, security
+from agent.domain import cputune, devices, guest_devices, memory, metadata, numa, security
 from agent.domain.settings import DomainBuildError
 
 DOMAIN_NAME_PREFIX = 'kvmfleet-'
@@ -37,6 +37,7 @@ def domain_name(uuid):
 def build_domain(spec, assignment, image, settings, ports=None, flavor=None):
     """The <domain> element for one instance (see the module docstring for ``image``)."""
     _check_inputs(spec, assignment, image, settings)
+    hardware, quota = guest_devices.hardware_of(spec)
     uuid = instance_uuid(assignment.instance)
     domain = ET.Element('domain', {'type': settings.virt_type})
     ET.SubElement(domain, 'name').text = domain_name(uuid)
@@ -49,16 +50,19 @@ def build_domain(spec, assignment, image, settings, ports=None, flavor=None):
     domain.extend(memory.memory_elements(assignment))
     _append(domain, memory.memory_backing_element(spec, assignment))
     domain.append(cputune.vcpu_element(spec, assignment))
-    _append(domain, cputune.cputune_element(spec, assignment))
+    _append(domain, cputune.cputune_element(spec, assignment, quota.cputune))
     _append(domain, numa.numatune_element(assignment))
-    domain.append(_os_element(spec, assignment, image, settings))
-    domain.append(security.features_element(spec, assignment, settings))
+    domain.append(_os_element(spec, assignment, image, settings, hardware))
+    features = security.features_element(spec, assignment, settings)
+    guest_devices.apply_features(features, hardware)
+    domain.append(features)
     domain.append(numa.cpu_element(spec, assignment, settings))
     ET.SubElement(domain, 'clock', {'offset': 'utc'})
     ET.SubElement(domain, 'on_poweroff').text = 'destroy'
     ET.SubElement(domain, 'on_reboot').text = 'restart'
     ET.SubElement(domain, 'on_crash').text = 'destroy'
-    domain.append(_devices_element(spec, assignment, image, settings, ports, uuid))
+    domain.append(_devices_element(spec, assignment, image, settings, ports, uuid,
+                                   (hardware, quota)))
     _append(domain, security.seclabel_element(settings))
     _append(domain, security.launch_security_element(spec, assignment, settings))
     return domain
@@ -99,7 +103,7 @@ def _check_inputs(spec, assignment, image, settings):
                                f"memory_mb {assignment.memory_mb}")
 
 
-def _os_element(spec, assignment, image, settings):
+def _os_element(spec, assignment, image, settings, hardware):
     os_element = ET.Element('os')
     type_attrs = {'arch': 'x86_64'}
     machine = security.machine_type(spec, assignment, settings)
@@ -115,17 +119,26 @@ def _os_element(spec, assignment, image, settings):
             ET.SubElement(os_element, 'cmdline').text = image['cmdline']
     else:
         ET.SubElement(os_element, 'boot', {'dev': 'hd'})
+    guest_devices.apply_boot_menu(os_element, hardware)
     return os_element
 
 
-def _devices_element(spec, assignment, image, settings, ports, uuid):
+def _devices_element(spec, assignment, image, settings, ports, uuid, asked):
+    hardware, quota = asked
     iommu = security.wants_sev(spec, assignment)   # SEV: virtio DMA through the IOMMU
     element = ET.Element('devices')
     if image.get('disk'):
-        element.append(devices.disk_element(settings.disk_path, iommu))
+        _append(element, guest_devices.scsi_controller(hardware))
+        element.append(devices.disk_element(settings.disk_path, iommu,
+                                            guest_devices.disk_target(hardware),
+                                            hardware.packed_ring,
+                                            guest_devices.iotune_element(quota)))
     bound_ports = devices.resolve_ports(spec, ports, uuid)
-    element.extend(devices.interface_elements(spec, assignment, bound_ports, settings, iommu))
+    element.extend(devices.interface_elements(spec, assignment, bound_ports, settings, iommu,
+                                              hardware))
     element.extend(devices.alias_hostdevs(assignment))
     element.extend(devices.console_elements(settings.console_log))
+    element.extend(guest_devices.extra_serial_ports(hardware))
+    element.extend(guest_devices.device_elements(hardware))
     element.append(devices.balloon_element(memory.wants_balloon(spec, assignment), iommu))
     return element

@@ -48,12 +48,17 @@ def emulator_pcpus(assignment):
     return frozenset(pinned)
 
 
-def cputune_element(spec, assignment):
-    """<cputune>, or None when nothing is pinned (a floating guest)."""
+def cputune_element(spec, assignment, tunables=()):
+    """<cputune>, or None when nothing is pinned and no ``quota:cpu_*`` tunable is set.
+
+    ``tunables`` are (element, value) pairs: shares, period, quota.
+    """
     pins = vcpu_pins(assignment)
-    if not pins:
+    if not pins and not tunables:
         return None
     cputune = ET.Element('cputune')
+    for element, value in tunables:
+        ET.SubElement(cputune, element).text = str(value)
     for vcpu in sorted(pins):
         ET.SubElement(cputune, 'vcpupin', {'vcpu': str(vcpu), 'cpuset': format_cpuset(pins[vcpu])})
     emulator = emulator_pcpus(assignment)

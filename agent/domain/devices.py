@@ -1,8 +1,11 @@
 """<devices>: disk or nothing (direct kernel boot), NICs, PCI passthrough, console, balloon.
 
-Normal ports are tap interfaces (``type='ethernet'``): no libvirt network is
-involved.  Direct (SR-IOV) ports get the VF the scheduler assigned to them by
-PCI address; alias requests get their devices as plain PCI hostdevs.
+Normal ports on a physical network the agent maps to a bridge are plugged into
+it (``type='bridge'``; Open vSwitch bridges with ``<virtualport>`` and the
+port's VLAN); a normal port on no network is a bare tap (``type='ethernet'``).
+No libvirt network is involved.  Direct (SR-IOV) ports get the VF the
+scheduler assigned to them by PCI address; alias requests get their devices as
+plain PCI hostdevs.
 """
 
 import dataclasses
@@ -32,13 +35,14 @@ class Port:
     mac_address: str | None = None
     vlan: int | None = None
     target_dev: str | None = None     # tap name; derived from the instance uuid if None
+    physical_network: str | None = None
 
 
 def resolve_ports(spec, ports, uuid):
     """Ports from the caller (Port or dicts) or, if None, from the request's PortRequests."""
     if ports is None:
-        ports = [{'vnic_type': p.vnic_type, 'mac_address': p.mac_address, 'vlan': p.vlan}
-                 for p in spec.ports]
+        ports = [{'vnic_type': p.vnic_type, 'mac_address': p.mac_address, 'vlan': p.vlan,
+                  'physical_network': p.physical_network} for p in spec.ports]
     resolved = []
     for index, port in enumerate(ports):
         if isinstance(port, dict):
@@ -77,28 +81,48 @@ def pci_address_element(address, typed=True):
     return ET.Element('address', attributes)
 
 
-def disk_element(disk_path, iommu=False):
-    """The instance's qcow2 overlay as a virtio disk."""
+def disk_element(disk_path, iommu=False, target=('vda', 'virtio'), packed=False, iotune=None):
+    """The instance's qcow2 overlay as a disk on the ``target`` (dev, bus), with ``iotune``."""
     disk = ET.Element('disk', {'type': 'file', 'device': 'disk'})
     driver = ET.SubElement(disk, 'driver', {'name': 'qemu', 'type': 'qcow2', 'cache': 'none'})
-    if iommu:
+    virtio = target[1] == 'virtio'
+    if iommu and virtio:
         driver.set('iommu', 'on')
+    if packed and virtio:
+        driver.set('packed', 'on')
     ET.SubElement(disk, 'source', {'file': disk_path})
-    ET.SubElement(disk, 'target', {'dev': 'vda', 'bus': 'virtio'})
+    ET.SubElement(disk, 'target', {'dev': target[0], 'bus': target[1]})
+    if iotune is not None:
+        disk.append(iotune)
     return disk
 
 
-def tap_interface(port, queues, vhost_net, iommu=False):
-    """A virtio NIC on a tap device; ``queues`` > 1 turns on multiqueue."""
-    interface = ET.Element('interface', {'type': 'ethernet'})
+def tap_interface(port, queues, vhost_net, iommu=False, model='virtio', packed=False,
+                  bridge=None):
+    """A NIC on a tap device, plugged into ``bridge`` (agent.network.Bridge) if given; a
+    virtio one takes multiqueue (``queues`` > 1) and packed rings."""
+    interface = ET.Element('interface', {'type': 'bridge' if bridge else 'ethernet'})
     ET.SubElement(interface, 'mac', {'address': port.mac_address})
-    ET.SubElement(interface, 'target', {'dev': port.target_dev, 'managed': 'yes'})
-    ET.SubElement(interface, 'model', {'type': 'virtio'})
+    if bridge:
+        ET.SubElement(interface, 'source', {'bridge': bridge.name})
+        if bridge.kind == 'ovs':
+            ET.SubElement(interface, 'virtualport', {'type': 'openvswitch'})
+        if port.vlan is not None:
+            vlan = ET.SubElement(interface, 'vlan')
+            ET.SubElement(vlan, 'tag', {'id': str(port.vlan)})
+        ET.SubElement(interface, 'target', {'dev': port.target_dev})
+    else:
+        ET.SubElement(interface, 'target', {'dev': port.target_dev, 'managed': 'yes'})
+    ET.SubElement(interface, 'model', {'type': model})
+    if model != 'virtio':
+        return interface
     driver = ET.SubElement(interface, 'driver', {'name': 'vhost' if vhost_net else 'qemu'})
     if queues > 1:
         driver.set('queues', str(queues))
     if iommu:
         driver.set('iommu', 'on')
+    if packed:
+        driver.set('packed', 'on')
     return interface
 
 
@@ -122,9 +146,11 @@ def hostdev_element(address):
     return hostdev
 
 
-def interface_elements(spec, assignment, ports, settings, iommu=False):
-    """One <interface> per port, in port order."""
+def interface_elements(spec, assignment, ports, settings, iommu=False, hardware=None):
+    """One <interface> per port, in port order (``hardware``: NIC model, packed rings)."""
     queues = multiqueue_queues(spec, assignment, settings)
+    model = hardware.vif_model if hardware else 'virtio'
+    packed = bool(hardware and hardware.packed_ring)
     vf_by_port = {p.request[len(PORT_REQUEST_PREFIX):]: p.address
                   for p in assignment.pci_devices if p.request.startswith(PORT_REQUEST_PREFIX)}
     elements = []
@@ -135,13 +161,37 @@ def interface_elements(spec, assignment, ports, settings, iommu=False):
                 raise DeviceError(f"ports[{port.index}]: direct port has no VF in the assignment")
             elements.append(vf_interface(port, address))
         else:
-            elements.append(tap_interface(port, queues, settings.vhost_net, iommu))
+            elements.append(tap_interface(port, queues, settings.vhost_net, iommu, model,
+                                          packed, bridge_of(port, settings.networks)))
     return elements
 
 
+def bridge_of(port, networks):
+    """The Bridge a normal port is plugged into, None for a bare tap; DeviceError when the
+    host does not bridge its network or cannot tag its VLAN (the scheduler's traits say)."""
+    physnet = port.physical_network or (networks.default_physical_network if networks else None)
+    if physnet is None:
+        if port.vlan is not None:
+            raise DeviceError(f"ports[{port.index}]: a VLAN needs a physical_network")
+        return None
+    bridge = networks.bridges.get(physnet) if networks else None
+    if bridge is None:
+        raise DeviceError(f"ports[{port.index}]: physical network {physnet!r} is not bridged "
+                          'on this host ([network] *_bridge_mappings)')
+    if port.vlan is not None and bridge.kind != 'ovs':
+        raise DeviceError(f"ports[{port.index}]: VLAN {port.vlan} on {physnet!r} needs an Open "
+                          f"vSwitch bridge; {bridge.name} is a Linux bridge")
+    return bridge
+
+
 def multiqueue_queues(spec, assignment, settings):
-    """Queues per virtio NIC: one per vCPU with multiqueue, capped by the tap limit."""
-    if not spec.multiqueue:
+    """Queues per virtio NIC: one per vCPU with multiqueue, capped by the tap limit.
+
+    Multiqueue is on unless the request turns it off or, when the request does
+    not say, the agent's default is off (``settings.multiqueue_default``).
+    """
+    enabled = settings.multiqueue_default if spec.multiqueue is None else spec.multiqueue
+    if not enabled:
         return 1
     return max(1, min(assignment.vcpus, settings.max_tap_queues))
 

@@ -6,11 +6,10 @@ guest cell's memory only from its own host cell (one memnode per guest cell).
 
 import xml.etree.ElementTree as ET
 
+from agent.domain.settings import DomainBuildError
 from wire.cpuset import format_cpuset
-
-TOPOLOGY_KEYS = (('sockets', 'hw:cpu_sockets', 'hw_cpu_sockets'),
-                 ('cores', 'hw:cpu_cores', 'hw_cpu_cores'),
-                 ('threads', 'hw:cpu_threads', 'hw_cpu_threads'))
+from wire.errors import InvalidInput
+from wire.guest_cpu import guest_cpu_topology
 
 
 def numatune_element(assignment):
@@ -27,44 +26,14 @@ def numatune_element(assignment):
 
 
 def cpu_topology(spec, assignment):
-    """(sockets, cores, threads) whose product is the vCPU count.
-
-    Explicit hw:cpu_sockets/cores/threads (flavor) or hw_cpu_* (image) win when
-    they multiply to the vCPU count (a missing one is solved for; with neither
-    sockets nor cores, one socket per guest cell); otherwise one socket per
-    guest NUMA cell when the cells are equal, else one socket, one thread per core.
-    """
-    vcpus = assignment.vcpus
-    cells = len(assignment.cells) or 1
-    equal_cells = vcpus % cells == 0 and all(len(c.vcpus) == vcpus // cells
-                                             for c in assignment.cells)
-    default_sockets = cells if equal_cells else 1
-    explicit = _explicit_topology(spec)
-    if explicit:
-        threads = explicit.get('threads', 1)
-        sockets, cores = explicit.get('sockets'), explicit.get('cores')
-        if sockets is None and cores is None:
-            sockets = default_sockets
-        if sockets is None:
-            sockets = vcpus // (cores * threads) or 1
-        if cores is None:
-            cores = vcpus // (sockets * threads) or 1
-        if sockets * cores * threads == vcpus:
-            return sockets, cores, threads
-    return default_sockets, vcpus // default_sockets, 1
-
-
-def _explicit_topology(spec):
-    found = {}
-    for name, flavor_key, image_key in TOPOLOGY_KEYS:
-        raw = spec.extra_specs.get(flavor_key, spec.image_properties.get(image_key))
-        try:
-            value = int(raw) if raw is not None else None
-        except (TypeError, ValueError):
-            value = None
-        if value and value > 0:
-            found[name] = value
-    return found
+    """(sockets, cores, threads): wire.guest_cpu's rule, the one the scheduler checked."""
+    try:
+        topology = guest_cpu_topology(assignment.vcpus,
+                                      tuple(len(cell.vcpus) for cell in assignment.cells),
+                                      spec.extra_specs, spec.image_properties)
+    except InvalidInput as exc:
+        raise DomainBuildError(str(exc))
+    return topology.sockets, topology.cores, topology.threads
 
 
 def cpu_element(spec, assignment, settings):

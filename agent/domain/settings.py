@@ -37,6 +37,8 @@ class DomainSettings:
     sev_policy: int = 0x0033              # no debug, no key sharing, SEV only
     secure_boot_available: bool = False   # the host has secure-boot UEFI firmware
     max_tap_queues: int = 256             # Linux >= 4.0 taps take up to 256 queues
+    multiqueue_default: bool = True       # for a spec that does not say (multiqueue None)
+    networks: object = None               # agent.network.HostNetworks: bridges of networks
 
     def effective_cpu_mode(self):
         if self.cpu_mode:

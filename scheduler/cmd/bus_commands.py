@@ -4,7 +4,9 @@ console-log, hosts, host enable|disable, explain, and ``capacity`` without files
 The CLI finds the bus like the services do: ``--config-file`` or the default
 oslo.config search (/etc/kvmfleet/kvmfleet.conf, ...).  Exit codes: 0 ok,
 1 NoValidHost or the operation failed, 2 bad input, 3 bus unreachable.
-Errors are one line on stderr: ``kvmfleet: error: <Code>: <why>``.
+Errors are one line on stderr: ``kvmfleet: error: <Code>: <why>``, after
+``kvmfleet: request id: req-...`` (the id every log line of the scheduler and
+the agents carries for this command; printed with ``-v`` on success too).
 """
 
 import json
@@ -12,106 +14,44 @@ import sys
 import time
 import warnings
 
+from cliff import lister, show
 from oslo_config import cfg
 
 from scheduler.cmd import bus_render
+from scheduler.cmd.cli_base import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_UNREACHABLE,
+    Report,
+    UsageError,
+    fail,
+)
 
 with warnings.catch_warnings():   # oslo.messaging's eventlet deprecation noise, every command
     warnings.simplefilter('ignore')
     import oslo_messaging as messaging
 
-    from wire import rpc
+    from wire import context, rpc
     from wire.scheduler_rpcapi import SchedulerAPI
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_UNREACHABLE = 0, 1, 2, 3
 BAD_INPUT_CODES = (rpc.INVALID_INPUT,)
 SETTLED = ('ACTIVE', 'ERROR', 'STOPPED', 'DELETED')
+TARGETS = {'delete': 'DELETED', 'stop': 'STOPPED', 'start': 'ACTIVE', 'reboot': 'ACTIVE'}
 
 
-class UsageError(ValueError):
-    """A command-line value the CLI itself refuses (exit 2)."""
-
-
-def register(subparsers):
-    """Add the bus commands to the kvmfleet parser."""
-    boot = _command(subparsers, 'boot', 'create instances (placed, claimed, launched)',
-                    run_boot)
-    boot.add_argument('name')
-    _request_arguments(boot)
-    boot.add_argument('--count', type=int, default=1)
-    boot.add_argument('--uuid', action='append', default=None, metavar='UUID',
-                      help='instance uuid (repeat for --count); a retry with the same '
-                           'uuid does not boot twice')
-    boot.add_argument('--wait', action='store_true', help='wait until every instance '
-                      'is ACTIVE or ERROR, showing progress')
-    listing = _command(subparsers, 'list', 'list instances', run_list)
-    listing.add_argument('--state')
-    listing.add_argument('--host')
-    for name, helptext in (('show', 'one instance with its assignment'),
-                           ('delete', 'delete an instance'), ('stop', 'power off'),
-                           ('start', 'power on'), ('reboot', 'reboot'),
-                           ('console-log', "the guest's serial console")):
-        parser = _command(subparsers, name, helptext, run_instance_command)
-        parser.add_argument('instance', help='uuid or unique name')
-        if name in ('delete', 'stop', 'start', 'reboot'):
-            parser.add_argument('--wait', action='store_true')
-    _command(subparsers, 'hosts', 'per host and cell: used/free pCPUs, pages, VFs', run_hosts)
-    host = _command(subparsers, 'host', 'enable or disable a host', run_host)
-    host.add_argument('action', choices=('enable', 'disable'))
-    host.add_argument('host')
-    host.add_argument('--reason')
-    explain = _command(subparsers, 'explain', 'dry run: where would it go, or why not',
-                       run_explain)
-    explain.add_argument('name', nargs='?', default='explain')
-    _request_arguments(explain)
-    _extend_capacity(subparsers)
-
-
-def _command(subparsers, name, helptext, handler):
-    parser = subparsers.add_parser(name, help=helptext)
-    parser.add_argument('--format', choices=('table', 'json'), default='table')
-    parser.add_argument('--timeout', type=float, default=30.0,
-                        help='seconds to wait for the scheduler (default 30)')
-    parser.set_defaults(handler=_guarded(handler))
-    return parser
-
-
-def _request_arguments(parser):
+def request_arguments(parser):
+    """The request options of boot, explain and capacity --live."""
     parser.add_argument('--flavor', help='flavor name from the scheduler\'s flavors file')
-    parser.add_argument('--vcpus', type=int)
-    parser.add_argument('--memory', type=int, metavar='MB')
+    parser.add_argument('--vcpus', type=int, help='guest vCPUs (without --flavor)')
+    parser.add_argument('--memory', type=int, metavar='MB', help='guest memory in MiB '
+                        '(without --flavor)')
     parser.add_argument('--property', action='append', default=[], metavar='KEY=VALUE',
                         help='flavor extra spec (hw:...) or image property (hw_...)')
     parser.add_argument('--image', help='image name known to the agents')
     parser.add_argument('--port', action='append', default=[], metavar='physnet=NET',
                         help='an SR-IOV port on NET (vnic_type=normal for a plain port)')
-
-
-def _extend_capacity(subparsers):
-    """``capacity`` without --fleet asks the scheduler about the live fleet."""
-    local = subparsers.choices.get('capacity')
-    if local is None:
-        parser = _command(subparsers, 'capacity', 'how many more of a request fit',
-                          run_capacity)
-        parser.add_argument('name', nargs='?', default='capacity')
-        _request_arguments(parser)
-        return
-    for action in local._actions:
-        if action.dest in ('fleet', 'requests'):
-            action.required = False
-    local.add_argument('--live', dest='live_name', metavar='NAME', nargs='?', const='capacity',
-                       help='ask the running scheduler instead of files (with the request '
-                            'options below)')
-    _request_arguments(local)
-    local.add_argument('--timeout', type=float, default=30.0)
-    files_handler = local.get_default('handler')
-
-    def either(args, conf):
-        if args.fleet or args.requests:
-            return files_handler(args, conf)
-        args.name = args.live_name or 'capacity'
-        return _guarded(run_capacity)(args, conf)
-    local.set_defaults(handler=either)
+    return parser
 
 
 def build_request(args, name):
@@ -164,59 +104,63 @@ def _connect(args, conf):
     return SchedulerAPI(timeout=args.timeout)
 
 
-def _guarded(handler):
-    """Run a handler; map every failure to one line on stderr and an exit code."""
-    def run(args, conf):
+class BusCommand:
+    """Mixin before a cliff command: --timeout, the scheduler, the request id, exit codes.
+
+    ``take_action`` uses ``self.scheduler`` and may set ``self.exit_code``.
+    """
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('--timeout', type=float, default=30.0,
+                            help='seconds to wait for the scheduler (default 30)')
+        return parser
+
+    def run(self, parsed_args):
+        self.exit_code = EXIT_OK
+        request_id = context.start_request().request_id
+        code, line = self._guarded(parsed_args)
+        if line is not None:
+            return fail(line, code, request_id)
+        if self.app.options.verbose_level > 1:
+            print(f"kvmfleet: request id: {request_id}", file=sys.stderr)
+        return code
+
+    def _guarded(self, args):
+        """(exit code, error line or None): every failure is one line and a code."""
         try:
-            return handler(args, _connect(args, conf), args.format == 'json')
+            self.scheduler = _connect(args, self.app.conf)
+            return (super().run(args) or self.exit_code), None
         except UsageError as exc:
-            return _fail(f"InvalidInput: {exc}", EXIT_BAD_INPUT)
+            return EXIT_BAD_INPUT, f"InvalidInput: {exc}"
         except cfg.Error as exc:     # e.g. a bad [upgrade_levels] value
-            return _fail(f"Configuration: {exc}", EXIT_BAD_INPUT)
+            return EXIT_BAD_INPUT, f"Configuration: {exc}"
         except rpc.BusError as exc:
-            code = EXIT_BAD_INPUT if exc.code in BAD_INPUT_CODES else EXIT_FAILED
             _print_explanation(exc, args)
-            return _fail(exc.one_line(), code)
+            return (EXIT_BAD_INPUT if exc.code in BAD_INPUT_CODES else EXIT_FAILED,
+                    exc.one_line())
         except rpc.BrokerUnavailable as exc:
-            return _fail(f"BusUnreachable: {exc}", EXIT_UNREACHABLE)
+            return EXIT_UNREACHABLE, f"BusUnreachable: {exc}"
         except messaging.MessagingTimeout:
-            return _fail(f"BusUnreachable: the scheduler did not answer within "
-                         f"{args.timeout:g}s", EXIT_UNREACHABLE)
+            return EXIT_UNREACHABLE, (f"BusUnreachable: the scheduler did not answer within "
+                                      f"{args.timeout:g}s")
         except messaging.MessagingException as exc:
-            return _fail(f"BusError: {str(exc).splitlines()[0]}", EXIT_FAILED)
-    return run
+            return EXIT_FAILED, f"BusError: {str(exc).splitlines()[0]}"
 
-
-def _fail(line, code):
-    print(f"kvmfleet: error: {line}", file=sys.stderr)
-    return code
+    def produce_output(self, parsed_args, column_names, data):
+        try:
+            return super().produce_output(parsed_args, column_names, data)
+        except ValueError as exc:    # -c naming no column
+            raise UsageError(f"-c: {exc}") from None
 
 
 def _print_explanation(exc, args):
     explanation = (exc.details or {}).get('explanation')
-    if explanation and args.format == 'json':
+    if explanation and args.formatter in ('json', 'yaml'):
         print(json.dumps(exc.details, indent=2, sort_keys=True))
     elif explanation:
         for line in explanation.get('lines', [])[1:]:
             print(line, file=sys.stderr)
-
-
-def _emit(data, as_json, table):
-    print(json.dumps(data, indent=2, sort_keys=True) if as_json else table(data))
-
-
-# -- handlers ---------------------------------------------------------------
-def run_boot(args, api, as_json):
-    request = build_request(args, args.name)
-    if args.count != 1:
-        request['count'] = args.count
-    answer = api.boot(request, instance_uuids=args.uuid)
-    if not args.wait:
-        _emit(answer, as_json, bus_render.instances_table)
-        return EXIT_OK
-    instances = wait_settled(api, [i['uuid'] for i in answer['instances']])
-    _emit({'instances': instances}, as_json, bus_render.instances_table)
-    return EXIT_OK if all(i['state'] == 'ACTIVE' for i in instances) else EXIT_FAILED
 
 
 def wait_settled(api, uuids, interval=0.25, out=sys.stderr, target=None):
@@ -242,49 +186,189 @@ def _settled(item, target):
     return item['state'] in SETTLED and not item['task']
 
 
-def run_list(args, api, as_json):
-    _emit(api.list(state=args.state, host=args.host), as_json, bus_render.instances_table)
-    return EXIT_OK
+# -- instances ----------------------------------------------------------------
+class InstanceLister(BusCommand, lister.Lister):
+    """Base of the commands answering instances: one row each, --long for every field."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('--long', action='store_true',
+                            help='every field (assignment, attempts, alternates, times)')
+        return parser
+
+    def instances(self, parsed_args, items):
+        names = bus_render.column_names(items, bus_render.INSTANCE_COLUMNS, parsed_args.long)
+        return names, bus_render.rows(items, names)
 
 
-TARGETS = {'delete': 'DELETED', 'stop': 'STOPPED', 'start': 'ACTIVE', 'reboot': 'ACTIVE'}
+class Boot(InstanceLister):
+    """Create instances: placed, claimed and launched (--wait: until ACTIVE or ERROR)."""
+
+    def get_parser(self, prog_name):
+        parser = request_arguments(super().get_parser(prog_name))
+        parser.add_argument('name', help='instance name (with --count: NAME-1 ... NAME-N)')
+        parser.add_argument('--count', type=int, default=1, help='instances to create '
+                            '(default 1)')
+        parser.add_argument('--uuid', action='append', default=None, metavar='UUID',
+                            help='instance uuid (repeat for --count); a retry with the same '
+                                 'uuid does not boot twice')
+        parser.add_argument('--wait', action='store_true', help='wait until every instance '
+                            'is ACTIVE or ERROR, showing progress on stderr')
+        return parser
+
+    def take_action(self, parsed_args):
+        request = build_request(parsed_args, parsed_args.name)
+        if parsed_args.count != 1:
+            request['count'] = parsed_args.count
+        instances = self.scheduler.boot(request, instance_uuids=parsed_args.uuid)['instances']
+        if parsed_args.wait:
+            instances = wait_settled(self.scheduler, [i['uuid'] for i in instances])
+            if not all(i['state'] == 'ACTIVE' for i in instances):
+                self.exit_code = EXIT_FAILED
+        return self.instances(parsed_args, instances)
 
 
-def run_instance_command(args, api, as_json):
-    command = args.command
-    if command == 'show':
-        _emit(api.show(args.instance), as_json, bus_render.instance_detail)
-        return EXIT_OK
-    if command == 'console-log':
-        answer = api.console_log(args.instance)
-        print(json.dumps(answer, indent=2) if as_json else answer['log'], end='' if not
-              as_json else '\n')
-        return EXIT_OK
-    record = getattr(api, command)(args.instance)
-    if getattr(args, 'wait', False):
-        [record] = wait_settled(api, [record['uuid']], target=TARGETS[command])
-    _emit({'instances': [record]}, as_json, bus_render.instances_table)
-    return EXIT_FAILED if record['state'] == 'ERROR' else EXIT_OK
+class List(InstanceLister):
+    """List instances."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('--state', help='only instances in this state (ACTIVE, ERROR, ...)')
+        parser.add_argument('--host', help='only instances on this host')
+        return parser
+
+    def take_action(self, parsed_args):
+        answer = self.scheduler.list(state=parsed_args.state, host=parsed_args.host)
+        return self.instances(parsed_args, answer['instances'])
 
 
-def run_hosts(args, api, as_json):
-    _emit(api.hosts(), as_json, bus_render.hosts_table)
-    return EXIT_OK
+class Show(BusCommand, show.ShowOne):
+    """One instance with its assignment and attempts (uuid or unique name)."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('instance', help='uuid or unique name')
+        return parser
+
+    def take_action(self, parsed_args):
+        return bus_render.one(self.scheduler.show(parsed_args.instance),
+                              bus_render.INSTANCE_COLUMNS)
 
 
-def run_host(args, api, as_json):
-    answer = api.host_set_enabled(args.host, args.action == 'enable', args.reason)
-    _emit({'hosts': [answer]}, as_json, bus_render.hosts_table)
-    return EXIT_OK
+class Lifecycle(Show):
+    """Base of delete, stop, start and reboot (--wait: until done or ERROR)."""
+
+    operation = None
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('--wait', action='store_true',
+                            help='wait until done or ERROR, showing progress on stderr')
+        return parser
+
+    def take_action(self, parsed_args):
+        record = getattr(self.scheduler, self.operation)(parsed_args.instance)
+        if parsed_args.wait:
+            [record] = wait_settled(self.scheduler, [record['uuid']],
+                                    target=TARGETS[self.operation])
+        if record['state'] == 'ERROR':
+            self.exit_code = EXIT_FAILED
+        return bus_render.one(record, bus_render.INSTANCE_COLUMNS)
 
 
-def run_explain(args, api, as_json):
-    answer = api.explain(build_request(args, args.name))
-    _emit(answer, as_json, bus_render.explain_text)
-    return EXIT_OK if answer['assignments'] else EXIT_FAILED
+def _lifecycle(operation, summary):
+    return type(operation.title(), (Lifecycle,), {'operation': operation, '__doc__': summary,
+                                                 '__module__': __name__})
 
 
-def run_capacity(args, api, as_json):
-    answer = api.capacity(build_request(args, args.name))
-    _emit(answer, as_json, bus_render.capacity_text)
-    return EXIT_OK
+class ConsoleLog(BusCommand, Report):
+    """The guest's serial console (-f json: {instance, log})."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('instance', help='uuid or unique name')
+        return parser
+
+    def take_action(self, parsed_args):
+        return self.scheduler.console_log(parsed_args.instance), _log_text, EXIT_OK
+
+
+def _log_text(answer):
+    return answer['log'].removesuffix('\n')      # Report adds the last newline
+
+
+# -- hosts and dry runs ---------------------------------------------------------
+class Hosts(BusCommand, lister.Lister):
+    """Per host and cell: used/free pCPUs, pages by size, VFs by physnet."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('--long', action='store_true', help='every field of each host')
+        return parser
+
+    def take_action(self, parsed_args):
+        hosts = [bus_render.with_status(h) for h in self.scheduler.hosts()['hosts']]
+        names = bus_render.column_names(hosts, bus_render.HOST_COLUMNS, parsed_args.long)
+        return names, bus_render.rows(hosts, names)
+
+
+class HostSetEnabled(BusCommand, show.ShowOne):
+    """Base of host enable and host disable."""
+
+    enabled = None
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('host', help='host name, as its agent reports it')
+        parser.add_argument('--reason', help='why (shown with the host)')
+        return parser
+
+    def take_action(self, parsed_args):
+        answer = self.scheduler.host_set_enabled(parsed_args.host, self.enabled,
+                                                 parsed_args.reason)
+        return bus_render.one(bus_render.with_status(answer), bus_render.HOST_COLUMNS)
+
+
+class HostEnable(HostSetEnabled):
+    """Enable a host: the scheduler places on it again."""
+
+    enabled = True
+
+
+class HostDisable(HostSetEnabled):
+    """Disable a host: no new placements (what runs there stays)."""
+
+    enabled = False
+
+
+class Explain(BusCommand, Report):
+    """Dry run: where would a request go, or why not (exit 1 when nowhere)."""
+
+    def get_parser(self, prog_name):
+        parser = request_arguments(super().get_parser(prog_name))
+        parser.add_argument('name', nargs='?', default='explain',
+                            help='request name in the answer (default: explain)')
+        return parser
+
+    def take_action(self, parsed_args):
+        answer = self.scheduler.explain(build_request(parsed_args, parsed_args.name))
+        code = EXIT_OK if answer['assignments'] else EXIT_FAILED
+        return answer, bus_render.explain_text, code
+
+
+def live_capacity(api, args, name):
+    """(answer, text function, exit code) of ``capacity`` asked of the running scheduler."""
+    return api.capacity(build_request(args, name)), bus_render.capacity_text, EXIT_OK
+
+
+def commands():
+    """The bus commands by name (capacity is in local_commands: files or --live)."""
+    return {
+        'boot': Boot, 'list': List, 'show': Show,
+        'delete': _lifecycle('delete', 'Delete an instance.'),
+        'stop': _lifecycle('stop', 'Power an instance off.'),
+        'start': _lifecycle('start', 'Power an instance on.'),
+        'reboot': _lifecycle('reboot', 'Reboot an instance.'),
+        'console-log': ConsoleLog, 'hosts': Hosts,
+        'host enable': HostEnable, 'host disable': HostDisable, 'explain': Explain,
+    }

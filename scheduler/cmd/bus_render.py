@@ -1,16 +1,16 @@
-"""Text output of the bus commands (``--format table``)."""
+"""Output of the bus commands: cliff columns and rows, and the readable reports.
+
+Rows hold the answer's own fields, so ``-f json|yaml`` gives the same keys
+(and nested values) the scheduler answered; a FormattableColumn renders a
+nested value readably for ``-f table|csv|value``.
+"""
 
 import json
 
-from scheduler.cmd.render import table
+from cliff import columns
+
 from scheduler.fitting.reasons import page_label
 from wire.cpuset import format_cpuset
-
-
-def instances_table(answer):
-    rows = [(i['uuid'], i['name'], i['state'] + (f" ({i['task']})" if i['task'] else ''),
-             i['host'] or '-', i['reason'] or '') for i in answer['instances']]
-    return table(('UUID', 'NAME', 'STATE', 'HOST', 'REASON'), rows)
 
 
 def assignment_lines(assignment):
@@ -37,16 +37,6 @@ def assignment_lines(assignment):
     return lines
 
 
-def instance_detail(record):
-    lines = [f"{key:<10} {record[key] if record[key] is not None else '-'}"
-             for key in ('uuid', 'name', 'state', 'task', 'host', 'reason')]
-    for attempt in record.get('attempts') or []:
-        lines.append(f"attempt    {attempt['host']}: {attempt['reason']}")
-    if record.get('assignment'):
-        lines += ['assignment'] + assignment_lines(record['assignment'])
-    return '\n'.join(lines)
-
-
 def _pages(cell):
     return ' '.join(f"{page_label(int(size))}:{p['free']}/{p['total']}"
                     for size, p in cell['pages'].items())
@@ -54,22 +44,6 @@ def _pages(cell):
 
 def _vfs(by_physnet):
     return ' '.join(f"{net}:{v['free']}/{v['total']}" for net, v in by_physnet.items())
-
-
-def hosts_table(answer):
-    rows = []
-    for host in answer['hosts']:
-        status = ('up' if host['up'] else 'DOWN') + ('' if host['enabled'] else ',disabled')
-        for cell in host['cells']:
-            rows.append((host['name'], status, cell['id'],
-                         f"{cell['pcpus']['used']}/{cell['pcpus']['free']}",
-                         _pages(cell) or '-', _vfs(cell['vfs_by_physnet']) or '-',
-                         host['instances']))
-        for flagged in host.get('unknown_domains') or []:
-            rows.append((host['name'], 'unknown', '-', '-', '-', '-',
-                         f"{flagged['name']}: {flagged['reason']}"))
-    return table(('HOST', 'STATUS', 'CELL', 'PCPU USED/FREE', 'PAGES FREE/TOTAL',
-                  'VFS FREE/TOTAL', 'INSTANCES'), rows)
 
 
 def explain_text(answer):
@@ -89,3 +63,71 @@ def capacity_text(answer):
     if answer.get('runs_out'):
         text += f"; runs out first: {answer['runs_out']} ({answer.get('example')})"
     return text
+
+
+class AssignmentColumn(columns.FormattableColumn):
+    def human_readable(self):
+        return '\n'.join(assignment_lines(self._value)) if self._value else ''
+
+
+class AttemptsColumn(columns.FormattableColumn):
+    def human_readable(self):
+        return '\n'.join(f"{a.get('host')}: {a.get('reason')}" for a in self._value or ())
+
+
+class CellsColumn(columns.FormattableColumn):
+    def human_readable(self):
+        return '\n'.join(f"cell {cell['id']}: pcpus {cell['pcpus']['used']} used "
+                         f"{cell['pcpus']['free']} free; pages {_pages(cell) or '-'}; "
+                         f"vfs {_vfs(cell['vfs_by_physnet']) or '-'}"
+                         for cell in self._value or ())
+
+
+class UnknownDomainsColumn(columns.FormattableColumn):
+    def human_readable(self):
+        return '\n'.join(f"{d.get('name')}: {d.get('reason')}" for d in self._value or ())
+
+
+class DataColumn(columns.FormattableColumn):
+    def human_readable(self):
+        return json.dumps(self._value, sort_keys=True)
+
+
+COLUMN_TYPES = {'assignment': AssignmentColumn, 'attempts': AttemptsColumn,
+                'cells': CellsColumn, 'unknown_domains': UnknownDomainsColumn}
+INSTANCE_COLUMNS = ('uuid', 'name', 'state', 'task', 'host', 'reason')
+HOST_COLUMNS = ('name', 'status', 'cells', 'instances', 'unknown_domains')
+
+
+def value(key, item):
+    """``item[key]`` for a row: nested values wrapped so tables show them readably."""
+    raw = item.get(key)
+    if key in COLUMN_TYPES:
+        return COLUMN_TYPES[key](raw)
+    if isinstance(raw, (dict, list)):
+        return DataColumn(raw)
+    return raw
+
+
+def column_names(items, first, long=False):
+    """``first``, then (``long``) every other key the items have, sorted."""
+    if not long:
+        return tuple(first)
+    rest = sorted({key for item in items for key in item} - set(first))
+    return tuple(first) + tuple(rest)
+
+
+def rows(items, names):
+    return [tuple(value(key, item) for key in names) for item in items]
+
+
+def with_status(host):
+    """A host answer with ``status``: up or DOWN, and disabled."""
+    status = ('up' if host.get('up') else 'DOWN') + ('' if host.get('enabled') else ',disabled')
+    return dict(host, status=status)
+
+
+def one(item, first):
+    """(names, values) for a ShowOne: ``first`` then the item's other keys."""
+    names = column_names([item], first, long=True)
+    return names, rows([item], names)[0]

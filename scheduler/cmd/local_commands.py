@@ -1,14 +1,13 @@
 """``kvmfleet simulate`` and ``kvmfleet capacity``: files in, the real engine, no services.
 
 Exit codes: 0 done (even when some requests found no host), 2 a file or the
-configuration could not be read (one line naming the place).
+configuration could not be read (one line naming the place).  ``capacity``
+without files asks the running scheduler instead (``--live``, bus exit codes).
 """
 
-import json
-import sys
-
 from scheduler.capacity import capacity
-from scheduler.cmd import render
+from scheduler.cmd import bus_commands, render
+from scheduler.cmd.cli_base import EXIT_BAD_INPUT, EXIT_OK, Report, fail
 from scheduler.cmd.simulation import run_stream
 from scheduler.engine import build_engine
 from scheduler.engine_opts import settings_from_conf
@@ -18,83 +17,98 @@ from scheduler.specs.flavors import load_flavors
 from wire.errors import InvalidInput
 from wire.files import FileFormatError, load_fleet, load_requests
 
-EXIT_OK, EXIT_BAD_INPUT = 0, 2
 
-
-def register(subparsers):
-    """Add ``simulate`` and ``capacity`` to the kvmfleet parser."""
-    simulate = subparsers.add_parser(
-        'simulate', help='place a request stream on a fleet file, in order')
-    _common(simulate)
-    simulate.add_argument('--explain', action='store_true',
-                          help='explain each failure (counts per reason, nearest misses) '
-                               'and list alternates')
-    simulate.set_defaults(handler=run_simulate)
-    capacity_parser = subparsers.add_parser(
-        'capacity', help='how many more of each request shape fit, and what runs out first')
-    _common(capacity_parser)
-    capacity_parser.set_defaults(handler=run_capacity)
-
-
-def _common(parser):
-    parser.add_argument('--fleet', required=True, metavar='FILE', help='fleet file (JSON/YAML)')
-    parser.add_argument('--requests', required=True, metavar='FILE',
+def _files(parser, required):
+    parser.add_argument('--fleet', required=required, metavar='FILE',
+                        help='fleet file (JSON/YAML)')
+    parser.add_argument('--requests', required=required, metavar='FILE',
                         help='request file (JSON/YAML)')
     parser.add_argument('--flavors', metavar='FILE',
                         help='flavors file: named flavors and PCI aliases')
-    parser.add_argument('--format', choices=('table', 'json'), default='table')
+    return parser
 
 
-def _inputs(args):
-    """(hosts, raw requests, aliases, flavors) or raise FileFormatError."""
+def _inputs(args, conf):
+    """(engine, hosts, raw requests, aliases, flavors) or raise FileFormatError/ValueError."""
     hosts = load_fleet(args.fleet)
     raws = load_requests(args.requests)
+    aliases = flavors = None
     if args.flavors:
         catalog = load_flavors(args.flavors)
-        return hosts, raws, catalog.aliases, catalog.flavors
-    return hosts, raws, None, None
+        aliases, flavors = catalog.aliases, catalog.flavors
+    return build_engine(settings_from_conf(conf)), hosts, raws, aliases, flavors
 
 
-def _fail(message):
-    print(f"kvmfleet: error: {message}", file=sys.stderr)
-    return EXIT_BAD_INPUT
+class Simulate(Report):
+    """Place a request stream on a fleet file, in order (-f json: every outcome)."""
 
+    def get_parser(self, prog_name):
+        parser = _files(super().get_parser(prog_name), required=True)
+        parser.add_argument('--explain', action='store_true',
+                            help='explain each failure (counts per reason, nearest misses) '
+                                 'and list alternates')
+        return parser
 
-def run_simulate(args, conf):
-    """Place every request in order; print the table or JSON."""
-    try:
-        hosts, raws, aliases, flavors = _inputs(args)
-        engine = build_engine(settings_from_conf(conf))
-    except (FileFormatError, ValueError) as exc:
-        return _fail(exc)
-    outcomes, summary = run_stream(engine, FleetView(hosts), raws, aliases, flavors,
-                                   explain=args.explain)
-    if args.format == 'json':
-        json.dump({'requests': outcomes, 'summary': summary}, sys.stdout, indent=2)
-        sys.stdout.write('\n')
-    else:
-        print(render.simulate_table(outcomes, summary, explain=args.explain))
-    return EXIT_OK
-
-
-def run_capacity(args, conf):
-    """For each distinct request shape: how many more fit, and what runs out first."""
-    try:
-        hosts, raws, aliases, flavors = _inputs(args)
-        engine = build_engine(settings_from_conf(conf))
-    except (FileFormatError, ValueError) as exc:
-        return _fail(exc)
-    specs, invalid = [], []
-    for index, raw in enumerate(raws):
+    def take_action(self, parsed_args):
         try:
-            specs.append(parse_request(raw, aliases, flavors))
-        except InvalidInput as exc:
-            invalid.append({'index': index, 'request': str(raw.get('name') or index),
-                            'errors': exc.to_list()})
-    results = [r.to_dict() for r in capacity(specs, FleetView(hosts), engine)]
-    if args.format == 'json':
-        json.dump({'shapes': results, 'invalid': invalid}, sys.stdout, indent=2)
-        sys.stdout.write('\n')
-    else:
-        print(render.capacity_table(results, invalid))
-    return EXIT_OK
+            engine, hosts, raws, aliases, flavors = _inputs(parsed_args, self.app.conf)
+        except (FileFormatError, ValueError) as exc:
+            return None, None, fail(exc, EXIT_BAD_INPUT)
+        outcomes, summary = run_stream(engine, FleetView(hosts), raws, aliases, flavors,
+                                       explain=parsed_args.explain)
+
+        def text(data):
+            return render.simulate_table(data['requests'], data['summary'],
+                                         explain=parsed_args.explain)
+        return {'requests': outcomes, 'summary': summary}, text, EXIT_OK
+
+
+class Capacity(bus_commands.BusCommand, Report):
+    """How many more of each request shape fit, and what runs out first.
+
+    With --fleet and --requests: computed from the files.  Without them (or with
+    --live NAME): asked of the running scheduler, with the request options.
+    """
+
+    def get_parser(self, prog_name):
+        parser = _files(super().get_parser(prog_name), required=False)
+        parser.add_argument('--live', dest='live_name', metavar='NAME', nargs='?',
+                            const='capacity',
+                            help='ask the running scheduler instead of files (with the '
+                                 'request options below)')
+        return bus_commands.request_arguments(parser)
+
+    def run(self, parsed_args):
+        if self._from_files(parsed_args):
+            return Report.run(self, parsed_args)
+        return super().run(parsed_args)
+
+    @staticmethod
+    def _from_files(parsed_args):
+        return bool(parsed_args.fleet or parsed_args.requests)
+
+    def take_action(self, parsed_args):
+        if not self._from_files(parsed_args):
+            return bus_commands.live_capacity(self.scheduler, parsed_args,
+                                              parsed_args.live_name or 'capacity')
+        try:
+            engine, hosts, raws, aliases, flavors = _inputs(parsed_args, self.app.conf)
+        except (FileFormatError, ValueError) as exc:
+            return None, None, fail(exc, EXIT_BAD_INPUT)
+        specs, invalid = [], []
+        for index, raw in enumerate(raws):
+            try:
+                specs.append(parse_request(raw, aliases, flavors))
+            except InvalidInput as exc:
+                invalid.append({'index': index, 'request': str(raw.get('name') or index),
+                                'errors': exc.to_list()})
+        results = [r.to_dict() for r in capacity(specs, FleetView(hosts), engine)]
+
+        def text(data):
+            return render.capacity_table(data['shapes'], data['invalid'])
+        return {'shapes': results, 'invalid': invalid}, text, EXIT_OK
+
+
+def commands():
+    """The local commands by name."""
+    return {'simulate': Simulate, 'capacity': Capacity}

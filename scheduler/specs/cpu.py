@@ -20,6 +20,8 @@ import dataclasses
 from scheduler.specs import sources as src
 from wire import request_spec as rs
 from wire.cpuset import CpuSetError, parse_cpuset
+from wire.errors import InvalidInput
+from wire.guest_cpu import guest_cpu_topology
 
 CPU_POLICIES = (rs.CPU_SHARED, rs.CPU_DEDICATED, rs.CPU_MIXED)
 THREAD_POLICIES = (rs.THREAD_PREFER, rs.THREAD_ISOLATE, rs.THREAD_REQUIRE)
@@ -206,3 +208,14 @@ def _mixed_dedicated(sources, vcpus, mask, realtime, errors):
 
 def _rt_on(sources):
     return (sources.flavor('hw:cpu_realtime') or '').lower() in src.TRUE_WORDS
+
+
+def check_cpu_topology(sources, vcpus, numa_cells, errors):
+    """The guest CPU topology keys can be met (``wire.guest_cpu``; the agent builds the same)."""
+    if isinstance(vcpus, bool) or not isinstance(vcpus, int):
+        return     # vcpus itself is reported
+    try:
+        guest_cpu_topology(vcpus, tuple(len(cell.vcpus) for cell in numa_cells),
+                           sources.extra_specs, sources.image_properties)
+    except InvalidInput as exc:
+        errors.extend(exc.errors)

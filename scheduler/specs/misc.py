@@ -1,9 +1,13 @@
-"""Multiqueue, SEV memory encryption, secure boot, traits and aggregate extra specs."""
+"""Multiqueue, SEV memory encryption, secure boot, traits, aggregate extra specs, and the
+guest hardware keys (checked here, built by the agent from the same wire function)."""
 
 import re
 
 from scheduler.specs import sources as src
 from wire import request_spec as rs
+from wire.errors import InvalidInput
+from wire.guest_hardware import guest_hardware
+from wire.guest_quota import guest_quota
 
 SECURE_BOOT_VALUES = (rs.SECURE_BOOT_REQUIRED, rs.SECURE_BOOT_OPTIONAL,
                       rs.SECURE_BOOT_DISABLED)
@@ -17,8 +21,9 @@ TRAIT_NAME = re.compile(r'^[A-Z][A-Z0-9_]*$')
 def parse_multiqueue(sources, errors):
     flavor = src.flavor_bool(sources, 'hw:vif_multiqueue_enabled', errors)
     image = src.image_bool(sources, 'hw_vif_multiqueue_enabled', errors)
-    return bool(src.unique('hw:vif_multiqueue_enabled', flavor,
-                           'hw_vif_multiqueue_enabled', image, errors))
+    # None when neither side says: the agent's default ([agent] vif_multiqueue_default)
+    return src.unique('hw:vif_multiqueue_enabled', flavor, 'hw_vif_multiqueue_enabled', image,
+                      errors)
 
 
 def parse_mem_encryption(sources, errors):
@@ -92,3 +97,18 @@ def parse_aggregate_specs(sources, errors):
             continue
         specs[name] = value
     return specs
+
+
+def check_guest_hardware(sources, errors):
+    """The guest's GuestHardware (None if invalid), and ``quota:`` tunables checked:
+    ``wire.guest_hardware`` and ``wire.guest_quota``, which the agent builds from."""
+    hardware = None
+    try:
+        hardware = guest_hardware(sources.extra_specs, sources.image_properties)
+    except InvalidInput as exc:
+        errors.extend(exc.errors)
+    try:
+        guest_quota(sources.extra_specs)
+    except InvalidInput as exc:
+        errors.extend(exc.errors)
+    return hardware

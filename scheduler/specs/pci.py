@@ -102,6 +102,9 @@ def _port(raw, field, errors):
     if vlan is not None and (isinstance(vlan, bool) or not isinstance(vlan, int)
                              or not 1 <= vlan <= MAX_VLAN):
         errors.add(f'{field}.vlan', f'{vlan!r} is not a VLAN id from 1 to {MAX_VLAN}')
+    elif vlan is not None and vnic_type == VNIC_NORMAL and physnet is None:
+        errors.add(f'{field}.vlan', 'a VLAN on a normal port needs its physical_network '
+                                    '(the Open vSwitch bridge that tags it)')
     if len(errors.errors) > before:
         return None
     return rs.PortRequest(vnic_type, physnet, mac.lower() if mac else None, vlan)

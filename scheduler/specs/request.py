@@ -1,9 +1,10 @@
 """parse_request: one raw request (plus flavors and PCI aliases) -> RequestSpec."""
 
 from scheduler.specs import sources as src
-from scheduler.specs.cpu import parse_cpu
+from scheduler.specs.cpu import check_cpu_topology, parse_cpu
 from scheduler.specs.memory import parse_page_size
 from scheduler.specs.misc import (
+    check_guest_hardware,
     parse_aggregate_specs,
     parse_mem_encryption,
     parse_multiqueue,
@@ -16,6 +17,7 @@ from scheduler.specs.pci import parse_pci_numa_policy, parse_pci_requests, parse
 from wire import fields
 from wire import request_spec as rs
 from wire.errors import Collector, FieldError, InvalidInput
+from wire.networks import port_traits
 
 SERVER_GROUP_POLICIES = ('affinity', 'anti-affinity', 'soft-affinity', 'soft-anti-affinity')
 FLAVOR_OWNED_FIELDS = ('vcpus', 'memory_mb', 'extra_specs')
@@ -36,6 +38,8 @@ def parse_request(raw, aliases=None, flavors=None):
     sources = src.Sources.build(extra_specs, raw.get('image_properties'), errors)
     spec = _resolve(sources, vcpus, memory_mb, aliases, errors)
     spec['ports'] = parse_ports(raw.get('ports'), errors)
+    # normal ports need a host that bridges their network (wire.networks)
+    spec['required_traits'] = spec['required_traits'] | port_traits(spec['ports'])
     spec['count'], spec['min_count'] = _counts(raw, errors)
     spec['server_group'] = _server_group(raw.get('server_group'), errors)
     errors.raise_if_any()
@@ -52,18 +56,23 @@ def _resolve(sources, vcpus, memory_mb, aliases, errors):
     implied = cpu.pinned or page_size is not None
     policy = parse_pci_numa_policy(sources, errors)
     required, forbidden = parse_traits(sources, errors)
+    numa_cells = parse_numa(sources, vcpus, memory_mb, implied, errors)
+    check_cpu_topology(sources, vcpus, numa_cells, errors)
+    hardware = check_guest_hardware(sources, errors)
     return dict(
         cpu_policy=cpu.policy, dedicated_vcpus=cpu.dedicated_vcpus,
         thread_policy=cpu.thread_policy, emulator_threads_policy=cpu.emulator_threads_policy,
         realtime_vcpus=cpu.realtime_vcpus,
-        numa_cells=parse_numa(sources, vcpus, memory_mb, implied, errors),
+        numa_cells=numa_cells,
         page_size=page_size,
         pci_requests=parse_pci_requests(sources, aliases, policy, errors),
         pci_numa_affinity_policy=policy or rs.PCI_LEGACY,
         multiqueue=parse_multiqueue(sources, errors),
         mem_encryption=parse_mem_encryption(sources, errors),
         secure_boot=parse_secure_boot(sources, errors),
-        required_traits=required, forbidden_traits=forbidden,
+        # the guest hardware asked needs hosts that can give it (a vTPM)
+        required_traits=required | (hardware.required_traits if hardware else frozenset()),
+        forbidden_traits=forbidden,
         aggregate_specs=parse_aggregate_specs(sources, errors))
 
 

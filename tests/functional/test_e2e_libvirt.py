@@ -94,17 +94,17 @@ def wait_console(stack, name, needle):
 def used_pcpus(stack):
     code, out, _ = kvmfleet(stack, 'hosts', '--format', 'json')
     assert code == 0
-    return sum(c['pcpus']['used'] for h in json.loads(out)['hosts'] for c in h['cells'])
+    return sum(c['pcpus']['used'] for h in json.loads(out) for c in h['cells'])
 
 
 def test_boot_wait_console_log_and_delete_on_real_qemu(e2e):
     stack, host, instances = e2e
     code, out, err = kvmfleet(stack, 'boot', 'e2e-guest', '--vcpus', '1', '--memory', '256',
                               '--property', 'hw:cpu_policy=dedicated', '--image', 'test-guest',
-                              '--wait', '--format', 'json')
+                              '--wait', '--long', '--format', 'json')
     assert code == 0, err
     assert 'BUILDING' in err and 'ACTIVE' in err            # progress while waiting
-    [instance] = json.loads(out)['instances']
+    [instance] = json.loads(out)
     assert (instance['state'], instance['host']) == ('ACTIVE', host)
     pinning = instance['assignment']['cells'][0]['pinning']
     assert pinning == {'0': 1}                              # the one dedicated pCPU
@@ -113,7 +113,7 @@ def test_boot_wait_console_log_and_delete_on_real_qemu(e2e):
     assert 'KVMFLEET nproc=1' in console
     code, out, err = kvmfleet(stack, 'delete', 'e2e-guest', '--wait', '--format', 'json')
     assert code == 0, err
-    assert json.loads(out)['instances'][0]['state'] == 'DELETED'
+    assert json.loads(out)['state'] == 'DELETED'
     assert used_pcpus(stack) == 0
     conn = LibvirtConnection('qemu:///system')
     assert conn.domain_state(f"kvmfleet-{instance['uuid']}") is None

@@ -7,11 +7,14 @@ import oslo_messaging as messaging
 import pytest
 
 from scheduler.cmd import bus_commands, cli
-from wire import rpc
+from wire import context, rpc
 
 
 def parse(*argv):
-    return cli.build_parser().parse_args(list(argv))
+    """The parsed arguments of one command, as cliff gives them to take_action."""
+    application = cli.KvmfleetApp()
+    command_class, name, rest = application.command_manager.find_command(list(argv))
+    return command_class(application, None).get_parser(f"kvmfleet {name}").parse_args(rest)
 
 
 @pytest.mark.parametrize('argv,expected', [
@@ -80,20 +83,33 @@ def test_exit_codes_and_errors_in_one_line(monkeypatch, capsys, failure, code, l
             failure))
     else:
         monkeypatch.setattr(bus_commands, '_connect', lambda args, conf: api)
-    args = parse('boot', 'web', '--flavor', 'c1.pinned')
-    assert args.handler(args, None) == code
+    assert cli.main(['boot', 'web', '--flavor', 'c1.pinned']) == code
     err = capsys.readouterr().err.strip().splitlines()
     if line is None:
         assert err == []
     else:
         assert line in err[-1] and len(err[-1].splitlines()) == 1
+        request_line = err[-2]          # the request id, just before the error
+        assert request_line.startswith('kvmfleet: request id: req-')
+        assert context.valid_request_id(request_line.rsplit(' ', 1)[1])
 
 
 def test_json_format_prints_the_answer(monkeypatch, capsys):
     monkeypatch.setattr(bus_commands, '_connect', lambda args, conf: FakeAPI())
-    args = parse('show', 'web', '--format', 'json')
-    assert args.handler(args, None) == 0
+    assert cli.main(['show', 'web', '--format', 'json']) == 0
     assert json.loads(capsys.readouterr().out)['uuid'] == 'u'
+
+
+@pytest.mark.parametrize('argv', [('show', 'web', '-c', 'nope'), ('list', '-c', 'nope'),
+                                  ('show', 'web', '-f', 'nope')])
+def test_an_unknown_column_or_format_is_bad_input(monkeypatch, capsys, argv):
+    monkeypatch.setattr(bus_commands, '_connect', lambda args, conf: FakeAPI())
+    try:
+        code = cli.main(list(argv))
+    except SystemExit as exc:       # argparse refuses an unknown -f choice itself
+        code = exc.code
+    assert code == 2
+    assert capsys.readouterr().out == ''
 
 
 def test_wait_shows_progress_until_settled():
@@ -122,11 +138,10 @@ def test_a_bad_upgrade_level_is_a_one_line_configuration_error(monkeypatch, caps
     cfg.CONF.set_override('transport_url', 'kombu+memory:////')
     cfg.CONF.set_override('scheduler', '1.9', group='upgrade_levels')
     try:
-        args = parse('list')
-        parsed_conf = argparse.Namespace(config_file=['kvmfleet.conf'])   # as after parsing
-        assert args.handler(args, parsed_conf) == bus_commands.EXIT_BAD_INPUT
+        assert cli.main(['list']) == bus_commands.EXIT_BAD_INPUT
     finally:
         cfg.CONF.clear_override('scheduler', group='upgrade_levels')
         cfg.CONF.clear_override('transport_url')
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and '[upgrade_levels] scheduler' in err[0] and 'newer' in err[0]
+    assert len(err) == 2 and '[upgrade_levels] scheduler' in err[1] and 'newer' in err[1]
+    assert err[0].startswith('kvmfleet: request id: req-')

@@ -89,3 +89,24 @@ def test_no_loader_means_no_uefi():
 def test_malformed(text, message):
     with pytest.raises(HostXmlError, match=message):
         parse_domain_capabilities(text)
+
+
+@pytest.mark.parametrize('name, models, versions', [
+    ('virtmanager_kvm-x86_64-domcaps-latest.xml', ('tpm-tis', 'tpm-crb'), ('1.2', '2.0')),
+    # libvirt before 8.6 lists no backendVersion: swtpm emulates both
+    ('virtmanager_kvm-x86_64-domcaps-amd-sev.xml', ('tpm-tis', 'tpm-crb'), ('1.2', '2.0')),
+])
+def test_emulated_vtpm(shared_fixtures, name, models, versions):
+    caps = parse_domain_capabilities(read(shared_fixtures / 'domcaps' / name))
+    assert (caps.tpm_models, caps.tpm_versions) == (models, versions)
+
+
+@pytest.mark.parametrize('tpm', [
+    "<tpm supported='no'/>",
+    "<tpm supported='yes'><enum name='model'><value>tpm-crb</value></enum>"
+    "<enum name='backendModel'><value>passthrough</value></enum></tpm>",
+])
+def test_no_emulated_vtpm(tpm):
+    caps = parse_domain_capabilities(f"<domainCapabilities><domain>kvm</domain>"
+                                     f"<devices>{tpm}</devices></domainCapabilities>")
+    assert (caps.tpm_models, caps.tpm_versions) == ((), ())

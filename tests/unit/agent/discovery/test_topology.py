@@ -5,12 +5,14 @@ import dataclasses
 import pytest
 
 from agent.discovery import pci_spec
+from agent.discovery import traits as host_traits
 from agent.discovery.capabilities import parse_capabilities
-from agent.discovery.domcaps import parse_domain_capabilities
+from agent.discovery.domcaps import DomainCapabilities, parse_domain_capabilities
 from agent.discovery.nodedev import parse_pci_device
 from agent.discovery.opts import HostSettings, ReservedPages
 from agent.discovery.topology import build_topology, cell_memory_kb
 from agent.exceptions import InvalidConfig
+from agent.network import Bridge, HostNetworks
 from tests.unit.agent.fakes import DATA, read
 from wire.cpuset import parse_cpuset
 from wire.files import parse_fleet
@@ -197,3 +199,23 @@ def test_topology_round_trips_through_the_fleet_format():
                   device_specs=_specs('{"address": "*:81:*.*", "physical_network": "p"}'))
     [parsed] = parse_fleet({'version': 1, 'hosts': [host.to_dict()]})
     assert parsed == host
+
+
+@pytest.mark.parametrize('models, versions, expected', [
+    (('tpm-tis', 'tpm-crb'), ('1.2', '2.0'),
+     {'COMPUTE_SECURITY_TPM_1_2', 'COMPUTE_SECURITY_TPM_2_0', 'COMPUTE_SECURITY_TPM_TIS',
+      'COMPUTE_SECURITY_TPM_CRB'}),
+    (('tpm-crb',), ('2.0',), {'COMPUTE_SECURITY_TPM_2_0', 'COMPUTE_SECURITY_TPM_CRB'}),
+    ((), (), set()),
+])
+def test_vtpm_traits_from_domcaps(models, versions, expected):
+    domcaps = DomainCapabilities(virt_type='kvm', tpm_models=models, tpm_versions=versions)
+    assert host_traits.tpm_traits(domcaps) == expected
+
+
+def test_bridged_networks_are_reported_as_traits():
+    networks = HostNetworks({'ext': Bridge('br-ex', 'linux'), 'tenant': Bridge('br-int', 'ovs')})
+    host = _build(networks=networks)
+    assert {'CUSTOM_PHYSNET_EXT', 'CUSTOM_PHYSNET_TENANT',
+            'CUSTOM_PHYSNET_TENANT_VLAN'} <= host.traits
+    assert not any(t.startswith('CUSTOM_PHYSNET') for t in _build().traits)

@@ -155,11 +155,17 @@ def test_sriov_vf_port_with_vlan_and_alias_hostdev(build):
     (True, 8, False, 4, {'name': 'qemu', 'queues': '4'}),
     (False, 4, False, 256, {'name': 'qemu'}),
     (True, 1, False, 256, {'name': 'qemu'}),
+    (None, 4, False, 256, {'name': 'qemu', 'queues': '4'}),      # unset: on by default
+    (None, 1, False, 256, {'name': 'qemu'}),
+    ((None, False), 4, False, 256, {'name': 'qemu'}),            # default turned off
+    ((True, False), 4, False, 256, {'name': 'qemu', 'queues': '4'}),
 ])
 def test_tap_interface_queues_and_backend(build, multiqueue, vcpus, vhost, cap, driver):
+    multiqueue, default = multiqueue if isinstance(multiqueue, tuple) else (multiqueue, True)
     placed = assignment(vcpus=vcpus, memory_mb=512, shared=(0, 1))
     spec = spec_for(placed, ports=(PortRequest(),), multiqueue=multiqueue)
-    domain = build(spec, placed, KERNEL_IMAGE, settings(vhost_net=vhost, max_tap_queues=cap))
+    domain = build(spec, placed, KERNEL_IMAGE, settings(vhost_net=vhost, max_tap_queues=cap,
+                                                        multiqueue_default=default))
     interface = domain.find('devices/interface')
     assert interface.get('type') == 'ethernet'
     assert attrs(interface.find('driver')) == driver
@@ -289,9 +295,11 @@ def test_seclabel_from_config(build, model, expected):
     ({'hw:cpu_sockets': '1'}, {}, ('1', '4', '1')),
     ({'hw:cpu_threads': '2'}, {}, ('2', '1', '2')),
     ({}, {'hw_cpu_cores': '2', 'hw_cpu_threads': '2'}, ('1', '2', '2')),
-    ({'hw:cpu_sockets': '3'}, {}, ('2', '2', '1')),       # does not divide 4: ignored
+    ({'hw:cpu_cores': '2'}, {}, ('2', '2', '1')),
+    ({'hw:cpu_max_sockets': '1'}, {}, ('1', '4', '1')),
 ])
 def test_cpu_topology(build, extra, image_props, expected):
+    """wire.guest_cpu decides (tests/unit/wire/test_guest_cpu.py has its rules)."""
     placed = assignment([cell(0, 0, (0, 1), 512, pinning={0: 2, 1: 3}),
                          cell(1, 1, (2, 3), 512, pinning={2: 10, 3: 11})])
     domain = build(spec_for(placed, extra_specs=extra, image_properties=image_props),
@@ -360,3 +368,11 @@ def test_numa_guest_without_pinning_floats_within_each_cells_shared_set(build):
     assert pins(domain) == {0: '0-1', 1: '0-1', 2: '8-9', 3: '8-9'}
     assert domain.find('cputune/emulatorpin').get('cpuset') == '0-1,8-9'
     assert domain.find('vcpu').get('cpuset') is None
+
+
+def test_a_cpu_topology_that_cannot_be_met_is_a_build_error_naming_the_key(build):
+    placed = assignment([cell(0, 0, (0, 1), 512, pinning={0: 2, 1: 3}),
+                         cell(1, 1, (2, 3), 512, pinning={2: 10, 3: 11})])
+    with pytest.raises(DomainBuildError, match=r'extra_specs\.hw:cpu_sockets: hw:cpu_sockets=3'):
+        build(spec_for(placed, extra_specs={'hw:cpu_sockets': '3'}), placed, KERNEL_IMAGE,
+              settings())

@@ -16,6 +16,7 @@ from agent.domain import (
 )
 from agent.domain import domain_xml as unchecked_domain_xml
 from agent.domain.metadata import NAMESPACE
+from agent.network import Bridge, HostNetworks
 from tests.unit.agent.domain.builders import (
     KERNEL_IMAGE,
     UUID,
@@ -47,10 +48,11 @@ def test_round_trip_gives_back_spec_and_assignment():
     placed = assignment([cell(0, 1, (0, 1), 1024, page_kb=2048, pinning={0: 2}, shared=(0,))],
                         shared=(0,), emulator=(0,))
     spec = spec_for(placed, cpu_policy='mixed', dedicated_vcpus=frozenset({0}),
-                    ports=(PortRequest(vlan=7),), multiqueue=True,
+                    ports=(PortRequest(physical_network='tenant', vlan=7),), multiqueue=True,
                     extra_specs={'hw:cpu_policy': 'mixed'})
-    assert parse_metadata(domain_xml(spec, placed, KERNEL_IMAGE, settings())) == (
-        UUID, spec, placed)
+    networks = HostNetworks({'tenant': Bridge('br-int', 'ovs')})
+    assert parse_metadata(domain_xml(spec, placed, KERNEL_IMAGE,
+                                     settings(networks=networks))) == (UUID, spec, placed)
 
 
 @pytest.mark.parametrize('xml, message', [

@@ -184,9 +184,28 @@ def test_missing_config_file_is_exit_2(capsys, tmp_path):
 
 
 def test_subcommands_are_registered_by_their_modules():
-    parser = cli.build_parser()
-    choices = parser._subparsers._group_actions[0].choices
-    assert {'simulate', 'capacity'} <= set(choices)
+    names = {name for name, _ in cli.build_command_manager()}
+    assert {'simulate', 'capacity', 'boot', 'host enable', 'host disable'} <= names
+
+
+def test_version_and_a_missing_command(capsys):
+    with pytest.raises(SystemExit) as version:
+        cli.main(['--version'])
+    assert version.value.code == 0
+    assert capsys.readouterr().out.strip().startswith('kvmfleet ')
+    with pytest.raises(SystemExit) as missing:
+        cli.main([])
+    assert missing.value.code == 2 and 'a command is required' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('formatter, check', [
+    ('json', lambda out: json.loads(out)['summary']['placed'] == 10),
+    ('yaml', lambda out: 'placed: 10' in out),
+])
+def test_reports_give_data_with_f(capsys, formatter, check):
+    code, out, _ = run(capsys, 'simulate', '--fleet', FLEET, '--requests', REQUESTS,
+                       '-f', formatter)
+    assert code == 0 and check(out)
 
 
 def test_yaml_request_file(capsys, tmp_path):
@@ -195,3 +214,22 @@ def test_yaml_request_file(capsys, tmp_path):
     code, out, _ = run(capsys, 'simulate', '--fleet', FLEET, '--requests', str(path),
                        '--format', 'json')
     assert code == 0 and json.loads(out)['summary']['placed'] == 1
+
+
+def register_greetings(subparsers):
+    """An argparse-style command group, as modules written before cliff have."""
+    hello = subparsers.add_parser('hello-there', help='say hello')
+    hello.add_argument('who')
+    hello.add_argument('--code', type=int, default=0)
+    hello.set_defaults(handler=lambda args, conf: print(f"hello {args.who}") or args.code)
+
+
+def test_an_argparse_style_group_runs_under_cliff(monkeypatch, capsys):
+    module = type(sys)('greetings')
+    module.register = register_greetings
+    monkeypatch.setitem(sys.modules, 'greetings', module)
+    monkeypatch.setattr(cli, 'COMMAND_MODULES', cli.COMMAND_MODULES + ('greetings',))
+    code, out, _ = run(capsys, 'hello-there', 'world', '--code', '4')
+    assert (code, out) == (4, 'hello world\n')
+    code, out, _ = run(capsys, 'help')
+    assert code == 0 and 'say hello' in out

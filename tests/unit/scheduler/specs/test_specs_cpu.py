@@ -88,6 +88,11 @@ def test_cpu_policy_resolution(extra, image, policy, dedicated, thread):
      'extra_specs.hw:cpu_dedicated_mask', ("'a-b'",)),
     ({'hw:cpu_policy': 'mixed', 'hw:cpu_dedicated_mask': '1', 'hw:cpu_realtime': 'yes',
       'hw:cpu_realtime_mask': '^0'}, None, 'extra_specs.hw:cpu_dedicated_mask', ('not both',)),
+    # The guest CPU topology (wire.guest_cpu): met exactly, or refused before any claim.
+    ({'hw:cpu_sockets': '3'}, None, 'extra_specs.hw:cpu_sockets',
+     ('hw:cpu_sockets=3', '4 vCPUs cannot be split')),
+    ({'hw:cpu_sockets': '1'}, {'hw_cpu_sockets': '2'}, 'image_properties.hw_cpu_sockets',
+     ("exceeds the flavor's hw:cpu_sockets=1",)),
 ])
 def test_cpu_errors(extra, image, field, words):
     assert_error(request(extra, image), field, *words)

@@ -8,7 +8,7 @@ UEFI = {'hw_firmware_type': 'uefi'}
 
 
 @pytest.mark.parametrize('extra,image,expected', [
-    ({}, None, False),
+    ({}, None, None),                  # unset: the agent's default decides
     ({'hw:vif_multiqueue_enabled': 'true'}, None, True),
     ({'hw:vif_multiqueue_enabled': True}, None, True),
     ({'hw:vif_multiqueue_enabled': 'no'}, None, False),
@@ -95,20 +95,47 @@ def test_aggregate_specs_are_kept_verbatim():
                                     'gpu': '<or> a <or> b'}
 
 
-def test_other_namespaces_are_kept_and_ignored():
+def test_other_namespaces_are_kept_for_the_agent():
     extra = {'quota:cpu_shares': '2048', 'capabilities:hypervisor_type': 'QEMU',
-             'resources:VGPU': '1', 'hw_rng:allowed': 'True', 'unscoped': 'x',
+             'hw_rng:allowed': 'True', 'unscoped': 'x',
              'hw:cpu_sockets': '2', 'hw:watchdog_action': 'reset'}
     spec = parse(extra)
     assert spec.extra_specs == extra
     assert spec.cpu_policy == 'shared' and spec.numa_cells == ()
 
 
+@pytest.mark.parametrize('key, value, words', [
+    ('resources:VGPU', '1', ('not modelled by kvmfleet',)),
+    ('resources1:CUSTOM_FPGA', '1', ('not modelled by kvmfleet',)),
+    ('resources:PCPU', '4', ('amounts come from vcpus',)),
+    ('hw:viommu_model', 'intel', ('virtual IOMMU',)),
+    ('os:monitors', '2', ('Hyper-V',)),
+    ('hw:cpu_model', 'Haswell', ('cpu_mode/cpu_model',)),
+])
+def test_keys_kvmfleet_does_not_build_are_refused_with_the_reason(key, value, words):
+    assert_error(request({key: value}), f"extra_specs.{key}", *words)
+
+
+@pytest.mark.parametrize('key, value, words', [
+    ('hw_cdrom_bus', 'ide', ('no CD-ROM',)),
+    ('img_config_drive', 'mandatory', ('no config drive',)),
+])
+def test_image_properties_kvmfleet_does_not_build_are_refused(key, value, words):
+    assert_error(request({}, {key: value}), f"image_properties.{key}", *words)
+
+
 def test_image_properties_are_kept_verbatim():
-    image = {'hw_disk_bus': 'scsi', 'hw_numa_nodes': 2}
+    image = {'hw_disk_bus': 'scsi', 'hw_numa_nodes': 2, 'os_distro': 'debian'}
     assert parse({}, image).image_properties == image
 
 
 def test_non_scalar_extra_spec_values_are_refused():
     assert_error(request({'hw:numa_nodes': [2]}), 'extra_specs.hw:numa_nodes', 'not a string')
     assert_error(request(None, ['hw_cpu_policy']), 'image_properties', 'expected an object')
+
+
+def test_a_vtpm_request_requires_the_hosts_vtpm_traits():
+    spec = parse({'hw:tpm_version': '2.0', 'trait:HW_CPU_X86_AVX2': 'required'},
+                 {'hw_tpm_model': 'tpm-crb'})
+    assert spec.required_traits == {'HW_CPU_X86_AVX2', 'COMPUTE_SECURITY_TPM_2_0',
+                                    'COMPUTE_SECURITY_TPM_CRB'}

@@ -147,6 +147,14 @@ def test_ports(ports, expected):
     ([{'vlan': 4095}], 'ports[0].vlan', ('4095', '1 to 4094')),
     ([{'vlan': '10'}], 'ports[0].vlan', ("'10'",)),
     ([{}, {'vnic_type': 'direct'}], 'ports[1].physical_network', ('required',)),
+    ([{'vlan': 10}], 'ports[0].vlan', ('needs its physical_network', 'Open vSwitch')),
 ])
 def test_port_errors(ports, field, words):
     assert_error(request(ports=ports), field, *words)
+
+
+def test_normal_ports_require_hosts_that_bridge_their_network():
+    spec = parse(ports=[{'physical_network': 'ext'}, {'physical_network': 'tenant', 'vlan': 7},
+                        {'vnic_type': 'direct', 'physical_network': 'sriov'}, {}])
+    assert spec.required_traits == {'CUSTOM_PHYSNET_EXT', 'CUSTOM_PHYSNET_TENANT',
+                                    'CUSTOM_PHYSNET_TENANT_VLAN'}
