@@ -9,6 +9,7 @@ flight, so ``reconcile`` can tell an interrupted build from a stopped guest.
 """
 
 import dataclasses
+import functools
 import logging
 import os
 import shutil
@@ -27,6 +28,7 @@ from agent.domain import (
 )
 from agent.domain.metadata import MetadataCache
 from agent.exceptions import LibvirtError
+from agent.inflight import InFlight
 from agent.verify import verify
 
 LOG = logging.getLogger(__name__)
@@ -39,6 +41,7 @@ FILES_FAILED = 'FILES_FAILED'
 DEFINE_FAILED = 'DEFINE_FAILED'
 START_FAILED = 'START_FAILED'
 LAUNCH_TIMEOUT = 'LAUNCH_TIMEOUT'
+LIBVIRT_UNAVAILABLE = 'LIBVIRT_UNAVAILABLE'
 
 BUILDING_MARKER = 'building'
 CONSOLE_LOG = 'console.log'
@@ -87,6 +90,15 @@ class _BuildFailed(Exception):
         self.violations = violations
 
 
+def _marks_busy(method):
+    """The instance (first argument) is busy while the method runs (agent.inflight)."""
+    @functools.wraps(method)
+    def marked(self, instance, *args, **kwargs):
+        with self._in_flight.operating(instance_uuid(instance)):
+            return method(self, instance, *args, **kwargs)
+    return marked
+
+
 class InstanceDriver:
     """Instances on one host.  ``host`` is a HostTopology or a callable returning one.
 
@@ -106,6 +118,11 @@ class InstanceDriver:
         self._sleep = sleep
         self._build_lock = threading.Lock()
         self._metadata = MetadataCache()
+        self._in_flight = InFlight()     # domain UUIDs being built, powered or deleted
+
+    def busy(self, instance):
+        """Whether a build, power change or delete of ``instance`` is in flight."""
+        return instance_uuid(instance) in self._in_flight
 
     # Paths
 
@@ -123,11 +140,12 @@ class InstanceDriver:
 
         Returns a LaunchResult; ``reason`` names the failure (VERIFY_FAILED with
         ``violations``, ALREADY_EXISTS, IMAGE_INVALID, BUILD_FAILED, FILES_FAILED,
-        DEFINE_FAILED, START_FAILED, LAUNCH_TIMEOUT).
+        DEFINE_FAILED, START_FAILED, LAUNCH_TIMEOUT, LIBVIRT_UNAVAILABLE: libvirt could not
+        be asked, e.g. while the agent reconnects after a libvirtd restart).
         """
         started = self._clock()
-        uuid = instance_uuid(assignment.instance)
-        result = self._build(uuid, spec, assignment, image, ports, flavor)
+        with self._in_flight.operating(instance_uuid(assignment.instance)) as uuid:
+            result = self._build(uuid, spec, assignment, image, ports, flavor)
         # the agent manager logs every result at INFO/WARNING; one line per build is enough
         LOG.debug('build of %s: %s in %.3f s', uuid, result.reason or 'running',
                   self._clock() - started)
@@ -176,7 +194,11 @@ class InstanceDriver:
         return LaunchResult(uuid, None, failure.reason, detail)
 
     def _check_absent(self, uuid, name):
-        if self.conn.domain_state(name) is not None:
+        try:
+            exists = self.conn.domain_state(name) is not None
+        except LibvirtError as exc:
+            raise _BuildFailed(LIBVIRT_UNAVAILABLE, str(exc))
+        if exists:
             raise _BuildFailed(ALREADY_EXISTS, f"domain {name} already exists")
         if os.path.exists(self.instance_dir(uuid)):
             raise _BuildFailed(ALREADY_EXISTS, f"{self.instance_dir(uuid)} already exists "
@@ -236,8 +258,8 @@ class InstanceDriver:
     def _define(self, xml):
         try:
             self.conn.define_domain(xml)
-        except LibvirtError as exc:
-            raise _BuildFailed(DEFINE_FAILED, str(exc))
+        except LibvirtError as exc:   # schema messages span lines: one line for the reason
+            raise _BuildFailed(DEFINE_FAILED, ' '.join(str(exc).split()))
 
     def _start_and_wait(self, name):
         try:
@@ -285,6 +307,7 @@ class InstanceDriver:
         """The domain's state name, or None when there is no such instance."""
         return self.conn.domain_state(domain_name(instance_uuid(instance)))
 
+    @_marks_busy
     def stop(self, instance, graceful_timeout=0.0):
         """Power off: ask the guest first for up to ``graceful_timeout`` s, then pull the plug."""
         name = domain_name(instance_uuid(instance))
@@ -295,6 +318,7 @@ class InstanceDriver:
                 self._sleep(POLL_INTERVAL_S)
         self.conn.destroy_domain(name)
 
+    @_marks_busy
     def start(self, instance):
         """Start a stopped instance and wait until it runs; LaunchResult like a build."""
         uuid = instance_uuid(instance)
@@ -309,6 +333,7 @@ class InstanceDriver:
             return LaunchResult(uuid, self.state(uuid), exc.reason, exc.detail)
         return LaunchResult(uuid, 'running', elapsed_s=self._clock() - started)
 
+    @_marks_busy
     def reboot(self, instance, hard=False):
         """Soft reboot asks the guest; hard reboot powers off and starts again."""
         uuid = instance_uuid(instance)
@@ -318,6 +343,7 @@ class InstanceDriver:
         self.conn.destroy_domain(domain_name(uuid))
         return self.start(uuid)
 
+    @_marks_busy
     def delete(self, instance):
         """Remove the instance: domain, overlay, console log, directory.  Idempotent.
 

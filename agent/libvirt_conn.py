@@ -5,13 +5,27 @@ returns plain Python values or XML strings, and every libvirt failure is
 re-raised as ``agent.exceptions.LibvirtError`` naming the operation, so the
 rest of the agent (and its tests, through a fake with the same methods) is
 plain Python over XML.
+
+Events: ``start_event_loop()`` runs libvirt's default event loop in a daemon
+thread (it must run before a connection that wants events is opened).  A
+connection given ``watch(on_lifecycle, on_close)`` registers a domain
+lifecycle callback and a close callback each time it is opened, and hands
+them plain values: ``on_lifecycle(name, uuid, event, detail)`` with the
+LIFECYCLE_EVENTS / event detail names, ``on_close(reason)``.  Once libvirt
+says the connection closed, every call fails with LibvirtError until
+``reopen()`` succeeds: nothing behind the seam ever sees an empty answer from
+a dead connection.
 """
 
 import contextlib
+import logging
+import threading
 
 import libvirt
 
 from agent.exceptions import LibvirtError
+
+LOG = logging.getLogger(__name__)
 
 # libvirt's default handler prints every error to stderr; we report them ourselves.
 libvirt.registerErrorHandler(lambda _ctx, _err: None, None)
@@ -26,6 +40,74 @@ DOMAIN_STATES = {
     libvirt.VIR_DOMAIN_CRASHED: 'crashed',
     libvirt.VIR_DOMAIN_PMSUSPENDED: 'pmsuspended',
 }
+
+LIFECYCLE_EVENTS = {
+    libvirt.VIR_DOMAIN_EVENT_DEFINED: 'defined',
+    libvirt.VIR_DOMAIN_EVENT_UNDEFINED: 'undefined',
+    libvirt.VIR_DOMAIN_EVENT_STARTED: 'started',
+    libvirt.VIR_DOMAIN_EVENT_SUSPENDED: 'suspended',
+    libvirt.VIR_DOMAIN_EVENT_RESUMED: 'resumed',
+    libvirt.VIR_DOMAIN_EVENT_STOPPED: 'stopped',
+    libvirt.VIR_DOMAIN_EVENT_SHUTDOWN: 'shutdown',
+    libvirt.VIR_DOMAIN_EVENT_PMSUSPENDED: 'pmsuspended',
+    libvirt.VIR_DOMAIN_EVENT_CRASHED: 'crashed',
+}
+
+# Details worth a name (what the agent logs and tells the scheduler); others are numbers.
+EVENT_DETAILS = {
+    libvirt.VIR_DOMAIN_EVENT_STOPPED: {
+        libvirt.VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN: 'shutdown',
+        libvirt.VIR_DOMAIN_EVENT_STOPPED_DESTROYED: 'destroyed',
+        libvirt.VIR_DOMAIN_EVENT_STOPPED_CRASHED: 'crashed',
+        libvirt.VIR_DOMAIN_EVENT_STOPPED_MIGRATED: 'migrated',
+        libvirt.VIR_DOMAIN_EVENT_STOPPED_SAVED: 'saved',
+        libvirt.VIR_DOMAIN_EVENT_STOPPED_FAILED: 'failed',
+        libvirt.VIR_DOMAIN_EVENT_STOPPED_FROM_SNAPSHOT: 'from snapshot'},
+    libvirt.VIR_DOMAIN_EVENT_SHUTDOWN: {
+        libvirt.VIR_DOMAIN_EVENT_SHUTDOWN_FINISHED: 'finished',
+        libvirt.VIR_DOMAIN_EVENT_SHUTDOWN_GUEST: 'by the guest',
+        libvirt.VIR_DOMAIN_EVENT_SHUTDOWN_HOST: 'by the host (signal, virsh destroy)'},
+    libvirt.VIR_DOMAIN_EVENT_CRASHED: {
+        libvirt.VIR_DOMAIN_EVENT_CRASHED_PANICKED: 'panicked',
+        libvirt.VIR_DOMAIN_EVENT_CRASHED_CRASHLOADED: 'crash kernel loaded'},
+    libvirt.VIR_DOMAIN_EVENT_STARTED: {
+        libvirt.VIR_DOMAIN_EVENT_STARTED_BOOTED: 'booted',
+        libvirt.VIR_DOMAIN_EVENT_STARTED_RESTORED: 'restored'},
+}
+
+CLOSE_REASONS = {
+    libvirt.VIR_CONNECT_CLOSE_REASON_ERROR: 'error',
+    libvirt.VIR_CONNECT_CLOSE_REASON_EOF: 'end of file (libvirtd stopped?)',
+    libvirt.VIR_CONNECT_CLOSE_REASON_KEEPALIVE: 'keepalive timeout',
+    libvirt.VIR_CONNECT_CLOSE_REASON_CLIENT: 'closed by the client',
+}
+
+# Keepalive probes: every KEEPALIVE_INTERVAL_S, dead after KEEPALIVE_COUNT unanswered.
+KEEPALIVE_INTERVAL_S = 5
+KEEPALIVE_COUNT = 3
+
+_event_loop_lock = threading.Lock()
+_event_loop_thread = None
+
+
+def start_event_loop():
+    """Register libvirt's default event loop and run it in a daemon thread (once)."""
+    global _event_loop_thread
+    with _event_loop_lock:
+        if _event_loop_thread is not None:
+            return
+        libvirt.virEventRegisterDefaultImpl()
+        _event_loop_thread = threading.Thread(target=_run_event_loop,
+                                              name='libvirt-event-loop', daemon=True)
+        _event_loop_thread.start()
+
+
+def _run_event_loop():
+    while True:
+        try:
+            libvirt.virEventRunDefaultImpl()
+        except Exception:   # one bad callback must not stop every later event
+            LOG.exception('libvirt event loop iteration failed')
 
 
 @contextlib.contextmanager
@@ -44,21 +126,129 @@ class LibvirtConnection:
     def __init__(self, uri):
         self.uri = uri
         self._conn = None
+        self._lock = threading.RLock()
+        self._closed_reason = None     # set when libvirt said the connection closed
+        self._on_lifecycle = None
+        self._on_close = None
+        self._callback_ids = ()
 
     @property
     def conn(self):
-        """The underlying virConnect, opened on first use."""
-        if self._conn is None:
-            with _wrapped(f"open {self.uri}"):
-                self._conn = libvirt.open(self.uri)
-        return self._conn
+        """The underlying virConnect, opened on first use.
+
+        Raises LibvirtError while the connection is known to be closed: only
+        ``reopen()`` opens it again, so a dead libvirtd is never mistaken for
+        a host without domains.
+        """
+        with self._lock:
+            if self._closed_reason is not None:
+                raise LibvirtError(f"connection to {self.uri}",
+                                   f"closed ({self._closed_reason}), reconnecting",
+                                   libvirt.VIR_ERR_NO_CONNECT)
+            if self._conn is None:
+                self._open()
+            return self._conn
+
+    @property
+    def connected(self):
+        """False once libvirt said the connection closed, until ``reopen()`` succeeds."""
+        return self._closed_reason is None
+
+    def watch(self, on_lifecycle=None, on_close=None):
+        """Callbacks for domain lifecycle events and for the connection closing.
+
+        They are registered now if the connection is open and again by every
+        ``reopen()``; start_event_loop() must have run first.
+        """
+        with self._lock:
+            self._on_lifecycle = on_lifecycle
+            self._on_close = on_close
+            if self._conn is not None:
+                self._register(self._conn)
+
+    def _open(self):
+        with _wrapped(f"open {self.uri}"):
+            conn = libvirt.open(self.uri)
+        if self._on_lifecycle or self._on_close:
+            try:
+                self._register(conn)
+            except LibvirtError:
+                with contextlib.suppress(libvirt.libvirtError):
+                    conn.close()
+                raise
+        self._conn = conn
+
+    def _register(self, conn):
+        ids = []
+        if _event_loop_thread is not None:
+            try:      # a dead daemon on a remote link is noticed; local drivers have none
+                conn.setKeepAlive(KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT)
+            except libvirt.libvirtError as exc:
+                if exc.get_error_code() != libvirt.VIR_ERR_NO_SUPPORT:
+                    raise LibvirtError('setKeepAlive', exc.get_error_message(),
+                                       exc.get_error_code()) from exc
+        with _wrapped(f"register callbacks on {self.uri}"):
+            if self._on_close is not None:
+                conn.registerCloseCallback(self._closed, None)
+            if self._on_lifecycle is not None:
+                ids.append(conn.domainEventRegisterAny(
+                    None, libvirt.VIR_DOMAIN_EVENT_ID_LIFECYCLE, self._lifecycle, None))
+        self._callback_ids = tuple(ids)
+
+    def _lifecycle(self, _conn, domain, event, detail, _opaque):
+        name, uuid = domain.name(), domain.UUIDString()
+        event_name = LIFECYCLE_EVENTS.get(event, f"event {event}")
+        detail_name = EVENT_DETAILS.get(event, {}).get(detail, str(detail))
+        self._on_lifecycle(name, uuid, event_name, detail_name)
+
+    def _closed(self, conn, reason, _opaque):
+        # No lock: this runs on the event loop thread, which reopen() may be waiting on.
+        if conn is not self._conn:
+            return    # an old connection, already replaced
+        self._closed_reason = CLOSE_REASONS.get(reason, f"reason {reason}")
+        if self._on_close is not None:
+            self._on_close(self._closed_reason)
+
+    def reopen(self):
+        """Drop the current connection and open a new one (callbacks registered again).
+
+        Raises LibvirtError when libvirt cannot be reached; the connection then
+        stays closed and the next ``reopen()`` tries again.
+        """
+        with self._lock:
+            old, self._conn = self._conn, None
+            self._closed_reason = self._closed_reason or 'reopening'
+            self._drop(old)
+            self._open()
+            self._closed_reason = None
+
+    def is_alive(self):
+        """Whether the open connection still answers (False when closed or never opened)."""
+        with self._lock:
+            if self._conn is None or self._closed_reason is not None:
+                return False
+            try:
+                return bool(self._conn.isAlive())
+            except libvirt.libvirtError:
+                return False
+
+    def _drop(self, conn):
+        if conn is None:
+            return
+        with contextlib.suppress(libvirt.libvirtError):   # a dead connection refuses these
+            for callback_id in self._callback_ids:
+                conn.domainEventDeregisterAny(callback_id)
+            if self._on_close is not None:
+                conn.unregisterCloseCallback()
+        self._callback_ids = ()
+        with contextlib.suppress(libvirt.libvirtError):
+            conn.close()
 
     def close(self):
         """Close the connection if it was opened."""
-        if self._conn is not None:
-            with contextlib.suppress(libvirt.libvirtError):
-                self._conn.close()
-            self._conn = None
+        with self._lock:
+            old, self._conn = self._conn, None
+            self._drop(old)
 
     # Host
 
@@ -144,9 +334,14 @@ class LibvirtConnection:
             return self.conn.lookupByName(name)
 
     def define_domain(self, xml):
-        """Define a persistent domain from XML; returns its UUID string."""
-        with _wrapped('defineXML'):
-            return self.conn.defineXML(xml).UUIDString()
+        """Define a persistent domain from XML; returns its UUID string.
+
+        libvirt checks the XML against its domain schema first
+        (VIR_DOMAIN_DEFINE_VALIDATE): an element or value the schema does
+        not allow is refused with the schema's message, nothing is defined.
+        """
+        with _wrapped('defineXML(validate)'):
+            return self.conn.defineXMLFlags(xml, libvirt.VIR_DOMAIN_DEFINE_VALIDATE).UUIDString()
 
     def start_domain(self, name):
         """Start (virDomainCreate) a defined domain."""

@@ -19,7 +19,7 @@ from oslo_config import cfg
 
 from agent.domain import MetadataError, read_metadata
 from agent.exceptions import AgentError
-from wire import rpc
+from wire import limits, rpc
 from wire.assignment import Assignment
 from wire.errors import FieldError, InvalidInput
 from wire.request_spec import RequestSpec
@@ -64,11 +64,32 @@ class AgentManager:
         self.dirty = threading.Event()
         self.last_report = 0.0
         self._known = {}     # domain name -> (uuid, assignment dict) read from metadata
+        # instance -> state the scheduler was last told (agent.lifecycle); kept until DELETED
+        self.instance_states = {}
 
     # -- helpers -----------------------------------------------------------
     def _update(self, uuid, state, reason=None):
         self.scheduler.instance_update(uuid, self.host_name, state, reason)
+        if state == DELETED:
+            self.instance_states.pop(uuid, None)
+        else:
+            self.instance_states[uuid] = state
         self.dirty.set()
+
+    def instance_changed(self, uuid, state, reason=None):
+        """A change seen on the host, not made by this agent (agent.lifecycle)."""
+        self._update(uuid, state, reason)
+
+    def instance_of(self, name):
+        """The instance id of kvmfleet domain ``name``; None: not kvmfleet's, or gone."""
+        known = self._known.get(name)
+        if known is None:
+            try:
+                known = _metadata_of(self.driver.conn.domain_xml(name), None)
+            except AgentError:
+                return None
+            self._known[name] = known
+        return known[0] if known[1] is not None else None
 
     def _image(self, request):
         name = (request or {}).get('image') or self.default_image
@@ -175,6 +196,8 @@ class AgentManager:
         self.last_report = time.monotonic()
         try:
             self.scheduler.report_host(self.topology().to_dict(), self.domains())
+        except AgentError as exc:   # libvirt unreachable: no report beats an empty one
+            LOG.warning('Report of host %s skipped: %s', self.host_name, exc)
         except Exception:
             LOG.exception('Report of host %s failed', self.host_name)
             self.dirty.set()
@@ -201,7 +224,7 @@ def _parse_build(assignment, spec, request):
     rpc.check(spec, dict, 'spec')
     if request is not None:
         rpc.check(request, dict, 'request')
-    parsed = Assignment.from_dict(assignment)
+    parsed = Assignment.from_dict(assignment, limits=limits.from_conf())
     try:
         parsed_spec = RequestSpec.from_dict(spec)
     except (TypeError, KeyError, ValueError) as exc:

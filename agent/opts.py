@@ -12,6 +12,7 @@ from wire import opts as wire_opts
 OPTION_MODULES = (
     'agent.cmd.run',
     'agent.manager',
+    'agent.lifecycle',
     'agent.discovery.opts',
     'agent.driver_opts',
     'agent.network',

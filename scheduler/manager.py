@@ -20,6 +20,7 @@ from scheduler.specs import parse_request
 from scheduler.store import ACTIVE, BUILDING, DELETED, ERROR, STATES, STOPPED, NotFound
 from scheduler.warm_state import WarmState
 from wire import rpc
+from wire.limits import DEFAULT as DEFAULT_LIMITS
 from wire.request_spec import RequestSpec
 from wire.topology import HostTopology
 
@@ -47,7 +48,7 @@ class SchedulerManager:
     target = messaging.Target(version='1.1')
 
     def __init__(self, store, engine, agent_api, notifier=None, flavors=None, aliases=None,
-                 clock=time.time):
+                 clock=time.time, limits=DEFAULT_LIMITS):
         self.store = store
         self.engine = engine
         self.agents = agent_api
@@ -55,6 +56,7 @@ class SchedulerManager:
         self.flavors = flavors or {}
         self.aliases = aliases or {}
         self.clock = clock
+        self.limits = limits       # wire.limits.Limits: bounds of every request and report
         self.lock = threading.RLock()
         self.state = WarmState(store, clock=clock).load()
         self.flags = {}            # host -> unknown domains flagged by reconciliation
@@ -69,7 +71,8 @@ class SchedulerManager:
             LOG.exception('Notification %s failed', event)
 
     def _parse(self, request):
-        return parse_request(request, aliases=self.aliases, flavors=self.flavors)
+        return parse_request(request, aliases=self.aliases, flavors=self.flavors,
+                             limits=self.limits)
 
     def _find(self, instance):
         rpc.check(instance, str, 'instance')
@@ -93,7 +96,7 @@ class SchedulerManager:
     def boot(self, ctxt, request, instance_uuids=None):
         """Place, claim and dispatch; answer at once with the instances in BUILDING."""
         rpc.check(request, dict, 'request')
-        uuids = payloads.boot_uuids(request, instance_uuids)
+        uuids = payloads.boot_uuids(request, instance_uuids, self.limits)
         if instance_uuids is not None and 'count' not in request:
             request = dict(request, count=len(uuids))
         spec = self._parse(request)
@@ -260,8 +263,8 @@ class SchedulerManager:
     @rpc.endpoint
     def report_host(self, ctxt, host, instances):
         """Agent heartbeat + topology + domains; reconciled with the store."""
-        topology = HostTopology.from_dict(rpc.check(host, dict, 'host'), 'host')
-        domains = payloads.domains(instances)
+        topology = HostTopology.from_dict(rpc.check(host, dict, 'host'), 'host', self.limits)
+        domains = payloads.domains(instances, self.limits)
         stored = dict(topology.to_dict(), instances=[], enabled=True, up=True)
         now = self.clock()
         with self.lock:

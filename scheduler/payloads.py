@@ -9,13 +9,19 @@ import uuid as uuidlib
 
 from scheduler.store import BUILDING, STATES
 from wire import rpc
+from wire.errors import shown
+from wire.limits import DEFAULT
+from wire.names import host_name, instance_uuid
 
 
-def boot_uuids(request, instance_uuids):
+def boot_uuids(request, instance_uuids, limits=DEFAULT):
     """The caller-chosen uuids, checked: canonical, distinct, non-empty ([] if none)."""
     if instance_uuids is None:
         return []
     rpc.check(instance_uuids, list, 'instance_uuids')
+    if len(instance_uuids) > limits.max_count:
+        raise rpc.invalid('instance_uuids', f"has {len(instance_uuids)} items, more than the "
+                                            f"maximum {limits.max_count} (instances per boot)")
     for index, value in enumerate(instance_uuids):
         rpc.check(value, str, f"instance_uuids[{index}]")
         try:
@@ -62,12 +68,16 @@ def summary(explanation):
     return explanation
 
 
-def domains(instances):
-    """{uuid: domain} of a host report, each entry checked."""
+def domains(instances, limits=DEFAULT):
+    """{uuid: domain} of a host report, each entry checked, at most ``max_instances``."""
     rpc.check(instances, list, 'instances')
+    if len(instances) > limits.max_instances:
+        raise rpc.invalid('instances', f"has {len(instances)} items, more than the maximum "
+                                       f"{limits.max_instances}")
     domains = {}
     for index, item in enumerate(instances):
-        uuid = rpc.require(item, 'uuid', str, f"instances[{index}]")
+        uuid = instance_uuid(rpc.require(item, 'uuid', str, f"instances[{index}]"),
+                                   f"instances[{index}].uuid")
         rpc.require(item, 'state', str, f"instances[{index}]")
         domains[uuid] = item
     return domains
@@ -75,10 +85,10 @@ def domains(instances):
 
 def check_update(instance, host, state, reason):
     """An agent result's fields checked; BusError naming the bad one."""
-    rpc.check(instance, str, 'instance')
-    rpc.check(host, str, 'host')
-    if state not in STATES:
-        raise rpc.invalid('state', f"{state!r} is not one of {', '.join(STATES)}")
+    instance_uuid(rpc.check(instance, str, 'instance'), 'instance')
+    host_name(rpc.check(host, str, 'host'), 'host')
+    if not isinstance(state, str) or state not in STATES:
+        raise rpc.invalid('state', f"{shown(state)} is not one of {', '.join(STATES)}")
     if reason is not None:
         rpc.check(reason, str, 'reason')
 

@@ -7,7 +7,8 @@ the domain metadata.
 
 import dataclasses
 
-from wire import fields
+from wire import fields, names
+from wire.limits import DEFAULT, MAX_NODE_ID
 
 ASSIGNMENT_VERSION = 1
 
@@ -80,19 +81,26 @@ class Assignment:
         }
 
     @classmethod
-    def from_dict(cls, data, path='assignment'):
-        cells = fields.listing(data.get('cells', []), f"{path}.cells")
-        pcis = fields.listing(data.get('pci_devices', []), f"{path}.pci_devices")
+    def from_dict(cls, data, path='assignment', limits=DEFAULT):
+        """Parse an assignment; ``limits`` (wire.limits.Limits) bounds lists and numbers."""
+        fields.mapping(data, path, what='an object {host, instance, vcpus, ...}')
+        cells = fields.listing(data.get('cells', []), f"{path}.cells", limits.max_cells)
+        pcis = fields.listing(data.get('pci_devices', []), f"{path}.pci_devices",
+                              limits.max_pci_devices)
         return cls(
-            host=fields.string(fields.require(data, 'host', path), f"{path}.host"),
-            instance=str(fields.require(data, 'instance', path)),
-            vcpus=fields.integer(fields.require(data, 'vcpus', path), f"{path}.vcpus", 1),
+            host=names.host_name(fields.require(data, 'host', path), f"{path}.host"),
+            instance=names.instance_uuid(fields.require(data, 'instance', path),
+                                         f"{path}.instance"),
+            vcpus=fields.integer(fields.require(data, 'vcpus', path), f"{path}.vcpus", 1,
+                                 limits.max_vcpus),
             memory_mb=fields.integer(fields.require(data, 'memory_mb', path),
-                                     f"{path}.memory_mb", 1),
-            cells=tuple(_cell_from_dict(c, f"{path}.cells[{i}]") for i, c in enumerate(cells)),
-            shared_cpus=fields.cpuset(data.get('shared_cpus', []), f"{path}.shared_cpus"),
+                                     f"{path}.memory_mb", 1, limits.max_memory_mb),
+            cells=tuple(_cell_from_dict(c, f"{path}.cells[{i}]", limits)
+                        for i, c in enumerate(cells)),
+            shared_cpus=fields.cpuset(data.get('shared_cpus', []), f"{path}.shared_cpus",
+                                      limits.max_cpu_id),
             emulator_pcpus=fields.cpuset(data.get('emulator_pcpus', []),
-                                         f"{path}.emulator_pcpus"),
+                                         f"{path}.emulator_pcpus", limits.max_cpu_id),
             pci_devices=tuple(_pci_from_dict(p, f"{path}.pci_devices[{i}]")
                               for i, p in enumerate(pcis)),
             sev=fields.boolean(data.get('sev', False), f"{path}.sev"),
@@ -110,28 +118,38 @@ def _cell_to_dict(cell):
     }
 
 
-def _cell_from_dict(data, path):
-    pinning = data.get('pinning', {})
-    if not isinstance(pinning, dict):
-        raise fields.FieldError(f"{path}.pinning", 'expected an object {vcpu: pcpu}')
+def _cell_from_dict(data, path, limits):
+    fields.mapping(data, path, what='an object {guest_cell, host_cell, vcpus, ...}')
+    pinning = fields.mapping(data.get('pinning', {}), f"{path}.pinning", limits.max_vcpus,
+                             'an object {vcpu: pcpu}')
+    max_cpu, max_vcpu = limits.max_cpu_id, limits.max_vcpu_id
     return CellAssignment(
-        guest_cell=fields.integer(fields.require(data, 'guest_cell', path), f"{path}.guest_cell"),
-        host_cell=fields.integer(fields.require(data, 'host_cell', path), f"{path}.host_cell"),
-        vcpus=tuple(sorted(fields.cpuset(data.get('vcpus', []), f"{path}.vcpus"))),
-        memory_mb=fields.integer(fields.require(data, 'memory_mb', path), f"{path}.memory_mb", 1),
+        guest_cell=fields.integer(fields.require(data, 'guest_cell', path),
+                                  f"{path}.guest_cell", 0, MAX_NODE_ID),
+        host_cell=fields.integer(fields.require(data, 'host_cell', path),
+                                 f"{path}.host_cell", 0, MAX_NODE_ID),
+        vcpus=tuple(sorted(fields.cpuset(data.get('vcpus', []), f"{path}.vcpus", max_vcpu))),
+        memory_mb=fields.integer(fields.require(data, 'memory_mb', path), f"{path}.memory_mb",
+                                 1, limits.max_memory_mb),
         page_size_kb=fields.integer(data.get('page_size_kb', 4), f"{path}.page_size_kb", 4),
-        pinning={fields.integer(v, f"{path}.pinning"): fields.integer(p, f"{path}.pinning.{v}")
+        pinning={fields.integer(v, f"{path}.pinning", 0, max_vcpu):
+                 fields.integer(p, f"{path}.pinning.{v}", 0, max_cpu)
                  for v, p in pinning.items()},
-        shared_cpus=fields.cpuset(data.get('shared_cpus', []), f"{path}.shared_cpus"),
-        reserved_pcpus=fields.cpuset(data.get('reserved_pcpus', []), f"{path}.reserved_pcpus"),
+        shared_cpus=fields.cpuset(data.get('shared_cpus', []), f"{path}.shared_cpus", max_cpu),
+        reserved_pcpus=fields.cpuset(data.get('reserved_pcpus', []), f"{path}.reserved_pcpus",
+                                     max_cpu),
     )
 
 
 def _pci_from_dict(data, path):
-    node = data.get('host_cell')
+    fields.mapping(data, path, what='an object {address, request, ...}')
+    node, physnet = data.get('host_cell'), data.get('physical_network')
     return PciAssignment(
+        # Text here: that it names a device of the host is checked against the topology.
         address=fields.string(fields.require(data, 'address', path), f"{path}.address"),
-        host_cell=None if node is None else fields.integer(node, f"{path}.host_cell"),
+        host_cell=None if node is None else fields.integer(node, f"{path}.host_cell",
+                                                           0, MAX_NODE_ID),
         request=fields.string(fields.require(data, 'request', path), f"{path}.request"),
-        physical_network=data.get('physical_network'),
+        physical_network=None if physnet is None else fields.string(
+            physnet, f"{path}.physical_network"),
     )

@@ -1,5 +1,19 @@
 """Errors for input that crosses a boundary: files, bus messages, flavors."""
 
+import reprlib
+
+_SHOWN = reprlib.Repr()
+_SHOWN.maxstring = _SHOWN.maxother = 60
+_SHOWN.maxlist = _SHOWN.maxtuple = _SHOWN.maxdict = 4
+_SHOWN.maxlevel = 2
+
+
+def shown(value):
+    """``repr(value)`` cut short, so an error about a huge value stays one short line."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 128:
+        return f'<an integer of {value.bit_length()} bits>'
+    return _SHOWN.repr(value)
+
 
 class FieldError(ValueError):
     """One broken rule: ``field`` names the place, ``rule`` says what is wrong."""

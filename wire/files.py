@@ -7,11 +7,13 @@ naming the file and the place in it.
 
 import json
 
-from wire.errors import FieldError, InvalidInput
+from wire.errors import FieldError, InvalidInput, shown
 from wire.gcpause import gc_paused
+from wire.limits import DEFAULT
 from wire.topology import HostTopology
 
 SUPPORTED_VERSION = 1
+TOO_MANY_DIGITS = 'a number has more than 4300 digits'
 
 
 class FileFormatError(ValueError):
@@ -32,13 +34,24 @@ def load_document(path):
             return json.loads(text)
     except json.JSONDecodeError as exc:
         raise FileFormatError(f"{path}: line {exc.lineno} column {exc.colno}: {exc.msg}")
+    except RecursionError:
+        raise FileFormatError(f"{path}: nested too deeply")
+    except ValueError:    # Python refuses to convert an integer of over 4300 digits
+        raise FileFormatError(f"{path}: {TOO_MANY_DIGITS}")
 
 
 def _load_yaml(path, text):
     import yaml
+    # libyaml's loader refuses deep nesting at once; the pure-Python one recurses for
+    # seconds before it fails (a file of 10,000 '[' took 2 s).
+    loader = getattr(yaml, 'CSafeLoader', yaml.SafeLoader)
     try:
         with gc_paused():
-            return yaml.safe_load(text)
+            return yaml.load(text, Loader=loader)
+    except RecursionError:
+        raise FileFormatError(f"{path}: nested too deeply")
+    except (ValueError, TypeError, OverflowError) as exc:   # a tagged or typed scalar
+        raise FileFormatError(f"{path}: a value cannot be read: {shown(str(exc))}")
     except yaml.YAMLError as exc:
         mark = getattr(exc, 'problem_mark', None)
         where = f"line {mark.line + 1} column {mark.column + 1}: " if mark else ''
@@ -50,7 +63,7 @@ def _items(path, document, key):
         raise FileFormatError(f"{path}: expected an object with 'version' and '{key}'")
     version = document.get('version')
     if version != SUPPORTED_VERSION:
-        raise FileFormatError(f"{path}: version: {version!r} is not supported "
+        raise FileFormatError(f"{path}: version: {shown(version)} is not supported "
                               f"(this kvmfleet reads version {SUPPORTED_VERSION})")
     items = document.get(key)
     if not isinstance(items, list):
@@ -58,10 +71,10 @@ def _items(path, document, key):
     return items
 
 
-def parse_fleet(document, source='fleet'):
-    """HostTopology objects from a parsed fleet document."""
+def parse_fleet(document, source='fleet', limits=DEFAULT):
+    """HostTopology objects from a parsed fleet document, each within ``limits``."""
     with gc_paused():
-        hosts = _hosts(source, document)
+        hosts = _hosts(source, document, limits)
     seen, duplicates = set(), set()
     for host in hosts:
         (duplicates if host.name in seen else seen).add(host.name)
@@ -70,18 +83,18 @@ def parse_fleet(document, source='fleet'):
     return hosts
 
 
-def _hosts(source, document):
+def _hosts(source, document, limits):
     hosts = []
     for index, raw in enumerate(_items(source, document, 'hosts')):
         try:
-            hosts.append(HostTopology.from_dict(raw, f"hosts[{index}]"))
+            hosts.append(HostTopology.from_dict(raw, f"hosts[{index}]", limits))
         except (FieldError, InvalidInput) as exc:
             raise FileFormatError(f"{source}: {exc}")
     return hosts
 
 
-def load_fleet(path):
-    return parse_fleet(load_document(path), str(path))
+def load_fleet(path, limits=DEFAULT):
+    return parse_fleet(load_document(path), str(path), limits)
 
 
 def load_requests(path):

@@ -14,6 +14,7 @@ OPTION_MODULES = (
     'wire.paths',
     'wire.rpc',
     'wire.upgrade_levels',
+    'wire.limits',
 )
 
 DEFAULT_GROUP = 'DEFAULT'

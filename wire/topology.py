@@ -7,9 +7,10 @@ records, derived from ``instances``.
 
 import dataclasses
 
-from wire import fields
+from wire import fields, names
 from wire.assignment import Assignment
-from wire.errors import Collector, FieldError
+from wire.errors import Collector, FieldError, InvalidInput
+from wire.limits import DEFAULT, MAX_NODE_ID, MAX_PAGE_SIZES
 
 SMALL_PAGE_KB = 4
 PCI_TYPES = ('type-PF', 'type-VF', 'type-PCI')
@@ -103,15 +104,20 @@ class HostTopology:
         }
 
     @classmethod
-    def from_dict(cls, data, path='host'):
-        """Parse a fleet-file host; raises InvalidInput listing every bad field."""
+    def from_dict(cls, data, path='host', limits=DEFAULT):
+        """Parse a fleet-file host; raises InvalidInput listing every bad field.
+
+        ``limits`` (wire.limits.Limits) bounds every list and number.
+        """
+        if not isinstance(data, dict):
+            raise InvalidInput([FieldError(path, 'expected an object {name, cells, ...}')])
         errors = Collector()
-        name = _collect(errors, lambda: fields.string(fields.require(data, 'name', path),
-                                                      f"{path}.name"))
-        cells = _collect(errors, lambda: _cells(data, path), ())
-        pcis = _collect(errors, lambda: _pci_devices(data, path), ())
-        instances = _collect(errors, lambda: _instances(data, path), ())
-        scalars = _collect(errors, lambda: _scalars(data, path), {})
+        name = _collect(errors, lambda: names.host_name(fields.require(data, 'name', path),
+                                                        f"{path}.name"))
+        cells = _collect(errors, lambda: _cells(data, path, limits), ())
+        pcis = _collect(errors, lambda: _pci_devices(data, path, limits), ())
+        instances = _collect(errors, lambda: _instances(data, path, limits), ())
+        scalars = _collect(errors, lambda: _scalars(data, path, limits), {})
         errors.raise_if_any()
         return cls(name=name, cells=cells, pci_devices=pcis, instances=instances, **scalars)
 
@@ -124,30 +130,31 @@ def _collect(errors, parse, default=None):
     return default
 
 
-def _cells(data, path):
-    raw = fields.listing(fields.require(data, 'cells', path), f"{path}.cells")
+def _cells(data, path, limits):
+    raw = fields.listing(fields.require(data, 'cells', path), f"{path}.cells",
+                         limits.max_cells)
     if not raw:
         raise FieldError(f"{path}.cells", 'a host has at least one NUMA cell')
-    cells = tuple(_cell_from_dict(c, f"{path}.cells[{i}]") for i, c in enumerate(raw))
+    cells = tuple(_cell_from_dict(c, f"{path}.cells[{i}]", limits.max_cpu_id)
+                  for i, c in enumerate(raw))
     ids = [c.id for c in cells]
     if len(set(ids)) != len(ids):
         raise FieldError(f"{path}.cells", f"cell ids {ids} are not unique")
     return cells
 
 
-def _cell_from_dict(data, path):
-    cell_id = fields.integer(fields.require(data, 'id', path), f"{path}.id")
-    cpus = fields.cpuset(data.get('cpus', []), f"{path}.cpus")
-    shared = fields.cpuset(data.get('shared_cpus', []), f"{path}.shared_cpus")
+def _cell_from_dict(data, path, max_cpu):
+    cell_id = fields.integer(fields.require(data, 'id', path), f"{path}.id", 0, MAX_NODE_ID)
+    cpus = fields.cpuset(data.get('cpus', []), f"{path}.cpus", max_cpu)
+    shared = fields.cpuset(data.get('shared_cpus', []), f"{path}.shared_cpus", max_cpu)
     if cpus & shared:
         raise FieldError(f"{path}.shared_cpus",
                          f"CPUs {sorted(cpus & shared)} are also dedicated (cpus)")
-    siblings = tuple(fields.cpuset(s, f"{path}.siblings[{i}]")
+    siblings = tuple(fields.cpuset(s, f"{path}.siblings[{i}]", max_cpu)
                      for i, s in enumerate(fields.listing(data.get('siblings', []),
-                                                          f"{path}.siblings")))
+                                                          f"{path}.siblings", max_cpu + 1)))
     pages_raw = data.get('pages', {}) or {}
-    if not isinstance(pages_raw, dict):
-        raise FieldError(f"{path}.pages", 'expected an object {"<size_kb>": count}')
+    fields.mapping(pages_raw, f"{path}.pages", MAX_PAGE_SIZES, 'an object {"<size_kb>": count}')
     pages = {}
     for size, count in pages_raw.items():
         size_kb = fields.integer(size, f"{path}.pages", SMALL_PAGE_KB)
@@ -165,57 +172,94 @@ def _cell_from_dict(data, path):
     return cell
 
 
-def _pci_devices(data, path):
-    raw = fields.listing(data.get('pci_devices', []) or [], f"{path}.pci_devices")
+def _pci_devices(data, path, limits):
+    raw = fields.listing(data.get('pci_devices', []) or [], f"{path}.pci_devices",
+                         limits.max_pci_devices)
     devices = []
     for i, item in enumerate(raw):
         where = f"{path}.pci_devices[{i}]"
-        dev_type = item.get('type', 'type-PCI') if isinstance(item, dict) else None
-        if dev_type not in PCI_TYPES:
+        fields.mapping(item, where, what='an object {address, vendor_id, product_id, ...}')
+        dev_type = item.get('type', 'type-PCI')
+        if not isinstance(dev_type, str) or dev_type not in PCI_TYPES:
             raise FieldError(f"{where}.type", f"{dev_type!r} is not one of {', '.join(PCI_TYPES)}")
         node = item.get('numa_node')
         group = item.get('iommu_group')
         devices.append(PciDevice(
-            address=fields.string(fields.require(item, 'address', where), f"{where}.address"),
-            vendor_id=str(fields.require(item, 'vendor_id', where)),
-            product_id=str(fields.require(item, 'product_id', where)),
-            type=dev_type, parent=item.get('parent'),
-            numa_node=None if node is None else fields.integer(node, f"{where}.numa_node"),
-            physical_network=item.get('physical_network'),
+            address=names.pci_address(fields.require(item, 'address', where),
+                                      f"{where}.address"),
+            vendor_id=names.pci_id(fields.require(item, 'vendor_id', where),
+                                   f"{where}.vendor_id"),
+            product_id=names.pci_id(fields.require(item, 'product_id', where),
+                                    f"{where}.product_id"),
+            type=dev_type, parent=_optional(names.pci_address, item, 'parent', where),
+            numa_node=None if node is None else fields.integer(node, f"{where}.numa_node",
+                                                               0, MAX_NODE_ID),
+            physical_network=_optional(fields.string, item, 'physical_network', where),
             iommu_group=None if group is None else fields.integer(group, f"{where}.iommu_group"),
         ))
     return tuple(devices)
 
 
-def _instances(data, path):
-    raw = fields.listing(data.get('instances', []) or [], f"{path}.instances")
+def _instances(data, path, limits):
+    raw = fields.listing(data.get('instances', []) or [], f"{path}.instances",
+                         limits.max_instances)
     result = []
     for i, item in enumerate(raw):
         where = f"{path}.instances[{i}]"
         assignment = Assignment.from_dict(fields.require(item, 'assignment', where),
-                                          f"{where}.assignment")
-        uuid = str(item.get('uuid') or assignment.instance)
-        result.append(Instance(uuid=uuid, name=str(item.get('name') or uuid),
-                               assignment=assignment, server_group=item.get('server_group'),
-                               request=item.get('request')))
+                                          f"{where}.assignment", limits)
+        uuid = names.instance_uuid(item.get('uuid') or assignment.instance, f"{where}.uuid")
+        request = item.get('request')
+        if request is not None:
+            fields.mapping(request, f"{where}.request", what='an object (the request)')
+        result.append(Instance(
+            uuid=uuid, assignment=assignment, request=request,
+            name=names.instance_name(item.get('name') or uuid, f"{where}.name",
+                                     limits.max_string_length),
+            server_group=_optional(fields.string, item, 'server_group', where)))
     return tuple(result)
 
 
-def _scalars(data, path):
-    aggregates = data.get('aggregates', {}) or {}
-    if isinstance(aggregates, list):   # bare names, no metadata
-        aggregates = {str(name): {} for name in aggregates}
-    if not isinstance(aggregates, dict):
-        raise FieldError(f"{path}.aggregates", 'expected {name: {key: value}} or [name, ...]')
+def _optional(reader, item, key, where):
+    value = item.get(key)
+    return None if value is None else reader(value, f"{where}.{key}")
+
+
+def _scalars(data, path, limits):
+    traits = fields.listing(data.get('traits', []) or [], f"{path}.traits", limits.max_traits)
     return {
         'sev_slots': fields.integer(data.get('sev_slots', 0), f"{path}.sev_slots"),
         'secure_boot': fields.boolean(data.get('secure_boot', False), f"{path}.secure_boot"),
-        'traits': frozenset(fields.listing(data.get('traits', []) or [], f"{path}.traits")),
-        'aggregates': {str(k): {str(mk): str(mv) for mk, mv in (v or {}).items()}
-                       for k, v in aggregates.items()},
+        'traits': frozenset(names.trait(t, f"{path}.traits[{i}]") for i, t in enumerate(traits)),
+        'aggregates': _aggregates(data.get('aggregates', {}) or {}, f"{path}.aggregates",
+                                  limits.max_aggregates),
         'enabled': fields.boolean(data.get('enabled', True), f"{path}.enabled"),
         'up': fields.boolean(data.get('up', True), f"{path}.up"),
     }
+
+
+def _aggregates(raw, path, max_items):
+    """{name: {key: value}} (or bare names), every name, key and value a string."""
+    if isinstance(raw, list):   # bare names, no metadata
+        raw = {fields.string(name, f"{path}[{i}]"): {} for i, name in enumerate(
+            fields.listing(raw, path, max_items))}
+    fields.mapping(raw, path, max_items, 'an object {name: {key: value}} or [name, ...]')
+    result = {}
+    for name, metadata in raw.items():
+        where = f"{path}.{fields.string(name, path)}"
+        metadata = fields.mapping(metadata or {}, where, max_items, 'an object {key: value}')
+        result[name] = {fields.string(key, where): _metadata_value(value, f"{where}.{key}")
+                        for key, value in metadata.items()}
+    return result
+
+
+def _metadata_value(value, where):
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = str(value)    # numbers were always accepted, as their text
+    problem = fields.text_problem(value, DEFAULT.max_string_length)
+    if problem:
+        raise FieldError(where, problem)
+    return value
 
 
 def _cell_to_dict(cell):

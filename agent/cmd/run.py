@@ -15,16 +15,16 @@ import threading
 from oslo_config import cfg
 from oslo_log import log as oslo_log
 
-from agent import driver_opts, simulated
+from agent import driver_opts, lifecycle, simulated
 from agent.discovery import opts as discovery_opts
 from agent.discovery.host import discover
 from agent.driver import InstanceDriver
 from agent.driver_features import host_features
 from agent.exceptions import AgentError
-from agent.libvirt_conn import LibvirtConnection
+from agent.libvirt_conn import LibvirtConnection, start_event_loop
 from agent.manager import AgentManager, Reporter
 from agent.updates import BatchingSchedulerAPI
-from wire import agent_rpcapi, process, rpc, scheduler_rpcapi
+from wire import agent_rpcapi, names, process, rpc, scheduler_rpcapi
 
 LOG = logging.getLogger(__name__)
 
@@ -87,22 +87,34 @@ class DiscoveredHost:
 
 def real_host(conf, scheduler_api):
     """The AgentManager of this machine (libvirt URI from [libvirt] connection_uri)."""
+    start_event_loop()     # before the connection opens: events, keepalive, close callback
     conn = LibvirtConnection(conf.libvirt.connection_uri)
     host = DiscoveredHost(conn, discovery_opts.settings_from_conf(conf), conf.agent.host)
     config = driver_opts.config_from_conf(conf, detected_virt_type=host.found.virt_type)
     features = host_features(host.found.domain_capabilities)
     driver = InstanceDriver(conn, host, config, host_features=features)
-    name = host().name
+    # The name becomes the routing key kvmfleet-agent.<host>: refuse a bad one at start,
+    # rather than have every report refused by the scheduler.
+    name = names.host_name(host().name, '[agent] host (or libvirt\'s host name)')
     return AgentManager(name, driver, host, scheduler_api,
                         default_image=conf.agent.default_image), name
 
 
-def serve(managers, servers, service):
+def watch(manager, conf):
+    """The LifecycleWatcher of a real host, its callbacks registered (not started)."""
+    watcher = lifecycle.LifecycleWatcher(manager, lifecycle.settings_from_conf(conf))
+    watcher.attach()
+    return watcher
+
+
+def serve(managers, servers, service, watchers=()):
     """Start servers, reconcile + report each host, report until ``service.stop_event``."""
     for server in servers:
         server.start()
     for manager in managers:
         manager.startup()
+    for watcher in watchers:
+        watcher.start()
     reporter = Reporter(managers)
     reporter.start()
     service.ready(f'serving {len(managers)} host(s)')
@@ -110,6 +122,8 @@ def serve(managers, servers, service):
     LOG.info('Stopping: %d RPC server(s)', len(servers))
     service.stopping()
     reporter.stop()
+    for watcher in watchers:
+        watcher.stop()
     stop_servers(servers)
     reporter.join(5)
 
@@ -132,6 +146,7 @@ def run(args, conf=cfg.CONF):
     service = process.ServiceProcess('kvmfleet-agent', conf)
     service.install_signals()
     service.start()
+    watchers = []
     try:
         rpc.wait_for_broker()
         # results and reports leave in order, results batched (agent/updates.py)
@@ -140,13 +155,14 @@ def run(args, conf=cfg.CONF):
             managers, servers = simulated.build_fleet(args.simulate_fleet, scheduler_api)
         else:
             manager, name = real_host(conf, scheduler_api)
+            watchers.append(watch(manager, conf))
             managers = [manager]
             servers = [rpc.get_rpc_server(agent_rpcapi.TOPIC, name, [manager])]
     except (rpc.BrokerUnavailable, AgentError, OSError, ValueError) as exc:
         LOG.error('kvmfleet-agent cannot start: %s', exc)
         print(f"kvmfleet-agent: {exc}", file=sys.stderr)
         return 1
-    serve(managers, servers, service)
+    serve(managers, servers, service, watchers)
     scheduler_api.close()
     rpc.reset_transports()
     return 0

@@ -23,7 +23,7 @@ from scheduler.filters.nova_names import FilterNameError
 from scheduler.manager import SchedulerManager
 from scheduler.specs.flavors import load_flavors
 from scheduler.store import Store
-from wire import agent_rpcapi, process, rpc, scheduler_rpcapi
+from wire import agent_rpcapi, limits, process, rpc, scheduler_rpcapi
 from wire.files import FileFormatError
 from wire.notify import BackgroundNotifier
 from wire.version import version_line
@@ -47,10 +47,10 @@ def list_opts():
     return [('scheduler', service_opts)]
 
 
-def load_catalog(path):
+def load_catalog(path, bounds=limits.DEFAULT):
     """(flavors, aliases) from the flavors file; empty when the file does not exist."""
     try:
-        catalog = load_flavors(path)
+        catalog = load_flavors(path, bounds)
     except FileFormatError as exc:
         if 'cannot read' in str(exc):
             LOG.warning('No flavors: %s', exc)
@@ -63,12 +63,13 @@ def build_manager(conf=cfg.CONF, store_url=None):
     """The SchedulerManager wired to the store, engine, agents and notifier."""
     agents = agent_rpcapi.AgentAPI()    # first: a bad [upgrade_levels] agent creates nothing
     engine = build_engine(settings_from_conf(conf))    # and a bad filter name neither
-    flavors, aliases = load_catalog(conf.scheduler.flavors_file)
+    bounds = limits.from_conf(conf)
+    flavors, aliases = load_catalog(conf.scheduler.flavors_file, bounds)
     store = Store(store_url).create_schema()
     return SchedulerManager(store, engine, agents,
                             # off the request path: see wire/notify.py
                             notifier=BackgroundNotifier(rpc.get_notifier('kvmfleet-scheduler')),
-                            flavors=flavors, aliases=aliases)
+                            flavors=flavors, aliases=aliases, limits=bounds)
 
 
 def watch_hosts(manager, stop_event, period):

@@ -11,12 +11,16 @@ import dataclasses
 import json
 import re
 
+from wire import fields
 from wire import request_spec as rs
 from wire.errors import Collector
+from wire.files import TOO_MANY_DIGITS
+from wire.limits import DEFAULT
 
 DEVICE_TYPES = ('type-PCI', 'type-PF', 'type-VF')
 NUMA_POLICIES = (rs.PCI_REQUIRED, rs.PCI_LEGACY, rs.PCI_PREFERRED, rs.PCI_SOCKET)
 _HEX_ID = re.compile(r'^[0-9a-fA-F]{4}$')
+MAX_NAME = DEFAULT.max_string_length
 _KNOWN_KEYS = frozenset({'name', 'vendor_id', 'product_id', 'device_type', 'numa_policy',
                          'capability_type'})
 
@@ -62,6 +66,12 @@ def _decode(value, field, errors):
         except json.JSONDecodeError as exc:
             errors.add(field, f'not valid JSON: {exc.msg} at column {exc.colno}')
             return None
+        except RecursionError:
+            errors.add(field, 'not valid JSON: nested too deeply')
+            return None
+        except ValueError:     # an integer of over 4300 digits
+            errors.add(field, f'not valid JSON: {TOO_MANY_DIGITS}')
+            return None
     if not isinstance(value, dict):
         errors.add(field, 'an alias is a JSON object')
         return None
@@ -79,13 +89,17 @@ def _parse_one(value, field, errors):
     name = spec.get('name')
     if not isinstance(name, str) or not name.strip():
         errors.add(f'{field}.name', 'is required: a non-empty string')
+    elif fields.text_problem(name, MAX_NAME):
+        errors.add(f'{field}.name', fields.text_problem(name, MAX_NAME))
     for key in ('vendor_id', 'product_id'):
         if not isinstance(spec.get(key), str) or not _HEX_ID.match(spec[key]):
-            errors.add(f'{field}.{key}', f'{spec.get(key)!r} is not a 4-digit hex PCI id')
+            errors.add(f'{field}.{key}', f'{fields.shown(spec.get(key))} is not a 4-digit hex '
+                                         'PCI id')
     _check_enum(spec, 'device_type', DEVICE_TYPES, field, errors)
     _check_enum(spec, 'numa_policy', NUMA_POLICIES, field, errors)
     if spec.get('capability_type', 'pci') != 'pci':
-        errors.add(f'{field}.capability_type', f"{spec['capability_type']!r} is not 'pci'")
+        errors.add(f'{field}.capability_type',
+                   f"{fields.shown(spec['capability_type'])} is not 'pci'")
     if len(errors.errors) > before:
         return None
     return Alias(name.strip(), spec['vendor_id'].lower(), spec['product_id'].lower(),
@@ -95,4 +109,4 @@ def _parse_one(value, field, errors):
 def _check_enum(spec, key, allowed, field, errors):
     value = spec.get(key)
     if value is not None and value not in allowed:
-        errors.add(f'{field}.{key}', f'{value!r} is not one of {", ".join(allowed)}')
+        errors.add(f'{field}.{key}', f'{fields.shown(value)} is not one of {", ".join(allowed)}')

@@ -22,6 +22,7 @@ from wire import request_spec as rs
 from wire.cpuset import CpuSetError, parse_cpuset
 from wire.errors import InvalidInput
 from wire.guest_cpu import guest_cpu_topology
+from wire.limits import DEFAULT
 
 CPU_POLICIES = (rs.CPU_SHARED, rs.CPU_DEDICATED, rs.CPU_MIXED)
 THREAD_POLICIES = (rs.THREAD_PREFER, rs.THREAD_ISOLATE, rs.THREAD_REQUIRE)
@@ -129,11 +130,14 @@ def _check_realtime_mask_needs_realtime(sources, errors):
                    f'{mask!r} has no effect without hw:cpu_realtime=true')
 
 
-def parse_vcpu_mask(text, vcpus, field, errors):
-    """A vCPU mask: ``2-3`` lists vCPUs, ``^0-1`` means all but those (None if invalid)."""
+def parse_vcpu_mask(text, vcpus, field, errors, max_vcpu_id=DEFAULT.max_vcpu_id):
+    """A vCPU mask: ``2-3`` lists vCPUs, ``^0-1`` means all but those (None if invalid).
+
+    Ids above ``max_vcpu_id`` are refused before any range is expanded.
+    """
     spec = f'0-{vcpus - 1},{text}' if text.startswith('^') else text
     try:
-        cpus = parse_cpuset(spec)
+        cpus = parse_cpuset(spec, max(max_vcpu_id, vcpus - 1))
     except CpuSetError as exc:
         errors.add(field, f'{text!r}: {exc}')
         return None
@@ -149,7 +153,8 @@ def _dedicated_mask(sources, vcpus, errors):
     text = sources.flavor('hw:cpu_dedicated_mask')
     if text is None or not vcpus:
         return None
-    return parse_vcpu_mask(text, vcpus, src.flavor_field('hw:cpu_dedicated_mask'), errors)
+    return parse_vcpu_mask(text, vcpus, src.flavor_field('hw:cpu_dedicated_mask'), errors,
+                           sources.limits.max_vcpu_id)
 
 
 def _realtime_vcpus(sources, vcpus, emulator, errors):
@@ -169,7 +174,7 @@ def _realtime_vcpus(sources, vcpus, emulator, errors):
     else:
         field, mask = src.flavor_field('hw:cpu_realtime_mask'), flavor_mask
     realtime = (frozenset(range(vcpus)) if mask is None
-                else parse_vcpu_mask(mask, vcpus, field, errors))
+                else parse_vcpu_mask(mask, vcpus, field, errors, sources.limits.max_vcpu_id))
     if realtime is None:
         return None
     if not realtime:

@@ -17,8 +17,9 @@ import dataclasses
 from scheduler.specs.aliases import parse_aliases
 from scheduler.specs.request import parse_request
 from scheduler.specs.sources import IMAGE_FIELD
-from wire.errors import InvalidInput
+from wire.errors import InvalidInput, shown
 from wire.files import SUPPORTED_VERSION, FileFormatError, load_document
+from wire.limits import DEFAULT
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,17 +30,17 @@ class FlavorCatalog:
     aliases: dict
 
 
-def load_flavors(path):
+def load_flavors(path, limits=DEFAULT):
     """Read and check a flavors file; FileFormatError names the file and the place."""
-    return parse_flavors(load_document(path), str(path))
+    return parse_flavors(load_document(path), str(path), limits)
 
 
-def parse_flavors(document, source='flavors'):
-    """A FlavorCatalog from a parsed flavors document."""
+def parse_flavors(document, source='flavors', limits=DEFAULT):
+    """A FlavorCatalog from a parsed flavors document, checked within ``limits``."""
     if not isinstance(document, dict):
         raise FileFormatError(f"{source}: expected an object with 'version' and 'flavors'")
     if document.get('version') != SUPPORTED_VERSION:
-        raise FileFormatError(f"{source}: version: {document.get('version')!r} is not "
+        raise FileFormatError(f"{source}: version: {shown(document.get('version'))} is not "
                               f"supported (this kvmfleet reads version {SUPPORTED_VERSION})")
     flavors = document.get('flavors')
     if not isinstance(flavors, dict):
@@ -55,16 +56,16 @@ def parse_flavors(document, source='flavors'):
         raise FileFormatError(f'{source}: {exc}')
     problems = []
     for name in flavors:
-        problems.extend(flavor_problems(name, flavors, aliases))
+        problems.extend(flavor_problems(name, flavors, aliases, limits))
     if problems:
         raise FileFormatError(f"{source}: {'; '.join(problems)}")
     return FlavorCatalog(dict(flavors), aliases)
 
 
-def flavor_problems(name, flavors, aliases):
+def flavor_problems(name, flavors, aliases, limits=DEFAULT):
     """Messages for the flavor ``name``'s own broken rules (image rules left out)."""
     try:
-        parse_request({'name': str(name), 'flavor': name}, aliases, flavors)
+        parse_request({'name': str(name), 'flavor': name}, aliases, flavors, limits)
     except InvalidInput as exc:
         return [f'flavors.{name}: {error}' for error in exc.errors
                 if not error.field.startswith(IMAGE_FIELD)]

@@ -15,7 +15,7 @@ from wire import request_spec as rs
 
 SMALL_PAGE_KB = 4
 _KEYWORDS = (rs.PAGE_SMALL, rs.PAGE_LARGE, rs.PAGE_ANY)
-_SIZE = re.compile(r'^(\d+)\s*(k|m|g)?(i?b)?$', re.IGNORECASE)
+_SIZE = re.compile(r'^([0-9]{1,12})\s*(k|m|g)?(i?b)?$', re.IGNORECASE | re.ASCII)
 _UNIT_KB = {None: 1, 'k': 1, 'm': 1024, 'g': 1024 * 1024}
 
 

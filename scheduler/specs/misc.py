@@ -8,14 +8,14 @@ from wire import request_spec as rs
 from wire.errors import InvalidInput
 from wire.guest_hardware import guest_hardware
 from wire.guest_quota import guest_quota
+from wire.names import TRAIT_NAME
 
 SECURE_BOOT_VALUES = (rs.SECURE_BOOT_REQUIRED, rs.SECURE_BOOT_OPTIONAL,
                       rs.SECURE_BOOT_DISABLED)
 TRAIT_VALUES = ('required', 'forbidden')
 AGGREGATE_PREFIX = 'aggregate_instance_extra_specs:'
 # ``trait:NAME`` and Nova's granular ``traitN:NAME`` (one host, so one group here).
-TRAIT_KEY = re.compile(r'^trait(\d*):(.*)$')
-TRAIT_NAME = re.compile(r'^[A-Z][A-Z0-9_]*$')
+TRAIT_KEY = re.compile(r'^trait([0-9]*):(.*)$')
 
 
 def parse_multiqueue(sources, errors):

@@ -15,6 +15,7 @@ import re
 
 from scheduler.specs import sources as src
 from scheduler.specs.numa import CELL_KEY
+from wire import names
 
 CHECKED_NAMESPACES = ('hw', 'os', 'pci_passthrough')
 
@@ -80,6 +81,20 @@ UNSUPPORTED_IMAGE_PROPERTIES = {
 # ``resources[N]:`` keys override Placement amounts: kvmfleet takes the amounts from
 # ``vcpus``, ``memory_mb`` and the CPU policy, and models no other resource class.
 RESOURCES_KEY = re.compile(r'^resources\d*:')
+
+
+MACHINE_TYPE_MAX = 64
+
+
+def check_libvirt_values(sources, errors):
+    """Image ``hw_machine_type`` reaches the domain XML: an identifier (``q35``, ``pc-q35-8.2``).
+
+    (The CPU topology counts are checked by wire.guest_cpu.)
+    """
+    machine = sources.image('hw_machine_type')
+    if machine is not None:
+        src.checked(errors, names.identifier, machine, src.image_field('hw_machine_type'),
+                    MACHINE_TYPE_MAX, 'a machine type')
 
 
 def check_keys(sources, errors):

@@ -17,7 +17,7 @@ from wire.cpuset import CpuSetError, parse_cpuset
 from wire.request_spec import GuestCell
 
 MAX_NODES = 128            # Nova's limit on guest NUMA nodes
-CELL_KEY = re.compile(r'^hw(:|_)numa_(cpus|mem)\.(\d+)$')
+CELL_KEY = re.compile(r'^hw(:|_)numa_(cpus|mem)\.([0-9]{1,6})$')
 
 
 def parse_numa(sources, vcpus, memory_mb, implied, errors):
@@ -66,7 +66,7 @@ def _node_count(sources, errors):
                    else (image, src.image_field('hw_numa_nodes')))
     if text is None:
         return None, src.flavor_field('hw:numa_nodes')
-    if not text.isdigit() or not 1 <= int(text) <= MAX_NODES:
+    if not _ascii_number(text) or not 1 <= int(text) <= MAX_NODES:
         errors.add(field, f'{text!r} is not a whole number from 1 to {MAX_NODES}')
         return None, field
     return int(text), field
@@ -129,7 +129,7 @@ def _missing_field(model_field, missing):
 def _cell_cpus(sources, key, keys_field, errors):
     text = sources.flavor(key) if key.startswith('hw:') else sources.image(key)
     try:
-        cpus = parse_cpuset(text)
+        cpus = parse_cpuset(text, sources.limits.max_vcpu_id)
     except CpuSetError as exc:
         errors.add(keys_field(key), f'{text!r}: {exc}')
         return None
@@ -141,10 +141,17 @@ def _cell_cpus(sources, key, keys_field, errors):
 
 def _cell_memory(sources, key, keys_field, errors):
     text = sources.flavor(key) if key.startswith('hw:') else sources.image(key)
-    if not text.isdigit() or int(text) < 1:
-        errors.add(keys_field(key), f'{text!r} is not a memory size in MB (a whole number >= 1)')
+    maximum = sources.limits.max_memory_mb
+    if not _ascii_number(text) or not 1 <= int(text) <= maximum:
+        errors.add(keys_field(key), f'{text!r} is not a memory size in MB (a whole number '
+                                    f'from 1 to {maximum}, ASCII digits)')
         return None
     return int(text)
+
+
+def _ascii_number(text):
+    """ASCII digits only ('²' and '٣' are digits to Python, not to kvmfleet), 20 at most."""
+    return text.isascii() and text.isdigit() and len(text) <= 20
 
 
 def _covers_vcpus(cpus, vcpus, cpu_keys, keys_field, errors):

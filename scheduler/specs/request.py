@@ -11,37 +11,41 @@ from scheduler.specs.misc import (
     parse_secure_boot,
     parse_traits,
 )
-from scheduler.specs.namespaces import check_keys
+from scheduler.specs.namespaces import check_keys, check_libvirt_values
 from scheduler.specs.numa import parse_numa
 from scheduler.specs.pci import parse_pci_numa_policy, parse_pci_requests, parse_ports
-from wire import fields
+from wire import fields, names
 from wire import request_spec as rs
 from wire.errors import Collector, FieldError, InvalidInput
+from wire.limits import DEFAULT
 from wire.networks import port_traits
 
 SERVER_GROUP_POLICIES = ('affinity', 'anti-affinity', 'soft-affinity', 'soft-anti-affinity')
 FLAVOR_OWNED_FIELDS = ('vcpus', 'memory_mb', 'extra_specs')
 
 
-def parse_request(raw, aliases=None, flavors=None):
+def parse_request(raw, aliases=None, flavors=None, limits=DEFAULT):
     """Validate ``raw`` and resolve it into a RequestSpec.
 
     ``aliases`` is ``{name: Alias}`` (see ``parse_aliases``); ``flavors`` is
     ``{name: {vcpus, ram, extra_specs}}`` for requests that say
-    ``flavor: NAME``.  Raises wire.errors.InvalidInput with every broken rule.
+    ``flavor: NAME``; ``limits`` (wire.limits.Limits) bounds every number,
+    list and string.  Raises wire.errors.InvalidInput with every broken rule.
     """
     if not isinstance(raw, dict):
         raise InvalidInput([FieldError('request', 'expected an object')])
     errors = Collector()
-    name = _checked(errors, fields.string, raw.get('name'), 'name')
-    vcpus, memory_mb, extra_specs = _sizes(raw, flavors, errors)
-    sources = src.Sources.build(extra_specs, raw.get('image_properties'), errors)
+    vcpus, memory_mb, extra_specs = _sizes(raw, flavors, errors, limits)
+    sources = src.Sources.build(extra_specs, raw.get('image_properties'), errors, limits)
     spec = _resolve(sources, vcpus, memory_mb, aliases, errors)
-    spec['ports'] = parse_ports(raw.get('ports'), errors)
+    spec['ports'] = parse_ports(raw.get('ports'), errors, limits=limits)
     # normal ports need a host that bridges their network (wire.networks)
     spec['required_traits'] = spec['required_traits'] | port_traits(spec['ports'])
-    spec['count'], spec['min_count'] = _counts(raw, errors)
+    spec['count'], spec['min_count'] = _counts(raw, errors, limits.max_count)
+    name = _name(raw.get('name'), spec['count'], errors, limits.max_string_length)
     spec['server_group'] = _server_group(raw.get('server_group'), errors)
+    if raw.get('image') is not None:
+        src.checked(errors, names.identifier, raw['image'], 'image', what='an image name')
     errors.raise_if_any()
     return rs.RequestSpec(name=name, vcpus=vcpus, memory_mb=memory_mb,
                           extra_specs=dict(extra_specs or {}),
@@ -51,6 +55,7 @@ def parse_request(raw, aliases=None, flavors=None):
 def _resolve(sources, vcpus, memory_mb, aliases, errors):
     """Every extra-spec driven field of the spec, as keyword arguments."""
     check_keys(sources, errors)
+    check_libvirt_values(sources, errors)
     cpu = parse_cpu(sources, vcpus, errors)
     page_size = parse_page_size(sources, errors)
     implied = cpu.pinned or page_size is not None
@@ -76,26 +81,25 @@ def _resolve(sources, vcpus, memory_mb, aliases, errors):
         aggregate_specs=parse_aggregate_specs(sources, errors))
 
 
-def _checked(errors, reader, *args, **kwargs):
-    """Run a wire.fields reader; a FieldError is collected and None returned."""
-    try:
-        return reader(*args, **kwargs)
-    except FieldError as exc:
-        errors.extend([exc])
-        return None
+def _name(value, count, errors, max_length):
+    """The instance name; with count N, name-1..name-N must fit the name rule too."""
+    suffix = len(f'-{count}') if count > 1 else 0
+    return src.checked(errors, names.instance_name, value, 'name', max_length - suffix)
 
 
-def _sizes(raw, flavors, errors):
+def _sizes(raw, flavors, errors, limits):
     """(vcpus, memory_mb, extra_specs) from the request or from its flavor."""
     if raw.get('flavor') is None:
-        vcpus = _checked(errors, _positive, raw.get('vcpus'), 'vcpus')
-        memory_mb = _checked(errors, _positive, raw.get('memory_mb'), 'memory_mb')
+        vcpus = src.checked(errors, _positive, raw.get('vcpus'), 'vcpus', limits.max_vcpus)
+        memory_mb = src.checked(errors, _positive, raw.get('memory_mb'), 'memory_mb',
+                             limits.max_memory_mb)
         return vcpus, memory_mb, raw.get('extra_specs') or {}
     flavor_name = raw['flavor']
     flavor = (flavors or {}).get(flavor_name) if isinstance(flavor_name, str) else None
     if flavor is None:
         known = ', '.join(sorted(flavors or {})) or 'none loaded'
-        errors.add('flavor', f'{flavor_name!r} is not a known flavor (known: {known})')
+        errors.add('flavor', f'{fields.shown(flavor_name)} is not a known flavor '
+                             f'(known: {known})')
         return None, None, {}
     for key in FLAVOR_OWNED_FIELDS:
         if raw.get(key) is not None:
@@ -105,21 +109,23 @@ def _sizes(raw, flavors, errors):
     if not isinstance(flavor, dict):
         errors.add(where, 'expected an object {vcpus, ram, extra_specs}')
         return None, None, {}
-    vcpus = _checked(errors, _positive, flavor.get('vcpus'), f'{where}.vcpus')
-    memory_mb = _checked(errors, _positive, flavor.get('ram'), f'{where}.ram')
+    vcpus = src.checked(errors, _positive, flavor.get('vcpus'), f'{where}.vcpus', limits.max_vcpus)
+    memory_mb = src.checked(errors, _positive, flavor.get('ram'), f'{where}.ram',
+                         limits.max_memory_mb)
     return vcpus, memory_mb, flavor.get('extra_specs') or {}
 
 
-def _positive(value, field):
+def _positive(value, field, maximum):
     if value is None:
         raise FieldError(field, 'is required')
-    return fields.integer(value, field, minimum=1)
+    return fields.integer(value, field, minimum=1, maximum=maximum)
 
 
-def _counts(raw, errors):
-    count = _checked(errors, fields.integer, raw.get('count', 1), 'count', minimum=1)
-    min_count = _checked(errors, fields.integer, raw.get('min_count', 1), 'min_count',
-                         minimum=1)
+def _counts(raw, errors, max_count):
+    count = src.checked(errors, fields.integer, raw.get('count', 1), 'count', minimum=1,
+                     maximum=max_count)
+    min_count = src.checked(errors, fields.integer, raw.get('min_count', 1), 'min_count',
+                         minimum=1, maximum=max_count)
     if count is not None and min_count is not None and min_count > count:
         errors.add('min_count', f'{min_count} is above count {count}')
     return count or 1, min_count or 1
@@ -131,10 +137,10 @@ def _server_group(raw, errors):
     if not isinstance(raw, dict):
         errors.add('server_group', 'expected an object {name, policy}')
         return None
-    name = _checked(errors, fields.string, raw.get('name'), 'server_group.name')
+    name = src.checked(errors, fields.string, raw.get('name'), 'server_group.name')
     policy = raw.get('policy')
     if policy not in SERVER_GROUP_POLICIES:
         errors.add('server_group.policy',
-                   f'{policy!r} is not one of {", ".join(SERVER_GROUP_POLICIES)}')
+                   f'{fields.shown(policy)} is not one of {", ".join(SERVER_GROUP_POLICIES)}')
         return None
     return rs.ServerGroup(name, policy) if name else None

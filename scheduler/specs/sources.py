@@ -8,6 +8,10 @@ names used in error reports, and the small value readers every parser shares.
 
 import dataclasses
 
+from wire import fields
+from wire.errors import FieldError
+from wire.limits import DEFAULT
+
 FLAVOR_FIELD = 'extra_specs'
 IMAGE_FIELD = 'image_properties'
 
@@ -20,6 +24,8 @@ def as_text(value):
     """Extra specs are strings in Nova; accept JSON scalars and render them so."""
     if isinstance(value, bool):
         return 'true' if value else 'false'
+    if isinstance(value, int) and value.bit_length() > 64:
+        return None     # not a value any setting takes; and str() of it could be slow
     if isinstance(value, (int, float)):
         return str(value)
     if isinstance(value, str):
@@ -33,12 +39,13 @@ class Sources:
 
     extra_specs: dict
     image_properties: dict
+    limits: object = DEFAULT          # wire.limits.Limits: bounds every value read
 
     @classmethod
-    def build(cls, extra_specs, image_properties, errors):
-        """Normalise both dictionaries; non-scalar values are reported."""
-        return cls(_texts(extra_specs, FLAVOR_FIELD, errors),
-                   _texts(image_properties, IMAGE_FIELD, errors))
+    def build(cls, extra_specs, image_properties, errors, limits=DEFAULT):
+        """Normalise both dictionaries; non-scalar or over-long values are reported."""
+        return cls(_texts(extra_specs, FLAVOR_FIELD, errors, limits),
+                   _texts(image_properties, IMAGE_FIELD, errors, limits), limits)
 
     def flavor(self, key):
         return self.extra_specs.get(key)
@@ -51,20 +58,42 @@ class Sources:
         return self.flavor(f'hw:{name}'), self.image(f'hw_{name}')
 
 
-def _texts(mapping, field, errors):
+def _texts(mapping, field, errors, limits):
     if mapping is None:
         return {}
     if not isinstance(mapping, dict):
         errors.add(field, f'expected an object of key: value, got {type(mapping).__name__}')
         return {}
+    if len(mapping) > limits.max_extra_specs:
+        errors.add(field, f'has {len(mapping)} entries, more than the maximum '
+                          f'{limits.max_extra_specs}')
+        return {}
     texts = {}
     for key, value in mapping.items():
+        problem = fields.text_problem(key, limits.max_string_length)
+        if problem:
+            errors.add(f'{field}[{fields.shown(key)}]', f'the key {problem}')
+            continue
         text = as_text(value)
         if text is None:
-            errors.add(f'{field}.{key}', f'{value!r} is not a string, number or boolean')
+            errors.add(f'{field}.{key}', f'{fields.shown(value)} is not a string, number or '
+                                         'boolean')
             continue
-        texts[str(key)] = text
+        problem = fields.text_problem(text, limits.max_string_length)
+        if problem:
+            errors.add(f'{field}.{key}', problem)
+            continue
+        texts[key] = text
     return texts
+
+
+def checked(errors, reader, *args, **kwargs):
+    """Run a wire.fields / wire.names reader; a FieldError is collected and None returned."""
+    try:
+        return reader(*args, **kwargs)
+    except FieldError as exc:
+        errors.extend([exc])
+        return None
 
 
 def flavor_field(key):

@@ -270,3 +270,30 @@ def test_cleanup_that_libvirt_refuses_is_finished_by_reconcile(driver, conn, bas
     conn.fail_start = conn.fail_undefine = False
     assert driver.reconcile().cleaned == (result.uuid,)
     assert leftovers(driver, result.uuid) == (None, False)
+
+
+def test_schema_invalid_xml_is_refused_by_libvirt_and_leaves_nothing(driver, conn, base_image,
+                                                                       monkeypatch):
+    built = drv.domain_xml
+
+    def with_unknown_element(*args, **kwargs):
+        return built(*args, **kwargs).replace('</domain>', '<no-such-element/></domain>')
+    monkeypatch.setattr(drv, 'domain_xml', with_unknown_element)
+    monkeypatch.setattr(conn, 'define_domain', super(FaultyConnection, conn).define_domain)
+    spec, placed = request()
+    result = driver.build_and_launch(spec, placed, disk_image(base_image))
+    assert result.reason == drv.DEFINE_FAILED
+    assert 'failed to validate against schema' in result.detail and 'no-such-element' in \
+        result.detail and '\n' not in result.detail       # one line for the scheduler
+    assert leftovers(driver, result.uuid) == (None, False)
+
+
+def test_a_build_while_libvirt_is_disconnected_fails_cleanly(driver, conn, base_image):
+    conn.hostname()
+    conn._closed(conn._conn, 0, None)       # what libvirt's close callback does
+    spec, placed = request()
+    result = driver.build_and_launch(spec, placed, disk_image(base_image))
+    assert result.reason == drv.LIBVIRT_UNAVAILABLE and 'reconnecting' in result.detail
+    assert not driver.busy(placed.instance)
+    conn.reopen()
+    assert leftovers(driver, result.uuid) == (None, False)

@@ -38,3 +38,17 @@ def test_real_host_gives_the_driver_sev_and_secure_boot_from_domcaps(
     features = manager.driver.host_features
     assert features['sev_cbitpos'] == cbitpos
     assert features['secure_boot_available'] is secure_boot
+
+
+def test_a_host_name_that_breaks_the_name_rule_stops_the_agent_at_start(conf, monkeypatch):
+    def connect(uri):
+        return FixtureConnection.from_files(DATA / 'caps_2cell_smt_hugepages.xml',
+                                            domcaps=DATA / 'domcaps_q35_uefi_secboot.xml',
+                                            hostname='compute-7', uri=uri)
+    monkeypatch.setattr(run, 'LibvirtConnection', connect)
+    conf.set_override('host', '../../etc/passwd', 'agent')
+    with pytest.raises(ValueError) as caught:
+        run.real_host(conf, scheduler_api=None)
+    assert str(caught.value).startswith(
+        "[agent] host (or libvirt's host name): '../../etc/passwd' is not a valid name: "
+        'a host name is 1-200 ASCII letters')
