@@ -3,13 +3,11 @@
 The scheduler decided; the agent does not re-decide, it refuses what its own
 host contradicts.  ``verify`` returns every violation found (empty = go).
 
-IOMMU isolation rule: a passed-through device is isolated when every other
-device of its IOMMU group (as the host topology knows them) is either given to
-this same instance or is free and whitelisted for passthrough.  A group member
-held by another domain, or one the host keeps for itself (not whitelisted,
-e.g. a PF whose VF is being assigned without ACS), refuses the build.  A
-device whose group is unknown (None) is not checked for isolation.  Only
-devices in the host topology are seen (discovery reports whitelisted ones).
+IOMMU isolation: the rule of wire/iommu.py, the one the scheduler fits with,
+on the same data (the host topology lists every member of each device's
+group, assignable or not): every other member must be a device of the host
+topology that is whitelisted (``pci_whitelist``) and held by no other domain.
+So a build the scheduler claimed is never refused for an IOMMU reason.
 
 Small-page memory is not checked here: the scheduler accounts for it and the
 kernel can reclaim it; hugepages cannot be, so their free counts are.
@@ -17,6 +15,7 @@ kernel can reclaim it; hugepages cannot be, so their free counts are.
 
 import dataclasses
 
+from wire import iommu
 from wire.cpuset import format_cpuset
 
 WRONG_HOST = 'WRONG_HOST'
@@ -139,11 +138,11 @@ def _size(size_kb):
 
 def _pci_violations(host, others, assignment, pci_whitelist):
     devices = {d.address: d for d in host.pci_devices}
-    allowed = set(devices) if pci_whitelist is None else set(pci_whitelist)
+    allowed = set(devices) if pci_whitelist is None else set(pci_whitelist) & set(devices)
     held_elsewhere = {p.address for other in others for p in other.pci_devices}
-    mine = {p.address for p in assignment.pci_devices}
+    members = iommu.members_by_address(host.pci_devices)
     violations = []
-    for address in sorted(mine):
+    for address in sorted({p.address for p in assignment.pci_devices}):
         device = devices.get(address)
         if device is None:
             violations.append(Violation(PCI_DEVICE_MISSING, f"{address} is not on this host"))
@@ -154,22 +153,11 @@ def _pci_violations(host, others, assignment, pci_whitelist):
         if address in held_elsewhere:
             violations.append(Violation(PCI_DEVICE_IN_USE, f"{address} is held by another "
                                                            'domain'))
-        violations += _iommu_violations(device, devices, allowed, held_elsewhere, mine)
+        found = iommu.blockers(address, members[address], allowed, held_elsewhere)
+        if found:
+            violations.append(Violation(PCI_IOMMU_GROUP_SHARED, iommu.describe(
+                address, device.iommu_group, found)))
     return violations
-
-
-def _iommu_violations(device, devices, allowed, held_elsewhere, mine):
-    if device.iommu_group is None:
-        return []
-    blockers = sorted(
-        d.address for d in devices.values()
-        if d.iommu_group == device.iommu_group and d.address not in mine
-        and (d.address in held_elsewhere or d.address not in allowed))
-    if not blockers:
-        return []
-    return [Violation(PCI_IOMMU_GROUP_SHARED, (
-        f"{device.address}: IOMMU group {device.iommu_group} also holds "
-        f"{', '.join(blockers)} (held by another domain or kept by the host)"))]
 
 
 def _sev_violations(host, others, assignment):

@@ -15,6 +15,8 @@ import dataclasses
 import itertools
 
 from scheduler import engine_fit
+from scheduler.fitting.facts import facts_of
+from scheduler.fitting.pci import device_free
 from scheduler.fitting.usage import HostUsage
 from wire.gcpause import gc_paused
 
@@ -67,13 +69,9 @@ class HostState:
 
 
 def free_pci_devices(topology, usage):
-    """Devices nothing holds, honouring PF/VF exclusivity."""
-    used = usage.pci_used
-    if not used:
-        return list(topology.pci_devices)
-    held_pfs = {d.parent for d in topology.pci_devices if d.address in used and d.parent}
-    return [d for d in topology.pci_devices
-            if d.address not in used and d.parent not in used and d.address not in held_pfs]
+    """Devices a new instance could get: PF/VF exclusivity and IOMMU groups honoured."""
+    facts = facts_of(topology)
+    return [d for d in topology.pci_devices if device_free(facts, usage.pci_used, d)]
 
 
 def host_capacity(topology, usage):

@@ -271,7 +271,7 @@ class SchedulerManager:
             record, created, changed = self.store.upsert_host(stored, now=now)
             came_up = self.state.heartbeat(topology.name, now)
             outcome = reconcile.reconcile(self.state, topology.name, domains, now,
-                                          self.engine.policy)
+                                          self.engine.policy, topology)
             self.flags[topology.name] = outcome.flagged
             if created or changed or came_up or outcome.changed or \
                     topology.name not in self.state.fleet:

@@ -15,7 +15,7 @@ OPTION_MODULES = (
     'scheduler.engine_opts',
     'scheduler.warm_state',
     'scheduler.reconcile',
-    'scheduler.store.repository',
+    'scheduler.store.database',
 )
 
 

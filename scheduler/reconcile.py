@@ -14,11 +14,14 @@ Rules (docs/rpc-api.md, "Reconciliation"):
 3. A domain with no claim (``unknown``): if it carries kvmfleet metadata for
    this host and its assignment claims cleanly, it is adopted (instance
    created or revived, ACTIVE/STOPPED); if the claim conflicts with what is
-   held, would take a pool beyond its capacity (hugepages, small-page memory,
+   held, it does not fit the reported topology beside the claims and the
+   domains adopted before it (a pCPU, device, IOMMU group or hugepage held
+   twice, or something the host does not have), would take a counted pool
+   beyond its capacity with the allocation ratios (small-page memory,
    floating vCPUs, SEV slots: ``fitting.audit``), or it has no readable
    metadata, it is flagged on the host (shown by ``hosts``) and left
-   running - the scheduler never destroys what it does not own.  A domain
-   of a DELETED instance is deleted again.
+   running - the scheduler never destroys or merges what it does not own.
+   A domain of a DELETED instance is deleted again.
 """
 
 import dataclasses
@@ -29,6 +32,7 @@ from oslo_config import cfg
 from scheduler import claims
 from scheduler.fitting import audit
 from scheduler.store import ACTIVE, BUILDING, DELETED, ERROR, STOPPED, ClaimConflict, NotFound
+from wire import consistency
 from wire.assignment import Assignment
 from wire.errors import FieldError, InvalidInput
 
@@ -66,11 +70,13 @@ class Outcome:
         return bool(self.transitions or self.adopted)
 
 
-def reconcile(state, host, domains, now, policy):
+def reconcile(state, host, domains, now, policy, topology=None):
     """Apply the rules to ``host`` given its reported ``domains`` (uuid -> dict).
 
-    ``policy`` (the engine's FitPolicy) gives the allocation ratios an adopted
-    domain is checked against.
+    ``topology`` (the reported HostTopology) lets a domain be adopted only when
+    its assignment fits the host beside what is held (wire.consistency.Ledger);
+    ``policy`` (the engine's FitPolicy) gives the allocation ratios its counted
+    pools are checked with (fitting.audit).
     """
     outcome = Outcome()
     store = state.store
@@ -82,10 +88,19 @@ def reconcile(state, host, domains, now, policy):
             _follow_domain(store, record, domains[uuid], outcome, now)
         else:
             _missing_domain(state, record, held_instance, outcome, now)
-    for uuid, domain in domains.items():
-        if uuid not in held:
-            _unknown_domain(state, host, uuid, domain, outcome, now, policy)
+    unknown = {uuid: domain for uuid, domain in domains.items() if uuid not in held}
+    ledger = _ledger(store, host, topology) if unknown and topology is not None else None
+    for uuid, domain in unknown.items():
+        _unknown_domain(state, host, uuid, domain, outcome, now, policy, ledger)
     return outcome
+
+
+def _ledger(store, host, topology):
+    """A Ledger of the host's claims as they stand after the rules above."""
+    ledger = consistency.Ledger(topology)
+    for held in store.held_instances(host):
+        ledger.add(held.assignment)     # claims are the store's: recorded, never judged here
+    return ledger
 
 
 def _transition(store, record, new_state, outcome, now, **values):
@@ -118,7 +133,7 @@ def _missing_domain(state, record, held, outcome, now):
     _transition(state.store, record, ERROR, outcome, now, task=None, reason=reason)
 
 
-def _unknown_domain(state, host, uuid, domain, outcome, now, policy):
+def _unknown_domain(state, host, uuid, domain, outcome, now, policy, ledger=None):
     try:
         record = state.store.get_instance(uuid)
     except NotFound:
@@ -127,6 +142,10 @@ def _unknown_domain(state, host, uuid, domain, outcome, now, policy):
         outcome.redelete.append(uuid)
         return
     assignment = _assignment_of(domain, host)
+    if not isinstance(assignment, str) and ledger is not None:
+        problems = ledger.add(assignment)
+        if problems:
+            assignment = f"cannot adopt: does not fit the host: {'; '.join(problems)}"
     if not isinstance(assignment, str):
         state.refresh_host(host)
         assignment = _fits_pools(state, host, assignment, policy)

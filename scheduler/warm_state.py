@@ -13,6 +13,7 @@ import time
 from oslo_config import cfg
 
 from scheduler.fleet import FleetView
+from wire.errors import InvalidInput
 from wire.topology import HostTopology, Instance
 
 LOG = logging.getLogger(__name__)
@@ -64,9 +65,14 @@ class WarmState:
             held_by_host.setdefault(held.assignment.host, []).append(held)
         topologies = []
         for record in self.store.list_hosts():
+            try:
+                topology = topology_of(record, held_by_host.get(record.name, []), False)
+            except InvalidInput as exc:   # stored before the consistency rules existed
+                LOG.error('host %s left out of the view until its next good report: its '
+                          'stored topology is inconsistent: %s', record.name, exc)
+                continue
             self._remember(record)
-            topologies.append(topology_of(record, held_by_host.get(record.name, []),
-                                          self.up[record.name]))
+            topologies.append(_replace(topology, up=self.up[record.name]))
         self.fleet = FleetView(topologies)
         return self
 

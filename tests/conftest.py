@@ -5,11 +5,14 @@ absent on a developer's machine, and fail in CI, where
 KVMFLEET_TEST_REQUIRE_SERVICES=1 (tools/run-tests.sh sets it).
 """
 
+import contextlib
 import os
 import pathlib
 import socket
+import uuid as uuidlib
 
 import pytest
+import sqlalchemy
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 SHARED_FIXTURES = REPO_ROOT.parent / 'shared' / 'fixtures'
@@ -54,3 +57,22 @@ def postgres_url():
     if not port_open(5432):
         missing_service('PostgreSQL is not listening on 127.0.0.1:5432')
     return 'postgresql+psycopg2://root@127.0.0.1:5432/kvmfleet_test'
+
+
+@contextlib.contextmanager
+def postgres_schema(postgres_url, prefix):
+    """The URL of a new, empty PostgreSQL schema (dropped afterwards): tests running at
+    the same time on the shared server never meet."""
+    schema = f"{prefix}_{uuidlib.uuid4().hex[:12]}"
+    admin = sqlalchemy.create_engine(postgres_url)
+    try:
+        with admin.begin() as conn:
+            conn.execute(sqlalchemy.text(f'CREATE SCHEMA "{schema}"'))
+    except sqlalchemy.exc.OperationalError as exc:
+        pytest.fail(f"PostgreSQL kvmfleet_test is not usable: {exc}")
+    try:
+        yield f"{postgres_url}?options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

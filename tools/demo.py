@@ -32,6 +32,7 @@ from demo_env import (
     command,
     fresh_vhost,
     libvirt_can_run_qemu,
+    manage_command,
     rabbitmqctl,
     test_image_ready,
     wait_until,
@@ -117,6 +118,9 @@ def fleet_size():
 
 def start_fleet(config, state_dir, processes, with_real_agent):
     """Scheduler first, then the real agent (if any), then the simulated hosts."""
+    banner('Creating the store: kvmfleet-manage db sync')
+    subprocess.run([*manage_command(), '--config-file', str(config), 'db', 'sync'],
+                   check=True, timeout=120)
     banner('Starting a scheduler on an embedded SQLite store')
     processes.start('kvmfleet-scheduler',
                     [command('kvmfleet-scheduler'), '--config-file', str(config)])

@@ -30,6 +30,12 @@ def command(name):
     return str(BIN / name)
 
 
+def manage_command():
+    """``kvmfleet-manage``, or its module where the console script is not installed yet."""
+    script = BIN / 'kvmfleet-manage'
+    return [str(script)] if script.exists() else [sys.executable, '-m', 'scheduler.cmd.manage']
+
+
 class Processes:
     """The services the demo started; stops them (SIGTERM, then SIGKILL) in reverse order."""
 

@@ -35,6 +35,7 @@ class PciAssignment:
     host_cell: int | None
     request: str                 # "alias:<name>" or "port:<index>"
     physical_network: str | None = None
+    iommu_group: int | None = None   # the group the instance holds with it (wire/iommu.py)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -76,7 +77,7 @@ class Assignment:
             'cells': [_cell_to_dict(c) for c in self.cells],
             'shared_cpus': sorted(self.shared_cpus),
             'emulator_pcpus': sorted(self.emulator_pcpus),
-            'pci_devices': [dataclasses.asdict(p) for p in self.pci_devices],
+            'pci_devices': [_pci_to_dict(p) for p in self.pci_devices],
             'sev': self.sev,
         }
 
@@ -141,9 +142,17 @@ def _cell_from_dict(data, path, limits):
     )
 
 
+def _pci_to_dict(pci):
+    result = dataclasses.asdict(pci)
+    if pci.iommu_group is None:      # as assignments read before IOMMU groups were claimed
+        del result['iommu_group']
+    return result
+
+
 def _pci_from_dict(data, path):
     fields.mapping(data, path, what='an object {address, request, ...}')
     node, physnet = data.get('host_cell'), data.get('physical_network')
+    group = data.get('iommu_group')
     return PciAssignment(
         # Text here: that it names a device of the host is checked against the topology.
         address=fields.string(fields.require(data, 'address', path), f"{path}.address"),
@@ -152,4 +161,5 @@ def _pci_from_dict(data, path):
         request=fields.string(fields.require(data, 'request', path), f"{path}.request"),
         physical_network=None if physnet is None else fields.string(
             physnet, f"{path}.physical_network"),
+        iommu_group=None if group is None else fields.integer(group, f"{path}.iommu_group"),
     )

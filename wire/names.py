@@ -81,15 +81,17 @@ def instance_name(value, field, max_length=DEFAULT.max_string_length):
     return value
 
 
-_PCI_ADDRESS = re.compile(r'[0-9a-fA-F]{4}:[0-9a-fA-F]{2}:[0-9a-fA-F]{2}\.[0-7]\Z')
+# As libvirt and lspci write them: lower case, so one device has one spelling.
+PCI_ADDRESS = re.compile(r'[0-9a-f]{4}:[0-9a-f]{2}:[01][0-9a-f]\.[0-7]\Z')
+PCI_ADDRESS_RULE = "is not a PCI address dddd:bb:ss.f (lower-case hex, slot 00-1f, function 0-7)"
 _PCI_ID = re.compile(r'[0-9a-fA-F]{4}\Z')
 TRAIT_NAME = re.compile(r'[A-Z][A-Z0-9_]*\Z')
 
 
 def pci_address(value, field):
-    """A PCI address ``dddd:bb:ss.f`` (hex domain, bus, slot; function 0-7)."""
-    if not isinstance(value, str) or not _PCI_ADDRESS.match(value):
-        raise FieldError(field, f"{shown(value)} is not a PCI address like 0000:81:10.2")
+    """A PCI address ``dddd:bb:ss.f`` (lower-case hex domain, bus, slot 00-1f; function 0-7)."""
+    if not isinstance(value, str) or not PCI_ADDRESS.match(value):
+        raise FieldError(field, f"{shown(value)} {PCI_ADDRESS_RULE}")
     return value
 
 

@@ -7,7 +7,7 @@ records, derived from ``instances``.
 
 import dataclasses
 
-from wire import fields, names
+from wire import consistency, fields, names
 from wire.assignment import Assignment
 from wire.errors import Collector, FieldError, InvalidInput
 from wire.limits import DEFAULT, MAX_NODE_ID, MAX_PAGE_SIZES
@@ -59,6 +59,7 @@ class PciDevice:
     numa_node: int | None = None
     physical_network: str | None = None
     iommu_group: int | None = None
+    iommu_group_members: tuple = ()  # every address in its IOMMU group (wire/iommu.py)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -95,7 +96,7 @@ class HostTopology:
         return {
             'name': self.name,
             'cells': [_cell_to_dict(c) for c in self.cells],
-            'pci_devices': [dataclasses.asdict(d) for d in self.pci_devices],
+            'pci_devices': [_pci_to_dict(d) for d in self.pci_devices],
             'sev_slots': self.sev_slots, 'secure_boot': self.secure_boot,
             'traits': sorted(self.traits),
             'aggregates': {k: dict(v) for k, v in sorted(self.aggregates.items())},
@@ -119,7 +120,9 @@ class HostTopology:
         instances = _collect(errors, lambda: _instances(data, path, limits), ())
         scalars = _collect(errors, lambda: _scalars(data, path, limits), {})
         errors.raise_if_any()
-        return cls(name=name, cells=cells, pci_devices=pcis, instances=instances, **scalars)
+        host = cls(name=name, cells=cells, pci_devices=pcis, instances=instances, **scalars)
+        consistency.check(host, path)
+        return host
 
 
 def _collect(errors, parse, default=None):
@@ -147,9 +150,6 @@ def _cell_from_dict(data, path, max_cpu):
     cell_id = fields.integer(fields.require(data, 'id', path), f"{path}.id", 0, MAX_NODE_ID)
     cpus = fields.cpuset(data.get('cpus', []), f"{path}.cpus", max_cpu)
     shared = fields.cpuset(data.get('shared_cpus', []), f"{path}.shared_cpus", max_cpu)
-    if cpus & shared:
-        raise FieldError(f"{path}.shared_cpus",
-                         f"CPUs {sorted(cpus & shared)} are also dedicated (cpus)")
     siblings = tuple(fields.cpuset(s, f"{path}.siblings[{i}]", max_cpu)
                      for i, s in enumerate(fields.listing(data.get('siblings', []),
                                                           f"{path}.siblings", max_cpu + 1)))
@@ -160,16 +160,12 @@ def _cell_from_dict(data, path, max_cpu):
         size_kb = fields.integer(size, f"{path}.pages", SMALL_PAGE_KB)
         if size_kb != SMALL_PAGE_KB:   # small pages are derived from memory_mb
             pages[size_kb] = fields.integer(count, f"{path}.pages.{size}")
-    cell = Cell(id=cell_id, cpus=cpus, shared_cpus=shared, siblings=siblings,
+    return Cell(id=cell_id, cpus=cpus, shared_cpus=shared, siblings=siblings,
                 memory_mb=fields.integer(fields.require(data, 'memory_mb', path),
                                          f"{path}.memory_mb"),
                 pages=pages,
                 reserved_memory_mb=fields.integer(data.get('reserved_memory_mb', 0),
                                                   f"{path}.reserved_memory_mb"))
-    if cell.hugepage_mb > cell.memory_mb:
-        raise FieldError(f"{path}.pages", f"pools hold {cell.hugepage_mb} MiB, more than "
-                         f"memory_mb {cell.memory_mb}")
-    return cell
 
 
 def _pci_devices(data, path, limits):
@@ -196,8 +192,16 @@ def _pci_devices(data, path, limits):
                                                                0, MAX_NODE_ID),
             physical_network=_optional(fields.string, item, 'physical_network', where),
             iommu_group=None if group is None else fields.integer(group, f"{where}.iommu_group"),
+            iommu_group_members=_members(item, where, limits),
         ))
     return tuple(devices)
+
+
+def _members(item, where, limits):
+    raw = fields.listing(item.get('iommu_group_members') or [], f"{where}.iommu_group_members",
+                         limits.max_pci_devices)
+    return tuple(names.pci_address(member, f"{where}.iommu_group_members[{i}]")
+                 for i, member in enumerate(raw))
 
 
 def _instances(data, path, limits):
@@ -270,6 +274,14 @@ def _cell_to_dict(cell):
     }
     if cell.reserved_memory_mb:
         result['reserved_memory_mb'] = cell.reserved_memory_mb
+    return result
+
+
+def _pci_to_dict(device):
+    result = dataclasses.asdict(device)
+    result['iommu_group_members'] = list(device.iommu_group_members)
+    if not device.iommu_group_members:   # older readers and stored topologies lack it
+        del result['iommu_group_members']
     return result
 
 

@@ -29,6 +29,7 @@ from wire.cpuset import format_cpuset
 from wire.topology import Cell, HostTopology, PciDevice
 
 LOG = logging.getLogger(__name__)
+BRIDGE = '0x0604'    # PCI class of a PCI-to-PCI bridge: in a group, but no endpoint
 
 
 def build_topology(name, capabilities, devices, domcaps, settings, node_memory_kb=None):
@@ -146,7 +147,12 @@ def sev_slot_count(domcaps, settings):
 
 
 def whitelisted_devices(devices, settings):
-    """The devices [pci] device_spec allows, with their physical_network tag."""
+    """The devices [pci] device_spec allows, with their physical_network tag.
+
+    Each carries every member of its IOMMU group, whitelisted or not (the
+    scheduler decides on whole groups, wire/iommu.py), PCI bridges left out.
+    """
+    bridges = {d.address for d in devices if (d.device_class or '').lower().startswith(BRIDGE)}
     result = []
     for device in devices:
         spec = next((s for s in settings.device_specs if s.matches(device)), None)
@@ -155,5 +161,6 @@ def whitelisted_devices(devices, settings):
         result.append(PciDevice(
             address=device.address, vendor_id=device.vendor_id, product_id=device.product_id,
             type=device.type, parent=device.pf_address, numa_node=device.numa_node,
-            physical_network=spec.physical_network, iommu_group=device.iommu_group))
+            physical_network=spec.physical_network, iommu_group=device.iommu_group,
+            iommu_group_members=tuple(sorted(set(device.iommu_members) - bridges))))
     return tuple(sorted(result, key=lambda d: d.address))

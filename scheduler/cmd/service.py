@@ -1,10 +1,14 @@
 """``kvmfleet-scheduler --config-file F``: the scheduler service.
 
-Waits (bounded, logged) for the broker, opens the store (schema created or
-checked), loads the warm view from it, serves topic ``kvmfleet-scheduler``
+Waits (bounded, logged) for the broker, opens the store (its schema must be
+this release's: ``kvmfleet-manage db sync`` migrates it, or [database]
+sync_on_startup), loads the warm view from it, serves topic ``kvmfleet-scheduler``
 and marks hosts down when their reports stop.  SIGTERM/SIGINT: clean stop;
 SIGHUP: logs reopened, mutable options (log level, weigher multipliers)
 reloaded; SIGUSR2: Guru Meditation Report (wire/process.py).
+Exit codes: 0 stopped cleanly; 1 cannot start (broker, database, files); 2
+configuration error; 3 the database is empty, older or newer than this release
+(the message names the ``kvmfleet-manage db sync`` to run).
 """
 
 import gc
@@ -14,6 +18,7 @@ import sys
 import threading
 
 from oslo_config import cfg
+from oslo_db import exception as db_exc
 from oslo_log import log as oslo_log
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -22,7 +27,8 @@ from scheduler.engine_opts import settings_from_conf, weigher_multipliers
 from scheduler.filters.nova_names import FilterNameError
 from scheduler.manager import SchedulerManager
 from scheduler.specs.flavors import load_flavors
-from scheduler.store import Store
+from scheduler.store import Store, schema
+from scheduler.store.database import database_settings, default_connection, sqlite_file_missing
 from wire import agent_rpcapi, limits, process, rpc, scheduler_rpcapi
 from wire.files import FileFormatError
 from wire.notify import BackgroundNotifier
@@ -30,6 +36,7 @@ from wire.version import version_line
 
 LOG = logging.getLogger(__name__)
 PROJECT = 'kvmfleet'
+EXIT_SCHEMA = 3     # the database is empty, older or newer than this release
 
 service_opts = [
     cfg.StrOpt('flavors_file', default='/etc/kvmfleet/flavors.yaml',
@@ -65,11 +72,38 @@ def build_manager(conf=cfg.CONF, store_url=None):
     engine = build_engine(settings_from_conf(conf))    # and a bad filter name neither
     bounds = limits.from_conf(conf)
     flavors, aliases = load_catalog(conf.scheduler.flavors_file, bounds)
-    store = Store(store_url).create_schema()
+    store = open_store(conf, store_url)
     return SchedulerManager(store, engine, agents,
                             # off the request path: see wire/notify.py
                             notifier=BackgroundNotifier(rpc.get_notifier('kvmfleet-scheduler')),
                             flavors=flavors, aliases=aliases, limits=bounds)
+
+
+def sync_command(conf=cfg.CONF):
+    """The ``kvmfleet-manage ... db sync`` that migrates the database conf names."""
+    files = ''.join(f' --config-file {path}' for path in conf.config_file or ())
+    return f"kvmfleet-manage{files} db sync"
+
+
+def open_store(conf=cfg.CONF, store_url=None):
+    """The store, at this release's schema or refused (schema.SchemaError)."""
+    url = store_url or default_connection(conf)
+    if sqlite_file_missing(url) and not conf.database.sync_on_startup:
+        # Refused without creating the file: nothing is left behind.
+        raise schema.SchemaError(f"the database {url} does not exist: run "
+                                 f"`{sync_command(conf)}` (or set [database] "
+                                 f"sync_on_startup = true)")
+    store = Store(url, settings=database_settings(conf))
+    try:
+        if conf.database.sync_on_startup:
+            before, after = schema.sync(store.engine)
+            LOG.info('Database schema: %s, now revision %s', before.describe(), after)
+        else:
+            store.check_schema(sync_command(conf))
+    except BaseException:
+        store.dispose()
+        raise
+    return store
 
 
 def watch_hosts(manager, stop_event, period):
@@ -133,10 +167,10 @@ def main(argv=None):
         print(f"kvmfleet-scheduler: configuration: {exc}", file=sys.stderr)
         return 2
     except (rpc.BrokerUnavailable, FileFormatError, OSError, RuntimeError,
-            SQLAlchemyError) as exc:
+            SQLAlchemyError, db_exc.DBError) as exc:
         LOG.error('kvmfleet-scheduler cannot start: %s', exc)
         print(f"kvmfleet-scheduler: {exc}", file=sys.stderr)
-        return 1
+        return EXIT_SCHEMA if isinstance(exc, schema.SchemaError) else 1
     # The warm view is long-lived: keep the cyclic GC from rescanning it (see
     # docs/benchmarks.md, Placement).
     gc.collect()

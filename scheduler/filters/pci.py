@@ -7,4 +7,5 @@ from scheduler.fitting import reasons
 class PciFilter(SummaryFilter):
     name = 'pci'
     cost = 5
-    reasons = frozenset({reasons.PCI_NO_DEVICE, reasons.PCI_NUMA_AFFINITY})
+    reasons = frozenset({reasons.PCI_NO_DEVICE, reasons.PCI_NUMA_AFFINITY,
+                         reasons.PCI_IOMMU_GROUP})

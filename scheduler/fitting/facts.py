@@ -7,6 +7,8 @@ The memo is an optimisation only: results never depend on it.
 
 import dataclasses
 
+from wire import iommu
+
 _MEMO_LIMIT = 20000
 _memo = {}
 
@@ -32,6 +34,7 @@ class HostFacts:
     small_total_mb: int         # small-page memory of all cells (pools and reserve excluded)
     devices: dict               # address -> PciDevice
     vfs_of: dict                # PF address -> tuple of its VF addresses
+    iommu_members: dict         # address -> its IOMMU group, for groups of two or more
     match_memo: dict = dataclasses.field(default_factory=dict)  # PCI need key -> devices
 
 
@@ -60,6 +63,9 @@ def _derive(host):
         small_total_mb=sum(cell.small_page_mb for cell in host.cells),
         devices={device.address: device for device in host.pci_devices},
         vfs_of={pf: tuple(sorted(vfs)) for pf, vfs in vfs_of.items()},
+        iommu_members={address: members for address, members
+                       in iommu.members_by_address(host.pci_devices).items()
+                       if len(members) > 1},
     )
 
 

@@ -86,7 +86,8 @@ def _fit_numa(host, facts, usage, spec, policy, instance, needs, devices):
     affine = _cells_with_devices(facts, devices) if devices else frozenset()
     placed = cells.place(host, facts, usage, needs, spec, policy, accept, affine)
     if isinstance(placed, Rejection) and pci.has_preferred(devices) and (
-            placed.reason in (reasons.PCI_NUMA_AFFINITY, reasons.PCI_NO_DEVICE)):
+            placed.reason in (reasons.PCI_NUMA_AFFINITY, reasons.PCI_NO_DEVICE,
+                              reasons.PCI_IOMMU_GROUP)):
         placed = cells.place(host, facts, usage, needs, spec, policy,
                              lambda fits: accept(fits, relaxed=True), affine)
     if isinstance(placed, Rejection):

@@ -19,12 +19,18 @@
   VFs in use (keeps whole PFs free), then by address - deterministic.
 * ``hw:pci_numa_affinity_policy`` (flavor or image), when given, overrides
   the alias' own ``numa_policy``, as in Nova.
+* IOMMU groups (the rule of wire/iommu.py): a device goes to an instance
+  only when every other member of its group is a passthrough device of the
+  host that no other instance holds; devices refused only for that are
+  ``PCI_IOMMU_GROUP``.  The chosen device carries its group, which the claim
+  holds (one resource row per group).
 """
 
 import dataclasses
 
 from scheduler.fitting import reasons
 from scheduler.fitting.reasons import Rejection
+from wire import iommu
 from wire.assignment import PciAssignment
 from wire.request_spec import PCI_PREFERRED, PCI_REQUIRED
 
@@ -93,9 +99,12 @@ def allocate(facts, usage, needs, host_cells=None, relaxed=False):
         candidates = candidates_for(facts, need)
         worst = _worst_rank(need, relaxed)
         for got in range(need.count):
-            best, best_key, free = None, None, 0
+            best, best_key, free, grouped = None, None, 0, 0
             for device in candidates:          # sorted by address: first best wins
                 if not pool.free(device):
+                    continue
+                if group_blockers(facts, device, pool.others):
+                    grouped += 1
                     continue
                 free += 1
                 rank = _affinity_rank(device, host_cells)
@@ -104,12 +113,36 @@ def allocate(facts, usage, needs, host_cells=None, relaxed=False):
                     if best_key is None or key < best_key:
                         best, best_key = device, key
             if best is None:
-                return _shortage(need, got, free, host_cells)
+                return _shortage(need, got, free, grouped, host_cells)
             pool.take(best)
             chosen.append(PciAssignment(
                 address=best.address, host_cell=best.numa_node, request=need.label,
-                physical_network=need.physical_network))
+                physical_network=need.physical_network, iommu_group=best.iommu_group))
     return tuple(chosen)
+
+
+def device_free(facts, used, device):
+    """Whether a new instance may get ``device`` while ``used`` addresses are held."""
+    return unshared(facts, used, device) and not group_blockers(facts, device, used)
+
+
+def unshared(facts, used, device):
+    """Free under PF/VF exclusivity: not used, nor its PF, nor (for a PF) any VF."""
+    if device.address in used:
+        return False
+    if device.type == 'type-VF':
+        return device.parent not in used
+    if device.type == 'type-PF':
+        return not any(vf in used for vf in facts.vfs_of.get(device.address, ()))
+    return True
+
+
+def group_blockers(facts, device, held_elsewhere):
+    """The members of ``device``'s IOMMU group that keep it from an instance."""
+    members = facts.iommu_members.get(device.address)
+    if members is None:
+        return ()
+    return iommu.blockers(device.address, members, facts.devices, held_elsewhere)
 
 
 def candidates_for(facts, need):
@@ -127,6 +160,7 @@ class _Pool:
     """Devices in use (by others or by this allocation) and PFs with VFs in use."""
 
     def __init__(self, facts, usage):
+        self.others = usage.pci_used    # held by other instances (IOMMU groups)
         self.used = set(usage.pci_used)
         self.busy_pfs = set()
         for address in self.used:
@@ -153,7 +187,12 @@ class _Pool:
             self.busy_pfs.add(device.parent)
 
 
-def _shortage(need, got, free_elsewhere, host_cells):
+def _shortage(need, got, free_elsewhere, grouped, host_cells):
+    if not free_elsewhere and grouped:
+        return Rejection(reasons.PCI_IOMMU_GROUP,
+                         f"{need.label}: {grouped} free {need.describe()} devices share an "
+                         'IOMMU group with a device kept by the host or held by another '
+                         f"instance, needs {need.count}", shortfall=need.count - got)
     if not free_elsewhere:
         return Rejection(reasons.PCI_NO_DEVICE,
                          f"{need.label}: {got} free {need.describe()} devices, "

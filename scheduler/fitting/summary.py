@@ -47,19 +47,20 @@ class HostSummary:
     free_devices: dict           # (vendor, product) lower-case -> free devices
     free_vfs: dict               # physical network -> free VFs
     free_pfs: dict               # physical network -> free PFs
+    iommu_blocked: dict          # (table, key) -> devices free but for their IOMMU group
 
     @classmethod
     def of(cls, host, usage):
         """Summarise what ``host`` has free under ``usage``."""
         facts = facts_of(host)
-        devices, vfs, pfs = _free_pci(facts, usage)
+        tables = _free_pci(facts, usage)
         return cls(
             name=host.name,
             cells=tuple(_cell_summary(cell, facts.cores[cell.id], usage) for cell in host.cells),
             shared_total=facts.shared_total, shared_used=usage.shared_vcpus,
             small_total_mb=facts.small_total_mb, small_used_mb=usage.small_memory_mb,
             sev_free=host.sev_slots - usage.sev_used,
-            free_devices=devices, free_vfs=vfs, free_pfs=pfs)
+            **tables)
 
 
 def _cell_summary(cell, cores, usage):
@@ -77,29 +78,32 @@ def _cell_summary(cell, cores, usage):
 
 
 def _free_pci(facts, usage):
-    devices, vfs, pfs = {}, {}, {}
+    """Free devices per table key, and those free but for their IOMMU group."""
+    tables = {'free_devices': {}, 'free_vfs': {}, 'free_pfs': {}, 'iommu_blocked': {}}
     used = usage.pci_used
     for device in facts.devices.values():
-        if not _device_free(facts, used, device):
+        if not pci.unshared(facts, used, device):
             continue
-        key = (device.vendor_id.lower(), device.product_id.lower())
-        devices[key] = devices.get(key, 0) + 1
-        if device.physical_network and device.type == 'type-VF':
-            vfs[device.physical_network] = vfs.get(device.physical_network, 0) + 1
-        if device.physical_network and device.type == 'type-PF':
-            pfs[device.physical_network] = pfs.get(device.physical_network, 0) + 1
-    return devices, vfs, pfs
+        blocked = bool(pci.group_blockers(facts, device, used))
+        for table, key in _table_keys(device):
+            if blocked:
+                _count(tables['iommu_blocked'], (table, key))
+            else:
+                _count(tables[table], key)
+    return tables
 
 
-def _device_free(facts, used, device):
-    """Free under PF/VF exclusivity: not used, nor its PF, nor (for a PF) any VF."""
-    if device.address in used:
-        return False
-    if device.type == 'type-VF':
-        return device.parent not in used
-    if device.type == 'type-PF':
-        return not any(vf in used for vf in facts.vfs_of.get(device.address, ()))
-    return True
+def _table_keys(device):
+    keys = [('free_devices', (device.vendor_id.lower(), device.product_id.lower()))]
+    if device.physical_network and device.type == 'type-VF':
+        keys.append(('free_vfs', device.physical_network))
+    if device.physical_network and device.type == 'type-PF':
+        keys.append(('free_pfs', device.physical_network))
+    return keys
+
+
+def _count(table, key):
+    table[key] = table.get(key, 0) + 1
 
 
 _DETAILS = {
@@ -122,6 +126,9 @@ _DETAILS = {
     reasons.NUMA_CELL_NO_EMULATOR_PCPU: "cell {cell}: no free pCPU left for the isolated "
                                         "emulator threads",
     reasons.PCI_NO_DEVICE: "{have} free {unit} devices, needs {need}",
+    reasons.PCI_IOMMU_GROUP: "{have} free {unit} devices, needs {need}; more are free but "
+                             "share an IOMMU group with a device kept by the host or held by "
+                             "another instance",
 }
 DEFAULT_POLICY = FitPolicy()
 _NO_SHORTFALL = (reasons.PAGE_SIZE_NOT_DIVISOR, reasons.NUMA_CELL_NO_PAGE_SIZE)
@@ -266,7 +273,9 @@ class RequestNeeds:
         for table, key, count, unit in self.devices:
             have = getattr(summary, table).get(key, 0)
             if count > have:
-                return reasons.PCI_NO_DEVICE, None, count, have, unit
+                grouped = summary.iommu_blocked.get((table, key), 0)
+                reason = reasons.PCI_IOMMU_GROUP if grouped else reasons.PCI_NO_DEVICE
+                return reason, None, count, have, unit
         return None
 
 

@@ -8,10 +8,8 @@ from scheduler.store.repository import (
     InstanceRecord,
     NotFound,
     Store,
-    list_opts,
     resource_keys,
 )
 
 __all__ = ['ACTIVE', 'BUILDING', 'DELETED', 'ERROR', 'STATES', 'STOPPED', 'ClaimConflict',
-           'HeldInstance', 'HostRecord', 'InstanceRecord', 'NotFound', 'Store', 'list_opts',
-           'resource_keys']
+           'HeldInstance', 'HostRecord', 'InstanceRecord', 'NotFound', 'Store', 'resource_keys']

@@ -1,9 +1,9 @@
 """The scheduler's tables (SQLAlchemy 2 declarative models).
 
 ``allocated_resources`` holds one row per exclusively held resource (a
-pinned pCPU, a PCI device) with a UNIQUE (host, kind, key): even if every
-other check failed, the database itself refuses to give a pCPU or a VF to
-two instances.
+pinned pCPU, a PCI device, the IOMMU group of a passed-through device) with
+a UNIQUE (host, kind, key): even if every other check failed, the database
+itself refuses to give a pCPU, a VF or an IOMMU group to two instances.
 """
 
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
@@ -16,6 +16,7 @@ STATES = (BUILDING, ACTIVE, STOPPED, ERROR, DELETED)
 
 RESOURCE_PCPU = 'pcpu'
 RESOURCE_PCI = 'pci'
+RESOURCE_IOMMU_GROUP = 'iommu_group'   # a passed-through device's whole group (wire/iommu.py)
 
 
 class Base(DeclarativeBase):

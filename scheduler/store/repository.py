@@ -10,33 +10,21 @@ refits on fresh state.
 import contextlib
 import dataclasses
 import logging
-import os
 import threading
 import time
 
-from oslo_config import cfg
-from sqlalchemy import create_engine, delete, event, select, update
+from oslo_db import exception as db_exc
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
-from scheduler.store import models
+from scheduler.store import models, schema
 from scheduler.store import statements as sql
+from scheduler.store.database import default_connection, is_sqlite, make_engine
+from wire import iommu
 from wire.assignment import Assignment
-from wire.paths import state_path_of
 
 LOG = logging.getLogger(__name__)
-
-database_opts = [
-    cfg.StrOpt('connection', secret=True,
-               help='SQLAlchemy URL of the scheduler store. Default: a SQLite file '
-                    'kvmfleet.sqlite in [DEFAULT] state_path. '
-                    'PostgreSQL: postgresql+psycopg2://user@host/db.'),
-]
-cfg.CONF.register_opts(database_opts, group='database')
-
-
-def list_opts():
-    return [('database', database_opts)]
 
 
 class ClaimConflict(Exception):
@@ -85,13 +73,6 @@ class InstanceRecord:
         return dataclasses.asdict(self)
 
 
-def default_connection(conf=cfg.CONF):
-    """[database] connection, or a SQLite file under the state path."""
-    if conf.database.connection:
-        return conf.database.connection
-    return f"sqlite:///{os.path.join(state_path_of(conf), 'kvmfleet.sqlite')}"
-
-
 def _host_record(row):
     return HostRecord(row.name, row.topology, row.generation, row.enabled,
                       row.disabled_reason, row.last_heartbeat)
@@ -108,37 +89,43 @@ def resource_keys(assignment):
     """(kind, key) of every resource the assignment holds exclusively."""
     keys = [(models.RESOURCE_PCPU, str(cpu)) for cpu in sorted(assignment.pinned_pcpus)]
     keys += [(models.RESOURCE_PCI, pci.address) for pci in assignment.pci_devices]
+    keys += [(models.RESOURCE_IOMMU_GROUP, group)
+             for group in iommu.group_keys(assignment.pci_devices)]
     return keys
 
 
 class Store:
-    """Repository over one database; thread-safe (one session per operation)."""
+    """Repository over one database; thread-safe (one session per operation).
 
-    def __init__(self, url=None, clock=time.time):
+    ``settings`` (database.DatabaseSettings) sizes the pool and the start-up retries of
+    a server database; by default it is connected once, without retries.
+    """
+
+    def __init__(self, url=None, clock=time.time, settings=None):
         self.url = url or default_connection()
         self.clock = clock
-        self.engine = _make_engine(self.url)
+        self.engine = make_engine(self.url, settings)
         self.session = sessionmaker(self.engine, expire_on_commit=False)
         # SQLite has one writer at a time; a second writer waits in SQLite's busy
         # handler, which sleeps 1, 2, 5, 10... ms between retries.  A claim (under
         # the scheduler lock) stuck behind an agent's update stalled every boot, so
         # this process's writers queue on a mutex instead (handed over at once).
         # PostgreSQL locks rows: no mutex.
-        self._writer = (threading.RLock() if self.url.startswith('sqlite')
-                        else contextlib.nullcontext())
+        self._writer = threading.RLock() if is_sqlite(self.url) else contextlib.nullcontext()
 
     def create_schema(self):
-        """Create missing tables and record the schema version (idempotent)."""
-        models.Base.metadata.create_all(self.engine)
-        with self._writer, self.session.begin() as session:
-            current = session.scalar(select(models.SchemaVersion.version)
-                                     .order_by(models.SchemaVersion.version.desc()))
-            if current is None:
-                session.add(models.SchemaVersion(version=models.SCHEMA_VERSION,
-                                                 applied_at=self.clock()))
-            elif current > models.SCHEMA_VERSION:
-                raise RuntimeError(f"store schema {current} is newer than this kvmfleet "
-                                   f"({models.SCHEMA_VERSION})")
+        """Migrate the database to this code's schema (``db sync``); returns self.
+
+        For tests and tools that make their own store; a scheduler only checks
+        (``check_schema``) unless [database] sync_on_startup is set.
+        """
+        with self._writer:
+            schema.sync(self.engine)
+        return self
+
+    def check_schema(self, sync_command=schema.SYNC_COMMAND):
+        """Raise schema.SchemaError unless the database is at this code's schema."""
+        schema.check(self.engine, sync_command)
         return self
 
     def schema_version(self):
@@ -229,10 +216,13 @@ class Store:
                     conn.execute(sql.INSERT_RESOURCES, [
                         {'host': assignment.host, 'kind': kind, 'key': key,
                          'instance_uuid': assignment.instance} for kind, key in keys])
-        except IntegrityError as exc:
+        except (IntegrityError, db_exc.DBError) as exc:
+            # Never retried here: the caller refits on fresh state.
+            if not _integrity_violation(exc):
+                raise
             raise ClaimConflict(f"host {assignment.host}: a resource of instance "
                                 f"{assignment.instance} is already held "
-                                f"({exc.orig.__class__.__name__})")
+                                f"({type(exc).__name__})") from None
         return expected_generation + 1
 
     def release(self, instance_uuid):
@@ -293,7 +283,9 @@ class Store:
                 session.add(row)
                 session.flush()
                 return _instance_record(row), True
-        except IntegrityError:
+        except (IntegrityError, db_exc.DBError) as exc:
+            if not _integrity_violation(exc):
+                raise
             return self.get_instance(uuid), False
 
     def get_instance(self, uuid):
@@ -347,28 +339,12 @@ class Store:
             return _instance_record(row)
 
 
+def _integrity_violation(exc):
+    """A UNIQUE or foreign key refusal, as SQLAlchemy or as oslo.db translated it."""
+    return isinstance(getattr(exc, 'inner_exception', exc), IntegrityError)
+
+
 def _new_instance_values(values, now):
     result = {'attempts': [], 'alternates': [], 'created_at': now, 'updated_at': now}
     result.update(values)
     return result
-
-
-def _make_engine(url):
-    if url.startswith('sqlite'):
-        path = url.split(':///', 1)[-1]
-        if path and path != ':memory:' and not url.startswith('sqlite://:'):
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        engine = create_engine(url, connect_args={'timeout': 30, 'check_same_thread': False})
-        event.listen(engine, 'connect', _sqlite_pragmas)
-        return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
-
-
-def _sqlite_pragmas(dbapi_connection, _record):
-    # WAL lets readers run beside the one writer; NORMAL sync is durable across
-    # process crashes (what a scheduler restart needs) at a fraction of the cost.
-    cursor = dbapi_connection.cursor()
-    cursor.execute('PRAGMA journal_mode=WAL')
-    cursor.execute('PRAGMA synchronous=NORMAL')
-    cursor.execute('PRAGMA foreign_keys=ON')
-    cursor.close()

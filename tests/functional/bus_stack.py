@@ -94,9 +94,19 @@ class Stack:
 
     # -- scheduler process -------------------------------------------------
     def start_scheduler(self):
+        self.sync_database()
         self.scheduler = subprocess.Popen(
             [str(BIN / 'kvmfleet-scheduler'), '--config-file', str(self.config)],
             stdout=subprocess.DEVNULL, stderr=open(self.workdir / 'scheduler.err', 'a'))
+
+    def sync_database(self):
+        """``kvmfleet-manage db sync``, as an operator runs it before starting a scheduler
+        (idempotent; the module, so it runs before the console script is installed)."""
+        result = subprocess.run(
+            [sys.executable, '-m', 'scheduler.cmd.manage', '--config-file', str(self.config),
+             'db', 'sync'], capture_output=True, text=True, timeout=120)
+        if result.returncode != 0:
+            raise RuntimeError(f"kvmfleet-manage db sync: {result.stderr.strip()}")
 
     def stop_scheduler(self, timeout=30):
         if self.scheduler is None:

@@ -1,6 +1,9 @@
-"""The service entry points refuse to start without a broker, after a bounded, logged wait."""
+"""The service entry points refuse to start without a broker, after a bounded, logged wait,
+and the scheduler refuses a database that is not at its schema (exit code 3)."""
 
+import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -41,3 +44,55 @@ def test_service_refuses_a_bad_upgrade_level_and_creates_nothing(tmp_path, comma
     assert f"[upgrade_levels] {option} = '1.9'" in result.stderr
     assert 'Traceback' not in result.stderr
     assert not (tmp_path / 's.sqlite').exists()
+
+
+def scheduler_config(tmp_path, extra=''):
+    config = tmp_path / 'scheduler.conf'
+    config.write_text('[DEFAULT]\ntransport_url = kombu+memory:////\n'
+                      f'log_file = {tmp_path}/scheduler.log\n'
+                      f'[database]\nconnection = sqlite:///{tmp_path}/s.sqlite\n{extra}')
+    return config
+
+
+def run_scheduler(config):
+    return subprocess.run([str(BIN / 'kvmfleet-scheduler'), '--config-file', str(config)],
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_scheduler_refuses_a_missing_database_names_the_command_and_creates_nothing(tmp_path):
+    config = scheduler_config(tmp_path)
+    result = run_scheduler(config)
+    assert result.returncode == 3
+    [line] = [line for line in result.stderr.splitlines() if 'kvmfleet' in line]
+    assert line.startswith('kvmfleet-scheduler: the database sqlite:///')
+    assert f"run `kvmfleet-manage --config-file {config} db sync`" in line
+    assert 'Traceback' not in result.stderr
+    assert not (tmp_path / 's.sqlite').exists()
+
+
+def test_scheduler_refuses_a_database_from_before_migrations(tmp_path):
+    from tests.unit.scheduler.store.test_upgrade import make_legacy_database
+    make_legacy_database(f"sqlite:///{tmp_path}/s.sqlite")
+    result = run_scheduler(scheduler_config(tmp_path))
+    assert result.returncode == 3
+    assert 'is at schema_version 1 (before migrations), this kvmfleet needs revision' \
+        in result.stderr
+    assert 'db sync' in result.stderr
+
+
+def test_scheduler_with_sync_on_startup_migrates_then_serves(tmp_path):
+    config = scheduler_config(tmp_path, 'sync_on_startup = true\n')
+    scheduler = subprocess.Popen([str(BIN / 'kvmfleet-scheduler'), '--config-file', str(config)],
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    log, deadline = tmp_path / 'scheduler.log', time.monotonic() + 60
+    while time.monotonic() < deadline and scheduler.poll() is None:
+        if log.exists() and 'Scheduler serving' in log.read_text():
+            break
+        time.sleep(0.2)
+    scheduler.send_signal(signal.SIGTERM)
+    assert scheduler.wait(30) == 0, scheduler.stderr.read()
+    assert 'Database schema: empty, now revision 0001' in log.read_text()
+    result = subprocess.run([sys.executable, '-m', 'scheduler.cmd.manage', '--config-file',
+                             str(config), 'db', 'version'], capture_output=True, text=True,
+                            timeout=60)
+    assert result.stdout == '0001\n'

@@ -40,7 +40,9 @@ def test_a_unit_runs_its_console_script_as_a_notify_service(name):
     assert service['ExecReload'] == '/bin/kill -HUP $MAINPID'
     assert service['KillMode'] == 'mixed'
     assert service['Restart'] == 'on-failure'
-    assert service['RestartPreventExitStatus'] == '2'     # configuration errors exit 2
+    # configuration errors exit 2; the scheduler exits 3 on a schema to migrate
+    assert service['RestartPreventExitStatus'] == {'kvmfleet-scheduler': '2 3',
+                                                   'kvmfleet-agent': '2'}[name]
     assert (service['User'], service['Group']) == ('kvmfleet', 'kvmfleet')
     assert service['StateDirectory'] == 'kvmfleet'      # [DEFAULT] state_path's default
     assert unit(name)['Install']['WantedBy'] == 'multi-user.target'

@@ -31,7 +31,7 @@ ENABLED_SERVICES=${HARNESS_ENABLED_SERVICES-kvmfleet-scheduler kvmfleet-agent}
 # DevStack's functions the plugin may call.
 define_plugin() { record define_plugin "$@"; }
 echo_summary() { record echo_summary "$@"; }
-get_python_exec_prefix() { echo /usr/local/bin; }
+get_python_exec_prefix() { echo "$WORK_DIR/bin"; }
 install_package() { record install_package "$@"; }
 pip_install() { record pip_install "$@"; }
 setup_develop() { record setup_develop "$@"; }
@@ -55,6 +55,16 @@ is_service_enabled() {
 if [[ "${HARNESS_NO_GET_TRANSPORT_URL:-0}" == 1 ]]; then
     unset -f get_transport_url
 fi
+
+# The installed commands the plugin runs itself (not through run_process) record their call.
+mkdir -p "$WORK_DIR/bin"
+export HARNESS_CALLS=$CALLS
+cat > "$WORK_DIR/bin/kvmfleet-manage" <<'STUB'
+#!/bin/bash
+IFS=$'\t'
+printf 'kvmfleet-manage\t%s\n' "$*" >> "$HARNESS_CALLS"
+STUB
+chmod +x "$WORK_DIR/bin/kvmfleet-manage"
 
 # shellcheck source=devstack/settings
 source "$REPO_ROOT/devstack/settings"

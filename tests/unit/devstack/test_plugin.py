@@ -108,6 +108,12 @@ def test_post_config_leaves_unset_host_resources_to_the_defaults(tmp_path):
 def test_post_config_creates_the_database_and_the_directories(tmp_path):
     calls = run_plugin(tmp_path, 'stack', 'post-config')
     assert named(calls, 'recreate_database') == [('kvmfleet',)]
+    conf_dir = tmp_path / 'etc' / 'kvmfleet'
+    assert named(calls, 'kvmfleet-manage') == [(
+        '--config-file', str(conf_dir / 'kvmfleet.conf'),
+        '--config-file', str(conf_dir / 'kvmfleet-scheduler.conf'), 'db', 'sync')]
+    names = [call[0] for call in calls]
+    assert names.index('recreate_database') < names.index('kvmfleet-manage')
     assert (tmp_path / 'etc' / 'kvmfleet').is_dir()
     assert (tmp_path / 'opt' / 'stack' / 'data' / 'kvmfleet').is_dir()
 
@@ -153,6 +159,7 @@ def test_an_agent_only_host_gets_no_database(tmp_path):
                        **LOCAL_CONF)
     values = ini_values(calls, tmp_path)
     assert not named(calls, 'recreate_database')
+    assert not named(calls, 'kvmfleet-manage')
     assert not [key for key in values if key[0] == 'kvmfleet-scheduler.conf']
     assert values[('kvmfleet.conf', 'DEFAULT', 'transport_url')] == STUB_TRANSPORT_URL
     assert values[('kvmfleet-agent.conf', 'compute', 'cpu_shared_set')] == '0-1'
@@ -170,7 +177,7 @@ def test_extra_starts_the_scheduler_then_the_agent_with_their_config_files(tmp_p
     assert [name for name, _ in started] == ['kvmfleet-scheduler', 'kvmfleet-agent']
     conf_dir = tmp_path / 'etc' / 'kvmfleet'
     for name, command in started:
-        assert command.split() == [f'/usr/local/bin/{name}',
+        assert command.split() == [str(tmp_path / 'bin' / name),
                                    '--config-file', str(conf_dir / 'kvmfleet.conf'),
                                    '--config-file', str(conf_dir / f'{name}.conf')]
 

@@ -148,8 +148,8 @@ def test_a_reported_domain_is_adopted_only_if_the_pools_hold_it(store):
     assert answer['adopted'] == ['fits']
     [flag] = answer['flagged']
     assert flag['uuid'] == 'over'
-    assert flag['reason'] == ('cannot adopt: cell 0: 1280 pages of 2048 KiB held, '
-                              'pool has 1024')
+    assert flag['reason'] == ('cannot adopt: does not fit the host: host cell 0: 512 pages '
+                              'of 2048 KiB with 768 already held, the pool has 1024')
     assert store_overruns(store) == []
 
 

@@ -2,18 +2,16 @@
 reconciliation, host liveness and malformed messages.
 """
 
-import os
 import threading
 
 import oslo_messaging as messaging
 import pytest
-import sqlalchemy
 from oslo_config import cfg
 
 from scheduler.engine import EngineSettings, build_engine
 from scheduler.manager import SchedulerManager
 from scheduler.store import ACTIVE, BUILDING, DELETED, ERROR, STOPPED, Store, models
-from tests import busfleet
+from tests import busfleet, conftest
 from wire import rpc, scheduler_rpcapi
 from wire.assignment import Assignment
 
@@ -101,14 +99,8 @@ class RecordingNotifier:
 @pytest.fixture(scope='module')
 def postgres_schema(postgres_url):
     """A private schema in kvmfleet_test for this module's stores."""
-    schema = f"kvmfleet_manager_test_{os.getpid()}"
-    admin = sqlalchemy.create_engine(postgres_url)
-    with admin.begin() as conn:
-        conn.execute(sqlalchemy.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
-    yield f"{postgres_url}?options=-csearch_path%3D{schema}"
-    with admin.begin() as conn:
-        conn.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with conftest.postgres_schema(postgres_url, 'kvmfleet_manager_test') as url:
+        yield url
 
 
 def make_store(request, tmp_path, clock):
@@ -314,7 +306,8 @@ def test_reconcile_errors_missing_domains_after_grace_and_adopts_unknown(world):
     [view] = world.client.hosts()['hosts']
     flagged = {f['uuid']: f['reason'] for f in view['unknown_domains']}
     assert set(flagged) == {'clash', 'foreign'}
-    assert flagged['clash'] == 'cannot adopt: pCPU 12 held by 2 instances'
+    assert flagged['clash'] == ('cannot adopt: does not fit the host: pCPUs 12 are already '
+                                'held by instance stray')
 
 
 def test_a_report_older_than_the_build_does_not_error_it(world):

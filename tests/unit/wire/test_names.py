@@ -69,8 +69,11 @@ def test_instance_names_refused(name, message):
                                     'with a letter or digit'),
     (names.instance_uuid, '../x', "uuid: '../x' is not an instance uuid: 1-36 ASCII letters, "
                                   "digits, '.', '_' and '-', starting with a letter or digit"),
-    (names.pci_address, '0000:81:10', "uuid: '0000:81:10' is not a PCI address like "
-                                      '0000:81:10.2'),
+    (names.pci_address, '0000:81:10', "uuid: '0000:81:10' is not a PCI address dddd:bb:ss.f "
+                                      '(lower-case hex, slot 00-1f, function 0-7)'),
+    (names.pci_address, '0000:81:1A.0', "uuid: '0000:81:1A.0' is not a PCI address "
+                                        'dddd:bb:ss.f (lower-case hex, slot 00-1f, function '
+                                        '0-7)'),
     (names.pci_id, '80861', "uuid: '80861' is not a 4-digit hex PCI id"),
     (names.trait, 'lower', "uuid: 'lower' is not a trait name (upper case, digits, _; at most "
                            '255 characters)'),

@@ -5,7 +5,7 @@ from oslo_config import cfg
 
 from agent import driver_opts, simulated
 from agent.discovery import opts as discovery_opts
-from scheduler.store.repository import database_opts, default_connection
+from scheduler.store import database
 from wire import paths
 
 
@@ -15,13 +15,13 @@ def conf():
     discovery_opts.register_opts(conf)
     driver_opts.register_opts(conf)          # registers state_path too
     conf.register_opts(simulated.simulated_opts, group='agent')
-    conf.register_opts(database_opts, group='database')
+    database.register_opts(conf)
     conf([], project='kvmfleet-test')
     return conf
 
 
 def under(conf):
-    return (default_connection(conf), conf.instances_path, conf.images_path,
+    return (database.default_connection(conf), conf.instances_path, conf.images_path,
             conf.agent.simulation_path)
 
 

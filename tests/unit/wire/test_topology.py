@@ -92,6 +92,7 @@ def test_assignment_round_trips_and_lists_held_pcpus():
 
 def test_instances_on_a_host_carry_their_assignment():
     data = json.loads(json.dumps(HOST))
+    data['cells'][1]['pages'] = {'2048': 1024}     # the instance's 2M pages come from cell 1
     data['instances'] = [{'uuid': 'u-1', 'assignment': _assignment().to_dict()}]
     host = HostTopology.from_dict(data)
     assert host.instances[0].name == 'u-1'

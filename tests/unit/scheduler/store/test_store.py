@@ -1,13 +1,12 @@
 """The scheduler store on SQLite and on a real PostgreSQL: hosts, instances, claims."""
 
-import os
 import threading
 import uuid as uuidlib
 
 import pytest
-import sqlalchemy
 
 from scheduler.store import ACTIVE, BUILDING, STOPPED, ClaimConflict, NotFound, Store, models
+from tests.conftest import postgres_schema
 from wire.assignment import Assignment, CellAssignment, PciAssignment
 
 HOST = 'compute-1'
@@ -21,12 +20,13 @@ def topology(name=HOST, cpus=PCPUS, memory_mb=16384):
             'aggregates': {}, 'instances': [], 'enabled': True, 'up': True}
 
 
-def pinned(instance, pcpus, host=HOST, vfs=()):
+def pinned(instance, pcpus, host=HOST, vfs=(), group=None):
     pinning = {vcpu: pcpu for vcpu, pcpu in enumerate(pcpus)}
     cell = CellAssignment(guest_cell=0, host_cell=0, vcpus=tuple(pinning), memory_mb=512,
                           page_size_kb=4, pinning=pinning, shared_cpus=frozenset())
     pcis = tuple(PciAssignment(address=a, host_cell=0, request=f"port:{i}",
-                               physical_network='physnet1') for i, a in enumerate(vfs))
+                               physical_network='physnet1', iommu_group=group)
+                 for i, a in enumerate(vfs))
     return Assignment(host=host, instance=instance, vcpus=len(pcpus), memory_mb=512,
                       cells=(cell,), pci_devices=pcis)
 
@@ -39,19 +39,10 @@ def new_instance(store, name='vm'):
 
 @pytest.fixture(scope='module')
 def postgres_store(postgres_url):
-    schema = f"kvmfleet_store_test_{os.getpid()}"
-    admin = sqlalchemy.create_engine(postgres_url)
-    try:
-        with admin.begin() as conn:
-            conn.execute(sqlalchemy.text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
-    except sqlalchemy.exc.OperationalError as exc:
-        pytest.fail(f"PostgreSQL kvmfleet_test is not usable: {exc}")
-    store = Store(f"{postgres_url}?options=-csearch_path%3D{schema}").create_schema()
-    yield store
-    store.dispose()
-    with admin.begin() as conn:
-        conn.execute(sqlalchemy.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with postgres_schema(postgres_url, 'kvmfleet_store_test') as url:
+        store = Store(url).create_schema()
+        yield store
+        store.dispose()
 
 
 @pytest.fixture(params=['sqlite', pytest.param('postgres', marks=pytest.mark.postgres)])
@@ -119,6 +110,17 @@ def test_database_refuses_double_booking_even_with_a_fresh_generation(store, ove
         store.claim(pinned(second, overlap['pcpus'], vfs=overlap.get('vfs', ())), 1)
     assert store.get_host(HOST).generation == 1   # the failed claim rolled back whole
     assert {r[3] for r in store.held_resources()} == {first}
+
+
+def test_one_iommu_group_is_held_by_one_instance(store):
+    store.upsert_host(topology())
+    first, second = new_instance(store), new_instance(store)
+    store.claim(pinned(first, (0,), vfs=('0000:81:10.0', '0000:81:10.1'), group=7), 0)
+    assert sorted(r[1:3] for r in store.held_resources()) == [
+        ('iommu_group', '7'), ('pci', '0000:81:10.0'), ('pci', '0000:81:10.1'), ('pcpu', '0')]
+    with pytest.raises(ClaimConflict, match='already held'):
+        store.claim(pinned(second, (1,), vfs=('0000:81:10.2',), group=7), 1)
+    assert store.claim(pinned(second, (1,), vfs=('0000:81:10.2',), group=8), 1) == 2
 
 
 def test_release_frees_the_claim_and_bumps_generation(store):
