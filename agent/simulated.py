@@ -32,6 +32,7 @@ from agent.network import HostNetworks, TraitBridges
 from wire import agent_rpcapi, rpc
 from wire.context import RequestContextSerializer
 from wire.files import load_fleet
+from wire.paths import state_path_def
 
 LOG = logging.getLogger(__name__)
 SIMULATED_IMAGE = 'simulated'
@@ -39,7 +40,7 @@ TEST_NODE_XML = ("<node><cpu><mhz>2000</mhz><model>simulated</model></cpu>"
                  "<memory>1073741824</memory></node>\n")
 
 simulated_opts = [
-    cfg.StrOpt('simulation_path', default='/var/lib/kvmfleet/simulated',
+    cfg.StrOpt('simulation_path', default=state_path_def('simulated'),
                help='Directory of a simulated fleet: per-host instance directories and the '
                     'domain XML that outlives an agent restart.'),
     cfg.IntOpt('simulated_hosts_per_connection', default=100, min=1,

@@ -110,6 +110,20 @@ def get_rpc_client(topic, version, server=None, timeout=None, url=None, version_
                                     serializer=RequestContextSerializer())
 
 
+class ExposedOrPingPolicy(messaging.ExplicitRPCAccessPolicy):
+    """Only ``@endpoint`` methods, plus oslo.messaging's ping when ``rpc_ping_enabled``.
+
+    oslo.messaging adds its PingEndpoint (``oslo_rpc_server_ping``) when
+    ``[DEFAULT] rpc_ping_enabled`` is true, but the explicit policy alone
+    would refuse it, as its method is not ours to mark.
+    """
+
+    def is_allowed(self, endpoint, method):
+        if isinstance(endpoint, rpc_dispatcher.PingEndpoint):
+            return method == 'oslo_rpc_server_ping'
+        return super().is_allowed(endpoint, method)
+
+
 def get_rpc_server(topic, server, endpoints, url=None):
     """An RPC server listening on ``topic`` (and ``topic.server``); not started.
 
@@ -117,7 +131,7 @@ def get_rpc_server(topic, server, endpoints, url=None):
     """
     target = messaging.Target(topic=topic, server=server)
     return messaging.get_rpc_server(get_transport(url), target, endpoints,
-                                    access_policy=messaging.ExplicitRPCAccessPolicy,
+                                    access_policy=ExposedOrPingPolicy,
                                     serializer=RequestContextSerializer())
 
 
