@@ -16,13 +16,14 @@ from agent.domain.settings import CPU_MODES, SECLABEL_MODELS
 from agent.exceptions import InvalidConfig
 from agent.network import HostNetworks, networks_from_conf
 from wire import opts as wire_opts
+from wire import paths
 
 default_opts = [
-    cfg.StrOpt('instances_path', default='/var/lib/kvmfleet/instances',
+    cfg.StrOpt('instances_path', default=paths.state_path_def('instances'),
                help="Where each instance's directory (<uuid>/: disk overlay, console log) "
                     'is made. QEMU runs as an unprivileged user: every directory up to it '
                     'must be traversable by that user (so not under /root).'),
-    cfg.StrOpt('images_path', default='/var/lib/kvmfleet/images',
+    cfg.StrOpt('images_path', default=paths.state_path_def('images'),
                help='Where base images and direct-boot kernels/initrds live; relative image '
                     'paths are resolved against it.'),
 ]
@@ -53,6 +54,7 @@ GROUPS = (('DEFAULT', default_opts), ('libvirt', libvirt_opts), ('agent', agent_
 
 
 def register_opts(conf):
+    paths.register_opts(conf)      # the defaults under $state_path
     wire_opts.register_groups(conf, GROUPS)
     network.register_opts(conf)      # [network]: where normal ports are plugged
 

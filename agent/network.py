@@ -69,6 +69,29 @@ class HostNetworks:
         return frozenset(found)
 
 
+class TraitBridges:
+    """Bridges of a simulated host: one for each network its fleet-file traits name.
+
+    A simulated host says what it bridges by its ``CUSTOM_PHYSNET_*`` traits (the
+    names are upper-cased there); its ports are plugged into a bridge that exists
+    only in libvirt's test driver, OVS where the host has the VLAN trait.
+    """
+
+    SIMULATED_BRIDGE = 'kfsim-br0'
+
+    def __init__(self, traits):
+        self.traits = frozenset(traits)
+
+    def get(self, physnet, default=None):
+        if networks.physnet_trait(physnet) not in self.traits:
+            return default
+        kind = OVS if networks.vlan_trait(physnet) in self.traits else LINUX
+        return Bridge(self.SIMULATED_BRIDGE, kind)
+
+    def __iter__(self):      # the physical networks are not known by name, only by trait
+        return iter(())
+
+
 def networks_from_conf(conf=cfg.CONF):
     """HostNetworks from ``[network]``; InvalidConfig names the bad entry."""
     bridges = {}

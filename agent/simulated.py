@@ -28,9 +28,11 @@ from agent.driver import InstanceDriver
 from agent.driver_opts import DriverConfig
 from agent.libvirt_conn import LibvirtConnection
 from agent.manager import AgentManager
+from agent.network import HostNetworks, TraitBridges
 from wire import agent_rpcapi, rpc
 from wire.errors import shown
 from wire.files import load_fleet
+from wire.paths import state_path_def
 
 LOG = logging.getLogger(__name__)
 SIMULATED_IMAGE = 'simulated'
@@ -38,7 +40,7 @@ TEST_NODE_XML = ("<node><cpu><mhz>2000</mhz><model>simulated</model></cpu>"
                  "<memory>1073741824</memory></node>\n")
 
 simulated_opts = [
-    cfg.StrOpt('simulation_path', default='/var/lib/kvmfleet/simulated',
+    cfg.StrOpt('simulation_path', default=state_path_def('simulated'),
                help='Directory of a simulated fleet: per-host instance directories and the '
                     'domain XML that outlives an agent restart.'),
     cfg.IntOpt('simulated_hosts_per_connection', default=100, min=1,
@@ -160,7 +162,8 @@ def simulated_host(topology, path, node_xml, scheduler_api, launch_timeout=5.0):
     conn.restore()
     config = DriverConfig(instances_path=os.path.join(host_dir, 'instances'),
                           images_path=os.path.join(path, 'images'), virt_type='kvm',
-                          launch_timeout=launch_timeout)
+                          launch_timeout=launch_timeout,
+                          networks=HostNetworks(TraitBridges(topology.traits)))
     driver = InstanceDriver(conn, topology, config, vhost_net=False)
     return AgentManager(topology.name, driver, lambda: topology, scheduler_api,
                         default_image=SIMULATED_IMAGE)

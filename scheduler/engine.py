@@ -106,14 +106,19 @@ def load_plugin(group, name, policy):
     return plugin
 
 
+def load_weighers(multipliers, policy):
+    """(weigher, multiplier) of every weigher whose multiplier is not 0."""
+    return [(load_plugin(WEIGHER_GROUP, name, policy), float(multiplier))
+            for name, multiplier in multipliers.items() if multiplier]
+
+
 def build_engine(settings=None):
     """The whole pipeline: filters cheapest first, then the exact fit, then weighers."""
     settings = settings or EngineSettings()
     policy = settings.fit_policy()
     filters = [load_plugin(FILTER_GROUP, name, policy) for name in settings.enabled_filters]
     filters.sort(key=lambda plugin: plugin.cost)          # stable: config order breaks ties
-    weighers = [(load_plugin(WEIGHER_GROUP, name, policy), float(multiplier))
-                for name, multiplier in settings.weigher_multipliers.items() if multiplier]
+    weighers = load_weighers(settings.weigher_multipliers, policy)
     return Engine(filters, weighers, engine_fit.exact_fit, policy, settings)
 
 
@@ -137,6 +142,18 @@ class Engine:
         self._orders = OrderIndex()
         self._random = random.Random(settings.seed)
         self._lock = threading.RLock()
+
+    def set_weigher_multipliers(self, multipliers):
+        """New multipliers (a reload): weighers swapped between two decisions.
+
+        Safe at run time: weighers keep no state between decisions, and the
+        estimate order cache is keyed by the coefficients they produce.
+        """
+        weighers = tuple(load_weighers(multipliers, self.policy))
+        with self._lock:
+            self.weighers = weighers
+            self.settings = dataclasses.replace(self.settings,
+                                                weigher_multipliers=dict(multipliers))
 
     def place(self, spec, fleet, instances):
         """Place ``instances`` (ids) of ``spec``: all, or down to min_count, or none."""

@@ -5,16 +5,23 @@ multipliers, subset size, alternates, how many hosts get an exact fit);
 ``[DEFAULT]`` holds the allocation ratios, as in Nova.
 """
 
+from importlib import metadata
+
 from oslo_config import cfg
 
-from scheduler.engine import DEFAULT_FILTERS, DEFAULT_MULTIPLIERS, EngineSettings
+from scheduler.engine import DEFAULT_FILTERS, DEFAULT_MULTIPLIERS, FILTER_GROUP, EngineSettings
+from scheduler.filters.nova_names import resolve_filter_names
 
 GROUP = 'filter_scheduler'
 
 filter_scheduler_opts = [
     cfg.ListOpt('enabled_filters', default=list(DEFAULT_FILTERS),
                 help='Host filters, by entry point name (kvmfleet.scheduler.filters). '
-                     'The engine runs them cheapest first whatever the order here.'),
+                     'The engine runs them cheapest first whatever the order here. Nova '
+                     'names with the same meaning are accepted (ComputeFilter, RamFilter, '
+                     'CoreFilter, NUMATopologyFilter, PciPassthroughFilter, '
+                     'AggregateInstanceExtraSpecsFilter, ServerGroupAffinityFilter, '
+                     'ServerGroupAntiAffinityFilter); other Nova filters are refused.'),
     cfg.IntOpt('host_subset_size', default=1, min=1,
                help='Pick the host at random among this many best-weighed hosts '
                     '(1: always the best).'),
@@ -25,9 +32,10 @@ filter_scheduler_opts = [
                     'the weighers then order those. Larger: closer to weighing every '
                     'host, slower.'),
 ] + [
-    cfg.FloatOpt(f'{name}_weight_multiplier', default=multiplier,
+    cfg.FloatOpt(f'{name}_weight_multiplier', default=multiplier, mutable=True,
                  help=f'Multiplier of the {name} weigher (0 disables it; negative '
-                      'reverses its preference, e.g. pack instead of spread).')
+                      'reverses its preference, e.g. pack instead of spread). Reloaded '
+                      'on SIGHUP.')
     for name, multiplier in DEFAULT_MULTIPLIERS.items()
 ]
 
@@ -49,15 +57,25 @@ def list_opts():
     return [(GROUP, filter_scheduler_opts), ('DEFAULT', allocation_opts)]
 
 
+def filter_names():
+    """The names of the installed kvmfleet filters (entry points)."""
+    return {entry.name for entry in metadata.entry_points(group=FILTER_GROUP)}
+
+
+def weigher_multipliers(conf):
+    """{weigher name: multiplier} from ``conf`` (these options are mutable)."""
+    group = conf[GROUP]
+    return {name: group[f'{name}_weight_multiplier'] for name in DEFAULT_MULTIPLIERS}
+
+
 def settings_from_conf(conf=None):
     """EngineSettings from ``conf`` (default: the global CONF), options registered if needed."""
     conf = cfg.CONF if conf is None else conf
     register_opts(conf)
     group = conf[GROUP]
     return EngineSettings(
-        enabled_filters=tuple(group.enabled_filters),
-        weigher_multipliers={name: group[f'{name}_weight_multiplier']
-                             for name in DEFAULT_MULTIPLIERS},
+        enabled_filters=resolve_filter_names(group.enabled_filters, filter_names()),
+        weigher_multipliers=weigher_multipliers(conf),
         cpu_allocation_ratio=conf.cpu_allocation_ratio,
         ram_allocation_ratio=conf.ram_allocation_ratio,
         host_subset_size=group.host_subset_size, max_alternates=group.max_alternates,

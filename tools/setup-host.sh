@@ -38,7 +38,8 @@ wait_for() {  # wait_for SECONDS DESCRIPTION COMMAND...
 }
 
 setup_python() {
-  apt_install python3 python3-venv python3-dev gcc pkg-config shellcheck
+  apt_install python3 python3-venv python3-dev gcc pkg-config shellcheck \
+    systemd   # systemd-analyze checks etc/systemd/ (tests/unit/test_systemd_units.py)
   if [ ! -x .venv/bin/python ]; then
     step "creating .venv"
     python3 -m venv .venv

@@ -11,6 +11,7 @@ import importlib
 
 # Modules of this package that define options, in the order their groups should appear.
 OPTION_MODULES = (
+    'wire.paths',
     'wire.rpc',
     'wire.ratelimit',
     'wire.arguments',

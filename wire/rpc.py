@@ -122,6 +122,20 @@ def get_rpc_client(topic, version, server=None, timeout=None, url=None, version_
                                     serializer=RequestContextSerializer())
 
 
+class ExposedOrPingPolicy(messaging.ExplicitRPCAccessPolicy):
+    """Only ``@endpoint`` methods, plus oslo.messaging's ping when ``rpc_ping_enabled``.
+
+    oslo.messaging adds its PingEndpoint (``oslo_rpc_server_ping``) when
+    ``[DEFAULT] rpc_ping_enabled`` is true, but the explicit policy alone
+    would refuse it, as its method is not ours to mark.
+    """
+
+    def is_allowed(self, endpoint, method):
+        if isinstance(endpoint, rpc_dispatcher.PingEndpoint):
+            return method == 'oslo_rpc_server_ping'
+        return super().is_allowed(endpoint, method)
+
+
 def get_rpc_server(topic, server, endpoints, url=None, server_cls=rpc_server.RPCServer):
     """An RPC server listening on ``topic`` (and ``topic.server``); not started.
 
@@ -130,8 +144,7 @@ def get_rpc_server(topic, server, endpoints, url=None, server_cls=rpc_server.RPC
     """
     target = messaging.Target(topic=topic, server=server)
     ratelimit.guard_driver_logs()
-    dispatcher = GuardedDispatcher(endpoints, RequestContextSerializer(),
-                                   messaging.ExplicitRPCAccessPolicy)
+    dispatcher = GuardedDispatcher(endpoints, RequestContextSerializer(), ExposedOrPingPolicy)
     return server_cls(get_transport(url), target, dispatcher)
 
 

@@ -4,10 +4,11 @@ Waits (bounded, logged) for the broker, discovers the host (or loads the
 simulated fleet), reconciles libvirt with the instance directories, serves
 the agent RPC API per host and reports each host periodically and on change.
 SIGTERM or SIGINT stops it cleanly: reporters first, then every RPC server.
+SIGHUP reopens the logs and reloads the mutable options (the log level);
+SIGUSR2 writes a Guru Meditation Report (wire/process.py).
 """
 
 import logging
-import signal
 import sys
 import threading
 
@@ -23,7 +24,7 @@ from agent.exceptions import AgentError
 from agent.libvirt_conn import LibvirtConnection, start_event_loop
 from agent.manager import AgentManager, Reporter
 from agent.updates import BatchingSchedulerAPI
-from wire import agent_rpcapi, names, rpc, scheduler_rpcapi
+from wire import agent_rpcapi, names, process, rpc, scheduler_rpcapi
 
 LOG = logging.getLogger(__name__)
 
@@ -106,8 +107,8 @@ def watch(manager, conf):
     return watcher
 
 
-def serve(managers, servers, stop_event, watchers=()):
-    """Start servers, reconcile + report each host, report until ``stop_event``."""
+def serve(managers, servers, service, watchers=()):
+    """Start servers, reconcile + report each host, report until ``service.stop_event``."""
     for server in servers:
         server.start()
     for manager in managers:
@@ -116,9 +117,10 @@ def serve(managers, servers, stop_event, watchers=()):
         watcher.start()
     reporter = Reporter(managers)
     reporter.start()
-    LOG.info('Agent serving %d host(s)', len(managers))
-    stop_event.wait()
+    service.ready(f'serving {len(managers)} host(s)')
+    service.wait_for_stop()
     LOG.info('Stopping: %d RPC server(s)', len(servers))
+    service.stopping()
     reporter.stop()
     for watcher in watchers:
         watcher.stop()
@@ -141,9 +143,9 @@ def stop_servers(servers):
 def run(args, conf=cfg.CONF):
     """The agent service; returns the exit status."""
     oslo_log.setup(conf, 'kvmfleet-agent')
-    stop_event = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop_event.set())
+    service = process.ServiceProcess('kvmfleet-agent', conf)
+    service.install_signals()
+    service.start()
     watchers = []
     try:
         rpc.wait_for_broker()
@@ -163,7 +165,7 @@ def run(args, conf=cfg.CONF):
         LOG.error('kvmfleet-agent cannot start: %s', exc)
         print(f"kvmfleet-agent: {exc}", file=sys.stderr)
         return 1
-    serve(managers, servers, stop_event, watchers)
+    serve(managers, servers, service, watchers)
     scheduler_api.close()
     rpc.reset_transports()
     return 0

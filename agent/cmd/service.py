@@ -10,6 +10,7 @@ import sys
 from oslo_config import cfg
 
 from agent.cmd import discover, keys, run
+from wire.version import add_version_argument, version_line
 
 PROJECT = 'kvmfleet'
 
@@ -19,6 +20,7 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog='kvmfleet-agent', description='kvmfleet per-host agent',
         epilog='Other options (--config-file, --config-dir) are read by oslo.config.')
+    add_version_argument(parser, 'kvmfleet-agent')
     run.add_arguments(parser)   # no subcommand: run the agent service
     commands = parser.add_subparsers(dest='command')
     discover.add_arguments(commands.add_parser(
@@ -33,7 +35,8 @@ def build_parser():
 def load_config(conf_args, conf=cfg.CONF):
     """Parse oslo.config arguments (config files); exit 2 on a bad option."""
     try:
-        conf(conf_args, project=PROJECT, prog='kvmfleet-agent')
+        conf(conf_args, project=PROJECT, prog='kvmfleet-agent',
+             version=version_line('kvmfleet-agent'))
     except (cfg.Error, ValueError) as exc:
         print(f"kvmfleet-agent: configuration: {exc}", file=sys.stderr)
         sys.exit(2)

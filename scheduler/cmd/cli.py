@@ -14,7 +14,6 @@ Table-shaped answers take cliff's ``-f table|json|yaml|csv|value`` and
 """
 
 import importlib
-import importlib.metadata
 import logging
 import sys
 
@@ -22,6 +21,7 @@ from cliff import app, commandmanager
 from oslo_config import cfg
 
 from scheduler.cmd.cli_base import EXIT_BAD_INPUT, argparse_commands, fail
+from wire.version import version_string
 
 # Modules whose commands() are added, in help order.
 COMMAND_MODULES = (
@@ -30,13 +30,6 @@ COMMAND_MODULES = (
     'scheduler.cmd.key_commands',       # keygen, enrol-host: message signing keys
 )
 CONSOLE_LEVELS = {0: logging.ERROR, 1: logging.WARNING, 2: logging.INFO}
-
-
-def version():
-    try:
-        return importlib.metadata.version('kvmfleet')
-    except importlib.metadata.PackageNotFoundError:
-        return 'unknown'
 
 
 def build_command_manager():
@@ -67,7 +60,7 @@ class KvmfleetApp(app.App):
         super().__init__(
             description='Exact NUMA, CPU pinning, hugepage and SR-IOV placement for KVM '
                         'hosts.',
-            version=version(), command_manager=build_command_manager(), deferred_help=True)
+            version=version_string(), command_manager=build_command_manager(), deferred_help=True)
         self.conf, self.config_error = None, None
 
     def build_option_parser(self, description, version, argparse_kwargs=None):

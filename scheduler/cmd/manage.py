@@ -21,6 +21,7 @@ from scheduler.store.database import (
     register_opts,
     sqlite_file_missing,
 )
+from wire.version import version_line
 
 PROJECT = 'kvmfleet'
 PROG = 'kvmfleet-manage'
@@ -71,7 +72,8 @@ def main(argv=None, conf=None):
     if CATEGORY.dest not in conf:
         conf.register_cli_opt(CATEGORY)
     try:
-        conf(sys.argv[1:] if argv is None else argv, project=PROJECT, prog=PROG)
+        conf(sys.argv[1:] if argv is None else argv, project=PROJECT, prog=PROG,
+             version=version_line(PROG))
     except (cfg.Error, ValueError) as exc:
         print(f"{PROG}: configuration: {exc}", file=sys.stderr)
         return 2

@@ -3,7 +3,9 @@
 Waits (bounded, logged) for the broker, opens the store (its schema must be
 this release's: ``kvmfleet-manage db sync`` migrates it, or [database]
 sync_on_startup), loads the warm view from it, serves topic ``kvmfleet-scheduler``
-and marks hosts down when their reports stop.  SIGTERM/SIGINT: clean stop.
+and marks hosts down when their reports stop.  SIGTERM/SIGINT: clean stop;
+SIGHUP: logs reopened, mutable options (log level, weigher multipliers)
+reloaded; SIGUSR2: Guru Meditation Report (wire/process.py).
 Exit codes: 0 stopped cleanly; 1 cannot start (broker, database, files); 2
 configuration error; 3 the database is empty, older or newer than this release
 (the message names the ``kvmfleet-manage db sync`` to run).
@@ -11,7 +13,6 @@ configuration error; 3 the database is empty, older or newer than this release
 
 import gc
 import logging
-import signal
 import socket
 import sys
 import threading
@@ -23,14 +24,16 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from scheduler import trust
 from scheduler.engine import build_engine
-from scheduler.engine_opts import settings_from_conf
+from scheduler.engine_opts import settings_from_conf, weigher_multipliers
+from scheduler.filters.nova_names import FilterNameError
 from scheduler.manager import SchedulerManager
 from scheduler.specs.flavors import load_flavors
 from scheduler.store import Store, schema
 from scheduler.store.database import database_settings, default_connection, sqlite_file_missing
-from wire import agent_rpcapi, keys, limits, rpc, scheduler_rpcapi
+from wire import agent_rpcapi, keys, limits, process, rpc, scheduler_rpcapi
 from wire.files import FileFormatError
 from wire.notify import BackgroundNotifier
+from wire.version import version_line
 
 LOG = logging.getLogger(__name__)
 PROJECT = 'kvmfleet'
@@ -69,10 +72,11 @@ def build_manager(conf=cfg.CONF, store_url=None):
     agents = agent_rpcapi.AgentAPI()    # first: a bad [upgrade_levels] agent creates nothing
     agents.signer = trust.signer_from_conf(conf)    # nor does a missing key
     verifier = trust.verifier_from_conf(conf)
+    engine = build_engine(settings_from_conf(conf))    # and a bad filter name neither
     bounds = limits.from_conf(conf)
     flavors, aliases = load_catalog(conf.scheduler.flavors_file, bounds)
     store = open_store(conf, store_url)
-    manager = SchedulerManager(store, build_engine(settings_from_conf(conf)), agents,
+    manager = SchedulerManager(store, engine, agents,
                                # off the request path: see wire/notify.py
                                notifier=BackgroundNotifier(
                                    rpc.get_notifier('kvmfleet-scheduler')),
@@ -116,8 +120,19 @@ def watch_hosts(manager, stop_event, period):
             LOG.exception('Host liveness check failed')
 
 
-def serve(manager, stop_event, server_name=None):
-    """Serve until ``stop_event``; returns after a clean stop."""
+def reload_engine(manager, conf=cfg.CONF):
+    """The reload hook: the engine takes the (mutable) weigher multipliers anew."""
+    def hook(changed):
+        multipliers = weigher_multipliers(conf)
+        if multipliers != manager.engine.settings.weigher_multipliers:
+            manager.engine.set_weigher_multipliers(multipliers)
+            LOG.info('Weigher multipliers now %s', multipliers)
+    return hook
+
+
+def serve(manager, service, server_name=None):
+    """Serve until ``service.stop_event``; returns after a clean stop."""
+    stop_event = service.stop_event
     server = rpc.get_rpc_server(scheduler_rpcapi.TOPIC, server_name or socket.gethostname(),
                                 [manager])
     server.start()
@@ -125,10 +140,11 @@ def serve(manager, stop_event, server_name=None):
     watcher = threading.Thread(target=watch_hosts, args=(manager, stop_event, period),
                                name='kvmfleet-host-watch', daemon=True)
     watcher.start()
-    LOG.info('Scheduler serving %s with %d known hosts', scheduler_rpcapi.TOPIC,
-             len(manager.state.fleet))
-    stop_event.wait()
+    service.ready(f'serving {scheduler_rpcapi.TOPIC} with {len(manager.state.fleet)} '
+                  'known hosts')
+    service.wait_for_stop()
     LOG.info('Stopping the scheduler')
+    service.stopping()
     server.stop()
     server.wait()
     watcher.join(5)
@@ -142,18 +158,18 @@ def main(argv=None):
     conf = cfg.CONF
     try:
         conf(sys.argv[1:] if argv is None else argv, project=PROJECT,
-             prog='kvmfleet-scheduler')
+             prog='kvmfleet-scheduler', version=version_line('kvmfleet-scheduler'))
     except (cfg.Error, ValueError) as exc:
         print(f"kvmfleet-scheduler: configuration: {exc}", file=sys.stderr)
         return 2
     oslo_log.setup(conf, 'kvmfleet-scheduler')
-    stop_event = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop_event.set())
+    service = process.ServiceProcess('kvmfleet-scheduler', conf)
+    service.install_signals()
+    service.start()
     try:
         rpc.wait_for_broker()
         manager = build_manager(conf)
-    except cfg.Error as exc:      # e.g. a bad [upgrade_levels] value, found when used
+    except (cfg.Error, FilterNameError) as exc:   # e.g. [upgrade_levels], found when used
         print(f"kvmfleet-scheduler: configuration: {exc}", file=sys.stderr)
         return 2
     except (rpc.BrokerUnavailable, FileFormatError, OSError, RuntimeError,
@@ -165,7 +181,8 @@ def main(argv=None):
     # docs/benchmarks.md, Placement).
     gc.collect()
     gc.freeze()
-    serve(manager, stop_event)
+    service.on_reload(reload_engine(manager, conf))
+    serve(manager, service)
     rpc.reset_transports()
     return 0
 

@@ -23,7 +23,7 @@ PLACEMENT_KEYS = frozenset({
     'hw:cpu_policy', 'hw:cpu_thread_policy', 'hw:emulator_threads_policy',
     'hw:cpu_dedicated_mask', 'hw:cpu_realtime', 'hw:cpu_realtime_mask',
     'hw:numa_nodes', 'hw:mem_page_size', 'hw:pci_numa_affinity_policy',
-    'hw:vif_multiqueue_enabled', 'hw:mem_encryption', 'os:secure_boot',
+    'hw:mem_encryption', 'os:secure_boot',
     'pci_passthrough:alias',
 })
 
@@ -33,7 +33,7 @@ GUEST_HARDWARE_KEYS = frozenset({
     'hw:cpu_sockets', 'hw:cpu_cores', 'hw:cpu_threads', 'hw:cpu_max_sockets',
     'hw:cpu_max_cores', 'hw:cpu_max_threads', 'hw:boot_menu', 'hw:watchdog_action',
     'hw:serial_port_count', 'hw:pmu', 'hw:hide_hypervisor_id', 'hw:virtio_packed_ring',
-    'hw:tpm_version', 'hw:tpm_model',
+    'hw:tpm_version', 'hw:tpm_model', 'hw:vif_multiqueue_enabled',
 })
 
 NOT_BUILT = 'kvmfleet does not build it (docs/flavors.md, "Refused keys")'

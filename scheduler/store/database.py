@@ -30,8 +30,9 @@ from oslo_db.sqlalchemy import engines, exc_filters
 from sqlalchemy import create_engine, event, make_url
 from sqlalchemy.exc import OperationalError
 
+from wire.paths import state_path_of
+
 LOG = logging.getLogger(__name__)
-DEFAULT_STATE_PATH = '/var/lib/kvmfleet'
 # A database that is down or still starting: worth waiting for.  Anything else (a wrong
 # password, a missing database) fails at once.  oslo.db's own start-up retry only knows
 # libpq's old wording ("could not connect to server") and never retried libpq >= 12.
@@ -93,8 +94,7 @@ def default_connection(conf=cfg.CONF):
     """[database] connection, or a SQLite file under the state path."""
     if conf.database.connection:
         return conf.database.connection
-    state_path = getattr(conf, 'state_path', None) if 'state_path' in conf else None
-    return f"sqlite:///{os.path.join(state_path or DEFAULT_STATE_PATH, 'kvmfleet.sqlite')}"
+    return f"sqlite:///{os.path.join(state_path_of(conf), 'kvmfleet.sqlite')}"
 
 
 def is_sqlite(url):

@@ -49,3 +49,11 @@ def test_bad_mappings_name_the_option(conf, linux, ovs, default, words):
         except InvalidConfig as exc:
             assert words in str(exc)
             raise
+
+
+def test_a_simulated_host_bridges_the_networks_its_traits_name():
+    bridges = network.TraitBridges({'CUSTOM_PHYSNET_PHYSNET1', 'CUSTOM_PHYSNET_TENANT',
+                                    'CUSTOM_PHYSNET_TENANT_VLAN'})
+    assert bridges.get('physnet1') == Bridge('kfsim-br0', 'linux')
+    assert bridges.get('tenant') == Bridge('kfsim-br0', 'ovs')
+    assert bridges.get('other') is None

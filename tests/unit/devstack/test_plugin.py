@@ -92,6 +92,8 @@ def test_install_installs_the_checkout_in_development_mode(tmp_path):
 def test_post_config_writes_the_bus_database_and_host_resources(tmp_path):
     values = ini_values(run_plugin(tmp_path, 'stack', 'post-config', **LOCAL_CONF), tmp_path)
     assert values[('kvmfleet.conf', 'DEFAULT', 'transport_url')] == STUB_TRANSPORT_URL
+    assert values[('kvmfleet.conf', 'DEFAULT', 'state_path')] == str(
+        tmp_path / 'opt' / 'stack' / 'data' / 'kvmfleet')
     assert values[('kvmfleet-scheduler.conf', 'database', 'connection')] == STUB_DATABASE_URL
     agent = 'kvmfleet-agent.conf'
     assert values[(agent, 'compute', 'cpu_dedicated_set')] == '2-7,^4'
