@@ -54,6 +54,14 @@ LIFECYCLE_EVENTS = {
 }
 
 # Details worth a name (what the agent logs and tells the scheduler); others are numbers.
+# Why a shut-off domain is off (virDomainGetState's reason), named as the stop events'.
+SHUTOFF_REASONS = {
+    libvirt.VIR_DOMAIN_SHUTOFF_SHUTDOWN: 'shutdown',
+    libvirt.VIR_DOMAIN_SHUTOFF_DESTROYED: 'destroyed',
+    libvirt.VIR_DOMAIN_SHUTOFF_CRASHED: 'crashed',
+    libvirt.VIR_DOMAIN_SHUTOFF_FAILED: 'failed',
+}
+
 EVENT_DETAILS = {
     libvirt.VIR_DOMAIN_EVENT_STOPPED: {
         libvirt.VIR_DOMAIN_EVENT_STOPPED_SHUTDOWN: 'shutdown',
@@ -359,6 +367,17 @@ class LibvirtConnection:
                 return None
             raise LibvirtError(f"state of {name}", exc.get_error_message() or str(exc),
                                exc.get_error_code()) from exc
+
+    def shutoff_reason(self, name):
+        """Why a shut-off domain is off ('crashed', 'destroyed', ...), None otherwise."""
+        try:
+            state, reason = self.conn.lookupByName(name).state()
+        except libvirt.libvirtError as exc:
+            if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
+                return None
+            raise LibvirtError(f"state of {name}", exc.get_error_message() or str(exc),
+                               exc.get_error_code()) from exc
+        return SHUTOFF_REASONS.get(reason) if state == libvirt.VIR_DOMAIN_SHUTOFF else None
 
     def shutdown_domain(self, name):
         """Ask the guest to shut down (ACPI); returns at once."""

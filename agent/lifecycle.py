@@ -36,6 +36,7 @@ import time
 
 from oslo_config import cfg
 
+from agent.domain import domain_name
 from agent.exceptions import AgentError
 from agent.manager import ACTIVE, ERROR, STOPPED
 from wire import opts as wire_opts
@@ -215,7 +216,18 @@ class LifecycleWatcher(threading.Thread):
             # first sight (agent start): the scheduler learns this state from the report
             self.manager.instance_states.setdefault(
                 entry['uuid'], ACTIVE if entry['state'] in RUNNING_STATES else STOPPED)
-            self._follow(entry['uuid'], entry['state'])
+            self._follow(entry['uuid'], entry['state'], *self._why_off(entry))
+
+    def _why_off(self, entry):
+        """('stopped', reason) for a domain the sync finds shut off (a QEMU that died is
+        'crashed', as its event says: whichever the watcher sees first), else ()."""
+        if entry['state'] != 'shutoff' or not hasattr(self.conn, 'shutoff_reason'):
+            return ()
+        try:
+            reason = self.conn.shutoff_reason(domain_name(entry['uuid']))
+        except AgentError:
+            return ()
+        return ('stopped', reason) if reason else ()
 
     def reconnect(self, reason):
         """Reopen the connection (bounded backoff), then rediscover, sync and report."""

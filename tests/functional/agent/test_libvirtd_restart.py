@@ -97,6 +97,7 @@ def restartable(rabbit_url, tmp_path_factory):
         # off: the default, so the latency measured is the periodic report's
         sync=1 if lifecycle_events_on() else 60))
     stack.create_vhost()
+    stack.enrol(host)            # the real agent signs its reports with the stack's agent key
     agent = None
     try:
         stack.start_scheduler()

@@ -84,6 +84,15 @@ def test_destroy_is_an_event_with_plain_names(watched):
     assert time.monotonic() - started < 1.0
 
 
+def test_why_a_domain_is_off_is_read_without_events(watched):
+    """The periodic sync reads it: a QEMU that died is 'crashed' whoever sees it first."""
+    conn, _ = watched
+    assert conn.shutoff_reason('guest-a') is None            # running
+    conn.destroy_domain('guest-a')
+    assert conn.shutoff_reason('guest-a') == 'destroyed'
+    assert conn.shutoff_reason('no-such-domain') is None
+
+
 def test_start_suspend_resume_undefine_are_named(watched):
     conn, recorder = watched
     conn.destroy_domain('guest-a')
