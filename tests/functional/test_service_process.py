@@ -22,7 +22,7 @@ from oslo_config import cfg
 
 from tests import busfleet
 from tests.functional.bus_stack import BIN, REPO, rabbitmqctl
-from wire import rpc, scheduler_rpcapi
+from wire import key_commands, rpc, scheduler_rpcapi
 from wire.version import version_string
 
 pytestmark = pytest.mark.rabbit
@@ -83,7 +83,9 @@ class Service:
 
     def write_config(self, ram, debug=False):
         text = CONFIG.format(url=self.url, workdir=self.workdir, repo=REPO, ram=ram)
-        self.config.write_text(text.replace('debug = false', f'debug = {debug}'.lower()))
+        keys = key_commands.provision(self.workdir / 'keys', ['proc-host-1'])   # signed bus
+        self.config.write_text(text.replace('debug = false', f'debug = {debug}'.lower())
+                               + key_commands.config_section(keys))
 
     def log(self, name='service.log'):
         path = self.workdir / name
@@ -249,10 +251,11 @@ def test_every_command_prints_its_version(command, how):
 
 def test_a_nova_filter_we_lack_stops_the_scheduler_before_it_creates_anything(tmp_path):
     config = tmp_path / 'nova.conf'
+    keys = key_commands.provision(tmp_path / 'keys', [])
     config.write_text('[DEFAULT]\ntransport_url = kombu+memory:////\n'
                       f'[database]\nconnection = sqlite:///{tmp_path}/s.sqlite\n'
                       '[filter_scheduler]\nenabled_filters = ComputeFilter,'
-                      'ImagePropertiesFilter\n')
+                      'ImagePropertiesFilter\n' + key_commands.config_section(keys))
     result = subprocess.run([sys.executable, '-m', MODULES['kvmfleet-scheduler'],
                              '--config-file', str(config)],
                             capture_output=True, text=True, timeout=60)
