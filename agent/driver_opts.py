@@ -43,6 +43,10 @@ agent_opts = [
     cfg.FloatOpt('launch_timeout', default=30.0, min=1.0,
                  help='Seconds a started domain has to reach running before the build is '
                       'declared failed and everything it created is removed.'),
+    cfg.FloatOpt('graceful_shutdown_timeout', default=60.0, min=0.0,
+                 help="Seconds a stop waits for the guest to shut down after asking it (ACPI "
+                      "power button) before powering it off, as Nova's shutdown_timeout; 0 "
+                      'powers off at once. kvmfleet stop --force skips the wait.'),
     cfg.BoolOpt('vif_multiqueue_default', default=True,
                 help='Virtio NICs of guests whose flavor and image do not set '
                      'hw:vif_multiqueue_enabled get one queue pair per vCPU (capped by the '
@@ -79,6 +83,7 @@ class DriverConfig:
     seclabel_model: str = 'default'
     launch_timeout: float = 30.0
     multiqueue_default: bool = True
+    graceful_shutdown_timeout: float = 60.0
     networks: HostNetworks = HostNetworks()
 
 
@@ -96,4 +101,5 @@ def config_from_conf(conf=cfg.CONF, detected_virt_type=None):
         virt_type=virt_type, cpu_mode=conf.libvirt.cpu_mode, cpu_model=conf.libvirt.cpu_model,
         seclabel_model=conf.libvirt.seclabel_model, launch_timeout=conf.agent.launch_timeout,
         multiqueue_default=conf.agent.vif_multiqueue_default,
+        graceful_shutdown_timeout=conf.agent.graceful_shutdown_timeout,
         networks=networks_from_conf(conf))

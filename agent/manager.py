@@ -52,7 +52,7 @@ def list_opts():
 class AgentManager:
     """One host's endpoints.  ``topology`` is a callable returning its HostTopology."""
 
-    target = messaging.Target(version='1.0')
+    target = messaging.Target(version='1.1')
     # Checks that orders are signed by a trusted scheduler for this host
     # (agent/trust.py); the service sets it, unit tests may leave it None.
     verifier = None
@@ -168,9 +168,13 @@ class AgentManager:
 
     @rpc.endpoint
     @trust.from_scheduler
-    def stop(self, ctxt, instance):
+    def stop(self, ctxt, instance, force=False):
+        """Ask the guest to shut down, wait up to [agent] graceful_shutdown_timeout, then
+        power off; ``force`` (1.1) powers off at once."""
         arguments.uuid(instance, 'instance')
-        return self._power(instance, lambda: self.driver.stop(instance), STOPPED)
+        forced = rpc.check(force, bool, 'force')
+        timeout = 0.0 if forced else self.driver.config.graceful_shutdown_timeout
+        return self._power(instance, lambda: self.driver.stop(instance, timeout), STOPPED)
 
     @rpc.endpoint
     @trust.from_scheduler
@@ -180,9 +184,17 @@ class AgentManager:
 
     @rpc.endpoint
     @trust.from_scheduler
-    def reboot(self, ctxt, instance):
+    def reboot(self, ctxt, instance, hard=False):
+        """Ask the guest to reboot; ``hard`` (1.1) powers it off and on."""
         arguments.uuid(instance, 'instance')
-        return self._power(instance, lambda: self.driver.reboot(instance), ACTIVE)
+        hard = rpc.check(hard, bool, 'hard')
+        return self._power(instance, lambda: self._reboot(instance, hard), ACTIVE)
+
+    def _reboot(self, instance, hard):
+        if hard:
+            _launched(self.driver.reboot(instance, hard=True))
+        else:
+            self.driver.reboot(instance)
 
     def _power(self, instance, operation, new_state):
         try:

@@ -46,7 +46,7 @@ def list_opts():
 class SchedulerManager:
     """The scheduler's endpoints."""
 
-    target = messaging.Target(version='1.1')
+    target = messaging.Target(version='1.2')
     # Checks that host messages are signed by their host (scheduler/trust.py); the
     # service sets it, library use and unit tests may leave it None (no check).
     verifier = None
@@ -181,7 +181,8 @@ class SchedulerManager:
         self.agents.delete_instance(record.host, record.uuid)
         return record.to_dict()
 
-    def _operation(self, instance, name):
+    def _operation(self, instance, name, **options):
+        """Set the operation's task and cast it to the agent (``options``: force, hard)."""
         record = self._find(instance)
         allowed, task = OPERATIONS[name]
         if record.state not in allowed or record.task:
@@ -190,20 +191,26 @@ class SchedulerManager:
         if not self.state.up.get(record.host, False):
             raise rpc.BusError(rpc.OPERATION_FAILED, f"host {record.host} is down")
         record = self.store.update_instance(record.uuid, task=task)
-        getattr(self.agents, name)(record.host, record.uuid)
+        try:
+            getattr(self.agents, name)(record.host, record.uuid, **options)
+        except rpc.BusError:      # not sent (an [upgrade_levels] cap): nothing in flight
+            self.store.update_instance(record.uuid, task=None)
+            raise
         return record.to_dict()
 
     @rpc.endpoint
-    def stop(self, ctxt, instance):
-        return self._operation(instance, 'stop')
+    def stop(self, ctxt, instance, force=False):
+        """Power off: the agent asks the guest to shut down first unless ``force`` (1.2)."""
+        return self._operation(instance, 'stop', **_flag(force, 'force'))
 
     @rpc.endpoint
     def start(self, ctxt, instance):
         return self._operation(instance, 'start')
 
     @rpc.endpoint
-    def reboot(self, ctxt, instance):
-        return self._operation(instance, 'reboot')
+    def reboot(self, ctxt, instance, hard=False):
+        """Ask the guest to reboot, or power cycle it (``hard``, 1.2)."""
+        return self._operation(instance, 'reboot', **_flag(hard, 'hard'))
 
     @rpc.endpoint
     def console_log(self, ctxt, instance):
@@ -414,3 +421,7 @@ class SchedulerManager:
             self._notify('host.up', {'host': name})
         return went_down
 
+
+def _flag(value, name):
+    """``{name: True}`` for a set boolean option, ``{}`` for an unset one."""
+    return {name: True} if rpc.check(value, bool, name) else {}

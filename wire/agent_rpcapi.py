@@ -5,12 +5,15 @@ Version history:
 * 1.0 - Initial version: build_instance, delete_instance, stop, start,
   reboot (casts: the agent answers with scheduler instance_update),
   console_log (call).
+* 1.1 - stop(force) and reboot(hard).  A 1.0 agent always powers off at
+  once on stop and reboots softly: a client capped at 1.0 sends a forced
+  stop as a 1.0 stop (the same effect) and refuses a hard reboot.
 """
 
 from wire import signing, upgrade_levels
 
 TOPIC = 'kvmfleet-agent'
-VERSION = '1.0'
+VERSION = '1.1'
 
 
 class AgentAPI:
@@ -26,12 +29,12 @@ class AgentAPI:
                                                     timeout=timeout, url=url)
         self.signer = signer
 
-    def _to(self, host):
-        return self.client.prepare(server=host, version='1.0')
+    def _to(self, host, version='1.0'):
+        return self.client.prepare(server=host, version=version)
 
-    def _cast(self, host, method, **kwargs):
+    def _cast(self, host, method, version='1.0', **kwargs):
         ctxt = signing.context_for(self.signer, method, host, kwargs, base={'host': host})
-        self._to(host).cast(ctxt, method, **kwargs)
+        self._to(host, version).cast(ctxt, method, **kwargs)
 
     # The context names the destination host: an agent process serving many
     # (simulated) hosts routes each message by it; a one-host agent ignores it.
@@ -44,14 +47,24 @@ class AgentAPI:
     def delete_instance(self, host, instance):
         self._cast(host, 'delete_instance', instance=instance)
 
-    def stop(self, host, instance):
-        self._cast(host, 'stop', instance=instance)
+    def stop(self, host, instance, force=False):
+        """Power off; the agent asks the guest to shut down first unless ``force``."""
+        if force and self.client.can_send_version('1.1'):
+            self._cast(host, 'stop', '1.1', instance=instance, force=True)
+        else:       # a 1.0 agent powers off at once: what force asks for
+            self._cast(host, 'stop', instance=instance)
 
     def start(self, host, instance):
         self._cast(host, 'start', instance=instance)
 
-    def reboot(self, host, instance):
-        self._cast(host, 'reboot', instance=instance)
+    def reboot(self, host, instance, hard=False):
+        """Ask the guest to reboot, or power cycle it (``hard``)."""
+        if not hard:
+            self._cast(host, 'reboot', instance=instance)
+        elif self.client.can_send_version('1.1'):
+            self._cast(host, 'reboot', '1.1', instance=instance, hard=True)
+        else:
+            raise upgrade_levels.capped('reboot --hard', '1.1')
 
     def console_log(self, host, instance):
         """{'instance': uuid, 'log': text} from the host's serial console file."""

@@ -9,6 +9,9 @@ Version history:
   them).  A client capped at 1.0 (``[upgrade_levels] scheduler``, while a
   scheduler of the previous release still runs) sends each result as its
   own 1.0 instance_update instead, in the same order.
+* 1.2 - stop(force) and reboot(hard): power off without waiting for the
+  guest's shutdown, power cycle.  Sent as 1.2 only when asked (a plain stop
+  or reboot stays 1.0); a client capped below 1.2 refuses them.
 
 Every payload is a plain dict (wire ``to_dict`` forms); errors come back as
 ``wire.rpc.BusError`` with a code (InvalidInput, NoValidHost, NotFound,
@@ -19,7 +22,7 @@ method's payload and answer.
 from wire import signing, upgrade_levels
 
 TOPIC = 'kvmfleet-scheduler'
-VERSION = '1.1'
+VERSION = '1.2'
 
 
 class SchedulerAPI:
@@ -55,14 +58,25 @@ class SchedulerAPI:
     def delete(self, instance):
         return self._call('delete', instance=instance)
 
-    def stop(self, instance):
-        return self._call('stop', instance=instance)
+    def _call_option(self, method, instance, option, value):
+        """``method`` with ``option`` (1.2) when asked; without it, the 1.0 call."""
+        if not value:
+            return self._call(method, instance=instance)
+        if not self.client.can_send_version('1.2'):
+            raise upgrade_levels.capped(f"{method} --{option}", '1.2')
+        return self.client.prepare(version='1.2').call({}, method, instance=instance,
+                                                       **{option: True})
+
+    def stop(self, instance, force=False):
+        """Power off: the guest is asked to shut down first unless ``force``."""
+        return self._call_option('stop', instance, 'force', force)
 
     def start(self, instance):
         return self._call('start', instance=instance)
 
-    def reboot(self, instance):
-        return self._call('reboot', instance=instance)
+    def reboot(self, instance, hard=False):
+        """Ask the guest to reboot, or power cycle it (``hard``)."""
+        return self._call_option('reboot', instance, 'hard', hard)
 
     def show(self, instance):
         """One instance by uuid or unique name, with its assignment and attempts."""

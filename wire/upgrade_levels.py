@@ -94,3 +94,10 @@ def get_rpc_client(api, topic, newest, timeout=None, url=None):
     if cap is not None:
         LOG.info('%s RPC API capped at version %s by [%s] %s', api, cap, GROUP, api)
     return rpc.get_rpc_client(topic, newest, timeout=timeout, url=url, version_cap=cap)
+
+
+def capped(what, version):
+    """The error for ``what``, which needs RPC ``version``, from a client capped below it."""
+    return rpc.BusError(rpc.OPERATION_FAILED,
+                        f"{what} needs RPC API {version}; [upgrade_levels] caps this client "
+                        'below it while a service of the previous release runs')

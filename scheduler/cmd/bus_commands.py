@@ -268,15 +268,25 @@ class Lifecycle(Show):
     """Base of delete, stop, start and reboot (--wait: until done or ERROR)."""
 
     operation = None
+    # the operation's own flag: stop --force, reboot --hard
+    FLAGS = {'stop': ('force', 'power off at once, without asking the guest to shut down '
+                               'first (the agent otherwise waits [agent] '
+                               'graceful_shutdown_timeout)'),
+             'reboot': ('hard', 'power cycle the guest instead of asking it to reboot')}
 
     def get_parser(self, prog_name):
         parser = super().get_parser(prog_name)
         parser.add_argument('--wait', action='store_true',
                             help='wait until done or ERROR, showing progress on stderr')
+        if self.operation in self.FLAGS:
+            flag, text = self.FLAGS[self.operation]
+            parser.add_argument(f'--{flag}', action='store_true', help=text)
         return parser
 
     def take_action(self, parsed_args):
-        record = getattr(self.scheduler, self.operation)(parsed_args.instance)
+        options = {flag: True for flag, _ in [self.FLAGS.get(self.operation, (None, None))]
+                   if flag and getattr(parsed_args, flag)}
+        record = getattr(self.scheduler, self.operation)(parsed_args.instance, **options)
         if parsed_args.wait:
             [record] = wait_settled(self.scheduler, [record['uuid']],
                                     target=TARGETS[self.operation])

@@ -7,6 +7,7 @@ emulated by swtpm) and the
 cputune of wire.guest_quota.
 """
 
+import time
 import uuid as uuid_lib
 import xml.etree.ElementTree as ET
 
@@ -100,3 +101,18 @@ def test_live_xml_has_the_boot_menu_and_features(running):
     _, _, live = running
     assert live.find('os/bootmenu').get('enable') == 'yes'
     assert live.find('features/pmu').get('state') == 'off'
+
+
+def test_a_graceful_stop_waits_its_timeout_then_powers_off(running):
+    """The test guest's busybox init ignores the ACPI power button: the stop asks, waits the
+    whole graceful timeout, then pulls the plug; a forced stop does not wait."""
+    driver, uuid, _ = running
+    assert driver.state(uuid) == 'running'
+    started = time.monotonic()
+    driver.stop(uuid, graceful_timeout=2.0)
+    waited = time.monotonic() - started
+    assert driver.state(uuid) == 'shutoff' and 2.0 <= waited < 10.0
+    assert driver.start(uuid).ok
+    started = time.monotonic()
+    driver.stop(uuid)                       # force: no wait
+    assert driver.state(uuid) == 'shutoff' and time.monotonic() - started < 2.0

@@ -55,4 +55,5 @@ def test_list_opts_names_every_group():
     groups = dict(driver_opts.list_opts())
     assert {opt.name for opt in groups['DEFAULT']} == {'instances_path', 'images_path'}
     assert {opt.name for opt in groups['libvirt']} == {'cpu_mode', 'cpu_model', 'seclabel_model'}
-    assert {opt.name for opt in groups['agent']} == {'launch_timeout', 'vif_multiqueue_default'}
+    assert {opt.name for opt in groups['agent']} == {'launch_timeout', 'vif_multiqueue_default',
+                                                    'graceful_shutdown_timeout'}

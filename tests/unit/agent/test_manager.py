@@ -5,6 +5,7 @@ connection) on kombu+memory; a recording scheduler stands in for the
 scheduler's instance_update/report_host.
 """
 
+import dataclasses
 import json
 import os
 import threading
@@ -15,6 +16,7 @@ import pytest
 from oslo_config import cfg
 
 from agent import simulated
+from agent.driver import LaunchResult
 from scheduler.engine import build_engine
 from scheduler.fleet import FleetView
 from scheduler.specs import parse_request
@@ -51,6 +53,7 @@ class RecordingScheduler:
 
 HOSTS = busfleet.fleet(3, prefix='sim')
 U1, U2, U3, U4, U5, U6 = (f"00000000-0000-4000-8000-00000000000{i}" for i in range(1, 7))
+POWERED = '00000000-0000-4000-8000-000000000070'    # power operations on a recording driver
 
 
 @pytest.fixture(scope='module')
@@ -185,6 +188,40 @@ def test_stop_start_delete_and_console_log(agents):
     with pytest.raises(rpc.BusError) as caught:
         api.console_log('sim-0000', U3)
     assert caught.value.code == rpc.NOT_FOUND
+
+
+class RecordingDriver:
+    """The driver calls a power operation makes (the rest is the real manager)."""
+
+    def __init__(self, real):
+        self.real, self.calls = real, []
+        self.config = dataclasses.replace(real.config, graceful_shutdown_timeout=7.5)
+
+    def stop(self, instance, graceful_timeout=0.0):
+        self.calls.append(('stop', instance, graceful_timeout))
+
+    def reboot(self, instance, hard=False):
+        self.calls.append(('reboot', instance, hard))
+        return LaunchResult(instance, 'running')
+
+
+@pytest.mark.parametrize('operation, options, expected', [
+    ('stop', {}, ('stop', POWERED, 7.5)),            # asks the guest, waits the timeout
+    ('stop', {'force': True}, ('stop', POWERED, 0.0)),
+    ('reboot', {}, ('reboot', POWERED, False)),
+    ('reboot', {'hard': True}, ('reboot', POWERED, True)),
+])
+def test_power_options_reach_the_driver(agents, operation, options, expected):
+    managers, scheduler, _ = agents
+    manager = managers['sim-0001']
+    real, manager.driver = manager.driver, RecordingDriver(manager.driver)
+    try:
+        getattr(manager, operation).__wrapped__(manager, {}, instance=POWERED, **options)
+        assert manager.driver.calls == [expected]
+        assert scheduler.wait_update(POWERED)[2] == ('STOPPED' if operation == 'stop'
+                                                     else 'ACTIVE')
+    finally:
+        manager.driver = real
 
 
 def _wait_state(scheduler, uuid, state, timeout=10):

@@ -11,7 +11,7 @@ from scheduler.engine import EngineSettings, build_engine
 from scheduler.manager import SchedulerManager
 from scheduler.store import ACTIVE, BUILDING, DELETED, ERROR, STOPPED, Store, models
 from tests import busfleet, conftest
-from wire import rpc, scheduler_rpcapi
+from wire import rpc, scheduler_rpcapi, upgrade_levels
 from wire.assignment import Assignment
 
 UUID1 = '6f1c3b52-93a4-4d5e-8c1a-0b2d3e4f5a61'
@@ -42,14 +42,14 @@ class RecordingAgents:
     def delete_instance(self, host, instance):
         self._record('delete_instance', host, instance)
 
-    def stop(self, host, instance):
-        self._record('stop', host, instance)
+    def stop(self, host, instance, **options):
+        self._record('stop', host, instance, *options)
 
     def start(self, host, instance):
         self._record('start', host, instance)
 
-    def reboot(self, host, instance):
-        self._record('reboot', host, instance)
+    def reboot(self, host, instance, **options):
+        self._record('reboot', host, instance, *options)
 
     def console_log(self, host, instance):
         return {'instance': instance, 'log': f"console of {instance} on {host}"}
@@ -256,6 +256,39 @@ def test_stop_start_follow_agent_replies_and_refuse_wrong_states(world):
     reply(world, uuid, ACTIVE)
     assert world.client.show(uuid)['state'] == ACTIVE
     assert world.client.console_log(uuid)['log'].startswith('console of')
+
+
+def test_stop_force_and_reboot_hard_reach_the_agent(world):
+    add_hosts(world, 1)
+    uuid = world.client.boot(busfleet.SHARED)['instances'][0]['uuid']
+    reply(world, uuid, ACTIVE)
+    world.client.reboot(uuid, hard=True)
+    reply(world, uuid, ACTIVE)
+    world.client.reboot(uuid)
+    reply(world, uuid, ACTIVE)
+    world.client.stop(uuid, force=True)
+    calls = [c for c in world.agents.calls if c[0] in ('stop', 'reboot')]
+    assert [(c[0], c[3:]) for c in calls] == [('reboot', ('hard',)), ('reboot', ()),
+                                              ('stop', ('force',))]
+    with pytest.raises(rpc.BusError) as caught:
+        world.client.client.prepare(version='1.2').call({}, 'stop', instance=uuid,
+                                                        force='yes')
+    assert caught.value.code == rpc.INVALID_INPUT and 'force' in caught.value.message
+
+
+def test_an_operation_the_agent_client_cannot_send_leaves_no_task(world):
+    add_hosts(world, 1)
+    uuid = world.client.boot(busfleet.SHARED)['instances'][0]['uuid']
+    reply(world, uuid, ACTIVE)
+
+    def capped(host, instance, **options):
+        raise upgrade_levels.capped('reboot --hard', '1.1')
+    world.agents.reboot = capped
+    with pytest.raises(rpc.BusError) as caught:
+        world.client.reboot(uuid, hard=True)
+    assert caught.value.code == rpc.OPERATION_FAILED and 'reboot --hard needs RPC API 1.1' \
+        in caught.value.message
+    assert world.client.show(uuid)['task'] is None
 
 
 def test_hosts_show_used_and_free_per_cell(world):

@@ -182,3 +182,23 @@ def test_the_request_id_the_cli_prints_is_the_one_the_scheduler_ran_under(schedu
     code, _, err = kvmfleet(capsys, 'show', instance['uuid'])
     assert code == 0 and err == ''                      # not without -v
     assert proxy.request_ids[-1][0] != request_id       # a new id per command
+
+
+def test_stop_force_and_reboot_hard_reach_the_agents(scheduler, capsys):
+    proxy, _ = scheduler
+    manager = proxy.manager
+    [instance] = manager.boot.__wrapped__(manager, {}, request=dict(busfleet.SHARED,
+                                                                     name='power'))['instances']
+    manager.instance_update.__wrapped__(manager, {}, instance=instance['uuid'],
+                                        host=instance['host'], state='ACTIVE')
+    assert kvmfleet(capsys, 'reboot', '--hard', 'power', '-f', 'json')[0] == 0
+    manager.instance_update.__wrapped__(manager, {}, instance=instance['uuid'],
+                                        host=instance['host'], state='ACTIVE')
+    assert kvmfleet(capsys, 'stop', '--force', 'power', '-f', 'json')[0] == 0
+    calls = [c for c in manager.agents.calls if c[0] in ('stop', 'reboot')
+             and c[2] == instance['uuid']]
+    assert [(c[0], c[3]) for c in calls] == [('reboot', 'hard'), ('stop', 'force')]
+    with pytest.raises(SystemExit) as unknown:       # argparse: only stop has --force
+        kvmfleet(capsys, 'start', '--force', 'power')
+    assert unknown.value.code == 2
+    assert 'unrecognized arguments: --force' in capsys.readouterr().err
