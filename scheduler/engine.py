@@ -44,8 +44,8 @@ from wire.assignment import Assignment
 
 FILTER_GROUP = 'kvmfleet.scheduler.filters'
 WEIGHER_GROUP = 'kvmfleet.scheduler.weighers'
-DEFAULT_FILTERS = ('enabled', 'secure_boot', 'traits', 'aggregate_extra_specs', 'sev', 'ram',
-                   'vcpu', 'pci', 'numa', 'server_group_affinity',
+DEFAULT_FILTERS = ('enabled', 'secure_boot', 'image', 'traits', 'aggregate_extra_specs', 'sev',
+                   'ram', 'vcpu', 'pci', 'numa', 'server_group_affinity',
                    'server_group_anti_affinity')
 DEFAULT_MULTIPLIERS = {'ram': 1.0, 'cpu': 1.0, 'numa_fragmentation': 1.0,
                        'pci_preserving': 1.0, 'hugepage_preserving': 1.0,

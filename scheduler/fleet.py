@@ -23,7 +23,7 @@ from wire.gcpause import gc_paused
 _CHANGE_LOG_LIMIT = 100000
 # What static filters may read of a topology: their verdicts are cached until one of
 # these changes on some host (FleetView.static_generation).
-STATIC_FIELDS = ('enabled', 'up', 'secure_boot', 'traits', 'aggregates')
+STATIC_FIELDS = ('enabled', 'up', 'secure_boot', 'traits', 'aggregates', 'images')
 _view_ids = itertools.count(1)
 
 

@@ -85,6 +85,7 @@ class RequestSpec:
     server_group: ServerGroup | None = None
     extra_specs: dict = dataclasses.field(default_factory=dict)
     image_properties: dict = dataclasses.field(default_factory=dict)
+    image: str | None = None         # the image to boot (None: the agent's default image)
 
     @property
     def has_numa_topology(self):

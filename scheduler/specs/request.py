@@ -45,7 +45,8 @@ def parse_request(raw, aliases=None, flavors=None, limits=DEFAULT):
     name = _name(raw.get('name'), spec['count'], errors, limits.max_string_length)
     spec['server_group'] = _server_group(raw.get('server_group'), errors)
     if raw.get('image') is not None:
-        src.checked(errors, names.identifier, raw['image'], 'image', what='an image name')
+        spec['image'] = src.checked(errors, names.identifier, raw['image'], 'image',
+                                    what='an image name')
     errors.raise_if_any()
     return rs.RequestSpec(name=name, vcpus=vcpus, memory_mb=memory_mb,
                           extra_specs=dict(extra_specs or {}),

@@ -447,6 +447,16 @@ def test_a_boot_whose_image_no_host_has_is_refused_before_any_claim(world):
         'host-0000'
 
 
+def test_a_boot_goes_only_to_hosts_that_have_its_image(world):
+    hosts = busfleet.fleet(3)
+    report(world, dict(hosts[0], images=['cirros']))
+    report(world, dict(hosts[1], images=['cirros', 'debian-12']))
+    report(world, dict(hosts[2], images=['cirros']))
+    answer = world.client.boot(dict(busfleet.PINNED, image='debian-12', count=3))
+    assert {i['host'] for i in answer['instances']} == {'host-0001'}
+    assert all(host == 'host-0001' for _, host, _, _ in world.agents.builds())
+
+
 def test_a_host_that_reports_no_images_may_have_any(world):
     add_hosts(world, 1)                      # a fleet-file host / an older agent
     [instance] = world.client.boot(dict(busfleet.PINNED, image='anything'))['instances']

@@ -1,9 +1,10 @@
-"""enabled, traits, secure boot: pass or a named reason."""
+"""enabled, traits, secure boot, image: pass or a named reason."""
 
 import pytest
 
 from scheduler.filters import base
 from scheduler.filters.enabled import EnabledFilter
+from scheduler.filters.image import ImageFilter
 from scheduler.filters.secure_boot import SecureBootFilter
 from scheduler.filters.traits import TraitsFilter
 from tests.unit.scheduler.helpers import replace, request, state_of, two_socket
@@ -60,3 +61,19 @@ def test_secure_boot_filter(policy, host_secure_boot, reason):
     verdict = SecureBootFilter().host_passes(state, spec)
     assert (verdict and verdict.reason) == reason
     assert SecureBootFilter().applies(spec) == (policy == 'required')
+
+
+@pytest.mark.parametrize('image, host_images, reason', [
+    ('cirros', frozenset({'cirros', 'debian'}), None),
+    ('cirros', frozenset({'debian'}), base.IMAGE_MISSING),
+    ('cirros', None, None),                       # a host that reports no images: any
+    (None, frozenset(), None),                    # no image asked: the agent's default
+])
+def test_image_filter(image, host_images, reason):
+    spec = replace(PLAIN, image=image)
+    state = state_of(two_socket('a', images=host_images))
+    plugin = ImageFilter()
+    verdict = plugin.host_passes(state, spec) if plugin.applies(spec) else None
+    assert (verdict and verdict.reason) == reason
+    if verdict:
+        assert verdict.detail == 'image cirros is not on the host'
