@@ -47,6 +47,20 @@ def integer(value, field, minimum=0, maximum=INT64_MAX):
     return value
 
 
+def text_integer(value, minimum, maximum):
+    """``integer``'s rule for a flavor key's value (an int or its text, spaces around
+    allowed): the int, or None when it is not one in ``[minimum, maximum]`` (the caller
+    words the error for its key)."""
+    if isinstance(value, str):
+        value = value.strip()
+    elif isinstance(value, bool) or not isinstance(value, int):
+        return None
+    try:
+        return integer(value, '', minimum, maximum)
+    except FieldError:
+        return None
+
+
 def _integer_text(text, field, minimum, maximum):
     if not _INTEGER_TEXT.match(text):
         rule = '' if text.isascii() else ' (ASCII digits 0-9 only)'

@@ -21,12 +21,12 @@ fewest sockets.
 
 import dataclasses
 
+from wire import fields
 from wire.errors import FieldError, InvalidInput
 
 DIMENSIONS = ('sockets', 'cores', 'threads')
 NOVA_MAX = 65536             # Nova's default for an unset maximum
 MAX_VCPUS = 1 << 20          # keeps the divisor walk bounded whatever reaches here
-_DIGITS = frozenset('0123456789')
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -53,13 +53,12 @@ def _read(origin, mapping, kind, errors):
         raw = mapping.get(key)
         if raw is None:
             continue
-        text = str(raw).strip() if isinstance(raw, (str, int)) and not isinstance(raw, bool) \
-            else None
-        if not text or len(text) > 6 or not set(text) <= _DIGITS or int(text) < 1:
+        value = fields.text_integer(raw, 1, 999999)
+        if value is None:
             errors.append(FieldError(_field(origin, key),
                                      f"{raw!r} is not a positive integer of at most 6 digits"))
             continue
-        values[dimension] = int(text)
+        values[dimension] = value
     return values
 
 

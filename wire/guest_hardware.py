@@ -26,6 +26,7 @@ ignored.  Keys, values and which side wins are Nova's (docs/flavors.md):
 
 import dataclasses
 
+from wire import fields
 from wire.errors import FieldError, InvalidInput
 
 TRUE_WORDS = frozenset({'1', 't', 'true', 'on', 'y', 'yes'})
@@ -116,8 +117,9 @@ class _Reader:
         text, field = self._raw(origin, key)
         if text is None:
             return None
-        if text.isascii() and text.isdigit() and len(text) <= 13 and low <= int(text) <= high:
-            return int(text)
+        value = fields.text_integer(text, low, high)
+        if value is not None:
+            return value
         self.errors.append(FieldError(field, f"{text[:64]!r} is not an integer {low}..{high}"))
         return None
 

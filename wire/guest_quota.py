@@ -15,6 +15,7 @@ the ``quota:`` keys of Nova's other drivers (VMware ``cpu_limit``,
 
 import dataclasses
 
+from wire import fields
 from wire.errors import FieldError, InvalidInput
 
 PREFIX = 'quota:'
@@ -66,10 +67,8 @@ def guest_quota(extra_specs):
 
 def _put(target, name, raw, low, high, field, errors):
     """``target[name]`` = the integer in low..high (or -1 for an unlimited CPU quota)."""
-    text = str(raw).strip() if isinstance(raw, (int, str)) and not isinstance(raw, bool) else ''
-    digits = text[1:] if text.startswith('-') else text
-    value = int(text) if digits.isascii() and digits.isdigit() and len(digits) <= 17 else None
-    if value is not None and (low <= value <= high or (name == 'quota' and value == -1)):
+    value = fields.text_integer(raw, -1 if name == 'quota' else low, high)
+    if value is not None and (value >= low or value == -1):
         target[name] = value
         return
     allowed = f"-1 or {low}..{high}" if name == 'quota' else f"{low}..{high}"
