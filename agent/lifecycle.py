@@ -221,7 +221,7 @@ class LifecycleWatcher(threading.Thread):
     def _why_off(self, entry):
         """('stopped', reason) for a domain the sync finds shut off (a QEMU that died is
         'crashed', as its event says: whichever the watcher sees first), else ()."""
-        if entry['state'] != 'shutoff' or not hasattr(self.conn, 'shutoff_reason'):
+        if entry['state'] != 'shutoff':
             return ()
         try:
             reason = self.conn.shutoff_reason(domain_name(entry['uuid']))
