@@ -14,12 +14,22 @@ import uuid as uuidlib
 import oslo_messaging as messaging
 from oslo_config import cfg
 
-from scheduler import claims, host_views, payloads, reconcile, trust
+from scheduler import claims, host_views, payloads, reconcile, server_groups, trust
 from scheduler.capacity import shape_capacity
 from scheduler.specs import parse_request
-from scheduler.store import ACTIVE, BUILDING, DELETED, ERROR, STATES, STOPPED, NotFound
+from scheduler.specs.request import parse_server_group
+from scheduler.store import (
+    ACTIVE,
+    BUILDING,
+    DELETED,
+    ERROR,
+    STATES,
+    STOPPED,
+    GroupInUse,
+    NotFound,
+)
 from scheduler.warm_state import WarmState
-from wire import arguments, ratelimit, rpc
+from wire import arguments, names, ratelimit, rpc
 from wire.errors import FieldError
 from wire.limits import DEFAULT as DEFAULT_LIMITS
 from wire.request_spec import RequestSpec
@@ -46,7 +56,7 @@ def list_opts():
 class SchedulerManager:
     """The scheduler's endpoints."""
 
-    target = messaging.Target(version='1.2')
+    target = messaging.Target(version='1.3')
     # Checks that host messages are signed by their host (scheduler/trust.py); the
     # service sets it, library use and unit tests may leave it None (no check).
     verifier = None
@@ -103,8 +113,10 @@ class SchedulerManager:
         uuids = payloads.boot_uuids(request, instance_uuids, self.limits)
         if instance_uuids is not None and 'count' not in request:
             request = dict(request, count=len(uuids))
+        request = server_groups.resolved(self.store, request)
         spec = self._parse(request)
         host_views.check_image(self.state, request.get('image'))
+        server_groups.ensure(self.store, spec.server_group)
         if instance_uuids is None:
             uuids = [str(uuidlib.uuid4()) for _ in range(spec.count)]
         elif len(uuids) != spec.count:
@@ -257,7 +269,7 @@ class SchedulerManager:
     def explain(self, ctxt, request):
         """Dry run: the assignments it would get, and every host's verdict."""
         rpc.check(request, dict, 'request')
-        spec = self._parse(request)
+        spec = self._parse(server_groups.resolved(self.store, request))
         uuids = [f"dry-run-{i}" for i in range(spec.count)]
         with self.lock:
             placement = self.engine.place(spec, self.state.fleet, uuids)
@@ -270,9 +282,47 @@ class SchedulerManager:
     def capacity(self, ctxt, request):
         """How many more instances of ``request`` fit now, and what runs out first."""
         rpc.check(request, dict, 'request')
+        request = server_groups.resolved(self.store, request)
         spec = claims.single(self._parse(dict(request, count=1, min_count=1)))
         with self.lock:
             return shape_capacity(spec, self.state.fleet, self.engine).to_dict()
+
+    # -- server groups -----------------------------------------------------
+    @rpc.endpoint
+    def server_group_create(self, ctxt, group):
+        """Create a group (1.3); its policy and rules never change afterwards."""
+        rpc.check(group, dict, 'group')
+        record, created = server_groups.create_group(self.store, parse_server_group(group))
+        if not created:
+            raise rpc.BusError(rpc.CONFLICT, f"server group {record.name!r} already exists "
+                               f"(policy {record.policy})")
+        return server_groups.view(self.store, record)
+
+    @rpc.endpoint
+    def server_group_list(self, ctxt):
+        return {'server_groups': server_groups.listing(self.store)}
+
+    @rpc.endpoint
+    def server_group_show(self, ctxt, group):
+        return server_groups.view(self.store, self._group(group))
+
+    @rpc.endpoint
+    def server_group_delete(self, ctxt, group):
+        """Delete a group that has no members left."""
+        self._group(group)
+        try:
+            return self.store.delete_server_group(group).to_dict()
+        except NotFound as exc:
+            raise rpc.BusError(rpc.NOT_FOUND, str(exc)) from None
+        except GroupInUse as exc:
+            raise rpc.BusError(rpc.CONFLICT, str(exc), {'members': exc.members}) from None
+
+    def _group(self, name):
+        names.instance_name(name, 'group')
+        try:
+            return self.store.get_server_group(name)
+        except NotFound as exc:
+            raise rpc.BusError(rpc.NOT_FOUND, str(exc)) from None
 
     # -- from agents -------------------------------------------------------
     @rpc.endpoint
