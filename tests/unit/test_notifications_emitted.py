@@ -13,6 +13,7 @@ import types
 
 import pytest
 from oslo_config import cfg
+from oslo_context import context as oslo_context
 from oslo_messaging.notify import _impl_test
 
 from agent import simulated
@@ -38,12 +39,14 @@ ISOLATED = {'name': 'sample', 'vcpus': 4, 'memory_mb': 8192, 'ports': PORTS,
 
 @pytest.fixture
 def test_driver():
-    """[oslo_messaging_notifications] driver = test: messages kept in memory."""
+    """[oslo_messaging_notifications] driver = test: messages kept in memory; the request
+    context each test starts is not left behind for the next."""
     cfg.CONF.set_override('driver', ['test'], group='oslo_messaging_notifications')
     _impl_test.reset()
     yield
     cfg.CONF.clear_override('driver', group='oslo_messaging_notifications')
     _impl_test.reset()
+    oslo_context._request_store.context = None
 
 
 def sent():

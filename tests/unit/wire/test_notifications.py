@@ -6,9 +6,10 @@ import json
 import jsonschema
 import pytest
 from oslo_config import cfg
+from oslo_context import context as oslo_context
 
 from tests import notifications as helpers
-from wire import notifications
+from wire import context, notifications
 from wire.assignment import Assignment
 
 UUID = '00000000-0000-4000-8000-000000000042'
@@ -110,12 +111,18 @@ def test_error_events_and_host_down_are_sent_at_error_priority():
     assert errors == {e for e in notifications.EVENTS if e.endswith('.error')} | {'host.down'}
 
 
-def test_publishers_name_the_service_and_host():
+def test_publishers_name_the_service_and_host_and_the_request_travels():
     notifier, capture = helpers.capturing('kvmfleet-agent')
     host = notifier.for_publisher(notifications.publisher_id(notifications.AGENT, 'h7'))
-    host.notify('instance.create.start', notifications.instance_action, FACTS)
+    request = context.start_request()
+    try:
+        host.notify('instance.create.start', notifications.instance_action, FACTS)
+    finally:
+        oslo_context._request_store.context = None
     assert capture.messages[0]['publisher_id'] == 'kvmfleet-agent:h7'
-    assert capture.messages[0]['ctxt'] == {'request_id': None}
+    assert capture.messages[0]['ctxt'] == {'request_id': request.request_id}
+    assert capture.messages[0]['payload'][notifications.DATA]['request_id'] == \
+        request.request_id
 
 
 @pytest.mark.parametrize('drivers', [[], ['noop']])
