@@ -90,8 +90,13 @@ class AgentManager:
             self.instance_states[uuid] = state
         self.dirty.set()
 
-    def _notify(self, event, facts, fault=None):
-        """Send instance ``event``; ``fault`` (exception, reason) makes it an error payload."""
+    def _notify(self, event, facts, state=None, fault=None):
+        """Send instance ``event`` of ``facts`` (now in ``state``, if given); ``fault``
+        (exception, reason) makes it an error payload.  None ``facts``: notifications off."""
+        if facts is None:
+            return
+        if state is not None:
+            facts = dataclasses.replace(facts, state=state)
         if fault is None:
             self.notifier.notify(event, instance_action, facts)
         else:
@@ -170,7 +175,7 @@ class AgentManager:
             LOG.info('Instance %s running on %s (%.3fs)', instance, self.host_name,
                      result.elapsed_s)
             self._update(instance, ACTIVE)
-            self._notify('instance.create.end', dataclasses.replace(facts, state=ACTIVE))
+            self._notify('instance.create.end', facts, ACTIVE)
         else:
             # rate-limited: anyone on the bus can send builds that fail verification
             ratelimit.rejections().warning('Build of %s failed: %s: %s', instance,
@@ -180,8 +185,7 @@ class AgentManager:
 
     def _build_failed(self, facts, kind, reason):
         self._update(facts.uuid, ERROR, reason)
-        self._notify('instance.create.error', dataclasses.replace(facts, state=ERROR),
-                     (kind, reason))
+        self._notify('instance.create.error', facts, ERROR, (kind, reason))
 
     def _read_build(self, instance, name, assignment, spec, request, unknown):
         """(spec, assignment, image) of a build message, or the first broken rule."""
@@ -200,7 +204,7 @@ class AgentManager:
     def delete_instance(self, ctxt, instance):
         arguments.uuid(instance, 'instance')
         return self._operate(instance, 'delete', lambda: self.driver.delete(instance), DELETED,
-                           failure='delete failed: ')
+                             failure='delete failed: ')
 
     @rpc.endpoint
     @trust.from_scheduler
@@ -211,14 +215,14 @@ class AgentManager:
         forced = rpc.check(force, bool, 'force')
         timeout = 0.0 if forced else self.driver.config.graceful_shutdown_timeout
         return self._operate(instance, 'stop', lambda: self.driver.stop(instance, timeout),
-                           STOPPED)
+                             STOPPED)
 
     @rpc.endpoint
     @trust.from_scheduler
     def start(self, ctxt, instance):
         arguments.uuid(instance, 'instance')
         return self._operate(instance, 'start', lambda: _launched(self.driver.start(instance)),
-                           ACTIVE)
+                             ACTIVE)
 
     @rpc.endpoint
     @trust.from_scheduler
@@ -238,19 +242,16 @@ class AgentManager:
         """Apply ``operation`` (a STEPS key), tell the scheduler and the listeners."""
         step, before = STEPS[operation]
         facts = self._facts(instance, self.instance_states.get(instance, before))
-        if facts is not None:
-            self._notify(f"instance.{step}.start", facts)
+        self._notify(f"instance.{step}.start", facts)
         try:
             apply()
         except AgentError as exc:
             self._update(instance, ERROR, f"{failure}{exc}")
-            if facts is not None:
-                self._notify(f"instance.{step}.error", dataclasses.replace(facts, state=ERROR),
-                             (type(exc).__name__, f"{failure}{exc}"))
+            self._notify(f"instance.{step}.error", facts, ERROR,
+                         (type(exc).__name__, f"{failure}{exc}"))
             return None
         self._update(instance, new_state)
-        if facts is not None:
-            self._notify(f"instance.{step}.end", dataclasses.replace(facts, state=new_state))
+        self._notify(f"instance.{step}.end", facts, new_state)
         return None
 
     @rpc.endpoint
