@@ -13,6 +13,7 @@ from scheduler.store import ACTIVE, BUILDING, DELETED, ERROR, STOPPED, Store, mo
 from tests import busfleet, conftest, notifications
 from wire import rpc, scheduler_rpcapi, upgrade_levels
 from wire.assignment import Assignment
+from wire.notifications import assignment_summary as notifications_summary
 
 UUID1 = '6f1c3b52-93a4-4d5e-8c1a-0b2d3e4f5a61'
 
@@ -213,6 +214,12 @@ def test_build_failure_reschedules_then_errors_with_every_reason(world):
         assert f"{first}: libvirt said no" in final.reason
         assert f"{second.host}: disk full" in final.reason
         assert world.store.all_allocations() == [] and world.store.held_resources() == []
+        [moved] = world.notifier.data('instance.reschedule')
+        assert (moved['previous_host'], moved['host'], moved['attempt'], moved['reason']) == \
+            (first, second.host, 1, 'libvirt said no')
+        assert moved['assignment'] == notifications_summary(second.assignment)
+        [failed] = world.notifier.data('instance.create.error')
+        assert failed['fault'] == {'exception': 'BuildFailed', 'message': final.reason}
     finally:
         cfg.CONF.clear_override('max_attempts', group='scheduler')
 
