@@ -111,31 +111,39 @@ class InstanceFacts:
         uuid only."""
         if not assignment:
             return cls(uuid, state, name=name, flavor=flavor)
-        get = assignment.get if isinstance(assignment, dict) else \
-            lambda key: getattr(assignment, key)
-        return cls(uuid, state, host=get('host'), name=name, vcpus=get('vcpus'),
-                   memory_mb=get('memory_mb'), flavor=flavor, assignment=assignment)
+        return cls(uuid, state, host=_get(assignment, 'host'), name=name,
+                   vcpus=_get(assignment, 'vcpus'), memory_mb=_get(assignment, 'memory_mb'),
+                   flavor=flavor, assignment=assignment)
+
+
+def _get(value, name, default=None):
+    """Field ``name`` of an Assignment (or one of its parts) or of its to_dict() form."""
+    if isinstance(value, dict):
+        return value.get(name, default)
+    return getattr(value, name, default)
 
 
 def assignment_summary(assignment):
-    """The exact resources held, as listeners want them: pinned pCPUs and pages per cell."""
+    """The exact resources held, as listeners want them: pinned pCPUs and pages per cell.
+
+    Read from the Assignment or its dict alike (to_dict() would cost more than the rest
+    of the notification)."""
     if not assignment:
         return None
-    if hasattr(assignment, 'to_dict'):
-        assignment = assignment.to_dict()
     return {
-        'cells': [{'guest_cell': cell['guest_cell'], 'host_cell': cell['host_cell'],
-                   'memory_mb': cell['memory_mb'], 'page_size_kb': cell['page_size_kb'],
-                   'pages': cell['memory_mb'] * 1024 // cell['page_size_kb'],
-                   'pinned_pcpus': sorted(set(cell.get('pinning', {}).values())),
-                   'reserved_pcpus': list(cell.get('reserved_pcpus', []))}
-                  for cell in assignment.get('cells', [])],
-        'shared_cpus': list(assignment.get('shared_cpus', [])),
-        'emulator_pcpus': list(assignment.get('emulator_pcpus', [])),
-        'pci_devices': [{'address': pci['address'],
-                         'physical_network': pci.get('physical_network')}
-                        for pci in assignment.get('pci_devices', [])],
-        'sev': bool(assignment.get('sev', False)),
+        'cells': [{'guest_cell': _get(cell, 'guest_cell'), 'host_cell': _get(cell, 'host_cell'),
+                   'memory_mb': _get(cell, 'memory_mb'),
+                   'page_size_kb': _get(cell, 'page_size_kb'),
+                   'pages': _get(cell, 'memory_mb') * 1024 // _get(cell, 'page_size_kb'),
+                   'pinned_pcpus': sorted(set(_get(cell, 'pinning', {}).values())),
+                   'reserved_pcpus': sorted(_get(cell, 'reserved_pcpus', ()))}
+                  for cell in _get(assignment, 'cells', ())],
+        'shared_cpus': sorted(_get(assignment, 'shared_cpus', ())),
+        'emulator_pcpus': sorted(_get(assignment, 'emulator_pcpus', ())),
+        'pci_devices': [{'address': _get(pci, 'address'),
+                         'physical_network': _get(pci, 'physical_network')}
+                        for pci in _get(assignment, 'pci_devices', ())],
+        'sev': bool(_get(assignment, 'sev', False)),
     }
 
 
