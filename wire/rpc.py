@@ -272,11 +272,10 @@ class GuardedDispatcher(rpc_dispatcher.RPCDispatcher):
 
 
 def get_notifier(publisher_id, url=None):
-    """A notifier on the notification transport ([oslo_messaging_notifications])."""
+    """oslo.messaging's notifier as [oslo_messaging_notifications] configures it: its
+    ``driver`` list (empty: sends nothing), ``topics`` and ``transport_url``."""
     transport = messaging.get_notification_transport(CONF, url=url)
-    driver = None if CONF.oslo_messaging_notifications.driver else 'messagingv2'
-    return messaging.Notifier(transport, publisher_id=publisher_id, driver=driver,
-                              topics=['notifications'])
+    return messaging.Notifier(transport, publisher_id=publisher_id)
 
 
 def broker_addresses(url=None):

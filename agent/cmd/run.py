@@ -24,7 +24,7 @@ from agent.exceptions import AgentError
 from agent.libvirt_conn import LibvirtConnection, start_event_loop
 from agent.manager import AgentManager, Reporter
 from agent.updates import BatchingSchedulerAPI
-from wire import agent_rpcapi, names, process, rpc, scheduler_rpcapi
+from wire import agent_rpcapi, names, notifications, process, rpc, scheduler_rpcapi
 
 LOG = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class DiscoveredHost:
             LOG.warning('Rediscovery failed, reporting the last topology: %s', exc)
 
 
-def real_host(conf, scheduler_api):
+def real_host(conf, scheduler_api, notifier=None):
     """The AgentManager of this machine (libvirt URI from [libvirt] connection_uri)."""
     start_event_loop()     # before the connection opens: events, keepalive, close callback
     conn = LibvirtConnection(conf.libvirt.connection_uri)
@@ -97,7 +97,7 @@ def real_host(conf, scheduler_api):
     # rather than have every report refused by the scheduler.
     name = names.host_name(host().name, '[agent] host (or libvirt\'s host name)')
     return AgentManager(name, driver, host, scheduler_api,
-                        default_image=conf.agent.default_image), name
+                        default_image=conf.agent.default_image, notifier=notifier), name
 
 
 def watch(manager, conf):
@@ -147,6 +147,8 @@ def run(args, conf=cfg.CONF):
     service.install_signals()
     service.start()
     watchers = []
+    # [oslo_messaging_notifications]: off unless a driver is set (wire/notifications.py)
+    notifier = notifications.from_conf(conf, notifications.AGENT)
     try:
         rpc.wait_for_broker()
         client = scheduler_rpcapi.SchedulerAPI()    # a bad [upgrade_levels] fails first
@@ -154,9 +156,10 @@ def run(args, conf=cfg.CONF):
         # results and reports leave in order, results batched (agent/updates.py)
         scheduler_api = BatchingSchedulerAPI(client)
         if args.simulate_fleet:
-            managers, servers = simulated.build_fleet(args.simulate_fleet, scheduler_api)
+            managers, servers = simulated.build_fleet(args.simulate_fleet, scheduler_api,
+                                                      notifier=notifier)
         else:
-            manager, name = real_host(conf, scheduler_api)
+            manager, name = real_host(conf, scheduler_api, notifier)
             watchers.append(watch(manager, conf))
             managers = [manager]
             servers = [rpc.get_rpc_server(agent_rpcapi.TOPIC, name, [manager])]
@@ -167,5 +170,6 @@ def run(args, conf=cfg.CONF):
         return 1
     serve(managers, servers, service, watchers)
     scheduler_api.close()
+    notifier.close()
     rpc.reset_transports()
     return 0

@@ -30,9 +30,8 @@ from scheduler.manager import SchedulerManager
 from scheduler.specs.flavors import load_flavors
 from scheduler.store import Store, schema
 from scheduler.store.database import database_settings, default_connection, sqlite_file_missing
-from wire import agent_rpcapi, keys, limits, process, rpc, scheduler_rpcapi
+from wire import agent_rpcapi, keys, limits, notifications, process, rpc, scheduler_rpcapi
 from wire.files import FileFormatError
-from wire.notify import BackgroundNotifier
 from wire.version import version_line
 
 LOG = logging.getLogger(__name__)
@@ -76,10 +75,10 @@ def build_manager(conf=cfg.CONF, store_url=None):
     bounds = limits.from_conf(conf)
     flavors, aliases = load_catalog(conf.scheduler.flavors_file, bounds)
     store = open_store(conf, store_url)
-    manager = SchedulerManager(store, engine, agents,
-                               # off the request path: see wire/notify.py
-                               notifier=BackgroundNotifier(
-                                   rpc.get_notifier('kvmfleet-scheduler')),
+    # [oslo_messaging_notifications]: off unless a driver is set (wire/notifications.py)
+    notifier = notifications.from_conf(conf, notifications.publisher_id(
+        notifications.SCHEDULER, socket.gethostname()))
+    manager = SchedulerManager(store, engine, agents, notifier=notifier,
                                flavors=flavors, aliases=aliases, limits=bounds)
     manager.verifier = verifier
     return manager
@@ -148,8 +147,7 @@ def serve(manager, service, server_name=None):
     server.stop()
     server.wait()
     watcher.join(5)
-    if hasattr(manager.notifier, 'close'):
-        manager.notifier.close()
+    manager.notifier.close()
     manager.store.dispose()
 
 
