@@ -56,8 +56,12 @@ class Exporter:
         self._thread = None
 
     def start(self):
-        self._server, self._thread = prometheus_client.start_http_server(
-            self.port, addr=self.host, registry=self.registry)
+        try:
+            self._server, self._thread = prometheus_client.start_http_server(
+                self.port, addr=self.host, registry=self.registry)
+        except OSError as exc:
+            raise OSError(exc.errno, f"[metrics] cannot listen on {self.host}:{self.port}: "
+                                     f"{exc.strerror}") from exc
         self.port = self._server.server_port     # the real one when asked for 0
         LOG.info('Serving metrics on http://%s:%d/metrics', self.host, self.port)
         return self
