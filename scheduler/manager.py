@@ -15,8 +15,8 @@ import oslo_messaging as messaging
 from oslo_config import cfg
 
 from scheduler import claims, host_views, payloads, reconcile, trust
-from scheduler.metrics import NO_METRICS
 from scheduler.capacity import shape_capacity
+from scheduler.metrics import NO_METRICS
 from scheduler.specs import parse_request
 from scheduler.store import ACTIVE, BUILDING, DELETED, ERROR, STATES, STOPPED, NotFound
 from scheduler.warm_state import WarmState

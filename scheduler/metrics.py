@@ -124,9 +124,10 @@ class SchedulerMetrics:
     def timed_store(self, store):
         return TimedStore(store, self.store_call)
 
-    def watch(self, manager, settings=GaugeSettings()):
+    def watch(self, manager, settings=None):
         """Export ``manager``'s fleet gauges (FleetCollector) from this registry."""
-        self.registry.register(FleetCollector(manager_snapshot(manager), settings))
+        self.registry.register(FleetCollector(manager_snapshot(manager),
+                                              settings or GaugeSettings()))
 
 
 class NoMetrics:

@@ -5,6 +5,7 @@ driver), the endpoints called directly."""
 import json
 
 import pytest
+from oslo_messaging.rpc import dispatcher as rpc_dispatcher
 
 from agent import libvirt_conn, metrics, simulated
 from agent.driver import LaunchResult
@@ -59,7 +60,7 @@ def test_failed_and_refused_builds_are_counted_by_reason(host):
     wrong = parsed.to_dict()
     wrong['cells'][0]['pinning']['0'] = 8      # a shared pCPU: the agent's verify refuses
     build(manager, UUIDS[1], assignment=wrong)
-    with pytest.raises(Exception):
+    with pytest.raises(rpc_dispatcher.ExpectedException):     # refused: assignment missing
         manager.build_instance({}, instance=UUIDS[2], name='pinned', assignment=None,
                                spec=parsed_spec.to_dict(), request={})
     assert value(collected, 'builds_total', result='error', reason='VERIFY_FAILED') == 1

@@ -18,12 +18,13 @@ def topology(name, aggregates=()):
     return replace(built, aggregates={a: {} for a in aggregates})
 
 
-def collect(fleet, up=None, enabled=None, settings=GaugeSettings()):
+def collect(fleet, up=None, enabled=None, settings=None):
     names = [h.name for h in fleet.hosts()]
     up = {n: True for n in names} if up is None else up
     enabled = {n: True for n in names} if enabled is None else enabled
     registry = prometheus_client.CollectorRegistry()
-    registry.register(FleetCollector(lambda: (fleet.hosts(), up, enabled), settings))
+    registry.register(FleetCollector(lambda: (fleet.hosts(), up, enabled),
+                                     settings or GaugeSettings()))
     return registry
 
 
