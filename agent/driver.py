@@ -61,6 +61,7 @@ class LaunchResult:
     detail: str = ''
     violations: tuple = ()
     elapsed_s: float = 0.0
+    launch_s: float | None = None    # start -> running, when the domain was started
 
     @property
     def ok(self):
@@ -164,6 +165,7 @@ class InstanceDriver:
                 self._define(xml)
             except _BuildFailed as exc:
                 return self._failed(uuid, name, exc)
+        launched = self._clock()
         try:
             self._start_and_wait(name)
             os.unlink(os.path.join(self.instance_dir(uuid), BUILDING_MARKER))
@@ -171,7 +173,7 @@ class InstanceDriver:
             return self._failed(uuid, name, exc)
         except OSError as exc:
             return self._failed(uuid, name, _BuildFailed(FILES_FAILED, str(exc)))
-        return LaunchResult(uuid, 'running')
+        return LaunchResult(uuid, 'running', launch_s=self._clock() - launched)
 
     def _prepare(self, uuid, name, spec, assignment, image, ports, flavor):
         """Checks and XML, before anything is created: (xml, resolved image, settings)."""

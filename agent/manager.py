@@ -7,6 +7,7 @@ libvirt domains (the truth of what runs) to the scheduler: periodically, as a
 heartbeat, and soon after a change.
 """
 
+import collections
 import dataclasses
 import json
 import logging
@@ -21,6 +22,7 @@ from oslo_config import cfg
 from agent import trust
 from agent.domain import MetadataError, domain_name, read_metadata
 from agent.exceptions import AgentError
+from agent.metrics import NO_METRICS
 from wire import arguments, limits, names, notifications, ratelimit, rpc
 from wire.assignment import Assignment
 from wire.errors import FieldError, InvalidInput, shown
@@ -63,6 +65,8 @@ class AgentManager:
     # Checks that orders are signed by a trusted scheduler for this host
     # (agent/trust.py); the service sets it, unit tests may leave it None.
     verifier = None
+    # Build counters (agent/metrics.py); the service sets them.
+    metrics = NO_METRICS
 
     def __init__(self, host_name, driver, topology, scheduler_api, images_path=None,
                  default_image=None, notifier=None):
@@ -80,6 +84,7 @@ class AgentManager:
         self._known = {}     # domain name -> (uuid, assignment dict) read from metadata
         # instance -> state the scheduler was last told (agent.lifecycle); kept until DELETED
         self.instance_states = {}
+        self.domain_states = {}   # libvirt state -> domains, as last reported (metrics)
 
     # -- helpers -----------------------------------------------------------
     def _update(self, uuid, state, reason=None):
@@ -161,6 +166,7 @@ class AgentManager:
         except Exception as exc:
             self._build_failed(InstanceFacts(instance, ERROR, host=self.host_name),
                                _fault_kind(exc), refusal_line(exc))
+            self.metrics.build_refused(exc)
             raise
         facts = InstanceFacts.of_assignment(instance, BUILDING, parsed, name=parsed_spec.name,
                                             flavor=request.get('flavor') if request else None)
@@ -170,7 +176,9 @@ class AgentManager:
         except Exception as exc:   # a bug below: the instance must not stay BUILDING
             self._build_failed(facts, rpc.INTERNAL_ERROR,
                                f"InternalError: {ratelimit.clip(str(exc))}")
+            self.metrics.build_refused(exc)
             raise
+        self.metrics.build_finished(result)
         if result.ok:
             LOG.info('Instance %s running on %s (%.3fs)', instance, self.host_name,
                      result.elapsed_s)
@@ -278,6 +286,7 @@ class AgentManager:
                 entry['assignment'] = assignment
             reported.append(entry)
         live = {entry['name'] for entry in reported}
+        self.domain_states = collections.Counter(entry['state'] for entry in reported)
         self._known = {k: v for k, v in self._known.items() if k in live}
         return reported
 

@@ -172,6 +172,7 @@ class HostRouter:
     """One endpoint for many hosts: each message goes to the manager its context names."""
 
     target = AgentManager.target     # the version the real endpoints serve
+    exposed_type = AgentManager      # the methods it routes (wire.rpc.exposed_methods)
 
     def __init__(self, managers):
         self.managers = {manager.host_name: manager for manager in managers}

@@ -16,6 +16,7 @@ from oslo_config import cfg
 
 from scheduler import claims, host_views, payloads, reconcile, server_groups, trust
 from scheduler.capacity import shape_capacity
+from scheduler.metrics import NO_METRICS
 from scheduler.specs import parse_request
 from scheduler.specs.request import parse_server_group
 from scheduler.store import (
@@ -65,6 +66,8 @@ class SchedulerManager:
     # Checks that host messages are signed by their host (scheduler/trust.py); the
     # service sets it, library use and unit tests may leave it None (no check).
     verifier = None
+    # Decision and reschedule counters (scheduler/metrics.py); the service sets them.
+    metrics = NO_METRICS
 
     def __init__(self, store, engine, agent_api, notifier=None, flavors=None, aliases=None,
                  clock=time.time, limits=DEFAULT_LIMITS):
@@ -136,8 +139,11 @@ class SchedulerManager:
             names = payloads.names(spec, uuids)
             now = self.clock()
             rows = {u: payloads.new_row(u, names[u], request, spec_dict) for u in fresh}
+            started = time.perf_counter()
             claimed = claims.place_and_claim(self.engine, self.state, payloads.count(spec, fresh),
                                              fresh, rows)
+            self.metrics.decided(claimed, min(spec.min_count, len(fresh)),
+                                 time.perf_counter() - started)
             if len(claimed.assignments) < min(spec.min_count, len(fresh)):
                 return self._no_valid_host(spec, fresh, rows, claimed, started)
             for uuid, reason in claimed.failed.items():
@@ -462,6 +468,7 @@ class SchedulerManager:
         if len(attempts) < cfg.CONF.scheduler.max_attempts:
             assignment = claims.replace_on_alternate(self.engine, self.state, spec, record.uuid,
                                                      record.alternates, tried)
+        self.metrics.rescheduled(assignment is not None)
         if assignment is None:
             why = '; '.join(f"{a['host']}: {a['reason']}" for a in attempts)
             failed = self.store.update_instance(

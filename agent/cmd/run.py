@@ -16,6 +16,7 @@ from oslo_config import cfg
 from oslo_log import log as oslo_log
 
 from agent import driver_opts, lifecycle, simulated, trust
+from agent import metrics as agent_metrics
 from agent.discovery import opts as discovery_opts
 from agent.discovery.host import discover
 from agent.driver import InstanceDriver
@@ -25,6 +26,7 @@ from agent.libvirt_conn import LibvirtConnection, start_event_loop
 from agent.manager import AgentManager, Reporter
 from agent.updates import BatchingSchedulerAPI
 from wire import agent_rpcapi, names, notifications, process, rpc, scheduler_rpcapi
+from wire import metrics as wire_metrics
 
 LOG = logging.getLogger(__name__)
 
@@ -140,6 +142,16 @@ def stop_servers(servers):
         thread.join(30)
 
 
+def start_metrics(managers, servers, conf):
+    """(metrics, started exporter or None) of ``[metrics]``; OSError if the port is taken."""
+    metrics = agent_metrics.from_conf(conf)
+    exporter = wire_metrics.start_exporter('agent', metrics.registry, conf)
+    if exporter is not None:
+        metrics.watch(managers)
+        rpc.observe(servers, metrics.rpc_observer)
+    return metrics, exporter
+
+
 def run(args, conf=cfg.CONF):
     """The agent service; returns the exit status."""
     oslo_log.setup(conf, 'kvmfleet-agent')
@@ -164,11 +176,15 @@ def run(args, conf=cfg.CONF):
             managers = [manager]
             servers = [rpc.get_rpc_server(agent_rpcapi.TOPIC, name, [manager])]
         trust.guard(managers, verifier)
+        metrics, exporter = start_metrics(managers, servers, conf)
     except (rpc.BrokerUnavailable, AgentError, OSError, ValueError) as exc:
         LOG.error('kvmfleet-agent cannot start: %s', exc)
         print(f"kvmfleet-agent: {exc}", file=sys.stderr)
         return 1
     serve(managers, servers, service, watchers)
+    if exporter is not None:
+        exporter.stop()
+    metrics.unwatch()
     scheduler_api.close()
     notifier.close()
     rpc.reset_transports()
