@@ -139,11 +139,11 @@ class SchedulerManager:
             names = payloads.names(spec, uuids)
             now = self.clock()
             rows = {u: payloads.new_row(u, names[u], request, spec_dict) for u in fresh}
-            started = time.perf_counter()
+            deciding = time.perf_counter()
             claimed = claims.place_and_claim(self.engine, self.state, payloads.count(spec, fresh),
                                              fresh, rows)
             self.metrics.decided(claimed, min(spec.min_count, len(fresh)),
-                                 time.perf_counter() - started)
+                                 time.perf_counter() - deciding)
             if len(claimed.assignments) < min(spec.min_count, len(fresh)):
                 return self._no_valid_host(spec, fresh, rows, claimed, started)
             for uuid, reason in claimed.failed.items():
