@@ -152,12 +152,13 @@ def destination_daemon(workdir):
     daemon.stop()
 
 
-def driver_for(conn, name, instances):
+def driver_for(conn, name, instances, migration_uri=None):
     settings = HostSettings(dedicated_set=frozenset({0, 1}), reserved_host_memory_mb=0,
                             virt_type='qemu')
     topology = discover(conn, settings, host_name=name).topology
     config = DriverConfig(instances_path=str(instances), images_path=str(IMAGE_DIR),
-                          virt_type='qemu', launch_timeout=20,
+                          virt_type='qemu', launch_timeout=20, graceful_shutdown_timeout=0.5,
+                          migration_uri=migration_uri,
                           migration_data_uri=f"unix://{instances.parent}/migration/guest.sock")
     return InstanceDriver(conn, topology, config)
 
@@ -170,7 +171,10 @@ def hosts(workdir, destination_daemon):
     except LibvirtError as exc:
         missing_service(f"libvirtd not reachable at {SYSTEM_URI}: {exc}")
     dest_conn = LibvirtConnection(destination_daemon.uri)
-    source = driver_for(source_conn, 'source-host', workdir / 'source')
+    # the private daemon reaches the machine's socket through this process's mount namespace
+    system_socket = f"/proc/{os.getpid()}/root/run/libvirt/libvirt-sock"
+    source = driver_for(source_conn, 'source-host', workdir / 'source',
+                        f"qemu+unix:///system?socket={system_socket}")
     dest = driver_for(dest_conn, 'destination-host', workdir / 'destination')
     yield source, dest
     source_conn.close()
@@ -280,6 +284,34 @@ def test_live_migration_keeps_the_guest_running_on_the_claimed_pcpus_and_pages(
     assert {boot for _, boot, _ in after} == {before[-1][1]}
     assert after[0][0] > before[-1][0] and after[0][2] > before[-1][2]
     assert seconds < MIGRATION_TIMEOUT_S
+
+
+def test_cold_migration_back_stops_moves_and_boots_it_with_the_source_claim(
+        hosts, guest, destination_daemon):
+    """After the live test: the guest goes back, cold, from the private daemon to the machine's."""
+    source, dest = hosts
+    instance, name = guest['instance'], domain_name(guest['instance'])
+    assert dest.state(instance) == 'running', 'runs after the live migration test'
+    boot_before = ticks(dest.console_log(instance))[-1][1]
+    spec, claim = request('source-host', instance, SOURCE_PCPU)
+    assert source.prepare_incoming(spec, claim, guest['image']).ok
+    xml = source.incoming_xml(spec, claim, guest['image'])
+    started = time.monotonic()
+
+    moved = dest.migrate_out(instance, source.migration_uri(), xml, live=False)
+
+    assert moved.ok, moved
+    assert dest.state(instance) is None and source.state(instance) == 'shutoff'
+    assert destination_daemon.hugepages_used() == 0
+    finished = source.finish_incoming(instance, claim)
+    print(f"\ncold migration back (stop, offline move, start): "
+          f"{time.monotonic() - started:.2f} s")
+    assert finished.ok and finished.state == 'running', finished
+    assert source.conn.vcpu_pin_info(name) == {0: frozenset({SOURCE_PCPU})}
+    assert hugetlb_mapped_kb(qemu_pid(pathlib.Path('/run/libvirt'), name)) == MEMORY_MB * 1024
+    booted = wait_for(lambda: ticks(source.console_log(instance)), 30)
+    assert booted and booted[0][1] != boot_before, 'a cold move boots the guest again'
+    assert 'KVMFLEET nproc=1' in source.console_log(instance)
 
 
 def hugepages_free():
