@@ -6,6 +6,7 @@ moved and undefined; only the copy of the guest's memory is missing.
 Failures the test driver cannot produce are injected at the seam.
 """
 
+import json
 import os
 import uuid as uuid_lib
 import xml.etree.ElementTree as ET
@@ -13,6 +14,9 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from agent import results, simulated
+from agent.discovery.host import discover
+from agent.discovery.opts import HostSettings
+from agent.discovery.pci_spec import parse_device_specs
 from agent.domain import domain_name
 from agent.driver import InstanceDriver
 from agent.driver_migration import MigrationError
@@ -20,6 +24,7 @@ from agent.driver_opts import DriverConfig
 from agent.exceptions import LibvirtError
 from agent.verify import PCPU_ALREADY_PINNED
 from tests.unit.agent.domain.builders import assignment, cell, pci, spec_for
+from tests.unit.agent.fakes import FixtureConnection
 from wire.request_spec import CPU_DEDICATED, PortRequest
 from wire.topology import Cell, HostTopology, PciDevice
 
@@ -41,9 +46,9 @@ def topology(name):
 class Host:
     """One simulated host: its connection, driver and name."""
 
-    def __init__(self, root, name):
+    def __init__(self, root, name, host_topology=None):
         node = simulated.prepare_simulation(str(root))
-        self.topology = topology(name)
+        self.topology = host_topology or topology(name)
         self.conn = RecordingConnection(f"test://{node}", self.topology,
                                         str(root / name / 'domains'))
         self.driver = InstanceDriver(self.conn, self.topology, DriverConfig(
@@ -61,13 +66,16 @@ class RecordingConnection(simulated.SimulatedConnection):
     def __init__(self, *args):
         super().__init__(*args)
         self.plugged = []
+        self.devices = []         # the XML of each device plugged or unplugged
         self.fail_migrate = None
 
     def attach_device(self, name, device_xml):
         self.plugged.append(('attach', name, ET.fromstring(device_xml).get('type')))
+        self.devices.append(device_xml)
 
     def detach_device(self, name, device_xml):
         self.plugged.append(('detach', name, ET.fromstring(device_xml).get('type')))
+        self.devices.append(device_xml)
 
     def migrate(self, name, dest_uri, dest_xml, **kwargs):
         self.migrate_kwargs = kwargs
@@ -319,3 +327,53 @@ def test_migration_uri_is_the_option_or_the_connection_s_own(hosts, tmp_path):
         migration_uri='qemu+tls://host-b/system', migration_data_uri='tcp://192.0.2.7'))
     assert configured.migration_uri() == 'qemu+tls://host-b/system'
     assert configured.migration_data_uri() == 'tcp://192.0.2.7'
+
+
+def captured_host(shared_fixtures, name, pf, vf, pf_address):
+    """A host discovered from real captures: 2 cells, one SR-IOV PF and its VF on physnet1."""
+    conn = FixtureConnection.from_files(
+        shared_fixtures / 'capabilities' / 'vdsm_caps_libvirt_multiqemu.xml',
+        domcaps=shared_fixtures / 'domcaps' / 'virtmanager_kvm-x86_64-domcaps-latest.xml',
+        nodedevs=[shared_fixtures / 'nodedev' / pf, shared_fixtures / 'nodedev' / vf],
+        node_memory_kb=48 * 1024 * 1024)
+    specs = parse_device_specs([json.dumps({'address': pf_address,
+                                            'physical_network': 'physnet1'})])
+    return discover(conn, HostSettings(dedicated_set=frozenset(range(24)), device_specs=specs),
+                    host_name=name).topology
+
+
+def test_the_vf_of_each_real_host_capture_follows_the_guest(shared_fixtures, tmp_path):
+    """The source's VF (a real Intel capture) is unplugged, the destination's claimed VF (a
+    real Mellanox capture) plugged in after the move, by the PCI address of each host."""
+    source = Host(tmp_path, 'host-a', captured_host(
+        shared_fixtures, 'host-a', 'vdsm_pci_0000_05_00_1_sriov_pf.xml',
+        'vdsm_pci_0000_05_10_7_sriov_vf.xml', '0000:05:00.1'))
+    dest = Host(tmp_path, 'host-b', captured_host(
+        shared_fixtures, 'host-b', 'nova_pci_0000_82_00_0_mlx_pf_vpd.xml',
+        'nova_pci_0000_82_00_3_mlx_vf.xml', '0000:82:00.0'))
+    instance = str(uuid_lib.uuid4())
+    port = (PortRequest(vnic_type='direct', physical_network='physnet1'),)
+
+    def claim(host, pcpus, vf):
+        placed = assignment([cell(0, 1, (0, 1), 256, 4, dict(enumerate(pcpus)))], host=host,
+                            instance=instance, pci=(pci(vf, 'port:0', 1, 'physnet1'),))
+        return spec_for(placed, cpu_policy=CPU_DEDICATED, dedicated_vcpus=frozenset({0, 1}),
+                        ports=port), placed
+    spec, on_source = claim('host-a', (6, 7), '0000:05:10.7')
+    assert source.driver.build_and_launch(spec, on_source, IMAGE).ok
+    _, on_dest = claim('host-b', (8, 9), '0000:82:00.3')
+    assert dest.driver.prepare_incoming(spec, on_dest, IMAGE).ok
+    xml = dest.driver.incoming_xml(spec, on_dest, IMAGE)
+
+    assert source.driver.migrate_out(instance, dest.driver.migration_uri(), xml).ok
+    assert dest.driver.finish_incoming(instance, on_dest).ok
+
+    def vf_address(device_xml):
+        address = ET.fromstring(device_xml).find('source/address')
+        return '{:04x}:{:02x}:{:02x}.{:x}'.format(*(int(address.get(key), 16) for key in (
+            'domain', 'bus', 'slot', 'function')))
+    assert [vf_address(x) for x in source.conn.devices] == ['0000:05:10.7']
+    assert [vf_address(x) for x in dest.conn.devices] == ['0000:82:00.3']
+    assert [op for op, _, _ in source.conn.plugged + dest.conn.plugged] == ['detach', 'attach']
+    for host in (source, dest):
+        host.conn.close()
