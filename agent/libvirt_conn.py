@@ -458,7 +458,8 @@ class LibvirtConnection:
         on during the copy (VIR_MIGRATE_LIVE); not live: an offline move of the
         definition of a shut-off domain.  ``data_uri`` is where the guest's
         memory travels (tcp://host:port or unix:///path; None: libvirt's choice),
-        ``copy_storage`` copies local disk overlays (VIR_MIGRATE_NON_SHARED_INC),
+        ``copy_storage`` copies local disk overlays (VIR_MIGRATE_NON_SHARED_INC;
+        beside a unix:///path data URI, over unix:///path.disks),
         ``timeout`` seconds after which the job is aborted (the guest stays here).
         On any failure libvirt leaves the domain here, running if it was.
         """
@@ -475,6 +476,9 @@ class LibvirtConnection:
                   libvirt.VIR_MIGRATE_PARAM_PERSIST_XML: dest_xml}
         if data_uri and live:
             params[libvirt.VIR_MIGRATE_PARAM_URI] = data_uri
+            if copy_storage and data_uri.startswith('unix://'):
+                # libvirt copies disks over NBD; over UNIX sockets it needs a socket for it
+                params[libvirt.VIR_MIGRATE_PARAM_DISKS_URI] = f"{data_uri}.disks"
         timer = None
         if timeout and live:
             timer = threading.Timer(timeout, _abort_job, (domain, name))

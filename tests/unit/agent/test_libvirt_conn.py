@@ -153,6 +153,9 @@ def test_migrate_asks_libvirt_for_a_peer_to_peer_move_with_the_destination_xml(
     assert params[virt.VIR_MIGRATE_PARAM_DEST_XML] == '<domain/>'
     assert params[virt.VIR_MIGRATE_PARAM_PERSIST_XML] == '<domain/>'
     assert params.get(virt.VIR_MIGRATE_PARAM_URI) == ('unix:///run/m.sock' if live else None)
+    # disks travel over NBD: beside a UNIX data socket, a socket of their own
+    assert params.get(virt.VIR_MIGRATE_PARAM_DISKS_URI) == (
+        'unix:///run/m.sock.disks' if copy else None)
 
 
 def test_a_migration_past_its_timeout_is_aborted_and_fails(conn, monkeypatch):
