@@ -159,7 +159,7 @@ def test_a_prepared_migration_holds_its_pcpus_and_pages_until_aborted(hosts):
     refused = dest.driver.build_and_launch(rival, rival_claim, IMAGE)
     assert refused.reason == results.VERIFY_FAILED, refused
 
-    dest.driver.abort_incoming(instance)
+    assert dest.driver.abort_incoming(instance) is False
 
     assert not os.path.exists(dest.driver.instance_dir(instance))
     assert dest.driver.build_and_launch(rival, rival_claim, IMAGE).ok
@@ -297,14 +297,19 @@ def test_finish_incoming_reports_a_domain_that_differs_from_the_claim(hosts):
     assert dest.driver.finish_incoming(instance, claim).ok
 
 
-def test_abort_after_a_finished_migration_leaves_the_guest_alone(hosts):
+@pytest.mark.parametrize('finished', [True, False])
+def test_abort_never_removes_a_guest_libvirt_moved_here(hosts, finished):
+    """Moved but never finished (the source's agent died before it said so): the guest
+    runs only here now; abort keeps it and its disk for the scheduler to decide."""
     source, dest = hosts
     instance, spec = running_guest(source)
     claim, xml = prepared(dest, instance, spec)
     assert source.driver.migrate_out(instance, dest.driver.migration_uri(), xml).ok
-    assert dest.driver.finish_incoming(instance, claim).ok
-    dest.driver.abort_incoming(instance)
+    if finished:
+        assert dest.driver.finish_incoming(instance, claim).ok
+    assert dest.driver.abort_incoming(instance) is (not finished)
     assert dest.driver.state(instance) == 'running'
+    assert os.path.isdir(dest.driver.instance_dir(instance))
 
 
 def test_incoming_xml_is_the_build_xml_of_the_destination(hosts):
