@@ -266,7 +266,8 @@ class MigrationMixin:
             self.conn.migrate(name, dest_uri, xml_facts.without_direct_ports(dest_xml),
                               live=True, data_uri=data_uri,
                               copy_storage=xml_facts.has_local_disk(source_xml),
-                              timeout=timeout or None)
+                              timeout=timeout or None,
+                              bandwidth_mib=self.config.migration_bandwidth or None)
         except LibvirtError as exc:
             self._replug(name, ports)
             timed_out = timeout and self._clock() - started >= timeout

@@ -450,7 +450,7 @@ class LibvirtConnection:
         return f"qemu+tcp://{self.hostname()}/system"
 
     def migrate(self, name, dest_uri, dest_xml, live=True, data_uri=None,
-                copy_storage=False, timeout=None):
+                copy_storage=False, timeout=None, bandwidth_mib=None):
         """Move domain ``name`` to the libvirtd at ``dest_uri`` with ``dest_xml``.
 
         Peer-to-peer (this libvirtd talks to the destination's), the definition
@@ -460,7 +460,8 @@ class LibvirtConnection:
         memory travels (tcp://host:port or unix:///path; None: libvirt's choice),
         ``copy_storage`` copies local disk overlays (VIR_MIGRATE_NON_SHARED_INC;
         beside a unix:///path data URI, over unix:///path.disks),
-        ``timeout`` seconds after which the job is aborted (the guest stays here).
+        ``timeout`` seconds after which the job is aborted (the guest stays here),
+        ``bandwidth_mib`` the most MiB/s the copy may use (None: no limit).
         On any failure libvirt leaves the domain here, running if it was.
         """
         domain = self._domain(name)
@@ -474,6 +475,8 @@ class LibvirtConnection:
             flags |= libvirt.VIR_MIGRATE_OFFLINE
         params = {libvirt.VIR_MIGRATE_PARAM_DEST_XML: dest_xml,
                   libvirt.VIR_MIGRATE_PARAM_PERSIST_XML: dest_xml}
+        if bandwidth_mib and live:
+            params[libvirt.VIR_MIGRATE_PARAM_BANDWIDTH] = int(bandwidth_mib)
         if data_uri and live:
             params[libvirt.VIR_MIGRATE_PARAM_URI] = data_uri
             if copy_storage and data_uri.startswith('unix://'):

@@ -134,7 +134,7 @@ class SimulatedConnection(LibvirtConnection):
         return defined_pins(self.domain_xml(name))[1]
 
     def migrate(self, name, dest_uri, dest_xml, live=True, data_uri=None, copy_storage=False,
-                timeout=None):
+                timeout=None, bandwidth_mib=None):
         """Hand the domain over to the simulated host at ``dest_uri`` (same process).
 
         Like libvirt's peer-to-peer migration with PERSIST_DEST and

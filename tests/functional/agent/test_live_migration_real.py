@@ -23,13 +23,16 @@ KVMFLEET_TEST_IMAGE_DIR builds and uses the test image elsewhere than
 version share the machine).
 """
 
+import dataclasses
 import json
 import os
 import pathlib
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 import time
 import uuid as uuid_lib
 import xml.etree.ElementTree as ET
@@ -62,6 +65,7 @@ SOURCE_PCPU, DEST_PCPU = 0, 1
 HOLD_S = 300
 TICK = re.compile(r'KVMFLEET tick=(\d+) boot_id=(\S+) uptime=([\d.]+)')
 MIGRATION_TIMEOUT_S = 60
+SLOW_COPY_MIB = 4
 # waits end as soon as the console shows it; long only for a machine under heavy load (TCG)
 BOOT_TIMEOUT_S = 90
 TICK_TIMEOUT_S = 30
@@ -250,6 +254,45 @@ def test_a_refused_migration_leaves_the_guest_running_on_the_source(hosts, guest
     dest.abort_incoming(instance)
     assert not os.path.exists(dest.instance_dir(instance))
     assert destination_daemon.hugepages_used() == 0
+
+
+def test_a_destination_that_dies_mid_migration_leaves_the_guest_running_on_the_source(
+        hosts, guest, destination_daemon):
+    """The destination's QEMU is killed while the memory is on its way (copy slowed to
+    SLOW_COPY_MIB per second): libvirt fails the job and the guest runs on at the source."""
+    source, dest = hosts
+    instance, name = guest['instance'], domain_name(guest['instance'])
+    _, xml = prepared(dest, guest)
+    last = ticks(source.console_log(instance))[-1]
+    killed = []
+
+    def kill_the_destination():
+        pid = wait_for(lambda: qemu_pid(destination_daemon.root / 'run', name), 30, 0.05)
+        time.sleep(0.5)
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+    killer = threading.Thread(target=kill_the_destination)
+    killer.start()
+    source.config = dataclasses.replace(source.config, migration_bandwidth=SLOW_COPY_MIB)
+    try:
+        failed = source.migrate_out(instance, dest.migration_uri(), xml,
+                                    data_uri=dest.migration_data_uri(),
+                                    timeout=MIGRATION_TIMEOUT_S)
+    finally:
+        source.config = dataclasses.replace(source.config, migration_bandwidth=0)
+        killer.join()
+
+    print(f"\ndestination QEMU killed mid-migration: {failed.reason}: {failed.detail[:300]}")
+    assert killed, 'the migration ended before the destination could be killed'
+    assert failed.reason == MIGRATION_FAILED and failed.state == 'running', failed
+    assert source.state(instance) == 'running' and alive(guest['source_pid'])
+    later = still_ticking_on(source, instance, last[0])
+    assert later and later[-1][1] == last[1], 'the guest stopped or rebooted on the source'
+    assert wait_for(lambda: dest.state(instance) is None, TICK_TIMEOUT_S)
+    dest.abort_incoming(instance)
+    assert not os.path.exists(dest.instance_dir(instance))
+    assert wait_for(lambda: destination_daemon.hugepages_used() == 0, TICK_TIMEOUT_S)
 
 
 def test_live_migration_keeps_the_guest_running_on_the_claimed_pcpus_and_pages(
