@@ -192,9 +192,11 @@ class MigrationMixin:
         wanted = self._incoming_xml(uuid)
         if wanted is None:
             return
-        present = set(xml_facts.direct_ports(self.conn.domain_xml(name)))
+        # libvirt's XML of a plugged VF carries aliases and guest addresses: compare VFs
+        present = {xml_facts.vf_address(port)
+                   for port in xml_facts.direct_ports(self.conn.domain_xml(name))}
         for port in xml_facts.direct_ports(wanted):
-            if port not in present:
+            if xml_facts.vf_address(port) not in present:
                 try:
                     self.conn.attach_device(name, port)
                 except LibvirtError as exc:

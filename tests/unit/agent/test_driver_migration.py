@@ -18,6 +18,7 @@ from agent.discovery.host import discover
 from agent.discovery.opts import HostSettings
 from agent.discovery.pci_spec import parse_device_specs
 from agent.domain import domain_name
+from agent.domain import migration as facts
 from agent.driver import InstanceDriver
 from agent.driver_migration import MigrationError
 from agent.driver_opts import DriverConfig
@@ -259,6 +260,17 @@ def test_a_failed_migration_plugs_the_direct_ports_back(hosts):
     assert [op for op, _, _ in source.conn.plugged] == ['detach', 'attach']
 
 
+def test_a_cold_moved_guest_brings_the_claimed_vf_in_its_definition(hosts):
+    source, dest = hosts
+    instance, spec = running_guest(source, direct_port=True)
+    claim, xml = prepared(dest, instance, spec, direct_port=True)
+    assert source.driver.migrate_out(instance, dest.driver.migration_uri(), xml,
+                                     live=False).ok
+    assert dest.driver.finish_incoming(instance, claim).ok
+    assert source.conn.plugged == [] and dest.conn.plugged == []   # nothing to hot-plug
+    assert len(facts.direct_ports(dest.conn.domain_xml(domain_name(instance)))) == 1
+
+
 @pytest.mark.parametrize('power_on, state', [(True, 'running'), (False, 'shutoff')])
 def test_cold_migration_stops_moves_and_starts_on_the_destination(hosts, power_on, state):
     source, dest = hosts
@@ -373,12 +385,8 @@ def test_the_vf_of_each_real_host_capture_follows_the_guest(shared_fixtures, tmp
     assert source.driver.migrate_out(instance, dest.driver.migration_uri(), xml).ok
     assert dest.driver.finish_incoming(instance, on_dest).ok
 
-    def vf_address(device_xml):
-        address = ET.fromstring(device_xml).find('source/address')
-        return '{:04x}:{:02x}:{:02x}.{:x}'.format(*(int(address.get(key), 16) for key in (
-            'domain', 'bus', 'slot', 'function')))
-    assert [vf_address(x) for x in source.conn.devices] == ['0000:05:10.7']
-    assert [vf_address(x) for x in dest.conn.devices] == ['0000:82:00.3']
+    assert [facts.vf_address(x) for x in source.conn.devices] == [(0, 0x05, 0x10, 7)]
+    assert [facts.vf_address(x) for x in dest.conn.devices] == [(0, 0x82, 0x00, 3)]
     assert [op for op, _, _ in source.conn.plugged + dest.conn.plugged] == ['detach', 'attach']
     for host in (source, dest):
         host.conn.close()
