@@ -19,6 +19,7 @@ a dead connection.
 
 import contextlib
 import logging
+import re
 import threading
 
 import libvirt
@@ -118,14 +119,31 @@ def _run_event_loop():
             LOG.exception('libvirt event loop iteration failed')
 
 
+# Each is called with the call's name ('defineXML', 'start', ...) when a libvirt call
+# fails (agent/metrics.py counts them).
+ERROR_OBSERVERS = []
+
+
+def call_name(operation):
+    """The libvirt call an operation text names: its first word ('start' of 'start vm-1')."""
+    match = re.match(r'[A-Za-z]+', operation)
+    return match.group(0) if match else 'other'
+
+
+def _failed(operation, exc):
+    """The LibvirtError of a failed libvirt call; the error observers hear of it."""
+    for observer in list(ERROR_OBSERVERS):
+        observer(call_name(operation))
+    return LibvirtError(operation, exc.get_error_message() or str(exc), exc.get_error_code())
+
+
 @contextlib.contextmanager
 def _wrapped(operation):
     """Turn a libvirtError raised inside the block into LibvirtError(operation)."""
     try:
         yield
     except libvirt.libvirtError as exc:
-        raise LibvirtError(operation, exc.get_error_message() or str(exc),
-                           exc.get_error_code()) from exc
+        raise _failed(operation, exc) from exc
 
 
 class LibvirtConnection:
@@ -193,8 +211,7 @@ class LibvirtConnection:
                 conn.setKeepAlive(KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT)
             except libvirt.libvirtError as exc:
                 if exc.get_error_code() != libvirt.VIR_ERR_NO_SUPPORT:
-                    raise LibvirtError('setKeepAlive', exc.get_error_message(),
-                                       exc.get_error_code()) from exc
+                    raise _failed('setKeepAlive', exc) from exc
         with _wrapped(f"register callbacks on {self.uri}"):
             if self._on_close is not None:
                 conn.registerCloseCallback(self._closed, None)
@@ -325,8 +342,7 @@ class LibvirtConnection:
                                domain.XMLDesc(0), state))
             except libvirt.libvirtError as exc:
                 if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
-                    raise LibvirtError('describe domain', exc.get_error_message(),
-                                       exc.get_error_code()) from exc
+                    raise _failed('describe domain', exc) from exc
                 # undefined between listing and reading: it is simply gone
         return result
 
@@ -365,8 +381,7 @@ class LibvirtConnection:
         except libvirt.libvirtError as exc:
             if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
                 return None
-            raise LibvirtError(f"state of {name}", exc.get_error_message() or str(exc),
-                               exc.get_error_code()) from exc
+            raise _failed(f"state of {name}", exc) from exc
 
     def shutoff_reason(self, name):
         """Why a shut-off domain is off ('crashed', 'destroyed', ...), None otherwise."""
@@ -375,8 +390,7 @@ class LibvirtConnection:
         except libvirt.libvirtError as exc:
             if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
                 return None
-            raise LibvirtError(f"state of {name}", exc.get_error_message() or str(exc),
-                               exc.get_error_code()) from exc
+            raise _failed(f"state of {name}", exc) from exc
         return SHUTOFF_REASONS.get(reason) if state == libvirt.VIR_DOMAIN_SHUTOFF else None
 
     def shutdown_domain(self, name):
