@@ -3,22 +3,23 @@
 # busybox-static initramfs whose /init prints what the guest sees (and, with
 # kvmfleet_ip=ADDR/PREFIX, puts eth0 on the network), then powers off.
 #
-# Usage: tools/build-test-image.sh [--disks] [DIR]
-#   default DIR /var/lib/kvmfleet/images/test-guest (test-guest-disks with --disks)
+# Usage: tools/build-test-image.sh [--devices] [DIR]
+#   default DIR /var/lib/kvmfleet/images/test-guest (test-guest-devices with --devices)
 # Result: DIR/vmlinuz, DIR/initrd.img, DIR/image.json (the agent's image dict).
-# --disks: the disk-bus guest.  Debian's generic kernel (the cloud kernel has no AHCI and
+# --devices: the device guest.  Debian's generic kernel (the cloud kernel has no AHCI and
 # no USB), the virtio-blk, virtio-scsi, AHCI and USB storage drivers, a 1 MiB raw base
 # disk that starts with KVMFLEET-DISK (image.json's "disk": the agent puts a qcow2 overlay
-# over it), and an /init that waits up to 10 s for a disk, then prints each one's sysfs
-# path (which bus) and its first bytes.
+# over it), and an /init that also prints the firmware that booted it (efi or bios) and
+# whether ACPI has an Intel IOMMU (DMAR) table, waits up to 10 s for a disk, then prints
+# each one's sysfs path (which bus) and its first bytes.
 # Idempotent: does nothing when DIR/image.json of this IMAGE_VERSION and its files exist.
 # The directory must be traversable by libvirt-qemu (so not under /root).
 set -euo pipefail
 
 FLAVOR=cloud
-if [ "${1:-}" = --disks ]; then FLAVOR=disks; shift; fi
-if [ "$FLAVOR" = disks ]; then
-  DIR=${1:-/var/lib/kvmfleet/images/test-guest-disks}
+if [ "${1:-}" = --devices ]; then FLAVOR=devices; shift; fi
+if [ "$FLAVOR" = devices ]; then
+  DIR=${1:-/var/lib/kvmfleet/images/test-guest-devices}
   KERNEL_META=linux-image-amd64
 else
   DIR=${1:-/var/lib/kvmfleet/images/test-guest}
@@ -84,7 +85,7 @@ add_module() {
   MODULES+=("$name")
 }
 WANTED=(virtio_ring virtio virtio_pci virtio_net)
-if [ "$FLAVOR" = disks ]; then
+if [ "$FLAVOR" = devices ]; then
   WANTED+=(virtio_blk virtio_scsi sd_mod ahci uhci-hcd xhci-pci usb-storage)
 fi
 for module in "${WANTED[@]}"; do add_module "$module"; done
@@ -118,8 +119,10 @@ if [ -n "\$ip_addr" ] && [ -d /sys/class/net/eth0 ]; then
   echo "KVMFLEET eth0_ip=\$(ip -o -4 addr show dev eth0 | awk '{print \$4}')"
 fi
 EOF
-if [ "$FLAVOR" = disks ]; then
+if [ "$FLAVOR" = devices ]; then
   cat >> "$ROOT/init" <<'EOF'
+if [ -d /sys/firmware/efi ]; then echo "KVMFLEET firmware=efi"; else echo "KVMFLEET firmware=bios"; fi
+if [ -e /sys/firmware/acpi/tables/DMAR ]; then echo "KVMFLEET acpi_dmar=yes"; else echo "KVMFLEET acpi_dmar=no"; fi
 # Each disk: its sysfs path names the bus (virtio, scsi host, ata, usb); its first bytes the image.
 tries=0
 while [ $tries -lt 100 ] && ! ls /sys/block | grep -qv -e '^ram' -e '^loop'; do
@@ -147,7 +150,7 @@ mv "$DIR/initrd.img.tmp" "$DIR/initrd.img"
 mv "$DIR/vmlinuz.tmp" "$DIR/vmlinuz"
 chmod 644 "$DIR/vmlinuz" "$DIR/initrd.img"
 DISK_JSON=
-if [ "$FLAVOR" = disks ]; then
+if [ "$FLAVOR" = devices ]; then
   printf '%s' "$DISK_MARKER" > "$DIR/disk.raw.tmp"
   truncate -s 1M "$DIR/disk.raw.tmp"
   chmod 644 "$DIR/disk.raw.tmp"

@@ -118,11 +118,11 @@ setup_libvirt() {
 
 setup_test_image() {
   # The tiny bootable guest of the launch tests and the demo, and the disk-bus guest
-  # (--disks); idempotent, ~10 s the first time.
-  bash tools/build-test-image.sh >/dev/null && bash tools/build-test-image.sh --disks >/dev/null \
+  # (--devices); idempotent, ~10 s the first time.
+  bash tools/build-test-image.sh >/dev/null && bash tools/build-test-image.sh --devices >/dev/null \
     && return 0
   apt-get update -qq   # stale package lists
-  bash tools/build-test-image.sh >/dev/null && bash tools/build-test-image.sh --disks >/dev/null
+  bash tools/build-test-image.sh >/dev/null && bash tools/build-test-image.sh --devices >/dev/null
 }
 
 # libvirt first: libvirt-python (in requirements.txt) builds against libvirt-dev.

@@ -6,7 +6,7 @@ are the host ``<cpu>`` ones, expanded with those its model implies
 host-model requires.
 """
 
-from wire.guest_hardware import TPM_MODEL_TRAITS, TPM_VERSION_TRAITS
+from wire.guest_hardware import TPM_MODEL_TRAITS, TPM_VERSION_TRAITS, TRAIT_STATELESS_FIRMWARE
 
 CPU_FLAG_TRAITS = {
     'aes': 'HW_CPU_X86_AESNI',
@@ -56,6 +56,9 @@ def host_traits(capabilities, domcaps, sev_slots):
         traits.add(TRAIT_HYPERTHREADING)
     if domcaps is not None and domcaps.secure_boot:
         traits.add(TRAIT_SECURE_BOOT)
+    if domcaps is not None and domcaps.stateless_loader:
+        # UEFI without a variable store (libvirt >= 8.6) from a plain (not secure-boot) loader
+        traits.add(TRAIT_STATELESS_FIRMWARE)
     if sev_slots > 0:
         traits.add(TRAIT_AMD_SEV)
     if domcaps is not None:

@@ -3,7 +3,7 @@
 One small TCG guest per bus (virtio, scsi on a virtio-scsi controller, sata,
 usb), all four launched through the agent's build path at once: the driver
 makes the qcow2 overlay over the image's base disk, the builder puts it on the
-bus.  The guest is the disk-bus test image (tools/build-test-image.sh --disks:
+bus.  The guest is the device test image (tools/build-test-image.sh --devices:
 Debian's generic kernel with the block, AHCI and USB storage drivers); its
 /init prints each disk's sysfs path, which names the bus the disk sits on, and
 the disk's first bytes, which are the base image's marker read through the
@@ -34,7 +34,7 @@ from wire.request_spec import GuestCell, RequestSpec
 
 pytestmark = pytest.mark.libvirt
 
-DISKS_IMAGE_DIR = pathlib.Path('/var/lib/kvmfleet/images/test-guest-disks')
+DEVICES_IMAGE_DIR = pathlib.Path('/var/lib/kvmfleet/images/test-guest-devices')
 GUEST_MEMORY_MB = 128
 CONSOLE_TIMEOUT_S = 40
 DISK_LINE = re.compile(r'^KVMFLEET disk=(\S+) path=(\S+) marker=(\S*)', re.M)
@@ -44,17 +44,18 @@ EXPECTED = {'virtio': ('vda', '/virtio'), 'scsi': ('sda', '/virtio'),
 
 
 @pytest.fixture(scope='module')
-def disks_image():
+def devices_image():
+    """The device guest (tools/build-test-image.sh --devices)."""
     script = REPO_ROOT / 'tools' / 'build-test-image.sh'
-    result = subprocess.run(['bash', str(script), '--disks', str(DISKS_IMAGE_DIR)],
+    result = subprocess.run(['bash', str(script), '--devices', str(DEVICES_IMAGE_DIR)],
                             capture_output=True, text=True, timeout=300)
     if result.returncode != 0:
-        missing_service(f"disk-bus test image could not be built: {result.stderr[-500:]}")
-    return json.loads((DISKS_IMAGE_DIR / 'image.json').read_text())
+        missing_service(f"device test image could not be built: {result.stderr[-500:]}")
+    return json.loads((DEVICES_IMAGE_DIR / 'image.json').read_text())
 
 
 @pytest.fixture(scope='module')
-def guests(conn, instances_path, disks_image):  # noqa: F811  (fixtures imported above)
+def guests(conn, instances_path, devices_image):  # noqa: F811  (fixtures imported above)
     """bus -> (live domain XML, console text) of one guest per bus, run side by side."""
     host = discover(conn, HostSettings(reserved_host_memory_mb=0, virt_type='qemu'),
                     host_name='this-host').topology
@@ -65,7 +66,7 @@ def guests(conn, instances_path, disks_image):  # noqa: F811  (fixtures imported
     launched = {}
     try:
         for bus in EXPECTED:
-            result = driver.build_and_launch(*_request(bus, shared), disks_image)
+            result = driver.build_and_launch(*_request(bus, shared), devices_image)
             assert result.ok, (bus, result)
             launched[bus] = result.uuid
         seen = {}
@@ -112,14 +113,14 @@ def test_the_domain_has_the_overlay_disk_on_the_bus(guests, bus):
 
 
 @pytest.mark.parametrize('bus', sorted(EXPECTED))
-def test_the_guest_sees_the_disk_on_the_bus_and_reads_the_image(guests, bus, disks_image):
+def test_the_guest_sees_the_disk_on_the_bus_and_reads_the_image(guests, bus, devices_image):
     _, console = guests[bus]
     disks = {name: (path, marker) for name, path, marker in DISK_LINE.findall(console)}
     name, bus_path = EXPECTED[bus]
     assert list(disks) == [name], console[-2000:]
     path, marker = disks[name]
     assert bus_path in path, path
-    assert marker == disks_image['disk_marker']
+    assert marker == devices_image['disk_marker']
 
 
 def test_only_the_scsi_disk_hangs_off_a_scsi_host_on_virtio(guests):

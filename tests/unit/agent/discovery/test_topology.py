@@ -150,13 +150,15 @@ def test_secure_boot_and_traits_from_caps_and_domcaps():
     assert host.secure_boot is True and host.sev_slots == 0
     assert {'HW_CPU_X86_AVX2', 'HW_CPU_X86_VMX', 'HW_CPU_X86_SSE42', 'HW_CPU_X86_AESNI',
             'HW_CPU_HYPERTHREADING', 'HW_ARCH_X86_64',
-            'COMPUTE_SECURITY_UEFI_SECURE_BOOT'} == host.traits
+            'COMPUTE_SECURITY_UEFI_SECURE_BOOT', 'COMPUTE_SECURITY_STATELESS_FIRMWARE'
+            } == host.traits
 
 
 def test_without_domain_capabilities_nothing_is_claimed():
     host = _build(domcaps=None)
     assert (host.secure_boot, host.sev_slots) == (False, 0)
     assert 'COMPUTE_SECURITY_UEFI_SECURE_BOOT' not in host.traits
+    assert 'COMPUTE_SECURITY_STATELESS_FIRMWARE' not in host.traits
 
 
 def _sev(max_guests):
