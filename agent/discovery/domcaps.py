@@ -55,9 +55,9 @@ class DomainCapabilities:
         """
         for path in self.loaders:
             name = path.rsplit('/', 1)[-1]
-            if SECURE_BOOT_LOADER_MARK in name or any(a in name for a in SECURE_BOOT_LOADER_ALIASES):
-                continue
-            return path
+            marks = (SECURE_BOOT_LOADER_MARK, *SECURE_BOOT_LOADER_ALIASES)
+            if not any(mark in name for mark in marks):
+                return path
         return None
 
 

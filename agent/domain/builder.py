@@ -135,7 +135,7 @@ def _devices_element(spec, assignment, image, settings, ports, uuid, asked):
                                             guest_devices.iotune_element(quota)))
     bound_ports = devices.resolve_ports(spec, ports, uuid)
     element.extend(devices.interface_elements(spec, assignment, bound_ports, settings, iommu,
-                                              hardware))
+                                              hardware, quota.bandwidth))
     element.extend(devices.alias_hostdevs(assignment))
     element.extend(devices.console_elements(settings.console_log))
     element.extend(guest_devices.extra_serial_ports(hardware))

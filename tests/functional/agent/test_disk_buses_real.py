@@ -36,7 +36,7 @@ pytestmark = pytest.mark.libvirt
 
 DEVICES_IMAGE_DIR = pathlib.Path('/var/lib/kvmfleet/images/test-guest-devices')
 GUEST_MEMORY_MB = 128
-CONSOLE_TIMEOUT_S = 40
+CONSOLE_TIMEOUT_S = 120        # a bound for a loaded machine; the guests print within ~10 s
 DISK_LINE = re.compile(r'^KVMFLEET disk=(\S+) path=(\S+) marker=(\S*)', re.M)
 # bus -> (the guest's device name, a piece of its sysfs path that only that bus gives)
 EXPECTED = {'virtio': ('vda', '/virtio'), 'scsi': ('sda', '/virtio'),

@@ -40,7 +40,7 @@ from wire.request_spec import GuestCell, RequestSpec
 
 pytestmark = pytest.mark.libvirt
 
-CONSOLE_TIMEOUT_S = 60
+CONSOLE_TIMEOUT_S = 150        # a bound for a loaded machine (OVMF under TCG is slow)
 GUESTS = {
     'stateless': (256, {'hw:viommu_model': 'intel'},
                   {'hw_firmware_type': 'uefi', 'hw_firmware_stateless': 'true'}),

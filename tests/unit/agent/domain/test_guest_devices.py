@@ -9,6 +9,7 @@ from tests.unit.agent.domain.builders import (
     KERNEL_IMAGE,
     assignment,
     cell,
+    pci,
     settings,
     spec_for,
 )
@@ -141,6 +142,20 @@ def test_stateless_firmware_without_a_plain_loader_is_a_build_error(build):
                                               'hw_firmware_stateless': 'true'})
     with pytest.raises(DomainBuildError, match='settings.stateless_loader'):
         build(spec, PLACED, KERNEL_IMAGE, settings())
+
+
+def test_nic_bandwidth_on_every_tap_nic_not_on_vfs(build):
+    placed = assignment([cell(0, 0, (0, 1), 1024, shared=(4, 5))], shared=(4, 5),
+                        pci=[pci('0000:82:00.3', 'port:1')])
+    spec = spec_for(placed, extra_specs={'quota:vif_inbound_average': '1024',
+                                         'quota:vif_inbound_burst': '64',
+                                         'quota:vif_outbound_average': '512',
+                                         'quota:vif_outbound_peak': '1024'},
+                    ports=(PortRequest(), PortRequest(vnic_type='direct')))
+    tap, vf = build(spec, placed, KERNEL_IMAGE, settings()).findall('devices/interface')
+    assert tap.find('bandwidth/inbound').attrib == {'average': '1024', 'burst': '64'}
+    assert tap.find('bandwidth/outbound').attrib == {'average': '512', 'peak': '1024'}
+    assert vf.get('type') == 'hostdev' and vf.find('bandwidth') is None
 
 
 NETWORKS = HostNetworks({'ext': Bridge('br-ex', 'linux'), 'tenant': Bridge('br-int', 'ovs')},
