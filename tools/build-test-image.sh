@@ -28,9 +28,11 @@ fi
 DISK_MARKER=KVMFLEET-DISK
 CMDLINE='console=ttyS0 panic=-1 quiet'
 IMAGE_VERSION=3   # bump when the init script changes: older builds are then rebuilt
+DEVICES_VERSION=2 # the same for what --devices adds (so the default image is not rebuilt)
 
 if grep -qs "\"version\": $IMAGE_VERSION," "$DIR/image.json" && [ -s "$DIR/vmlinuz" ] \
-    && [ -s "$DIR/initrd.img" ] && { [ "$FLAVOR" = cloud ] || [ -s "$DIR/disk.raw" ]; }; then
+    && [ -s "$DIR/initrd.img" ] && { [ "$FLAVOR" = cloud ] || { [ -s "$DIR/disk.raw" ] \
+    && grep -qs "\"devices_version\": $DEVICES_VERSION," "$DIR/image.json"; }; }; then
   echo "test image already built in $DIR"
   exit 0
 fi
@@ -129,6 +131,7 @@ while [ $tries -lt 100 ] && ! ls /sys/block | grep -qv -e '^ram' -e '^loop'; do
   sleep 0.1; tries=$((tries + 1))
 done
 for dev in /sys/block/*; do
+  [ -e "$dev" ] || continue
   name=${dev##*/}
   case $name in ram*|loop*) continue ;; esac
   echo "KVMFLEET disk=$name path=$(readlink -f "$dev") marker=$(head -c 13 "/dev/$name")"
@@ -155,7 +158,7 @@ if [ "$FLAVOR" = devices ]; then
   truncate -s 1M "$DIR/disk.raw.tmp"
   chmod 644 "$DIR/disk.raw.tmp"
   mv "$DIR/disk.raw.tmp" "$DIR/disk.raw"
-  DISK_JSON=", \"disk\": \"$DIR/disk.raw\", \"disk_format\": \"raw\", \"disk_marker\": \"$DISK_MARKER\""
+  DISK_JSON=", \"devices_version\": $DEVICES_VERSION, \"disk\": \"$DIR/disk.raw\", \"disk_format\": \"raw\", \"disk_marker\": \"$DISK_MARKER\""
 fi
 cat > "$DIR/image.json" <<EOF
 {"version": $IMAGE_VERSION, "name": "test-guest", "kernel": "$DIR/vmlinuz", "initrd": "$DIR/initrd.img",
