@@ -145,6 +145,7 @@ class Engine:
         self._static = StaticIndex()
         self._orders = OrderIndex()
         self._random = random.Random(settings.seed)
+        self.walk_shapes_after = WALK_SHAPES_AFTER
         self._lock = threading.RLock()
 
     def set_weigher_multipliers(self, multipliers):
@@ -234,15 +235,16 @@ class Engine:
     def _walk(self, context, order, passing, checks, instance, fits):
         """Positions to try, best estimate first.
 
-        Past the first WALK_SHAPES_AFTER hosts (a request that fits few hosts), the
+        Past the first ``walk_shapes_after`` hosts (a request that fits few hosts), the
         walk judges one host per shape and goes on with only the hosts whose shape
         may still fit: the same hosts fit, in the same order, without visiting the
         fleet one host at a time (engine_shapes).
         """
         entries = order.entries
-        shaped = len(entries) > WALK_SHAPES_AFTER and self.follows_shape(context.spec)
+        after = self.walk_shapes_after
+        shaped = len(entries) > after and self.follows_shape(context.spec)
         for index, (_, position) in enumerate(entries):
-            if shaped and index == WALK_SHAPES_AFTER:
+            if shaped and index == after:
                 yield from self._rest_of_walk(context, order, entries[index], passing, checks,
                                               instance, fits)
                 return
