@@ -254,7 +254,7 @@ class Engine:
         fleet = context.fleet.fleet
         special = engine_shapes.individual_hosts(context)
         positions = [fleet.position(name) for name in special if name in fleet]
-        for state, names in engine_shapes.shape_groups(context, special):
+        for state, _, names in engine_shapes.shape_groups(context, special):
             position = fleet.position(state.name)
             if (passing is not None and position not in passing
                     or not context.necessary(state.capacity)

@@ -20,23 +20,16 @@ def individual_hosts(context):
 
 
 def shape_groups(context, special):
-    """(state of one host, names) per shape of the base view, ``special`` hosts aside.
+    """(state of one host, shape, names) per shape of the base view, ``special`` aside.
 
     ``names`` may include special hosts: callers leave them out.
     """
     fleet = context.fleet.fleet
-    for names in fleet.shapes().groups().values():
+    for shape, names in fleet.shapes().groups().items():
         if special:
             representative = next((name for name in names if name not in special), None)
             if representative is None:
                 continue
         else:
             representative = next(iter(names))
-        yield fleet.state(representative), names
-
-
-def members(names, special):
-    """How many of ``names`` are not special."""
-    if not special:
-        return len(names)
-    return len(names) - sum(1 for name in special if name in names)
+        yield fleet.state(representative), shape, names

@@ -9,6 +9,7 @@ resource checks) with the smallest shortfall, e.g.
 """
 
 import dataclasses
+import functools
 import heapq
 
 from scheduler import engine_shapes
@@ -114,29 +115,27 @@ def explain_request(engine, context, instance_index=0, min_count=1, fits=None, c
 
 
 def _judged(engine, context, judge):
-    """(verdict, names with it, how many) per host, or per shape and per special host."""
+    """(verdict, first names with it, how many) per host, or per shape and special host.
+
+    ``first names`` is a function: how many of the alphabetically first -> names.
+    """
     scratch = context.fleet
     if not engine.follows_shape(context.spec):
         for state in scratch.hosts():
-            yield judge(state), (state.name,), 1
+            yield judge(state), _named(state.name), 1
         return
     special = engine_shapes.individual_hosts(context)
-    for state, names in engine_shapes.shape_groups(context, special):
-        shared = names if not special else _Without(names, special)
-        yield judge(state), shared, engine_shapes.members(names, special)
+    shapes = scratch.fleet.shapes()
+    for state, shape, names in engine_shapes.shape_groups(context, special):
+        count = len(names) - (len(names & special) if special else 0)
+        yield judge(state), functools.partial(shapes.first_names, shape, skip=special), count
     for name in sorted(special):
         if name in scratch.fleet:
-            yield judge(scratch.state(name)), (name,), 1
+            yield judge(scratch.state(name)), _named(name), 1
 
 
-class _Without:
-    """The names of a shape but the special hosts (iterated only for nearest misses)."""
-
-    def __init__(self, names, special):
-        self.names, self.special = names, special
-
-    def __iter__(self):
-        return (name for name in self.names if name not in self.special)
+def _named(name):
+    return lambda count: [name]
 
 
 def _nearest(misses, reasons):
@@ -162,8 +161,10 @@ def _nearest(misses, reasons):
         end = start
         while end < len(ranked) and rank(ranked[end][0]) == tied:
             end += 1
-        named = heapq.nsmallest(NEAREST_MISSES - len(nearest), (
-            (name, index) for index in range(start, end) for name in ranked[index][1]))
+        wanted = NEAREST_MISSES - len(nearest)
+        named = heapq.nsmallest(wanted, (
+            (name, index) for index in range(start, end)
+            for name in ranked[index][1](wanted)))
         nearest.extend(_miss(name, ranked[index][0]) for name, index in named)
         start = end
     return nearest

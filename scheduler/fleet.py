@@ -167,7 +167,7 @@ class FleetView:
         # (the engine's estimate order) catch up without rescanning every host.
         self.change_log = []
         self.change_epoch = 0       # bumps when the log is trimmed
-        self._shapes = None         # ShapeIndex, built on first use then kept up to date
+        self._shapes = ShapeIndex()  # alike hosts grouped (scheduler/host_shapes.py)
         with gc_paused():   # thousands of acyclic states: nothing for the collector
             for topology in hosts:
                 self._replace(make_state(topology, HostUsage.of_host(topology),
@@ -223,18 +223,13 @@ class FleetView:
         state = self._states.pop(name, None)
         if state is not None:
             self._index_members(name, state.members, {})
-        if self._shapes is not None:
-            self._shapes.remove(name)
+        self._shapes.remove(name)
         self._groups = {k: v for k, v in self._groups.items() if k[0] != name}
         self._list = None
         self.static_generation += 1
 
     def shapes(self):
-        """The ShapeIndex of this view (built on first use, then kept as hosts change)."""
-        if self._shapes is None:
-            self._shapes = ShapeIndex()
-            for state in self._states.values():
-                self._shapes.put(state)
+        """The ShapeIndex of this view, kept as hosts change."""
         return self._shapes
 
     def scratch(self):
@@ -254,8 +249,7 @@ class FleetView:
             self._log_change(state.name)
         self._index_members(state.name, old.members if old else {}, state.members)
         self._states[state.name] = state
-        if self._shapes is not None:
-            self._shapes.put(state)
+        self._shapes.put(state)
 
     def _log_change(self, name):
         if len(self.change_log) >= _CHANGE_LOG_LIMIT:

@@ -13,6 +13,7 @@ one host per shape.
 time); ``state_key`` computes a key from scratch.
 """
 
+import bisect
 import dataclasses
 
 # Topology fields a host's shape ignores: the name is only a label, and the
@@ -63,6 +64,24 @@ def frozen(value):
     return object()     # unknown and unhashable: equal to nothing, the host stands alone
 
 
+class _UsageKey:
+    """A HostUsage as a dict key: hashed once through ``frozen``, compared as itself.
+
+    Holds the usage (shared with the HostState), not a frozen copy of it.
+    """
+
+    __slots__ = ('usage', '_hash')
+
+    def __init__(self, usage):
+        self.usage, self._hash = usage, hash(frozen(usage))
+
+    def __hash__(self):
+        return self._hash
+
+    def __eq__(self, other):
+        return self._hash == other._hash and self.usage == other.usage
+
+
 class ShapeIndex:
     """Names of hosts per shape, kept as hosts change one at a time.
 
@@ -75,6 +94,8 @@ class ShapeIndex:
         self._shape_of = {}        # host name -> shape
         self._topologies = {}      # host name -> (topology object, its number)
         self._numbers = {}         # topology key -> number
+        self._peaks = {}           # shape -> most names its set held since it was built
+        self._sorted = {}          # shape -> its names in order (for the first few names)
 
     def put(self, state):
         """Record ``state`` (a new host, or a host whose usage or topology changed)."""
@@ -83,14 +104,18 @@ class ShapeIndex:
         if known is None or known[0] is not state.topology:
             number = self._numbers.setdefault(topology_key(state.topology), len(self._numbers))
             known = self._topologies[name] = (state.topology, number)
-        shape = (known[1], frozen(state.usage))
+        shape = (known[1], _UsageKey(state.usage))
         old = self._shape_of.get(name)
         if old == shape:
             return
         if old is not None:
             self._discard(name, old)
         self._shape_of[name] = shape
-        self._groups.setdefault(shape, set()).add(name)
+        names = self._groups.setdefault(shape, set())
+        names.add(name)
+        bisect.insort(self._sorted.setdefault(shape, []), name)
+        if len(names) > self._peaks.get(shape, 0):
+            self._peaks[shape] = len(names)
 
     def remove(self, name):
         old = self._shape_of.pop(name, None)
@@ -99,13 +124,29 @@ class ShapeIndex:
             self._discard(name, old)
 
     def _discard(self, name, shape):
-        names = self._groups[shape]
+        names, ordered = self._groups[shape], self._sorted[shape]
         names.discard(name)
+        del ordered[bisect.bisect_left(ordered, name)]
         if not names:
-            del self._groups[shape]
+            del self._groups[shape], self._peaks[shape], self._sorted[shape]
+        elif len(names) * 4 < self._peaks[shape]:
+            # A set never shrinks its table: iterating a big one emptied by usage changes
+            # would scan its dead slots.  A copy is compact.
+            self._groups[shape] = set(names)
+            self._peaks[shape] = len(names)
 
     def shape_of(self, name):
         return self._shape_of[name]
+
+    def first_names(self, shape, count, skip=frozenset()):
+        """The ``count`` alphabetically first names of ``shape``, those in ``skip`` aside."""
+        first = []
+        for name in self._sorted[shape]:
+            if name not in skip:
+                first.append(name)
+                if len(first) == count:
+                    break
+        return first
 
     def groups(self):
         """{shape: set of host names} (do not modify)."""
