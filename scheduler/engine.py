@@ -69,10 +69,12 @@ class EngineSettings:
     max_alternates: int = 2
     fit_candidates: int = 8
     seed: int | None = None
+    large_page_order: str = 'largest'
 
     def fit_policy(self):
         return engine_fit.FitPolicy(cpu_allocation_ratio=self.cpu_allocation_ratio,
-                                    ram_allocation_ratio=self.ram_allocation_ratio)
+                                    ram_allocation_ratio=self.ram_allocation_ratio,
+                                    large_page_order=self.large_page_order)
 
 
 @dataclasses.dataclass

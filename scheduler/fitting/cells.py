@@ -74,7 +74,7 @@ def fit_cell(cell, cores, usage, need, spec, policy):
     if rejection:
         return rejection
     page_kb = pages.choose(cell, usage, need.cell.memory_mb, spec.page_size,
-                           policy.ram_allocation_ratio)
+                           policy.ram_allocation_ratio, policy.large_page_order)
     if isinstance(page_kb, Rejection):
         return page_kb
     pinned = _pin(cell, cores, usage, need, spec.thread_policy)
