@@ -9,7 +9,13 @@ the two on random fleets and benchmarks/bench_novalidhost.py times both.
 import heapq
 
 from scheduler.engine import Engine, build_engine
-from scheduler.explain import NEAREST_MISSES, Explanation, Miss
+from scheduler.explain import (  # helpers the shapes left as they were
+    NEAREST_MISSES,
+    Explanation,
+    Miss,
+    _first_rejection,
+    _shortfall_key,
+)
 from scheduler.fitting.reasons import RESOURCE_REASONS
 from wire.assignment import Assignment
 
@@ -59,15 +65,3 @@ def _nearest(misses, reasons):
     best = heapq.nsmallest(NEAREST_MISSES, misses, key=lambda m: (
         m.reason != dominant, _shortfall_key(m), m.host or ''))
     return [Miss(m.host, m.reason, m.detail, m.cell, m.shortfall) for m in best]
-
-
-def _first_rejection(checks, state):
-    for check in checks:
-        rejection = check(state)
-        if rejection is not None:
-            return rejection
-    return None
-
-
-def _shortfall_key(rejection):
-    return rejection.shortfall if isinstance(rejection.shortfall, (int, float)) else 10 ** 9

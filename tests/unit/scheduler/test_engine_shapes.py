@@ -45,7 +45,7 @@ def _assert_same(spec, fleet, fast, slow):
     return got
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cloned_fleets(), st.lists(st.tuples(requests(), GROUPS, st.integers(1, 3),
                                            st.integers(1, 3)), min_size=1, max_size=2))
 def test_same_placements_and_explanations_on_random_fleets(fleet, drawn):
