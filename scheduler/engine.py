@@ -24,6 +24,7 @@ instances share a resource; fewer than ``min_count`` placed means none is.
 """
 
 import dataclasses
+import heapq
 import random
 import threading
 from importlib import metadata
@@ -265,8 +266,10 @@ class Engine:
                 continue
             positions.extend(fleet.position(name) for name in names if name not in special)
         keys = order.keys
-        for _, position in sorted(keys[p] for p in positions if keys[p] >= first):
-            yield position
+        waiting = [keys[p] for p in positions if keys[p] >= first]
+        heapq.heapify(waiting)      # popped lazily: the walk often stops after a few
+        while waiting:
+            yield heapq.heappop(waiting)[1]
 
     def _try(self, state, checks, context, instance, fits, fitted, tried):
         """Necessary check, filters, exact fit; a fitting host joins ``fitted``."""
