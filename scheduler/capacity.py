@@ -25,9 +25,7 @@ with any other dynamic filter or fit every host is filled on its own.
 import dataclasses
 import json
 
-from scheduler import engine_fit
-from scheduler.filters.base import SummaryFilter
-from scheduler.filters.server_group import AffinityFilter, AntiAffinityFilter
+from scheduler import host_shapes
 from scheduler.fitting.reasons import Rejection
 from wire.assignment import Assignment
 
@@ -35,11 +33,6 @@ AFFINITY = 'affinity'
 # Counting stops at this many instances per host: a guard against a shape that
 # holds nothing the fit counts, which would otherwise fit forever.
 MAX_PER_HOST = 4096
-# Dynamic filters whose verdict reads only the host's server group members.
-MEMBER_FILTERS = (AffinityFilter, AntiAffinityFilter)
-# Topology fields a host's class ignores: the name is only a label, and the
-# instances are counted through the host's usage and members.
-UNCLASSED_FIELDS = ('name', 'instances')
 
 
 @dataclasses.dataclass
@@ -149,7 +142,7 @@ class _Filler:
         # summary recomputed after each instance) would only cost time here.
         self.dynamic = engine.dynamic_checks(context, summaries=False)
         self.group = spec.server_group.name if spec.server_group else None
-        self.memo = {} if _memoisable(engine, spec) else None
+        self.memo = {} if engine.follows_shape(spec) else None
 
     def __call__(self, state, host_class):
         if self.memo is None:
@@ -176,62 +169,9 @@ class _Filler:
                                        host=state.name)
 
 
-def _memoisable(engine, spec):
-    """True when the fill reads nothing of a host but its class and group members."""
-    if engine.fit is not engine_fit.exact_fit:
-        return False
-    for plugin in engine.filters:
-        if plugin.static or isinstance(plugin, SummaryFilter) or not plugin.applies(spec):
-            continue
-        if type(plugin) not in MEMBER_FILTERS:
-            return False
-    return True
-
-
 def host_classes(states):
     """A class number per HostState: equal numbers fill alike (see the module doc)."""
     numbers, classes = {}, []
     for state in states:
-        key = (_topology_key(state.topology), _frozen(state.usage))
-        classes.append(numbers.setdefault(key, len(numbers)))
+        classes.append(numbers.setdefault(host_shapes.state_key(state), len(numbers)))
     return classes
-
-
-def _topology_key(topology):
-    return tuple(_frozen(getattr(topology, name)) for name in _field_names(type(topology))
-                 if name not in UNCLASSED_FIELDS)
-
-
-_FIELD_NAMES = {}
-_ATOMS = frozenset((int, str, bool, float, bytes, type(None), frozenset))
-
-
-def _field_names(cls):
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
-    return names
-
-
-def _frozen(value):
-    """A hashable value, equal only for equal values (dicts and dataclasses inside).
-
-    Hashable values are their own keys (equality as they define it).
-    """
-    kind = type(value)
-    if kind in _ATOMS:
-        return value
-    if kind is dict:
-        return (dict, frozenset([(key, _frozen(item)) for key, item in value.items()]))
-    if kind is set:
-        return (frozenset, frozenset(value))
-    try:
-        hash(value)     # hashable values (tuples of them too) are their own keys
-        return value
-    except TypeError:
-        pass
-    if kind is tuple or kind is list:
-        return (kind, tuple([_frozen(item) for item in value]))
-    if dataclasses.is_dataclass(value):
-        return (kind,) + tuple([_frozen(getattr(value, name)) for name in _field_names(kind)])
-    return object()     # unknown and unhashable: equal to nothing, the host stands alone

@@ -24,11 +24,12 @@ instances share a resource; fewer than ``min_count`` placed means none is.
 """
 
 import dataclasses
+import heapq
 import random
 import threading
 from importlib import metadata
 
-from scheduler import engine_fit
+from scheduler import engine_fit, engine_shapes
 from scheduler.engine_index import (
     OrderIndex,
     StaticIndex,
@@ -36,8 +37,10 @@ from scheduler.engine_index import (
     estimate_coefficients,
     necessary_check,
 )
+from scheduler.engine_shapes import WALK_SHAPES_AFTER
 from scheduler.explain import explain_request
 from scheduler.filters.base import SummaryFilter
+from scheduler.filters.server_group import AffinityFilter, AntiAffinityFilter
 from scheduler.fleet import ScratchFleet
 from scheduler.weighers.base import normalise
 from wire.assignment import Assignment
@@ -47,6 +50,8 @@ WEIGHER_GROUP = 'kvmfleet.scheduler.weighers'
 DEFAULT_FILTERS = ('enabled', 'secure_boot', 'image', 'traits', 'aggregate_extra_specs', 'sev',
                    'ram', 'vcpu', 'pci', 'numa', 'server_group_affinity',
                    'server_group_anti_affinity')
+# Dynamic filters whose verdict reads only the host's members of the request's group.
+MEMBER_FILTERS = (AffinityFilter, AntiAffinityFilter)
 DEFAULT_MULTIPLIERS = {'ram': 1.0, 'cpu': 1.0, 'numa_fragmentation': 1.0,
                        'pci_preserving': 1.0, 'hugepage_preserving': 1.0,
                        'server_group_soft': 1.0}
@@ -65,10 +70,12 @@ class EngineSettings:
     max_alternates: int = 2
     fit_candidates: int = 8
     seed: int | None = None
+    large_page_order: str = 'largest'
 
     def fit_policy(self):
         return engine_fit.FitPolicy(cpu_allocation_ratio=self.cpu_allocation_ratio,
-                                    ram_allocation_ratio=self.ram_allocation_ratio)
+                                    ram_allocation_ratio=self.ram_allocation_ratio,
+                                    large_page_order=self.large_page_order)
 
 
 @dataclasses.dataclass
@@ -141,6 +148,7 @@ class Engine:
         self._static = StaticIndex()
         self._orders = OrderIndex()
         self._random = random.Random(settings.seed)
+        self.walk_shapes_after = WALK_SHAPES_AFTER
         self._lock = threading.RLock()
 
     def set_weigher_multipliers(self, multipliers):
@@ -175,8 +183,8 @@ class Engine:
             scratch.consume(assignment, group)
         minimum = min(spec.min_count, len(instances))
         if len(assignments) < max(minimum, 1 if instances else 0):
-            explanation = explain_request(self, context, instance_index=len(assignments),
-                                          min_count=minimum, fits=fits)
+            explanation = self.explain_failure(context, len(assignments), minimum, fits,
+                                               count=len(instances))
             return Placement([], {}, explanation)
         return Placement(assignments, alternates)
 
@@ -184,7 +192,12 @@ class Engine:
         """Dry run: why each host would or would not take one instance of ``spec``."""
         with self._lock:
             context = self.context(spec, _scratch_of(fleet))
-            return explain_request(self, context, instance_index=0, min_count=1)
+            return self.explain_failure(context, 0, 1)
+
+    def explain_failure(self, context, instance_index, min_count, fits=None, count=1):
+        """The Explanation of instance ``instance_index`` (of ``count``) finding no host."""
+        return explain_request(self, context, instance_index=instance_index,
+                               min_count=min_count, fits=fits, count=count)
 
     def context(self, spec, scratch):
         """What the request's instances share: needs and demand, derived once."""
@@ -211,7 +224,8 @@ class Engine:
                       tried)
         avoided = self._avoided(context, weighers)
         hosts, counted = scratch.fleet.hosts(), 0
-        for _, position in self._orders.order(scratch.fleet, coefficients):
+        order = self._orders.order(scratch.fleet, coefficients)
+        for position in self._walk(context, order, passing, checks, instance, fits):
             if passing is None or position in passing:
                 before = len(fitted)
                 self._try(hosts[position], checks, context, instance, fits, fitted, tried)
@@ -220,6 +234,42 @@ class Engine:
                     if counted >= self.fit_candidates:
                         break
         return self._choose(spec, fitted, weighers) if fitted else None
+
+    def _walk(self, context, order, passing, checks, instance, fits):
+        """Positions to try, best estimate first.
+
+        Past the first ``walk_shapes_after`` hosts (a request that fits few hosts), the
+        walk judges one host per shape and goes on with only the hosts whose shape
+        may still fit: the same hosts fit, in the same order, without visiting the
+        fleet one host at a time (engine_shapes).
+        """
+        entries = order.entries
+        after = self.walk_shapes_after
+        shaped = len(entries) > after and self.follows_shape(context.spec)
+        for index, (_, position) in enumerate(entries):
+            if shaped and index == after:
+                yield from self._rest_of_walk(context, order, entries[index], passing, checks,
+                                              instance, fits)
+                return
+            yield position
+
+    def _rest_of_walk(self, context, order, first, passing, checks, instance, fits):
+        fleet = context.fleet.fleet
+        special = engine_shapes.individual_hosts(context)
+        positions = [fleet.position(name) for name in special if name in fleet]
+        for state, _, names in engine_shapes.shape_groups(context, special):
+            position = fleet.position(state.name)
+            if (passing is not None and position not in passing
+                    or not context.necessary(state.capacity)
+                    or not isinstance(self.verdict(state, checks, context, instance, fits),
+                                      Assignment)):
+                continue
+            positions.extend(fleet.position(name) for name in names if name not in special)
+        keys = order.keys
+        waiting = [keys[p] for p in positions if keys[p] >= first]
+        heapq.heapify(waiting)      # popped lazily: the walk often stops after a few
+        while waiting:
+            yield heapq.heappop(waiting)[1]
 
     def _try(self, state, checks, context, instance, fits, fitted, tried):
         """Necessary check, filters, exact fit; a fitting host joins ``fitted``."""
@@ -290,6 +340,18 @@ class Engine:
             else:
                 checks.append(plugin.prepare(spec, context))
         return checks
+
+    def follows_shape(self, spec):
+        """True when only a host's shape and its members of the request's group decide.
+
+        So alike hosts get one verdict (scheduler/host_shapes.py): the exact fit is the
+        fitting core's, and every dynamic filter that applies is a resource precheck or
+        a member filter (static filters read only STATIC_FIELDS, part of the shape).
+        """
+        if self.fit is not engine_fit.exact_fit:
+            return False
+        return all(plugin.static or isinstance(plugin, SummaryFilter) or not plugin.applies(spec)
+                   or type(plugin) in MEMBER_FILTERS for plugin in self.filters)
 
     def _weighers_for(self, spec):
         return [(w, m) for w, m in self.weighers if w.applies(spec)]

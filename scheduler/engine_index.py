@@ -197,10 +197,11 @@ class OrderIndex:
         self._orders = {}
 
     def order(self, fleet, coefficients):
+        """The EstimateOrder of ``fleet`` for ``coefficients``, caught up with its changes."""
         key = (fleet.uid, fleet.static_generation, coefficients)
         order = self._orders.get(key)
         if order is None or not order.sync(fleet):
             if len(self._orders) >= _CACHE_LIMIT:
                 self._orders.clear()
             order = self._orders[key] = EstimateOrder(fleet, coefficients)
-        return order.entries
+        return order

@@ -11,6 +11,7 @@ from oslo_config import cfg
 
 from scheduler.engine import DEFAULT_FILTERS, DEFAULT_MULTIPLIERS, FILTER_GROUP, EngineSettings
 from scheduler.filters.nova_names import resolve_filter_names
+from scheduler.fitting.policy import LARGE_PAGE_ORDERS
 
 GROUP = 'filter_scheduler'
 
@@ -27,6 +28,12 @@ filter_scheduler_opts = [
                     '(1: always the best).'),
     cfg.IntOpt('max_alternates', default=2, min=0,
                help='Next-best hosts kept per instance for reschedules.'),
+    cfg.StrOpt('large_page_order', default='largest', choices=LARGE_PAGE_ORDERS,
+               help='Which hugepage size guests with hw:mem_page_size=large or any try '
+                    'first: largest (Nova), smallest, or most_free (the size with the most '
+                    'free memory in the host cell, keeping the scarcer pool for guests that '
+                    'ask for one size). benchmarks/bench_packing.py compares them: on its '
+                    'hugepage-heavy mix largest placed the most VMs.'),
     cfg.IntOpt('fit_candidates', default=8, min=1,
                help='Hosts that get an exact fit per instance, best cheap estimate first; '
                     'the weighers then order those. Larger: closer to weighing every '
@@ -79,7 +86,7 @@ def settings_from_conf(conf=None):
         cpu_allocation_ratio=conf.cpu_allocation_ratio,
         ram_allocation_ratio=conf.ram_allocation_ratio,
         host_subset_size=group.host_subset_size, max_alternates=group.max_alternates,
-        fit_candidates=group.fit_candidates)
+        fit_candidates=group.fit_candidates, large_page_order=group.large_page_order)
 
 
 register_opts(cfg.CONF)

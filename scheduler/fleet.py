@@ -18,6 +18,7 @@ from scheduler import engine_fit
 from scheduler.fitting.facts import facts_of
 from scheduler.fitting.pci import device_free
 from scheduler.fitting.usage import HostUsage
+from scheduler.host_shapes import ShapeIndex
 from wire.gcpause import gc_paused
 
 _CHANGE_LOG_LIMIT = 100000
@@ -166,6 +167,7 @@ class FleetView:
         # (the engine's estimate order) catch up without rescanning every host.
         self.change_log = []
         self.change_epoch = 0       # bumps when the log is trimmed
+        self._shapes = ShapeIndex()  # alike hosts grouped (scheduler/host_shapes.py)
         with gc_paused():   # thousands of acyclic states: nothing for the collector
             for topology in hosts:
                 self._replace(make_state(topology, HostUsage.of_host(topology),
@@ -221,9 +223,14 @@ class FleetView:
         state = self._states.pop(name, None)
         if state is not None:
             self._index_members(name, state.members, {})
+        self._shapes.remove(name)
         self._groups = {k: v for k, v in self._groups.items() if k[0] != name}
         self._list = None
         self.static_generation += 1
+
+    def shapes(self):
+        """The ShapeIndex of this view, kept as hosts change."""
+        return self._shapes
 
     def scratch(self):
         """A ScratchFleet over this view for one request's tentative placements."""
@@ -242,6 +249,7 @@ class FleetView:
             self._log_change(state.name)
         self._index_members(state.name, old.members if old else {}, state.members)
         self._states[state.name] = state
+        self._shapes.put(state)
 
     def _log_change(self, name):
         if len(self.change_log) >= _CHANGE_LOG_LIMIT:

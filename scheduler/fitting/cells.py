@@ -74,7 +74,7 @@ def fit_cell(cell, cores, usage, need, spec, policy):
     if rejection:
         return rejection
     page_kb = pages.choose(cell, usage, need.cell.memory_mb, spec.page_size,
-                           policy.ram_allocation_ratio)
+                           policy.ram_allocation_ratio, policy.large_page_order)
     if isinstance(page_kb, Rejection):
         return page_kb
     pinned = _pin(cell, cores, usage, need, spec.thread_policy)
@@ -98,14 +98,13 @@ def _check_floating(cell, usage, floating, policy):
                          cell=cell.id, shortfall=floating)
     if floating > shared:
         return Rejection(reasons.NUMA_CELL_SHARED_VCPUS,
-                         f"cell {cell.id}: {shared} shared pCPUs, guest cell has {floating} "
-                         f"floating vCPUs", cell=cell.id, shortfall=floating - shared)
+                         reasons.vcpu_limit_detail(floating, shared, cell.id),
+                         cell=cell.id, shortfall=floating - shared)
     room = int(shared * policy.cpu_allocation_ratio) - usage.shared_vcpus_by_cell.get(cell.id, 0)
     if floating > room:
-        return Rejection(reasons.NUMA_CELL_SHARED_VCPUS,
-                         f"cell {cell.id}: room for {max(0, room)} more floating vCPUs "
-                         f"({shared} shared pCPUs x {policy.cpu_allocation_ratio}), needs "
-                         f"{floating}", cell=cell.id, shortfall=floating - room)
+        return Rejection(reasons.NUMA_CELL_SHARED_VCPUS, reasons.vcpu_room_detail(
+            floating, room, shared, policy.cpu_allocation_ratio, cell.id),
+                         cell=cell.id, shortfall=floating - room)
     return None
 
 

@@ -22,14 +22,12 @@ def vcpus_check(facts, usage, floating, largest, policy):
         return Rejection(reasons.HOST_NO_SHARED_CPUS,
                          f"no shared pCPUs for {floating} floating vCPUs", shortfall=floating)
     if largest > total:
-        return Rejection(reasons.HOST_VCPUS, f"{total} shared pCPUs, guest has {largest} "
-                         f"floating vCPUs", shortfall=largest - total)
+        return Rejection(reasons.HOST_VCPUS, reasons.vcpu_limit_detail(largest, total),
+                         shortfall=largest - total)
     room = int(total * policy.cpu_allocation_ratio) - usage.shared_vcpus
     if floating > room:
-        return Rejection(reasons.HOST_VCPUS,
-                         f"room for {max(0, room)} more floating vCPUs ({total} shared pCPUs x "
-                         f"{policy.cpu_allocation_ratio}), needs {floating}",
-                         shortfall=floating - room)
+        return Rejection(reasons.HOST_VCPUS, reasons.vcpu_room_detail(
+            floating, room, total, policy.cpu_allocation_ratio), shortfall=floating - room)
     return None
 
 

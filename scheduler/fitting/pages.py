@@ -3,8 +3,11 @@
 * None, ``'small'`` or 4: small pages from what the hugepage pools and the
   host reserve leave (``cell.small_page_mb``), times ``ram_allocation_ratio``.
   Our difference from Nova: a small-page guest never eats hugepage memory.
-* ``'large'``: the largest pool size that divides the memory and still has
-  enough free pages, largest first.
+* ``'large'``: a pool size that divides the memory and still has enough free
+  pages, tried in the fit policy's ``large_page_order``: ``largest`` first
+  (Nova), ``smallest`` first, or ``most_free`` (the size with the most free
+  memory in the cell first, so the scarcer pool is kept for the guests that
+  can use nothing else).
 * ``'any'``: as ``'large'``, then small pages.
 * an int KiB: exactly that pool; the memory must be a whole number of pages
   (1025 MiB does not fit 2 MiB pages).
@@ -23,14 +26,20 @@ def small_available_mb(cell, usage, ram_ratio, small_mb=None):
     return int(small_mb * ram_ratio) - usage.small_mb_by_cell.get(cell.id, 0)
 
 
-def choose(cell, usage, memory_mb, page_size, ram_ratio):
-    """Return the page size in KiB for ``memory_mb`` on ``cell``, or a Rejection."""
+LARGE_PAGE_ORDERS = ('largest', 'smallest', 'most_free')
+
+
+def choose(cell, usage, memory_mb, page_size, ram_ratio, order='largest'):
+    """Return the page size in KiB for ``memory_mb`` on ``cell``, or a Rejection.
+
+    ``order`` (policy.LARGE_PAGE_ORDERS): which hugepage size ``large`` and ``any`` try first.
+    """
     if page_size is None or page_size == PAGE_SMALL or page_size == SMALL_PAGE_KB:
         return _small(cell, usage, memory_mb, ram_ratio)
     if page_size == PAGE_LARGE:
-        return _largest(cell, usage, memory_mb)
+        return _large(cell, usage, memory_mb, order)
     if page_size == PAGE_ANY:
-        chosen = _largest(cell, usage, memory_mb)
+        chosen = _large(cell, usage, memory_mb, order)
         if not isinstance(chosen, Rejection):
             return chosen
         small = _small(cell, usage, memory_mb, ram_ratio)
@@ -55,12 +64,22 @@ def _small(cell, usage, memory_mb, ram_ratio):
     return SMALL_PAGE_KB
 
 
+def _page_rank(cell, usage, size_kb, order):
+    """Sort key of a hugepage size (smaller is tried first); ties: the larger size."""
+    if order == 'smallest':
+        return size_kb
+    if order == 'most_free':
+        return (-free_pages(cell, usage, size_kb) * size_kb, -size_kb)
+    return -size_kb
+
+
 def free_pages(cell, usage, size_kb):
     return cell.pages.get(size_kb, 0) - usage.pages_used(cell.id, size_kb)
 
 
-def _largest(cell, usage, memory_mb):
-    sizes = sorted((size for size in cell.pages if size > SMALL_PAGE_KB), reverse=True)
+def _large(cell, usage, memory_mb, order):
+    sizes = sorted((size for size in cell.pages if size > SMALL_PAGE_KB),
+                   key=lambda size: _page_rank(cell, usage, size, order))
     if not sizes:
         return Rejection(reasons.NUMA_CELL_NO_PAGE_SIZE,
                          f"cell {cell.id}: no hugepage pool, needs large pages", cell=cell.id)

@@ -59,6 +59,20 @@ class Rejection:
         return f"{self.host}: {self.detail}" if self.host else self.detail
 
 
+def vcpu_room_detail(need, room, shared, ratio, cell=None):
+    """Floating vCPUs beyond the room of shared pCPUs x ratio (the room stated as it is)."""
+    where = '' if cell is None else f"cell {cell}: "
+    return (f"{where}room for {max(0, room)} more floating vCPUs ({shared} shared pCPUs x "
+            f"{ratio}), needs {need}")
+
+
+def vcpu_limit_detail(need, shared, cell=None):
+    """One guest (cell) floating over more vCPUs than there are shared pCPUs."""
+    if cell is None:
+        return f"{shared} shared pCPUs, guest has {need} floating vCPUs"
+    return f"cell {cell}: {shared} shared pCPUs, guest cell has {need} floating vCPUs"
+
+
 def page_label(size_kb):
     """Human page size: 2048 -> '2M', 1048576 -> '1G', 4 -> '4K'."""
     if size_kb % (1024 * 1024) == 0:

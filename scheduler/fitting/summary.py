@@ -109,12 +109,9 @@ def _count(table, key):
 _DETAILS = {
     reasons.SEV_NO_SLOTS: "{have} free SEV slots, needs {need}",
     reasons.HOST_NO_SHARED_CPUS: "no shared pCPUs for {need} floating vCPUs",
-    reasons.HOST_VCPUS: "room for {have} more floating vCPUs, needs {need}",
     reasons.HOST_RAM: "{have} MiB of small-page memory free, needs {need}",
     reasons.NOT_ENOUGH_CELLS: "{have} host cells can each take a guest cell, guest has {need}",
     reasons.NUMA_CELL_NO_SHARED_CPUS: "cell {cell}: no shared pCPUs for {need} floating vCPUs",
-    reasons.NUMA_CELL_SHARED_VCPUS: "cell {cell}: room for {have} more floating vCPUs, "
-                                    "needs {need}",
     reasons.NUMA_CELL_NO_MEMORY: "cell {cell}: {have} MiB of small-page memory free, "
                                  "needs {need}",
     reasons.NUMA_CELL_NO_PAGE_SIZE: "cell {cell}: no {unit} page pool",
@@ -191,9 +188,14 @@ class RequestNeeds:
         if miss is None:
             return None
         reason, cell, need, have, unit = miss
-        template = _HOST_PCPUS_DETAIL if unit == 'host' else _DETAILS[reason]
-        return Rejection(reason, template.format(cell=cell, need=need, have=have, unit=unit),
-                         host=summary.name, cell=cell, shortfall=_gap(miss))
+        if isinstance(unit, tuple):      # floating vCPUs: (shared pCPUs, ratio or None)
+            shared, ratio = unit
+            detail = (reasons.vcpu_limit_detail(need, shared, cell) if ratio is None
+                      else reasons.vcpu_room_detail(need, have, shared, ratio, cell))
+        else:
+            template = _HOST_PCPUS_DETAIL if unit == 'host' else _DETAILS[reason]
+            detail = template.format(cell=cell, need=need, have=have, unit=unit)
+        return Rejection(reason, detail, host=summary.name, cell=cell, shortfall=_gap(miss))
 
     def _miss(self, summary):
         if self.sev and summary.sev_free < 1:
@@ -211,10 +213,10 @@ class RequestNeeds:
             if not total:
                 return reasons.HOST_NO_SHARED_CPUS, None, self.floating, 0, ''
             if self.largest_floating > total:
-                return reasons.HOST_VCPUS, None, self.largest_floating, total, ''
+                return reasons.HOST_VCPUS, None, self.largest_floating, total, (total, None)
             room = int(total * self.cpu_ratio) - summary.shared_used
             if self.floating > room:
-                return reasons.HOST_VCPUS, None, self.floating, room, ''
+                return reasons.HOST_VCPUS, None, self.floating, room, (total, self.cpu_ratio)
         if self.small_mb:
             total = summary.small_total_mb
             if self.largest_small_mb > total:
@@ -260,10 +262,11 @@ class RequestNeeds:
                 return reasons.NUMA_CELL_NO_SHARED_CPUS, cs.id, need.floating, 0, ''
             if need.floating > cs.shared_cpus:
                 return (reasons.NUMA_CELL_SHARED_VCPUS, cs.id, need.floating, cs.shared_cpus,
-                        '')
+                        (cs.shared_cpus, None))
             room = int(cs.shared_cpus * self.cpu_ratio) - cs.shared_vcpus_used
             if need.floating > room:
-                return reasons.NUMA_CELL_SHARED_VCPUS, cs.id, need.floating, room, ''
+                return (reasons.NUMA_CELL_SHARED_VCPUS, cs.id, need.floating, room,
+                        (cs.shared_cpus, self.cpu_ratio))
         miss = _memory_miss(cs, need.memory_mb, self.page_size, self.ram_ratio)
         if miss is None and (need.pinned or need.emulator):
             miss = _pinning_miss(cs, need, self.thread_policy)

@@ -60,7 +60,18 @@ def test_dry_run_counts_hosts_that_would_fit():
     explanation = engine().explain(request(2, 1024).build(), _fleet())
     assert explanation.fits == 3
     assert explanation.reasons == {'HOST_DISABLED': 1, 'HOST_VCPUS': 1}
-    assert explanation.nearest[0].text == 'tiny: room for 1 more floating vCPUs, needs 2'
+    assert explanation.nearest[0].text == 'tiny: 1 shared pCPUs, guest has 2 floating vCPUs'
+
+
+def test_a_floating_vcpu_shortfall_states_the_room_of_shared_pcpus_times_the_ratio():
+    fleet = FleetView([host('small').cells(1, cores=2, shared_cores=1).build()])
+    explanation = engine(cpu_allocation_ratio=2.0).explain(request(1, 256).build(), fleet)
+    assert explanation.fits == 1
+    for name in ('a', 'b'):
+        fleet.apply(engine().place(request(1, 256).build(), fleet, [name]).assignments[0])
+    explanation = engine(cpu_allocation_ratio=2.0).explain(request(1, 256).build(), fleet)
+    assert explanation.nearest[0].text == (
+        'small: room for 0 more floating vCPUs (1 shared pCPUs x 2.0), needs 1')
 
 
 def test_static_reasons_keep_their_names():

@@ -19,7 +19,7 @@ ALL = (RamFilter, VcpuFilter, NumaFilter, PciFilter, SevFilter)
 
 @pytest.mark.parametrize('spec, owner, reason, words', [
     (request(1, 8192).build(), RamFilter, reasons.HOST_RAM, 'needs 8192'),
-    (request(64, 512).build(), VcpuFilter, reasons.HOST_VCPUS, 'needs 64'),
+    (request(64, 512).build(), VcpuFilter, reasons.HOST_VCPUS, 'guest has 64 floating vCPUs'),
     (request(8, 1024).numa(1).dedicated().build(), NumaFilter,
      reasons.NUMA_CELL_NO_FREE_PCPUS, 'needs 8'),
     (request(2, 1024).numa(1).pages(1048576).build(), NumaFilter,

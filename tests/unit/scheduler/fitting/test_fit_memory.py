@@ -124,3 +124,23 @@ def test_consumed_pages_are_counted_per_cell_and_size():
     usage, results = fill(MEM, [request(2, 2048).numa(2).pages(M2).build()])
     assert usage.pages_by_cell == {0: {M2: 512}, 1: {M2: 512}}
     assert usage.small_mb_by_cell == {}
+
+
+@pytest.mark.parametrize('order, used_1g, page_size, expected_kb', [
+    ('largest', 0, 'large', G1),
+    ('smallest', 0, 'large', M2),
+    ('smallest', 0, 'any', M2),
+    ('most_free', 0, 'large', G1),       # 4 GiB free of each: the larger size
+    ('most_free', 1, 'large', M2),       # 3 GiB of 1G pages against 4 GiB of 2M
+    ('most_free', 1, 'any', M2),
+])
+def test_large_page_order_of_the_policy(order, used_1g, page_size, expected_kb):
+    usage = HostUsage(pages_by_cell={0: {G1: used_1g}, 1: {G1: used_1g}})
+    spec = request(2, 1024).numa(1).pages(page_size).build()
+    result = assigned(MEM, spec, usage, FitPolicy(large_page_order=order))
+    assert result.cells[0].page_size_kb == expected_kb
+
+
+def test_an_unknown_large_page_order_is_refused():
+    with pytest.raises(ValueError, match='large_page_order'):
+        FitPolicy(large_page_order='biggest')
