@@ -113,13 +113,19 @@ def explain_request(engine, context, instance_index=0, min_count=1, fits=None, c
         reasons[verdict.reason] = reasons.get(verdict.reason, 0) + hosts
         if verdict.reason in RESOURCE_REASONS:
             misses.append((verdict, names))
-        else:
-            examples.setdefault(verdict.reason,
-                                f"{verdict.host or names(1)[0]}: {verdict.detail}")
+        elif hosts:
+            example = (names(1)[0], verdict.detail)
+            examples[verdict.reason] = min(examples.get(verdict.reason, example), example)
     return Explanation(hosts=len(context.fleet.fleet), reasons=reasons,
                        nearest=_nearest(misses, reasons), fits=fitting,
                        instance_index=instance_index, min_count=min_count, count=count,
-                       examples=examples)
+                       examples=example_texts(examples))
+
+
+def example_texts(examples):
+    """{reason: (host, detail)} -> {reason: 'host: detail'}: of each filter reason, the
+    rejection of the host whose name sorts first (alike hosts reject alike)."""
+    return {reason: f"{host}: {detail}" for reason, (host, detail) in examples.items()}
 
 
 def _judged(engine, context, judge):

@@ -15,6 +15,7 @@ from scheduler.explain import (  # helpers the shapes left as they were
     Miss,
     _first_rejection,
     _shortfall_key,
+    example_texts,
 )
 from scheduler.fitting.reasons import RESOURCE_REASONS
 from wire.assignment import Assignment
@@ -42,6 +43,7 @@ def reference_explain(engine, context, instance_index=0, min_count=1, fits=None,
     static = [check for _, check in engine.static_checks(context)]
     dynamic = engine.dynamic_checks(context)
     reasons, resource_misses, fitting, hosts = {}, [], 0, context.fleet.hosts()
+    examples = {}
     for state in hosts:
         verdict = _first_rejection(static, state)
         if verdict is None:
@@ -51,10 +53,14 @@ def reference_explain(engine, context, instance_index=0, min_count=1, fits=None,
                 continue
             if verdict.reason in RESOURCE_REASONS:
                 resource_misses.append(verdict)
+        if verdict.reason not in RESOURCE_REASONS:
+            example = (state.name, verdict.detail)
+            examples[verdict.reason] = min(examples.get(verdict.reason, example), example)
         reasons[verdict.reason] = reasons.get(verdict.reason, 0) + 1
     return Explanation(hosts=len(hosts), reasons=reasons,
                        nearest=_nearest(resource_misses, reasons), fits=fitting,
-                       instance_index=instance_index, min_count=min_count, count=count)
+                       instance_index=instance_index, min_count=min_count, count=count,
+                       examples=example_texts(examples))
 
 
 def _nearest(misses, reasons):
