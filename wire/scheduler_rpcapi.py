@@ -12,6 +12,8 @@ Version history:
 * 1.2 - stop(force) and reboot(hard): power off without waiting for the
   guest's shutdown, power cycle.  Sent as 1.2 only when asked (a plain stop
   or reboot stays 1.0); a client capped below 1.2 refuses them.
+* 1.3 - host_detail(host): one host with its topology (cells' pCPUs and
+  siblings, PCI devices) and the instances it holds, for the dashboard.
 
 Every payload is a plain dict (wire ``to_dict`` forms); errors come back as
 ``wire.rpc.BusError`` with a code (InvalidInput, NoValidHost, NotFound,
@@ -22,7 +24,7 @@ method's payload and answer.
 from wire import signing, upgrade_levels
 
 TOPIC = 'kvmfleet-scheduler'
-VERSION = '1.2'
+VERSION = '1.3'
 
 
 class SchedulerAPI:
@@ -88,6 +90,12 @@ class SchedulerAPI:
     def hosts(self):
         """Per host and per cell: used/free pCPUs, pages by size, VFs by physnet."""
         return self._call('hosts')
+
+    def host_detail(self, host):
+        """One host as ``hosts`` answers it, plus ``topology`` (1.3; capped below: refused)."""
+        if not self.client.can_send_version('1.3'):
+            raise upgrade_levels.capped('host_detail', '1.3')
+        return self.client.prepare(version='1.3').call({}, 'host_detail', host=host)
 
     def host_set_enabled(self, host, enabled, reason=None):
         return self._call('host_set_enabled', host=host, enabled=enabled, reason=reason)

@@ -79,6 +79,7 @@ def test_unset_or_empty_means_no_cap(bus, levels, value):
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.0'),
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.1'),
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.2'),
+    (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.3'),
     (agent_rpcapi.AgentAPI, 'agent', '1.0'),
     (agent_rpcapi.AgentAPI, 'agent', '1.1'),
 ])
@@ -100,8 +101,8 @@ def test_a_cap_is_logged_when_the_client_is_made(bus, levels, caplog):
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1', 'must be a version of the form N.M'),
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.0.1', 'must be a version of the form N.M'),
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', 'v1.0', 'must be a version of the form N.M'),
-    (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.3', 'must not be newer than 1.2'),
-    (scheduler_rpcapi.SchedulerAPI, 'scheduler', '2.0', 'must not be newer than 1.2'),
+    (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.4', 'must not be newer than 1.3'),
+    (scheduler_rpcapi.SchedulerAPI, 'scheduler', '2.0', 'must not be newer than 1.3'),
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '0.9', 'must be a 1.x version'),
     (agent_rpcapi.AgentAPI, 'agent', '1.2', 'must not be newer than 1.1'),
     (agent_rpcapi.AgentAPI, 'agent', 'kilo', 'must be a version of the form N.M'),
