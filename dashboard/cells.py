@@ -81,26 +81,23 @@ def _thread(pcpu, x, y, cell, held, colours, focus):
 
 def cell_svg(cell, held, colours, focus=None):
     """One cell: a frame per core holding its threads, CORES_PER_ROW cores to a row."""
-    groups = cores(cell)
-    width_threads = max((len(g) for g in groups), default=1)
-    core_width = width_threads * (THREAD + GAP) + GAP
     core_height = THREAD + 2 * GAP
-    parts = []
-    for n, group in enumerate(groups):
-        x = (n % CORES_PER_ROW) * (core_width + GAP)
-        y = (n // CORES_PER_ROW) * (core_height + GAP)
+    parts, x, y, width = [], 0, 0, 0
+    for n, group in enumerate(cores(cell)):
+        if n and n % CORES_PER_ROW == 0:
+            x, y = 0, y + core_height + GAP
+        core_width = len(group) * (THREAD + GAP) + GAP
         parts.append(f'<g class="core" data-threads="{",".join(map(str, group))}" '
                      f'transform="translate({x},{y})"><rect width="{core_width}" '
                      f'height="{core_height}" rx="5" fill="none" stroke="#888"/>')
         parts += [_thread(pcpu, GAP + i * (THREAD + GAP), GAP, cell, held, colours, focus)
                   for i, pcpu in enumerate(group)]
         parts.append('</g>')
-    rows = max(1, -(-len(groups) // CORES_PER_ROW))
-    width = min(len(groups), CORES_PER_ROW) * (core_width + GAP) or core_width
-    height = rows * (core_height + GAP)
-    return (f'<svg class="threads" data-cell="{esc(cell["id"])}" width="{width}" '
-            f'height="{height}" role="img" aria-label="cell {esc(cell["id"])} threads">'
-            f'{"".join(parts)}</svg>')
+        x += core_width + GAP
+        width = max(width, x)
+    return (f'<svg class="threads" data-cell="{esc(cell["id"])}" width="{max(width, 1)}" '
+            f'height="{y + core_height + GAP}" role="img" '
+            f'aria-label="cell {esc(cell["id"])} threads">{"".join(parts)}</svg>')
 
 
 def state_legend(instances, colours, focus=None):

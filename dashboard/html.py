@@ -84,10 +84,10 @@ def page(title, body, offline=False):
 def table(headers, rows, css_class=''):
     """A table; ``rows`` hold HTML already escaped (use ``esc`` on text)."""
     head = ''.join(f'<th>{esc(h)}</th>' for h in headers)
+    head = f'<thead><tr>{head}</tr></thead>' if any(headers) else ''
     body = ''.join('<tr>' + ''.join(f'<td>{cell}</td>' for cell in row) + '</tr>'
                    for row in rows)
-    return f'<table class="{esc(css_class)}"><thead><tr>{head}</tr></thead>' \
-           f'<tbody>{body}</tbody></table>'
+    return f'<table class="{esc(css_class)}">{head}<tbody>{body}</tbody></table>'
 
 
 def page_label(size_kb):

@@ -16,11 +16,14 @@ def host_view(state, name, flagged=()):
                       generation=state.generations.get(name), unknown_domains=list(flagged))
 
 
-def host_detail(state, name, flagged=()):
+def host_detail(state, name, held, flagged=()):
     """``host_view`` plus the topology: cells' pCPUs and siblings, PCI devices, and the
-    instances the host holds with their assignments (what the dashboard draws)."""
-    return dict(host_view(state, name, flagged),
-                topology=state.fleet.state(name).topology.to_dict())
+    instances the host holds (``held``: the store's HeldInstance claims) with their
+    assignments: what the dashboard draws."""
+    topology = state.fleet.state(name).topology.to_dict()
+    topology['instances'] = [{'uuid': h.assignment.instance, 'name': h.name,
+                              'assignment': h.assignment.to_dict()} for h in held]
+    return dict(host_view(state, name, flagged), topology=topology)
 
 
 def usage_view(host, up, enabled, **extra):

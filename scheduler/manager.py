@@ -247,7 +247,8 @@ class SchedulerManager:
         with self.lock:
             if host not in self.state.fleet:
                 raise rpc.BusError(rpc.NOT_FOUND, f"host {host} is not known")
-            return host_views.host_detail(self.state, host, self.flags.get(host, ()))
+            held = self.store.held_instances(host)
+            return host_views.host_detail(self.state, host, held, self.flags.get(host, ()))
 
     @rpc.endpoint
     def host_set_enabled(self, ctxt, host, enabled, reason=None):
