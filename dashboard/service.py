@@ -95,6 +95,8 @@ def main(argv=None):
     try:
         conf(sys.argv[1:] if argv is None else argv, project='kvmfleet',
              prog='kvmfleet-dashboard', version=version_line('kvmfleet-dashboard'))
+        for option in dashboard_opts:     # oslo.config checks a value when it is read
+            getattr(conf.dashboard, option.dest)
     except (cfg.Error, ValueError) as exc:
         print(f"kvmfleet-dashboard: configuration: {exc}", file=sys.stderr)
         return 2
