@@ -8,6 +8,7 @@ forbids scripts anyway (a name that slipped past escaping could still not run).
 
 import importlib.resources
 import logging
+import threading
 import urllib.parse
 
 import oslo_messaging as messaging
@@ -39,6 +40,8 @@ class Dashboard:
     def __init__(self, source, page_size=100):
         self.source = source
         self.page_size = page_size
+        self._lock = threading.Lock()
+        self._facts = None
         self.routes = {'': self.fleet_page, 'host': self.host_page,
                        'instance': self.instance_page, 'instances': self.instances_page,
                        'explain': self.explain_page, 'static': self.static_file}
@@ -78,7 +81,15 @@ class Dashboard:
     def fleet_page(self, rest, params):
         _no_rest(rest)
         query = fleet.FleetQuery.from_params(params)
-        return _html('Fleet', fleet.fleet_body(self.source.hosts(), query, self.page_size))
+        return _html('Fleet', fleet.fleet_body(self.fleet_facts(), query, self.page_size))
+
+    def fleet_facts(self):
+        """FleetFacts of the source's hosts answer, made once per answer."""
+        hosts = self.source.hosts()
+        with self._lock:
+            if self._facts is None or self._facts.hosts is not hosts:
+                self._facts = fleet.FleetFacts.of(hosts)
+            return self._facts
 
     def host_page(self, rest, params):
         detail = self.source.host_detail(_one_name(rest, 'host'))

@@ -2,8 +2,9 @@
 
 Input is the scheduler's ``hosts`` answer (a list of host dicts, docs/rpc-api.md).
 At 10,000 hosts the page stays small and quick: the summary and the aggregate table
-are one pass over the hosts, and only one page of rows (``page_size``) is drawn;
-filters (name substring, aggregate, status) and the sort narrow what is paged.
+are computed once per ``hosts`` answer (FleetFacts, kept while the answer is), only
+one page of rows (``page_size``) is drawn, and filters (name substring, aggregate,
+status) and the sort narrow what is paged.
 """
 
 import dataclasses
@@ -217,15 +218,29 @@ def pager(query, page, pages, count):
     return '<p class="pager">' + ' '.join(parts) + '</p>'
 
 
-def fleet_body(hosts, query, page_size):
+@dataclasses.dataclass(frozen=True)
+class FleetFacts:
+    """What every view of one ``hosts`` answer shares, computed once: the summary and
+    the aggregates (the dashboard keeps it while it keeps the answer)."""
+
+    hosts: list
+    totals: dict
+    groups: dict
+
+    @classmethod
+    def of(cls, hosts):
+        return cls(hosts, summarise(hosts), by_aggregate(hosts))
+
+
+def fleet_body(facts, query, page_size):
     """The dashboard's fleet page: summary, aggregates, filters, one page of host rows."""
-    groups = by_aggregate(hosts)
+    hosts, groups = facts.hosts, facts.groups
     chosen = selected(hosts, query)
     pages = max(1, -(-len(chosen) // page_size))
     number = min(query.page, pages)
     shown = chosen[(number - 1) * page_size:number * page_size]
     navigation = pager(query, number, pages, len(chosen))
-    return (summary_table(summarise(hosts)) + legend()
+    return (summary_table(facts.totals) + legend()
             + _aggregates_section(groups, query)
             + filter_form(query, [name for name in groups if name != NO_AGGREGATE])
             + navigation + host_rows(shown) + navigation)

@@ -134,3 +134,12 @@ def test_an_instance_whose_host_is_gone_is_shown_without_its_drawing(api):
     status, _, body = get(Dashboard(SchedulerSource(api)), '/instance/uuid-1')
     assert status == '200 OK' and 'Assignment' in body and 'data-pcpu' not in body
     assert HOSTILE not in body
+
+
+def test_the_summary_is_computed_once_per_hosts_answer(api):
+    now = [0.0]
+    app = Dashboard(SchedulerSource(api, refresh_seconds=5, clock=lambda: now[0]))
+    first = app.fleet_facts()
+    assert app.fleet_facts() is first
+    now[0] += 5
+    assert app.fleet_facts() is not first and app.fleet_facts().totals == first.totals

@@ -57,7 +57,7 @@ def test_down_and_disabled_hosts_are_marked():
 
 def test_a_page_draws_only_its_rows_and_links_to_its_neighbours():
     hosts = hosts_answer(25)
-    body = fleet.fleet_body(hosts, fleet.FleetQuery(page=2), page_size=10)
+    body = fleet.fleet_body(fleet.FleetFacts.of(hosts), fleet.FleetQuery(page=2), page_size=10)
     assert re.findall(r'data-host="(host-\d+)"', body) == [f"host-{i:04d}" for i in range(10, 20)]
     assert 'rel="prev" href="/"' in body and 'rel="next" href="/?page=3"' in body
     assert '25 hosts, page 2 of 3' in body
@@ -67,7 +67,7 @@ def test_a_page_draws_only_its_rows_and_links_to_its_neighbours():
 def test_names_and_aggregates_are_escaped_everywhere():
     hosts = hosts_answer(1)
     hosts[0] = dict(hosts[0], name='h"><x', aggregates=[HOSTILE])
-    for text in (fleet.fleet_body(hosts, fleet.FleetQuery(), 10),
+    for text in (fleet.fleet_body(fleet.FleetFacts.of(hosts), fleet.FleetQuery(), 10),
                  fleet.fleet_document(hosts)):
         assert '<script>' not in text and '"><x' not in text
         assert '&lt;script&gt;alert(1)&lt;/script&gt;&amp;&quot;' in text
