@@ -23,7 +23,7 @@ from selenium.webdriver.common.by import By
 from dashboard.html import free_colour, free_fraction
 from tests import busfleet
 from tests.conftest import missing_service
-from tests.functional.bus_stack import running_stack
+from tests.functional.bus_stack import REPO, running_stack
 
 pytestmark = pytest.mark.rabbit
 
@@ -78,7 +78,7 @@ def world(rabbit_url, tmp_path_factory):
             str(workdir / 'scheduler.log'), str(workdir / 'dashboard.log'))
             + f"[dashboard]\nport = {port}\nrefresh_seconds = 0\n")
         process = subprocess.Popen([sys.executable, '-m', 'dashboard.service',
-                                    '--config-file', str(config)],
+                                    '--config-file', str(config)], cwd=REPO,
                                    stdout=subprocess.DEVNULL,
                                    stderr=open(workdir / 'dashboard.err', 'a'))
         base = f"http://127.0.0.1:{port}"
