@@ -17,8 +17,6 @@ import warnings
 from cliff import lister, show
 from oslo_config import cfg
 
-from dashboard import fleet as dashboard_fleet
-from scheduler import host_views
 from scheduler.cmd import bus_render
 from scheduler.cmd.cli_base import (
     EXIT_BAD_INPUT,
@@ -28,10 +26,7 @@ from scheduler.cmd.cli_base import (
     Report,
     UsageError,
     fail,
-    with_format,
 )
-from scheduler.fleet import FleetView
-from wire.files import FileFormatError, load_fleet
 
 with warnings.catch_warnings():   # oslo.messaging's eventlet deprecation noise, every command
     warnings.simplefilter('ignore')
@@ -322,60 +317,6 @@ def _log_text(answer):
 
 
 # -- hosts and dry runs ---------------------------------------------------------
-class HtmlLister(lister.Lister):
-    """A Lister with ``-f html`` too, which the command writes itself (``html``)."""
-
-    html_help = 'one HTML page'
-
-    def get_parser(self, prog_name):
-        return with_format(super().get_parser(prog_name), 'html', self.html_help)
-
-    def run(self, parsed_args):
-        if parsed_args.formatter != 'html':
-            return super().run(parsed_args)
-        self.take_action(parsed_args)
-        self.app.stdout.write(self.html(parsed_args))
-        return 0
-
-
-class Hosts(BusCommand, HtmlLister):
-    """Per host and cell: used/free pCPUs, pages by size, VFs by physnet.
-
-    With --fleet FILE: the hosts of a fleet file, without services.  -f html: the
-    dashboard's fleet picture as one page (docs/dashboard.md).
-    """
-
-    html_help = "the dashboard's fleet picture, one file"
-
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
-        parser.add_argument('--long', action='store_true', help='every field of each host')
-        parser.add_argument('--fleet', metavar='FILE',
-                            help='describe a fleet file (JSON/YAML) instead of asking the '
-                                 'scheduler')
-        return parser
-
-    def run(self, parsed_args):
-        if not parsed_args.fleet:
-            return super().run(parsed_args)
-        try:
-            self.answer = host_views.fleet_views(FleetView(load_fleet(parsed_args.fleet)))
-        except FileFormatError as exc:
-            return fail(exc, EXIT_BAD_INPUT)
-        return HtmlLister.run(self, parsed_args)
-
-    def take_action(self, parsed_args):
-        if not parsed_args.fleet:
-            self.answer = self.scheduler.hosts()['hosts']
-        hosts = [bus_render.with_status(h) for h in self.answer]
-        names = bus_render.column_names(hosts, bus_render.HOST_COLUMNS, every_field(parsed_args))
-        return names, bus_render.rows(hosts, names)
-
-    def html(self, parsed_args):
-        title = f"Fleet {parsed_args.fleet}" if parsed_args.fleet else 'Fleet'
-        return dashboard_fleet.fleet_document(self.answer, title)
-
-
 class HostSetEnabled(BusCommand, show.ShowOne):
     """Base of host enable and host disable."""
 
@@ -426,13 +367,14 @@ def live_capacity(api, args, name):
 
 
 def commands():
-    """The bus commands by name (capacity is in local_commands: files or --live)."""
+    """The bus commands by name (capacity is in local_commands: files or --live; hosts in
+    host_commands: the scheduler or a fleet file)."""
     return {
         'boot': Boot, 'list': List, 'show': Show,
         'delete': _lifecycle('delete', 'Delete an instance.'),
         'stop': _lifecycle('stop', 'Power an instance off.'),
         'start': _lifecycle('start', 'Power an instance on.'),
         'reboot': _lifecycle('reboot', 'Reboot an instance.'),
-        'console-log': ConsoleLog, 'hosts': Hosts,
+        'console-log': ConsoleLog,
         'host enable': HostEnable, 'host disable': HostDisable, 'explain': Explain,
     }

@@ -154,6 +154,16 @@ def test_a_capped_client_refuses_to_send_anything_newer(bus, levels, monkeypatch
     assert sent == []
 
 
+def test_capped_below_1_3_host_detail_is_refused_before_anything_is_sent(bus, levels,
+                                                                         monkeypatch):
+    api = capped_scheduler_api(levels, '1.2')
+    sent = record_sends(monkeypatch, api)
+    with pytest.raises(rpc.BusError) as caught:
+        api.host_detail('compute-1')
+    assert caught.value.code == rpc.OPERATION_FAILED and sent == []
+    assert 'host_detail needs RPC API 1.3' in caught.value.message
+
+
 # -- against a scheduler of the previous release ---------------------------
 
 class OldScheduler:

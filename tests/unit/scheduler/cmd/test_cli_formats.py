@@ -208,7 +208,12 @@ def test_hosts_as_html_is_the_dashboards_fleet_picture(scheduler, capsys):
     code, out, _ = kvmfleet(capsys, 'hosts', '-f', 'html')
     assert code == 0 and out.startswith('<!DOCTYPE html>')
     assert out.count('<tr class="host up"') == 2 and '<style>' in out
-    assert 'cell 0  pCPU 6/8 free' in out or 'cell 1  pCPU 6/8 free' in out
+    hosts = json.loads(kvmfleet(capsys, 'hosts', '-f', 'json')[1])
+    for host in hosts:              # each cell block reads the scheduler's numbers
+        for cell in host['cells']:
+            pcpus = cell['pcpus']
+            assert f"cell {cell['id']}  pCPU {pcpus['free']}/{pcpus['total']} free" in out
+    assert any(c['pcpus']['used'] for h in hosts for c in h['cells'])   # the booted guest
 
 
 def test_hosts_of_a_fleet_file_need_no_scheduler(capsys, tmp_path):
