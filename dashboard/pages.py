@@ -153,8 +153,9 @@ def explain_answer(answer):
         parts.append('<h2 class="verdict nowhere">No valid host</h2>')
     reasons = explanation.get('reasons') or {}
     if reasons:
-        parts.append(table(('reason', 'hosts'), [(esc(r), esc(n)) for r, n in reasons.items()],
-                           'reasons'))
+        parts.append('<h3>Hosts ruled out, by reason</h3>'
+                     + table(('reason', 'hosts'), [(esc(r), esc(n)) for r, n in reasons.items()],
+                             'reasons'))
     nearest = explanation.get('nearest') or ()
     if nearest:
         parts.append('<h3>Nearest misses</h3><ul class="nearest">'
