@@ -6,7 +6,6 @@ the server, carries no script, and is sent with a Content-Security-Policy that
 forbids scripts anyway (a name that slipped past escaping could still not run).
 """
 
-import importlib.resources
 import logging
 import threading
 import urllib.parse
@@ -14,7 +13,7 @@ import urllib.parse
 import oslo_messaging as messaging
 
 from dashboard import fleet, pages
-from dashboard.html import esc, page
+from dashboard.html import esc, page, stylesheet
 from wire import rpc
 
 LOG = logging.getLogger(__name__)
@@ -134,8 +133,7 @@ class Dashboard:
     def static_file(self, rest, params):
         if rest != 'dashboard.css':
             raise HttpError('404 Not Found', f"no static file {rest}")
-        css = importlib.resources.files('dashboard').joinpath('static/dashboard.css')
-        return '200 OK', 'text/css; charset=utf-8', css.read_text()
+        return '200 OK', 'text/css; charset=utf-8', stylesheet()
 
 
 def _request(environ):

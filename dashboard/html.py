@@ -61,7 +61,7 @@ def legend():
 
 def stylesheet():
     """The package's CSS text (inlined in offline files)."""
-    return importlib.resources.files('dashboard').joinpath('static/dashboard.css').read_text()
+    return importlib.resources.files('dashboard').joinpath('dashboard.css').read_text()
 
 
 NAV = (('/', 'Fleet'), ('/instances', 'Instances'), ('/explain', 'Explain'))
