@@ -17,6 +17,7 @@ OPTION_MODULES = (
     'scheduler.reconcile',
     'scheduler.store.database',
     'scheduler.trust',
+    'scheduler.metrics',
 )
 
 

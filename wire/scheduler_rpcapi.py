@@ -12,7 +12,10 @@ Version history:
 * 1.2 - stop(force) and reboot(hard): power off without waiting for the
   guest's shutdown, power cycle.  Sent as 1.2 only when asked (a plain stop
   or reboot stays 1.0); a client capped below 1.2 refuses them.
-* 1.3 - host_detail(host): one host with its topology (cells' pCPUs and
+* 1.3 - server groups as objects: server_group_create, server_group_list,
+  server_group_show, server_group_delete; boot, explain and capacity accept
+  ``server_group`` as a group name.  A client capped below 1.3 refuses them.
+* 1.4 - host_detail(host): one host with its topology (cells' pCPUs and
   siblings, PCI devices) and the instances it holds, for the dashboard.
 
 Every payload is a plain dict (wire ``to_dict`` forms); errors come back as
@@ -24,7 +27,7 @@ method's payload and answer.
 from wire import signing, upgrade_levels
 
 TOPIC = 'kvmfleet-scheduler'
-VERSION = '1.3'
+VERSION = '1.4'
 
 
 class SchedulerAPI:
@@ -92,10 +95,8 @@ class SchedulerAPI:
         return self._call('hosts')
 
     def host_detail(self, host):
-        """One host as ``hosts`` answers it, plus ``topology`` (1.3; capped below: refused)."""
-        if not self.client.can_send_version('1.3'):
-            raise upgrade_levels.capped('host_detail', '1.3')
-        return self.client.prepare(version='1.3').call({}, 'host_detail', host=host)
+        """One host as ``hosts`` answers it, plus ``topology`` (1.4; capped below: refused)."""
+        return self._call_since('1.4', 'host_detail', host=host)
 
     def host_set_enabled(self, host, enabled, reason=None):
         return self._call('host_set_enabled', host=host, enabled=enabled, reason=reason)
@@ -110,6 +111,26 @@ class SchedulerAPI:
 
     def console_log(self, instance):
         return self._call('console_log', instance=instance)
+
+    def _call_since(self, version, method, **kwargs):
+        """A method added in ``version``: refused here when the client is capped below it."""
+        if not self.client.can_send_version(version):
+            raise upgrade_levels.capped(method, version)
+        return self.client.prepare(version=version).call({}, method, **kwargs)
+
+    def server_group_create(self, group):
+        """Create ``{name, policy[, rules]}``; the group with its (no) members."""
+        return self._call_since('1.3', 'server_group_create', group=group)
+
+    def server_group_list(self):
+        return self._call_since('1.3', 'server_group_list')
+
+    def server_group_show(self, group):
+        """One group by name, with its members."""
+        return self._call_since('1.3', 'server_group_show', group=group)
+
+    def server_group_delete(self, group):
+        return self._call_since('1.3', 'server_group_delete', group=group)
 
     # -- agents ------------------------------------------------------------
     def report_host(self, host, instances):

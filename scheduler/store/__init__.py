@@ -3,6 +3,8 @@
 from scheduler.store.models import ACTIVE, BUILDING, DELETED, ERROR, STATES, STOPPED
 from scheduler.store.repository import (
     ClaimConflict,
+    GroupInUse,
+    GroupRecord,
     HeldInstance,
     HostRecord,
     InstanceRecord,
@@ -12,4 +14,5 @@ from scheduler.store.repository import (
 )
 
 __all__ = ['ACTIVE', 'BUILDING', 'DELETED', 'ERROR', 'STATES', 'STOPPED', 'ClaimConflict',
-           'HeldInstance', 'HostRecord', 'InstanceRecord', 'NotFound', 'Store', 'resource_keys']
+           'GroupInUse', 'GroupRecord', 'HeldInstance', 'HostRecord', 'InstanceRecord',
+           'NotFound', 'Store', 'resource_keys']

@@ -9,7 +9,7 @@ itself refuses to give a pCPU, a VF or an IOMMU group to two instances.
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 BUILDING, ACTIVE, STOPPED, ERROR, DELETED = 'BUILDING', 'ACTIVE', 'STOPPED', 'ERROR', 'DELETED'
 STATES = (BUILDING, ACTIVE, STOPPED, ERROR, DELETED)
@@ -78,3 +78,14 @@ class AllocatedResource(Base):
     key: Mapped[str] = mapped_column(String(64))
     instance_uuid: Mapped[str] = mapped_column(
         String(36), ForeignKey('allocations.instance_uuid'), index=True)
+
+
+class ServerGroup(Base):
+    """A server group: its policy is set at creation and never changes (Nova's rule)."""
+
+    __tablename__ = 'server_groups'
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    policy: Mapped[str] = mapped_column(String(32))
+    max_server_per_host: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)

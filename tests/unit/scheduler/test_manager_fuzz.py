@@ -25,6 +25,10 @@ TEMPLATES = {
     'explain': {'request': busfleet.HUGE}, 'capacity': {'request': busfleet.PINNED},
     'report_host': {'host': HOST, 'instances': [DOMAIN]},
     'instance_update': UPDATE, 'instance_updates': {'updates': [UPDATE, UPDATE]},
+    'server_group_create': {'group': {'name': 'g', 'policy': 'anti-affinity',
+                                      'rules': {'max_server_per_host': 2}}},
+    'server_group_list': {}, 'server_group_show': {'group': 'g'},
+    'server_group_delete': {'group': 'g'},
 }
 
 
