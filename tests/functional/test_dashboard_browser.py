@@ -19,6 +19,8 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
 
 from dashboard.html import free_colour, free_fraction
 from tests import busfleet
@@ -212,21 +214,29 @@ def test_the_instance_list_filters_by_name_host_and_state(browser, world, shots)
     assert browser.find_elements(By.CSS_SELECTOR, 'table.instance-list tbody tr') == []
 
 
-def test_the_explain_form_answers_where_a_request_goes_or_why_not(browser, world, shots):
-    open_page(browser, world, '/explain', shots, 'explain-form')
-    area = browser.find_element(By.NAME, 'request')
-    area.send_keys('{"hw:cpu_policy": "dedicated", "hw:mem_page_size": "2MB"}')
-    browser.find_element(By.CSS_SELECTOR, 'form.explain button').click()
-    verdict = browser.find_element(By.CSS_SELECTOR, '.verdict')
-    assert verdict.text.startswith('Would go to dash-')
-    browser.save_screenshot(str(shots / 'explain-fits.png'))
+def submit_explain(browser, text):
+    """Type ``text`` into the explain form, send it, and wait for the answer page."""
     area = browser.find_element(By.NAME, 'request')
     area.clear()
-    area.send_keys('{"vcpus": 12, "memory_mb": 1024, '
-                   '"extra_specs": {"hw:cpu_policy": "dedicated"}}')
-    browser.find_element(By.CSS_SELECTOR, 'form.explain button').click()
-    assert browser.find_element(By.CSS_SELECTOR, '.verdict').text == 'No valid host'
+    area.send_keys(text)
+    form = browser.find_element(By.CSS_SELECTOR, 'form.explain')
+    form.find_element(By.TAG_NAME, 'button').click()
+    WebDriverWait(browser, 20).until(expected_conditions.staleness_of(form))
+    return WebDriverWait(browser, 20).until(
+        expected_conditions.presence_of_element_located((By.CSS_SELECTOR, '.verdict')))
+
+
+def test_the_explain_form_answers_where_a_request_goes_or_why_not(browser, world, shots):
+    open_page(browser, world, '/explain', shots, 'explain-form')
+    verdict = submit_explain(browser, '{"hw:cpu_policy": "dedicated", '
+                                      '"hw:mem_page_size": "2MB"}')
+    assert verdict.text.startswith('Would go to dash-')
+    browser.save_screenshot(str(shots / 'explain-fits.png'))
+    verdict = submit_explain(browser, '{"vcpus": 12, "memory_mb": 1024, '
+                                      '"extra_specs": {"hw:cpu_policy": "dedicated"}}')
+    assert verdict.text == 'No valid host'
     reasons = browser.find_element(By.CSS_SELECTOR, 'table.reasons').text
     assert 'NUMA_CELL_NO_FREE_PCPUS' in reasons or 'HOST_DISABLED' in reasons
     assert browser.find_elements(By.CSS_SELECTOR, 'ul.nearest li')
+    assert browser.find_elements(By.TAG_NAME, 'script') == []
     browser.save_screenshot(str(shots / 'explain-nowhere.png'))
