@@ -63,7 +63,7 @@ class FleetAnswers:
 
 
 def build(hosts, seed):
-    document = generate(hosts, seed)
+    document = generate(hosts, seed, templates=min(40, hosts))
     for index, host in enumerate(document['hosts']):
         host['aggregates'] = [AGGREGATES[index % len(AGGREGATES)]]
     fleet = FleetView(parse_fleet(document))
