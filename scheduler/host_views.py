@@ -1,4 +1,8 @@
-"""What ``hosts`` answers: per host and per cell, used and free resources."""
+"""What ``hosts`` and ``host_detail`` answer: per host and per cell, used and free resources.
+
+``usage_view`` is the one description of a host's state: the scheduler's warm view
+(``host_view``) and a fleet file read offline (``kvmfleet hosts --fleet``) both use it.
+"""
 
 from scheduler.fleet import free_pci_devices
 from wire import rpc
@@ -6,19 +10,42 @@ from wire import rpc
 
 def host_view(state, name, flagged=()):
     """A plain dict describing one host of the warm view."""
-    host = state.fleet.state(name)
+    return usage_view(state.fleet.state(name), up=state.up.get(name, False),
+                      enabled=state.enabled.get(name, False),
+                      last_heartbeat=state.heartbeats.get(name),
+                      generation=state.generations.get(name), unknown_domains=list(flagged))
+
+
+def host_detail(state, name, held, flagged=()):
+    """``host_view`` plus the topology: cells' pCPUs and siblings, PCI devices, and the
+    instances the host holds (``held``: the store's HeldInstance claims) with their
+    assignments: what the dashboard draws."""
+    topology = state.fleet.state(name).topology.to_dict()
+    topology['instances'] = [{'uuid': h.assignment.instance, 'name': h.name,
+                              'assignment': h.assignment.to_dict()} for h in held]
+    return dict(host_view(state, name, flagged), topology=topology)
+
+
+def usage_view(host, up, enabled, **extra):
+    """The used and free resources of ``host`` (a fleet HostState), per cell."""
     topology, usage = host.topology, host.usage
     free_pci = {d.address for d in free_pci_devices(topology, usage)}
     return {
-        'name': name, 'up': state.up.get(name, False),
-        'enabled': state.enabled.get(name, False),
-        'last_heartbeat': state.heartbeats.get(name),
-        'generation': state.generations.get(name),
+        'name': topology.name, 'up': up, 'enabled': enabled,
+        'last_heartbeat': None, 'generation': None, **extra,
         'instances': usage.instances,
+        'aggregates': sorted(topology.aggregates),
         'cells': [_cell_view(topology, usage, cell, free_pci) for cell in topology.cells],
         'vfs_by_physnet': _vfs_by_physnet(topology, free_pci, None),
-        'unknown_domains': list(flagged),
+        'unknown_domains': extra.get('unknown_domains', []),
     }
+
+
+def fleet_views(fleet):
+    """``usage_view`` of every host of a FleetView read from a fleet file (its own up and
+    enabled flags): what ``kvmfleet hosts --fleet`` and ``simulate -f html`` describe."""
+    return [usage_view(host, up=host.topology.up, enabled=host.topology.enabled)
+            for host in fleet.hosts()]
 
 
 def _cell_view(topology, usage, cell, free_pci):

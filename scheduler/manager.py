@@ -62,7 +62,7 @@ def list_opts():
 class SchedulerManager:
     """The scheduler's endpoints."""
 
-    target = messaging.Target(version='1.3')
+    target = messaging.Target(version='1.4')
     # Checks that host messages are signed by their host (scheduler/trust.py); the
     # service sets it, library use and unit tests may leave it None (no check).
     verifier = None
@@ -278,6 +278,16 @@ class SchedulerManager:
             names = sorted(self.state.generations)
             return {'hosts': [host_views.host_view(self.state, n, self.flags.get(n, ()))
                               for n in names if n in self.state.fleet]}
+
+    @rpc.endpoint
+    def host_detail(self, ctxt, host):
+        """One host as ``hosts`` answers it, with its topology and held instances (1.4)."""
+        arguments.host_name(host, 'host')
+        with self.lock:
+            if host not in self.state.fleet:
+                raise rpc.BusError(rpc.NOT_FOUND, f"host {host} is not known")
+            held = self.store.held_instances(host)
+            return host_views.host_detail(self.state, host, held, self.flags.get(host, ()))
 
     @rpc.endpoint
     def host_set_enabled(self, ctxt, host, enabled, reason=None):

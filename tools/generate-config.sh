@@ -13,7 +13,7 @@ if [ ! -x "$GENERATOR" ]; then
   exit 1
 fi
 mkdir -p "$OUTPUT_DIR"
-for service in scheduler agent; do
+for service in scheduler agent dashboard; do
   output="$OUTPUT_DIR/kvmfleet-$service.conf.sample"
   # Python warnings (e.g. eventlet's deprecation notice) must not reach the sample or the
   # terminal; real errors still fail the script.

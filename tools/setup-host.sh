@@ -63,6 +63,12 @@ setup_python() {
   fi
 }
 
+setup_browser() {
+  # The dashboard's browser tests (tests/functional/test_dashboard_browser.py) drive
+  # Debian's chromium through its chromedriver: no browser download at test time.
+  apt_install chromium chromium-driver
+}
+
 setup_rabbitmq() {
   # Installed even when a broker already listens: the TLS tests start a private node of
   # their own from /usr/lib/rabbitmq/bin (tests/functional/tls_broker.py).
@@ -152,6 +158,7 @@ setup_libvirt
 setup_openvswitch
 setup_test_image
 setup_python
+setup_browser
 setup_rabbitmq
 [ "$WANT_POSTGRES" = 1 ] && setup_postgres
 step "host ready ($TOP)"

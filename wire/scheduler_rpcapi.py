@@ -15,6 +15,8 @@ Version history:
 * 1.3 - server groups as objects: server_group_create, server_group_list,
   server_group_show, server_group_delete; boot, explain and capacity accept
   ``server_group`` as a group name.  A client capped below 1.3 refuses them.
+* 1.4 - host_detail(host): one host with its topology (cells' pCPUs and
+  siblings, PCI devices) and the instances it holds, for the dashboard.
 
 Every payload is a plain dict (wire ``to_dict`` forms); errors come back as
 ``wire.rpc.BusError`` with a code (InvalidInput, NoValidHost, NotFound,
@@ -25,7 +27,7 @@ method's payload and answer.
 from wire import signing, upgrade_levels
 
 TOPIC = 'kvmfleet-scheduler'
-VERSION = '1.3'
+VERSION = '1.4'
 
 
 class SchedulerAPI:
@@ -91,6 +93,10 @@ class SchedulerAPI:
     def hosts(self):
         """Per host and per cell: used/free pCPUs, pages by size, VFs by physnet."""
         return self._call('hosts')
+
+    def host_detail(self, host):
+        """One host as ``hosts`` answers it, plus ``topology`` (1.4; capped below: refused)."""
+        return self._call_since('1.4', 'host_detail', host=host)
 
     def host_set_enabled(self, host, enabled, reason=None):
         return self._call('host_set_enabled', host=host, enabled=enabled, reason=reason)

@@ -16,6 +16,15 @@ SMALL_PAGE_KB = 4
 PCI_TYPES = ('type-PF', 'type-VF', 'type-PCI')
 
 
+def page_label(size_kb):
+    """Human page size: 2048 -> '2M', 1048576 -> '1G', 4 -> '4K'."""
+    if size_kb % (1024 * 1024) == 0:
+        return f"{size_kb // (1024 * 1024)}G"
+    if size_kb % 1024 == 0:
+        return f"{size_kb // 1024}M"
+    return f"{size_kb}K"
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Cell:
     """One host NUMA cell.

@@ -326,20 +326,6 @@ def _log_text(answer):
 
 
 # -- hosts and dry runs ---------------------------------------------------------
-class Hosts(BusCommand, lister.Lister):
-    """Per host and cell: used/free pCPUs, pages by size, VFs by physnet."""
-
-    def get_parser(self, prog_name):
-        parser = super().get_parser(prog_name)
-        parser.add_argument('--long', action='store_true', help='every field of each host')
-        return parser
-
-    def take_action(self, parsed_args):
-        hosts = [bus_render.with_status(h) for h in self.scheduler.hosts()['hosts']]
-        names = bus_render.column_names(hosts, bus_render.HOST_COLUMNS, every_field(parsed_args))
-        return names, bus_render.rows(hosts, names)
-
-
 class HostSetEnabled(BusCommand, show.ShowOne):
     """Base of host enable and host disable."""
 
@@ -390,13 +376,14 @@ def live_capacity(api, args, name):
 
 
 def commands():
-    """The bus commands by name (capacity is in local_commands: files or --live)."""
+    """The bus commands by name (capacity is in local_commands: files or --live; hosts in
+    host_commands: the scheduler or a fleet file)."""
     return {
         'boot': Boot, 'list': List, 'show': Show,
         'delete': _lifecycle('delete', 'Delete an instance.'),
         'stop': _lifecycle('stop', 'Power an instance off.'),
         'start': _lifecycle('start', 'Power an instance on.'),
         'reboot': _lifecycle('reboot', 'Reboot an instance.'),
-        'console-log': ConsoleLog, 'hosts': Hosts,
+        'console-log': ConsoleLog,
         'host enable': HostEnable, 'host disable': HostDisable, 'explain': Explain,
     }

@@ -35,10 +35,21 @@ def dump(data, formatter):
     return json.dumps(data, indent=2)
 
 
+def with_format(parser, name, text):
+    """Add ``name`` to the command's ``-f`` choices (e.g. html, which the command writes
+    itself), saying what it gives in the option's help."""
+    for action in parser._actions:
+        if action.dest == 'formatter':
+            action.choices = [*action.choices, name]
+            action.help = f"{action.help or ''} ({name}: {text})".strip()
+    return parser
+
+
 class Report(command.Command):
     """A command whose readable output is not a table: text, or ``-f json|yaml`` data.
 
-    ``take_action`` returns (data, text function, exit code).
+    ``take_action`` returns (data, text function, exit code); the text function
+    writes every format but json and yaml (the table, and html where a command adds it).
     """
 
     def get_parser(self, prog_name):
@@ -52,8 +63,8 @@ class Report(command.Command):
     def run(self, parsed_args):
         data, text, code = self.take_action(parsed_args)
         if data is not None:
-            output = text(data) if parsed_args.formatter == 'table' else dump(
-                data, parsed_args.formatter)
+            output = dump(data, parsed_args.formatter) if parsed_args.formatter in (
+                'json', 'yaml') else text(data)
             self.app.stdout.write(output + '\n')
         return code
 

@@ -5,9 +5,12 @@ configuration could not be read (one line naming the place).  ``capacity``
 without files asks the running scheduler instead (``--live``, bus exit codes).
 """
 
+from dashboard import fleet as dashboard_fleet
+from dashboard.pages import simulation_section
+from scheduler import host_views
 from scheduler.capacity import capacity
 from scheduler.cmd import bus_commands, render
-from scheduler.cmd.cli_base import EXIT_BAD_INPUT, EXIT_OK, Report, fail
+from scheduler.cmd.cli_base import EXIT_BAD_INPUT, EXIT_OK, Report, fail, with_format
 from scheduler.cmd.simulation import run_stream
 from scheduler.engine import build_engine
 from scheduler.engine_opts import settings_from_conf
@@ -47,17 +50,23 @@ class Simulate(Report):
         parser.add_argument('--explain', action='store_true',
                             help='explain each failure (counts per reason, nearest misses) '
                                  'and list alternates')
-        return parser
+        return with_format(parser, 'html', 'the placements and the fleet picture after '
+                                           'them, one file')
 
     def take_action(self, parsed_args):
         try:
             engine, hosts, raws, aliases, flavors = _inputs(parsed_args, self.app.conf)
         except (FileFormatError, ValueError) as exc:
             return None, None, fail(exc, EXIT_BAD_INPUT)
-        outcomes, summary = run_stream(engine, FleetView(hosts), raws, aliases, flavors,
+        fleet = FleetView(hosts)
+        outcomes, summary = run_stream(engine, fleet, raws, aliases, flavors,
                                        explain=parsed_args.explain)
 
         def text(data):
+            if parsed_args.formatter == 'html':
+                return dashboard_fleet.fleet_document(
+                    host_views.fleet_views(fleet), f"Simulation of {parsed_args.requests}",
+                    before=simulation_section(data['requests'], data['summary']))
             return render.simulate_table(data['requests'], data['summary'],
                                          explain=parsed_args.explain)
         return {'requests': outcomes, 'summary': summary}, text, EXIT_OK

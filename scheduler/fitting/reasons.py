@@ -8,6 +8,8 @@ the engine can rank near misses.
 
 import dataclasses
 
+from wire.topology import page_label  # noqa: F401  (its home is the wire; re-exported here)
+
 # Host-wide checks.
 HOST_NO_SHARED_CPUS = 'HOST_NO_SHARED_CPUS'      # floating vCPUs but no shared pCPUs at all
 HOST_VCPUS = 'HOST_VCPUS'                        # shared pCPUs x ratio exhausted host-wide
@@ -71,12 +73,3 @@ def vcpu_limit_detail(need, shared, cell=None):
     if cell is None:
         return f"{shared} shared pCPUs, guest has {need} floating vCPUs"
     return f"cell {cell}: {shared} shared pCPUs, guest cell has {need} floating vCPUs"
-
-
-def page_label(size_kb):
-    """Human page size: 2048 -> '2M', 1048576 -> '1G', 4 -> '4K'."""
-    if size_kb % (1024 * 1024) == 0:
-        return f"{size_kb // (1024 * 1024)}G"
-    if size_kb % 1024 == 0:
-        return f"{size_kb // 1024}M"
-    return f"{size_kb}K"

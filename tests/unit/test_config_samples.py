@@ -18,14 +18,15 @@ import pytest
 from oslo_config import cfg
 
 import agent.opts
+import dashboard.opts
 import scheduler.opts
 import wire.opts
 
 TOP = pathlib.Path(__file__).resolve().parents[2]
 GENERATOR = pathlib.Path(sys.executable).with_name('oslo-config-generator')
-SERVICES = ('scheduler', 'agent')
+SERVICES = ('scheduler', 'agent', 'dashboard')
 AGGREGATORS = {'kvmfleet.scheduler': scheduler.opts, 'kvmfleet.agent': agent.opts,
-               'kvmfleet.wire': wire.opts}
+               'kvmfleet.wire': wire.opts, 'kvmfleet.dashboard': dashboard.opts}
 REGENERATE = 'run tools/generate-config.sh and commit the samples'
 
 
@@ -128,7 +129,7 @@ def _modules_defining_list_opts(package):
             yield '.'.join(parts)
 
 
-@pytest.mark.parametrize('package', ['scheduler', 'agent', 'wire'])
+@pytest.mark.parametrize('package', ['scheduler', 'agent', 'wire', 'dashboard'])
 def test_aggregator_gathers_every_module_with_options(package):
     aggregator = importlib.import_module(f'{package}.opts')
     missing = set(_modules_defining_list_opts(package)) - set(aggregator.OPTION_MODULES)

@@ -29,7 +29,10 @@ def unit(name):
     return parser
 
 
-@pytest.mark.parametrize('name', ['kvmfleet-scheduler', 'kvmfleet-agent'])
+NAMES = ('kvmfleet-scheduler', 'kvmfleet-agent', 'kvmfleet-dashboard')
+
+
+@pytest.mark.parametrize('name', NAMES)
 def test_a_unit_runs_its_console_script_as_a_notify_service(name):
     service = unit(name)['Service']
     command = shlex.split(service['ExecStart'].replace('\\\n', ' '))   # a continued line
@@ -42,7 +45,8 @@ def test_a_unit_runs_its_console_script_as_a_notify_service(name):
     assert service['Restart'] == 'on-failure'
     # configuration errors exit 2; the scheduler exits 3 on a schema to migrate
     assert service['RestartPreventExitStatus'] == {'kvmfleet-scheduler': '2 3',
-                                                   'kvmfleet-agent': '2'}[name]
+                                                   'kvmfleet-agent': '2',
+                                                   'kvmfleet-dashboard': '2'}[name]
     assert (service['User'], service['Group']) == ('kvmfleet', 'kvmfleet')
     assert service['StateDirectory'] == 'kvmfleet'      # [DEFAULT] state_path's default
     assert unit(name)['Install']['WantedBy'] == 'multi-user.target'
@@ -67,12 +71,11 @@ def test_systemd_analyze_finds_nothing_to_say(tmp_path):
     analyze = shutil.which('systemd-analyze')
     if analyze is None:
         missing_service('systemd-analyze (package systemd) is not installed')
-    for name in ('kvmfleet-scheduler', 'kvmfleet-agent'):
+    for name in NAMES:
         text = (UNITS / f'{name}.service').read_text()
         # verify wants the executables to exist: point them at this interpreter's scripts
         text = text.replace('/usr/local/bin/', f'{pathlib.Path(sys.executable).parent}/')
         (tmp_path / f'{name}.service').write_text(text)
-    result = subprocess.run([analyze, 'verify', '--man=no', 'kvmfleet-scheduler.service',
-                             'kvmfleet-agent.service'], cwd=tmp_path, capture_output=True,
-                            text=True, timeout=60)
+    result = subprocess.run([analyze, 'verify', '--man=no', *(f'{n}.service' for n in NAMES)],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0 and result.stderr == '', result.stderr

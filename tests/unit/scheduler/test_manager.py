@@ -294,6 +294,29 @@ def test_hosts_show_used_and_free_per_cell(world):
     assert host['cells'][0]['pages']['2048']['total'] == 1024
 
 
+def test_host_detail_adds_the_topology_and_the_instances_the_host_holds(world):
+    add_hosts(world, 1)
+    [booted] = world.client.boot(busfleet.request(busfleet.SRIOV, name='vnf'))['instances']
+    detail = world.client.host_detail('host-0000')
+    assert {k: v for k, v in detail.items() if k != 'topology'} == \
+        world.client.hosts()['hosts'][0]
+    topology = detail['topology']
+    assert [c['cpus'] for c in topology['cells']] == [list(range(8)), list(range(10, 18))]
+    assert {d['type'] for d in topology['pci_devices']} == {'type-PF', 'type-VF'}
+    [held] = topology['instances']
+    assert (held['uuid'], held['name']) == (booted['uuid'], 'vnf')
+    assert held['assignment'] == world.client.show(booted['uuid'])['assignment']
+
+
+@pytest.mark.parametrize('host, code', [('nowhere', rpc.NOT_FOUND),
+                                        ('<script>', rpc.INVALID_INPUT)])
+def test_host_detail_of_an_unknown_or_malformed_host_is_refused(world, host, code):
+    add_hosts(world, 1)
+    with pytest.raises(rpc.BusError) as caught:
+        world.client.host_detail(host)
+    assert caught.value.code == code and 'host' in caught.value.message
+
+
 def test_disabled_and_down_hosts_take_nothing_new(world):
     add_hosts(world, 2)
     world.client.host_set_enabled('host-0000', False, 'maintenance')

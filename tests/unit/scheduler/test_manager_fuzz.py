@@ -20,6 +20,7 @@ TEMPLATES = {
     'delete': {'instance': UUID}, 'stop': {'instance': 'vm'}, 'start': {'instance': UUID},
     'reboot': {'instance': UUID}, 'show': {'instance': 'vm'}, 'console_log': {'instance': UUID},
     'list': {'state': 'ACTIVE', 'host': 'fuzz-0000'}, 'hosts': {},
+    'host_detail': {'host': 'fuzz-0000'},
     'host_set_enabled': {'host': 'fuzz-0000', 'enabled': False, 'reason': 'fuzz'},
     'explain': {'request': busfleet.HUGE}, 'capacity': {'request': busfleet.PINNED},
     'report_host': {'host': HOST, 'instances': [DOMAIN]},

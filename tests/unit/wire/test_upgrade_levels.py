@@ -80,6 +80,7 @@ def test_unset_or_empty_means_no_cap(bus, levels, value):
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.1'),
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.2'),
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.3'),
+    (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.4'),
     (agent_rpcapi.AgentAPI, 'agent', '1.0'),
     (agent_rpcapi.AgentAPI, 'agent', '1.1'),
 ])
@@ -101,8 +102,8 @@ def test_a_cap_is_logged_when_the_client_is_made(bus, levels, caplog):
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1', 'must be a version of the form N.M'),
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.0.1', 'must be a version of the form N.M'),
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', 'v1.0', 'must be a version of the form N.M'),
-    (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.4', 'must not be newer than 1.3'),
-    (scheduler_rpcapi.SchedulerAPI, 'scheduler', '2.0', 'must not be newer than 1.3'),
+    (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.5', 'must not be newer than 1.4'),
+    (scheduler_rpcapi.SchedulerAPI, 'scheduler', '2.0', 'must not be newer than 1.4'),
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '0.9', 'must be a 1.x version'),
     (agent_rpcapi.AgentAPI, 'agent', '1.2', 'must not be newer than 1.1'),
     (agent_rpcapi.AgentAPI, 'agent', 'kilo', 'must be a version of the form N.M'),
@@ -152,6 +153,16 @@ def test_a_capped_client_refuses_to_send_anything_newer(bus, levels, monkeypatch
     with pytest.raises(messaging.RPCVersionCapError):
         api.client.prepare(version='1.1').cast({}, 'instance_updates', updates=UPDATES)
     assert sent == []
+
+
+def test_capped_below_1_4_host_detail_is_refused_before_anything_is_sent(bus, levels,
+                                                                         monkeypatch):
+    api = capped_scheduler_api(levels, '1.3')
+    sent = record_sends(monkeypatch, api)
+    with pytest.raises(rpc.BusError) as caught:
+        api.host_detail('compute-1')
+    assert caught.value.code == rpc.OPERATION_FAILED and sent == []
+    assert 'host_detail needs RPC API 1.4' in caught.value.message
 
 
 # -- against a scheduler of the previous release ---------------------------

@@ -233,3 +233,16 @@ def test_an_argparse_style_group_runs_under_cliff(monkeypatch, capsys):
     assert (code, out) == (4, 'hello world\n')
     code, out, _ = run(capsys, 'help')
     assert code == 0 and 'say hello' in out
+
+
+def test_simulate_as_html_draws_the_fleet_after_the_requests(capsys):
+    code, out, _ = run(capsys, 'simulate', '--fleet', FLEET, '--requests', REQUESTS, '-f', 'html')
+    assert code == 0 and out.startswith('<!DOCTYPE html>')
+    assert 'placed 10, failed 2' in out and '<h2>Fleet after the requests</h2>' in out
+    # compute-01 took vnf-sriov's 4 pinned pCPUs (and more) on cell 0: not all free any more
+    row = out[out.index('data-host="compute-01"'):]
+    row = row[:row.index('</tr>')]
+    assert 'data-cell="0" data-free="1.00"' not in row
+    code, out, _ = run(capsys, 'hosts', '--fleet', FLEET, '-f', 'html')
+    assert code == 0 and 'data-cell="0" data-free="1.00"' in \
+        out[out.index('data-host="compute-01"'):]

@@ -202,3 +202,28 @@ def test_stop_force_and_reboot_hard_reach_the_agents(scheduler, capsys):
         kvmfleet(capsys, 'start', '--force', 'power')
     assert unknown.value.code == 2
     assert 'unrecognized arguments: --force' in capsys.readouterr().err
+
+
+def test_hosts_as_html_is_the_dashboards_fleet_picture(scheduler, capsys):
+    code, out, _ = kvmfleet(capsys, 'hosts', '-f', 'html')
+    assert code == 0 and out.startswith('<!DOCTYPE html>')
+    assert out.count('<tr class="host up"') == 2 and '<style>' in out
+    hosts = json.loads(kvmfleet(capsys, 'hosts', '-f', 'json')[1])
+    for host in hosts:              # each cell block reads the scheduler's numbers
+        for cell in host['cells']:
+            pcpus = cell['pcpus']
+            assert f"cell {cell['id']}  pCPU {pcpus['free']}/{pcpus['total']} free" in out
+    assert any(c['pcpus']['used'] for h in hosts for c in h['cells'])   # the booted guest
+
+
+def test_hosts_of_a_fleet_file_need_no_scheduler(capsys, tmp_path):
+    fleet = tmp_path / 'fleet.json'
+    hosts = busfleet.fleet(2)
+    hosts[1]['enabled'] = False
+    fleet.write_text(json.dumps({'version': 1, 'hosts': hosts}))
+    code, out, _ = kvmfleet(capsys, 'hosts', '--fleet', str(fleet), '-f', 'html')
+    assert code == 0 and '<tr class="host disabled" data-host="host-0001">' in out
+    code, out, _ = kvmfleet(capsys, 'hosts', '--fleet', str(fleet), '-f', 'json')
+    assert [h['status'] for h in json.loads(out)] == ['up', 'up,disabled']
+    code, _, err = kvmfleet(capsys, 'hosts', '--fleet', str(tmp_path / 'missing.json'))
+    assert code == 2 and 'missing.json' in err
