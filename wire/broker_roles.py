@@ -45,18 +45,22 @@ def _hosts(hosts):
 
 
 def scheduler_role(exchange=EXCHANGE):
-    """Its queues and fanout, its reply queue (calls to agents), notifications."""
+    """Its queues and fanout, its reply queue (calls to agents), notifications, and the
+    agents' fanout exchange (report_now)."""
     own = f"{_literal(SCHEDULER_TOPIC)}(\\..+|_fanout.*)?"
     base = (_literal(exchange), own, 'reply_.*')
-    return {'configure': _any_of(*base, 'notifications\\..*'),
-            'write': _any_of(*base, _literal(DEFAULT_EXCHANGE), 'notifications\\..*'),
+    agents_fanout = _literal(f"{AGENT_TOPIC}_fanout")
+    return {'configure': _any_of(*base, agents_fanout, 'notifications\\..*'),
+            'write': _any_of(*base, agents_fanout, _literal(DEFAULT_EXCHANGE),
+                             'notifications\\..*'),
             'read': _any_of(*base),
             'topic_write': '.*', 'topic_read': '.*'}
 
 
 def agent_role(hosts, exchange=EXCHANGE):
-    """The queues of ``hosts`` only (one host; a simulated fleet: all of its hosts)."""
-    own = (_hosts(hosts), f"{_literal(AGENT_TOPIC)}_fanout.*")
+    """The queues of ``hosts`` only (one host; a simulated fleet: all of its hosts), and a
+    reply queue: a host's reports are calls until a scheduler has answered one."""
+    own = (_hosts(hosts), f"{_literal(AGENT_TOPIC)}_fanout.*", 'reply_.*')
     return {'configure': _any_of(_literal(exchange), *own),
             'write': _any_of(_literal(exchange), _literal(DEFAULT_EXCHANGE), *own),
             'read': _any_of(_literal(exchange), *own),

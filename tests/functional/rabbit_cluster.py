@@ -168,8 +168,8 @@ class RabbitCluster:
     def join(self, node):
         if self.nodes[0].node in self.members(via=node):
             return
-        for args in (('stop_app',), ('reset',), ('join_cluster', self.nodes[0].node),
-                     ('start_app',)):
+        # a fresh node (its own Mnesia directory): nothing to reset before it joins
+        for args in (('stop_app',), ('join_cluster', self.nodes[0].node), ('start_app',)):
             result = node.rabbitmqctl(*args, timeout=120)
             if result.returncode != 0:
                 raise RuntimeError(f"{node.node}: rabbitmqctl {' '.join(args)}: "
