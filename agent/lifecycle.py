@@ -38,7 +38,7 @@ from oslo_config import cfg
 
 from agent.domain import domain_name
 from agent.exceptions import AgentError
-from agent.manager import ACTIVE, ERROR, STOPPED
+from agent.manager import ACTIVE, ERROR, RUNNING_STATES, STOPPED
 from wire import opts as wire_opts
 
 LOG = logging.getLogger(__name__)
@@ -65,7 +65,6 @@ libvirt_opts = [
 GROUPS = (('agent', agent_opts), ('libvirt', libvirt_opts))
 wire_opts.register_groups(cfg.CONF, GROUPS)
 
-RUNNING_STATES = ('running', 'blocked', 'paused')
 CRASH_DETAILS = ('crashed', 'failed')
 
 

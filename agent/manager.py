@@ -46,12 +46,16 @@ agent_service_opts = [
 cfg.CONF.register_opts(agent_service_opts, group='agent')
 
 IMAGE_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]*$')
+# Seconds before an unanswered first report is sent again; doubled at each further
+# try, up to [agent] report_interval
+FIRST_REPORT_RETRY_S = 1.0
 ACTIVE, STOPPED, ERROR, DELETED = 'ACTIVE', 'STOPPED', 'ERROR', 'DELETED'
 BUILDING = 'BUILDING'
 # An operation's notification name and the state it starts from when the agent was
 # not told one (the scheduler sends it only from that state).
 STEPS = {'stop': ('power_off', ACTIVE), 'start': ('power_on', STOPPED),
          'reboot': ('reboot', ACTIVE), 'delete': ('delete', ACTIVE)}
+RUNNING_STATES = ('running', 'blocked', 'paused')     # libvirt states the scheduler calls ACTIVE
 
 
 def list_opts():
@@ -61,7 +65,7 @@ def list_opts():
 class AgentManager:
     """One host's endpoints.  ``topology`` is a callable returning its HostTopology."""
 
-    target = messaging.Target(version='1.1')
+    target = messaging.Target(version='1.2')
     # Checks that orders are signed by a trusted scheduler for this host
     # (agent/trust.py); the service sets it, unit tests may leave it None.
     verifier = None
@@ -81,6 +85,12 @@ class AgentManager:
         self.default_image = default_image
         self.dirty = threading.Event()
         self.last_report = 0.0
+        # Set once a scheduler has answered one of this host's reports: until then each
+        # report is a call, sent again with a growing delay (report_due)
+        self.taken = threading.Event()
+        self.unanswered = 0
+        self._receiving = threading.Lock()
+        self._building = set()       # instances whose build this manager runs now
         self._known = {}     # domain name -> (uuid, assignment dict) read from metadata
         # instance -> state the scheduler was last told (agent.lifecycle); kept until DELETED
         self.instance_states = {}
@@ -168,6 +178,10 @@ class AgentManager:
                                _fault_kind(exc), refusal_line(exc))
             self.metrics.build_refused(exc)
             raise
+        with self._receiving:        # two copies of one build: one builds, one answers
+            if self._built_before(instance):
+                return None
+            self._building.add(instance)
         facts = InstanceFacts.of_assignment(instance, BUILDING, parsed, name=parsed_spec.name,
                                             flavor=request.get('flavor') if request else None)
         self._notify('instance.create.start', facts)
@@ -178,6 +192,9 @@ class AgentManager:
                                f"InternalError: {ratelimit.clip(str(exc))}")
             self.metrics.build_refused(exc)
             raise
+        finally:
+            with self._receiving:
+                self._building.discard(instance)
         self.metrics.build_finished(result)
         if result.ok:
             LOG.info('Instance %s running on %s (%.3fs)', instance, self.host_name,
@@ -194,6 +211,21 @@ class AgentManager:
     def _build_failed(self, facts, kind, reason):
         self._update(facts.uuid, ERROR, reason)
         self._notify('instance.create.error', facts, ERROR, (kind, reason))
+
+    def _built_before(self, instance):
+        """Whether this is a build sent again (a scheduler that recovered it, a client's
+        retry) of an instance this host has: answered with its state, no second domain."""
+        if instance in self._building or self.driver.busy(instance):
+            return True          # its first build is under way and will answer
+        try:
+            state = self.driver.state(instance)
+        except AgentError:       # libvirt unreachable: the build says so with its reason
+            return False
+        if state is None:
+            return False
+        LOG.info('Build of %s sent again: the domain exists (%s)', instance, state)
+        self._update(instance, ACTIVE if state in RUNNING_STATES else STOPPED)
+        return True
 
     def _read_build(self, instance, name, assignment, spec, request, unknown):
         """(spec, assignment, image) of a build message, or the first broken rule."""
@@ -271,7 +303,17 @@ class AgentManager:
         return {'instance': instance, 'host': self.host_name,
                 'log': self.driver.console_log(instance)}
 
+    @rpc.endpoint
+    @trust.to_every_host
+    def report_now(self, ctxt):
+        """A (starting) scheduler asks every agent to report (1.2, fanout): this host
+        reports at the reporter's next tick."""
+        self.report_soon()
+
     # -- reports -----------------------------------------------------------
+    def report_soon(self):
+        self.last_report = float('-inf')
+
     def domains(self):
         """Every libvirt domain as the scheduler wants it: uuid, name, state, assignment."""
         reported = []
@@ -308,7 +350,11 @@ class AgentManager:
         self.last_report = time.monotonic()
         try:
             host = dict(self.topology().to_dict(), images=self.images())
-            self.scheduler.report_host(host, self.domains())
+            if self.taken.is_set():
+                self.scheduler.report_host(host, self.domains())
+            else:       # no scheduler has taken a report yet: a call, retried
+                self.unanswered += 1
+                self.scheduler.report_host(host, self.domains(), taken=self.taken)
         except AgentError as exc:   # libvirt unreachable: no report beats an empty one
             LOG.warning('Report of host %s skipped: %s', self.host_name, exc)
         except Exception:
@@ -319,6 +365,9 @@ class AgentManager:
         """Whether this host should report at monotonic time ``now``."""
         since = now - self.last_report
         if since >= interval:
+            return True
+        if not self.taken.is_set() and since >= min(
+                FIRST_REPORT_RETRY_S * 2 ** max(0, self.unanswered - 1), interval):
             return True
         return on_change and self.dirty.is_set() and since >= min_interval
 

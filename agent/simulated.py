@@ -14,10 +14,12 @@ domain XML on disk: a restarted simulated agent finds its domains again, as
 a real agent finds libvirt's.
 """
 
+import collections
 import dataclasses
 import json
 import logging
 import os
+import threading
 import uuid as uuid_lib
 import weakref
 
@@ -33,7 +35,7 @@ from agent.libvirt_conn import LibvirtConnection
 from agent.manager import AgentManager
 from agent.network import HostNetworks, TraitBridges
 from agent.verify import pages_left
-from wire import agent_rpcapi, rpc
+from wire import agent_rpcapi, rpc, signing
 from wire.errors import shown
 from wire.files import load_fleet
 from wire.paths import state_path_def
@@ -214,14 +216,45 @@ def simulated_host(topology, path, node_xml, scheduler_api, launch_timeout=5.0, 
                         default_image=SIMULATED_IMAGE, notifier=notifier)
 
 
+# Fanout methods (no host in the context), and what each does for every other host
+TO_EVERY_HOST = {'report_now': 'report_soon'}
+
+
+class FanoutsSeen:
+    """The signed fanouts one process has already verified, shared by its routers.
+
+    Each RPC server of a simulated fleet receives its own copy of a fanout, with
+    the same nonce: the first copy is verified, an identical later copy is not
+    verified again (the replay guard would refuse it) but known, and obeyed.
+    """
+
+    def __init__(self, capacity=256):
+        self.lock = threading.Lock()
+        self.capacity = capacity
+        self.seen = collections.OrderedDict()
+
+    def obey(self, ctxt, verify):
+        """``verify()`` unless this very envelope passed before; remembered afterwards."""
+        key = json.dumps((ctxt or {}).get(signing.ENVELOPE_KEY), sort_keys=True)
+        with self.lock:
+            if key in self.seen:
+                return None
+            answer = verify()
+            self.seen[key] = True
+            while len(self.seen) > self.capacity:
+                self.seen.popitem(last=False)
+            return answer
+
+
 class HostRouter:
     """One endpoint for many hosts: each message goes to the manager its context names."""
 
     target = AgentManager.target     # the version the real endpoints serve
     exposed_type = AgentManager      # the methods it routes (wire.rpc.exposed_methods)
 
-    def __init__(self, managers):
+    def __init__(self, managers, fanouts=None):
         self.managers = {manager.host_name: manager for manager in managers}
+        self.fanouts = fanouts or FanoutsSeen()
 
     def __getattr__(self, method):
         if method.startswith('_'):
@@ -232,6 +265,8 @@ class HostRouter:
 
         def route(ctxt, **kwargs):
             host = (ctxt or {}).get('host')
+            if host is None and method in TO_EVERY_HOST:
+                return self._every_host(method, ctxt, kwargs)
             manager = self.managers.get(host) if isinstance(host, str) else None
             if manager is None:
                 rpc.refuse(method, rpc.BusError(rpc.NOT_FOUND,
@@ -240,6 +275,15 @@ class HostRouter:
         route.exposed = True
         route.__wrapped__ = sample     # the dispatcher checks arguments against its signature
         return route
+
+
+    def _every_host(self, method, ctxt, kwargs):
+        """A fanout: checked (signature, replay) once, by the first host, then done for all."""
+        first = next(iter(self.managers.values()))
+        answer = self.fanouts.obey(ctxt, lambda: getattr(first, method)(ctxt, **kwargs))
+        for manager in self.managers.values():
+            getattr(manager, TO_EVERY_HOST[method])()
+        return answer
 
 
 class MultiHostServer(RPCServer):
@@ -272,11 +316,11 @@ class MultiHostServer(RPCServer):
         return adapter
 
 
-def group_server(managers, url=None):
+def group_server(managers, url=None, fanouts=None):
     """A MultiHostServer (not started) for ``managers``."""
     names = [manager.host_name for manager in managers]
-    server = rpc.get_rpc_server(agent_rpcapi.TOPIC, names[0], [HostRouter(managers)], url=url,
-                               server_cls=MultiHostServer)
+    server = rpc.get_rpc_server(agent_rpcapi.TOPIC, names[0], [HostRouter(managers, fanouts)],
+                               url=url, server_cls=MultiHostServer)
     server.extra_hosts = tuple(names[1:])
     return server
 
@@ -295,6 +339,7 @@ def build_fleet(fleet_path, scheduler_api, path=None, url=None, hosts_per_connec
                      topology.name)
         managers.append(simulated_host(topology, path, node_xml, scheduler_api,
                                        notifier=notifier))
-    servers = [group_server(managers[i:i + per_connection], url)
+    fanouts = FanoutsSeen()
+    servers = [group_server(managers[i:i + per_connection], url, fanouts)
                for i in range(0, len(managers), per_connection)]
     return managers, servers

@@ -8,7 +8,7 @@ name) and obeys an order only when a scheduler whose public key sits in
 
 from oslo_config import cfg
 
-from wire import signing
+from wire import agent_rpcapi, signing
 
 agent_signing_opts = signing.path_opts(
     ('agent_private_key', '/etc/kvmfleet/keys/agent.key',
@@ -45,9 +45,15 @@ def _this_host(manager):
     return manager.host_name
 
 
+def _every_host(manager):
+    return agent_rpcapi.EVERY_HOST
+
+
 # Endpoint decorator of the agent's orders (put under rpc.endpoint): signed by a
 # trusted scheduler, for this host.
 from_scheduler = signing.verified(_any_scheduler, _this_host)
+# ... and of a request to every agent (a fanout): signed for all of them
+to_every_host = signing.verified(_any_scheduler, _every_host)
 
 
 def guard(managers, verifier):

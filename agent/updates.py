@@ -15,7 +15,10 @@ import queue
 import threading
 import time
 
+import oslo_messaging as messaging
+
 from wire.background import STOP, OrderedWorker
+from wire.scheduler_rpcapi import REPORT_CALL_TIMEOUT_S
 
 LOG = logging.getLogger(__name__)
 MAX_BATCH = 200
@@ -28,15 +31,19 @@ class BatchingSchedulerAPI(OrderedWorker):
         self.api = scheduler_api
         self.linger = linger
         self.max_batch = max_batch
+        # Until then first reports are cast: one call unanswered already says no
+        # scheduler consumes, and a fleet's calls must not wait one after the other
+        self.unanswered_until = 0.0
         super().__init__('kvmfleet-updates')
 
     def instance_update(self, instance, host, state, reason=None):
         self._queue.put({'instance': instance, 'host': host, 'state': state,
                          'reason': reason})
 
-    def report_host(self, host, instances):
-        """Queued behind the results before it; sent once those have gone."""
-        self._queue.put(('report', host, instances))
+    def report_host(self, host, instances, taken=None):
+        """Queued behind the results before it; sent once those have gone (a call
+        with ``taken``: see SchedulerAPI.report_host)."""
+        self._queue.put(('report', host, instances, taken))
 
     def _run(self):
         while True:
@@ -53,7 +60,7 @@ class BatchingSchedulerAPI(OrderedWorker):
                 if isinstance(item, threading.Event):
                     item.set()
                 else:
-                    self._send_report(item[1], item[2])
+                    self._send_report(*item[1:])
             self._send_updates(updates)
 
     def _take(self):
@@ -75,8 +82,14 @@ class BatchingSchedulerAPI(OrderedWorker):
         except Exception:   # as with one cast: logged, the next report reconciles
             LOG.exception('Sending %d instance updates failed', len(updates))
 
-    def _send_report(self, host, instances):
+    def _send_report(self, host, instances, taken):
+        if taken is not None and time.monotonic() < self.unanswered_until:
+            taken = None    # a call just went unanswered: no other waits; cast, retried later
         try:
-            self.api.report_host(host, instances)
+            self.api.report_host(host, instances, taken=taken)
+        except messaging.MessagingTimeout:
+            self.unanswered_until = time.monotonic() + REPORT_CALL_TIMEOUT_S
+            LOG.info('No scheduler took the report of host %s yet: sent again soon',
+                     host.get('name', '?'))
         except Exception:
             LOG.exception('Report of host %s failed', host.get('name', '?'))

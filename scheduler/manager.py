@@ -14,7 +14,7 @@ import uuid as uuidlib
 import oslo_messaging as messaging
 from oslo_config import cfg
 
-from scheduler import claims, host_views, payloads, reconcile, server_groups, trust
+from scheduler import builds, claims, host_views, payloads, reconcile, server_groups, trust
 from scheduler.capacity import shape_capacity
 from scheduler.metrics import NO_METRICS
 from scheduler.specs import parse_request
@@ -68,6 +68,8 @@ class SchedulerManager:
     verifier = None
     # Decision and reschedule counters (scheduler/metrics.py); the service sets them.
     metrics = NO_METRICS
+    # [scheduler] test_crash_after_claim (scheduler/builds.py): tests only
+    crash_after_claim = False
 
     def __init__(self, store, engine, agent_api, notifier=None, flavors=None, aliases=None,
                  clock=time.time, limits=DEFAULT_LIMITS):
@@ -112,6 +114,7 @@ class SchedulerManager:
     def _dispatch(self, assignment, record_name, spec, request):
         self.agents.build_instance(assignment.host, assignment.instance, record_name,
                                    assignment.to_dict(), spec.to_dict(), request)
+        self.store.builds_cast([assignment.instance])
 
     # -- boot --------------------------------------------------------------
     @rpc.endpoint
@@ -133,6 +136,7 @@ class SchedulerManager:
         started = notifications.now()
         with self.lock:
             known = self._known(uuids) if instance_uuids is not None else {}
+            self._check_retry(known, request)
             if len(known) == len(uuids):   # a retried boot: answer what exists
                 return {'instances': [known[u].to_dict() for u in uuids]}
             fresh = [u for u in uuids if u not in known]
@@ -150,6 +154,7 @@ class SchedulerManager:
                 known[uuid], _ = self.store.create_instance(
                     uuid, names[uuid], request, spec_dict, ERROR,
                     reason=f"NoValidHost: {reason}")
+        builds.crash_point(self.crash_after_claim)
         for uuid in claimed.failed:
             self._schedule_failed(rows[uuid], known[uuid].reason, started)
         for assignment in claimed.assignments:
@@ -162,10 +167,28 @@ class SchedulerManager:
             self.agents.build_instance(assignment.host, assignment.instance,
                                        names[assignment.instance], assignment.to_dict(),
                                        spec_dict, request)
+        self.store.builds_cast([a.instance for a in claimed.assignments])
         answers = {a.instance: payloads.building(rows[a.instance], a, claimed.alternates, now)
                    for a in claimed.assignments}
         return {'instances': [answers[u] if u in answers else known[u].to_dict()
                               for u in uuids]}
+
+    def _check_retry(self, known, request):
+        """A boot sent again names its instances with the request that made them (a
+        Conflict otherwise); the build of each still BUILDING is sent again, as the
+        first may never have left (the agent answers a build it has already)."""
+        for uuid, record in known.items():
+            if record.request != request:
+                raise rpc.BusError(rpc.CONFLICT, f"instance {uuid} exists, made by another "
+                                   'request: a retried boot must send the same request')
+        for record in known.values():
+            if record.state == BUILDING and record.assignment and not record.task:
+                self.agents.build_instance(record.host, record.uuid, record.name,
+                                           record.assignment, record.spec, record.request)
+
+    def recast_pending(self, min_age_s=0.0):
+        """Cast the builds claimed and never cast (scheduler/builds.py)."""
+        return builds.recast_pending(self.store, self.agents, self.clock(), min_age_s)
 
     def _known(self, uuids):
         known = {}

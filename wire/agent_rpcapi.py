@@ -8,12 +8,21 @@ Version history:
 * 1.1 - stop(force) and reboot(hard).  A 1.0 agent always powers off at
   once on stop and reboots softly: a client capped at 1.0 sends a forced
   stop as a 1.0 stop (the same effect) and refuses a hard reboot.
+* 1.2 - report_now (fanout cast to every agent): report every host at once.
+  A starting scheduler sends it so that its view is whole in seconds; a
+  client capped below 1.2 does not send it (agents then report at their next
+  interval).
 """
+
+import logging
 
 from wire import signing, upgrade_levels
 
+LOG = logging.getLogger(__name__)
 TOPIC = 'kvmfleet-agent'
-VERSION = '1.1'
+VERSION = '1.2'
+# What the signature of a message to every agent names as its destination
+EVERY_HOST = TOPIC
 
 
 class AgentAPI:
@@ -65,6 +74,15 @@ class AgentAPI:
             self._cast(host, 'reboot', '1.1', instance=instance, hard=True)
         else:
             raise upgrade_levels.capped('reboot --hard', '1.1')
+
+    def report_now(self):
+        """Ask every agent to report its hosts now (1.2, fanout); False when capped."""
+        if not self.client.can_send_version('1.2'):
+            LOG.info('Not asking the agents to report: agent RPC API capped below 1.2')
+            return False
+        ctxt = signing.context_for(self.signer, 'report_now', EVERY_HOST, {})
+        self.client.prepare(fanout=True, version='1.2').cast(ctxt, 'report_now')
+        return True
 
     def console_log(self, host, instance):
         """{'instance': uuid, 'log': text} from the host's serial console file."""

@@ -53,20 +53,23 @@ def _notification_queues(topics):
 
 
 def scheduler_role(exchange=EXCHANGE, notification_topics=NOTIFICATION_TOPICS):
-    """Its queues and fanout, its reply queue (calls to agents), notifications."""
+    """Its queues and fanout, its reply queue (calls to agents), notifications, and the
+    agents' fanout exchange (report_now)."""
     own = f"{_literal(SCHEDULER_TOPIC)}(\\..+|_fanout.*)?"
     base = (_literal(exchange), own, 'reply_.*')
+    agents_fanout = _literal(f"{AGENT_TOPIC}_fanout")
     notified = _notification_queues(notification_topics)
-    return {'configure': _any_of(*base, notified),
-            'write': _any_of(*base, _literal(DEFAULT_EXCHANGE), notified),
+    return {'configure': _any_of(*base, agents_fanout, notified),
+            'write': _any_of(*base, agents_fanout, _literal(DEFAULT_EXCHANGE), notified),
             'read': _any_of(*base),
             'topic_write': '.*', 'topic_read': '.*'}
 
 
 def agent_role(hosts, exchange=EXCHANGE, notification_topics=NOTIFICATION_TOPICS):
-    """The queues of ``hosts`` only (one host; a simulated fleet: all of its hosts), and
-    the notification queues it publishes to (never reads)."""
-    own = (_hosts(hosts), f"{_literal(AGENT_TOPIC)}_fanout.*")
+    """The queues of ``hosts`` only (one host; a simulated fleet: all of its hosts), a
+    reply queue (a host's reports are calls until a scheduler has answered one), and the
+    notification queues it publishes to (never reads)."""
+    own = (_hosts(hosts), f"{_literal(AGENT_TOPIC)}_fanout.*", 'reply_.*')
     notified = _notification_queues(notification_topics)
     return {'configure': _any_of(_literal(exchange), *own, notified),
             'write': _any_of(_literal(exchange), _literal(DEFAULT_EXCHANGE), *own, notified),

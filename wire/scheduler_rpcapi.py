@@ -28,6 +28,8 @@ from wire import signing, upgrade_levels
 
 TOPIC = 'kvmfleet-scheduler'
 VERSION = '1.4'
+# Seconds an agent waits for a scheduler to take a report sent as a call
+REPORT_CALL_TIMEOUT_S = 2
 
 
 class SchedulerAPI:
@@ -54,6 +56,10 @@ class SchedulerAPI:
         """Cast an agent message, signed as ``host_name`` when this client has a signer."""
         ctxt = signing.context_for(self.signer, method, TOPIC, kwargs, host_name)
         self.client.prepare(version=version).cast(ctxt, method, **kwargs)
+
+    def _signed_call(self, host_name, method, timeout, **kwargs):
+        ctxt = signing.context_for(self.signer, method, TOPIC, kwargs, host_name)
+        return self.client.prepare(version='1.0', timeout=timeout).call(ctxt, method, **kwargs)
 
     # -- operators ---------------------------------------------------------
     def boot(self, request, instance_uuids=None):
@@ -133,10 +139,20 @@ class SchedulerAPI:
         return self._call_since('1.3', 'server_group_delete', group=group)
 
     # -- agents ------------------------------------------------------------
-    def report_host(self, host, instances):
-        """Agent heartbeat: its topology dict and the instances its libvirt runs."""
-        self._signed_cast(host.get('name') if isinstance(host, dict) else None,
-                          'report_host', host=host, instances=instances)
+    def report_host(self, host, instances, taken=None):
+        """Agent heartbeat: its topology dict and the instances its libvirt runs.
+
+        With ``taken`` (a threading.Event) the report is a call: ``taken`` is set once
+        a scheduler has answered it; unanswered within REPORT_CALL_TIMEOUT_S it raises
+        MessagingTimeout (no scheduler consumes yet: the agent sends it again).
+        """
+        name = host.get('name') if isinstance(host, dict) else None
+        if taken is None:
+            self._signed_cast(name, 'report_host', host=host, instances=instances)
+            return
+        self._signed_call(name, 'report_host', REPORT_CALL_TIMEOUT_S, host=host,
+                          instances=instances)
+        taken.set()
 
     def instance_update(self, instance, host, state, reason=None):
         """Agent result of a build or lifecycle operation."""

@@ -112,11 +112,15 @@ def watch(manager, conf):
 
 
 def serve(managers, servers, service, watchers=()):
-    """Start servers, reconcile + report each host, report until ``service.stop_event``."""
-    for server in servers:
-        server.start()
+    """Reconcile + report each host, then serve, report until ``service.stop_event``.
+
+    The RPC servers start after the start-up cleanup: a build queued for this host
+    while the agent was away waits in its queue until the cleanup is done.
+    """
     for manager in managers:
         manager.startup()
+    for server in servers:
+        server.start()
     for watcher in watchers:
         watcher.start()
     reporter = Reporter(managers)

@@ -22,8 +22,8 @@ from oslo_db import exception as db_exc
 from oslo_log import log as oslo_log
 from sqlalchemy.exc import SQLAlchemyError
 
+from scheduler import builds, trust
 from scheduler import metrics as scheduler_metrics
-from scheduler import trust
 from scheduler.engine import build_engine
 from scheduler.engine_opts import settings_from_conf, weigher_multipliers
 from scheduler.filters.nova_names import FilterNameError
@@ -86,6 +86,7 @@ def build_manager(conf=cfg.CONF, store_url=None):
     manager.verifier = verifier
     manager.metrics = metrics
     metrics.watch(manager, scheduler_metrics.gauge_settings_from_conf(conf))
+    manager.crash_after_claim = conf.scheduler.test_crash_after_claim
     return manager
 
 
@@ -122,6 +123,15 @@ def watch_hosts(manager, stop_event, period):
             manager.check_hosts()
         except Exception:
             LOG.exception('Host liveness check failed')
+        recast_builds(manager, builds.PENDING_AGE_S)   # another scheduler's, dead
+
+
+def recast_builds(manager, min_age_s=0.0):
+    """Builds claimed and never cast go out now (scheduler/builds.py)."""
+    try:
+        manager.recast_pending(min_age_s)
+    except Exception:
+        LOG.exception('Casting the builds never cast failed')
 
 
 def reload_engine(manager, conf=cfg.CONF):
@@ -134,6 +144,14 @@ def reload_engine(manager, conf=cfg.CONF):
     return hook
 
 
+def ask_agents_to_report(manager):
+    """Cold start: every agent reports now (fanout), not at its next interval."""
+    try:
+        manager.agents.report_now()
+    except Exception:   # the view then fills at the agents' report interval
+        LOG.exception('Asking the agents to report failed')
+
+
 def serve(manager, service, server_name=None, exporter=None):
     """Serve until ``service.stop_event``; returns after a clean stop."""
     stop_event = service.stop_event
@@ -142,6 +160,8 @@ def serve(manager, service, server_name=None, exporter=None):
     if exporter is not None:
         rpc.observe([server], manager.metrics.rpc_observer)
     server.start()
+    ask_agents_to_report(manager)
+    recast_builds(manager)        # those this scheduler's previous life claimed
     period = max(1.0, cfg.CONF.service_down_time / 6)
     watcher = threading.Thread(target=watch_hosts, args=(manager, stop_event, period),
                                name='kvmfleet-host-watch', daemon=True)

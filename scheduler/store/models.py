@@ -8,8 +8,9 @@ itself refuses to give a pCPU, a VF or an IOMMU group to two instances.
 
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.expression import false
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 BUILDING, ACTIVE, STOPPED, ERROR, DELETED = 'BUILDING', 'ACTIVE', 'STOPPED', 'ERROR', 'DELETED'
 STATES = (BUILDING, ACTIVE, STOPPED, ERROR, DELETED)
@@ -56,6 +57,10 @@ class Instance(Base):
     alternates: Mapped[list] = mapped_column(JSON, default=list)
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
+    # True from the claim's commit until its build is cast (a crash between the two);
+    # read by its own statements only (deferred: instance loads do not need it)
+    cast_pending: Mapped[bool] = mapped_column(Boolean, default=False,
+                                               server_default=false(), deferred=True)
 
 
 class Allocation(Base):

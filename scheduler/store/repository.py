@@ -84,6 +84,16 @@ class GroupRecord:
         return dataclasses.asdict(self)
 
 
+@dataclasses.dataclass(frozen=True)
+class PendingBuild:
+    """What a build cast needs of an instance whose build was never cast."""
+    uuid: str
+    name: str
+    request: dict
+    spec: dict | None
+    assignment: dict
+
+
 def _host_record(row):
     return HostRecord(row.name, row.topology, row.generation, row.enabled,
                       row.disabled_reason, row.last_heartbeat)
@@ -214,6 +224,8 @@ class Store:
             with self._writer, self.engine.begin() as conn:
                 if new_instance is not None:
                     conn.execute(sql.INSERT_INSTANCE, [_new_instance_values(new_instance, now)])
+                else:
+                    conn.execute(sql.MARK_CAST_PENDING, {'u': assignment.instance})
                 bumped = conn.execute(sql.BUMP_GENERATION, {'h': assignment.host,
                                                             'g': expected_generation})
                 if bumped.rowcount != 1:
@@ -235,6 +247,21 @@ class Store:
                                 f"{assignment.instance} is already held "
                                 f"({type(exc).__name__})") from None
         return expected_generation + 1
+
+    def builds_cast(self, uuids):
+        """The builds of ``uuids`` have been cast: no longer pending."""
+        if uuids:
+            with self._writer, self.engine.begin() as conn:
+                conn.execute(sql.BUILD_CAST, [{'u': uuid} for uuid in uuids])
+
+    def pending_builds(self, before=None):
+        """PendingBuild of every BUILDING instance whose claim was committed (last
+        changed at or before ``before``) and whose build was never cast."""
+        before = self.clock() if before is None else before
+        with self.engine.connect() as conn:
+            return [PendingBuild(uuid, name, request, spec, assignment)
+                    for uuid, name, request, spec, assignment
+                    in conn.execute(sql.PENDING_BUILDS, {'before': before})]
 
     def release(self, instance_uuid):
         """Free an instance's claim; returns (host, new generation) or None."""
@@ -313,7 +340,7 @@ class Store:
             return [_instance_record(r) for r in rows]
 
     def list_instances(self, state=None, host=None, include_deleted=False):
-        query = select(sql.INSTANCES).order_by(sql.INSTANCES.c.created_at)
+        query = select(*sql.INSTANCE_RECORD).order_by(sql.INSTANCES.c.created_at)
         if state:
             query = query.where(sql.INSTANCES.c.state == state)
         elif not include_deleted:
@@ -423,6 +450,7 @@ def _integrity_violation(exc):
 
 
 def _new_instance_values(values, now):
-    result = {'attempts': [], 'alternates': [], 'created_at': now, 'updated_at': now}
+    result = {'attempts': [], 'alternates': [], 'created_at': now, 'updated_at': now,
+              'cast_pending': True}     # the claim's build is cast after the commit
     result.update(values)
     return result

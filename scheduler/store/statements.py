@@ -12,6 +12,8 @@ from scheduler.store import models
 HOSTS = models.Host.__table__
 INSTANCES = models.Instance.__table__
 ALLOCATIONS = models.Allocation.__table__
+# What an InstanceRecord holds (cast_pending is read by its own statements only)
+INSTANCE_RECORD = tuple(c for c in INSTANCES.c if c.name != 'cast_pending')
 
 # A boot's claim (Store.claim).
 INSERT_INSTANCE = insert(models.Instance)
@@ -20,6 +22,19 @@ INSERT_RESOURCES = insert(models.AllocatedResource)
 BUMP_GENERATION = (update(HOSTS)
                    .where(HOSTS.c.name == bindparam('h'), HOSTS.c.generation == bindparam('g'))
                    .values(generation=HOSTS.c.generation + 1))
+
+# A claim's build: pending from the claim's commit until it is cast (Store.builds_cast,
+# Store.pending_builds).
+MARK_CAST_PENDING = (update(INSTANCES).where(INSTANCES.c.uuid == bindparam('u'))
+                     .values(cast_pending=True))
+BUILD_CAST = (update(INSTANCES).where(INSTANCES.c.uuid == bindparam('u'))
+              .values(cast_pending=False))
+PENDING_BUILDS = (select(INSTANCES.c.uuid, INSTANCES.c.name, INSTANCES.c.request,
+                         INSTANCES.c.spec, ALLOCATIONS.c.assignment)
+                  .join(ALLOCATIONS, ALLOCATIONS.c.instance_uuid == INSTANCES.c.uuid)
+                  .where(INSTANCES.c.cast_pending.is_(True),
+                         INSTANCES.c.state == models.BUILDING,
+                         INSTANCES.c.updated_at <= bindparam('before')))
 
 # A finished build: BUILDING -> ACTIVE on its host (Store.finish_builds).
 FINISH_BUILD = (update(INSTANCES)

@@ -139,8 +139,9 @@ class Stack:
         self.rabbitmqctl('delete_vhost', self.vhost)
 
     # -- scheduler process -------------------------------------------------
-    def start_scheduler(self):
-        self.sync_database()
+    def start_scheduler(self, sync=True):
+        if sync:
+            self.sync_database()
         self.scheduler = subprocess.Popen(
             [str(BIN / 'kvmfleet-scheduler'), '--config-file', str(self.config)],
             stdout=subprocess.DEVNULL, stderr=open(self.workdir / 'scheduler.err', 'a'))
@@ -206,10 +207,10 @@ class Stack:
             self.fleet_path, api, path=str(self.workdir / 'sim'),
             hosts_per_connection=self.hosts_per_connection, notifier=self.notifier)
         trust.guard(self.managers, trust.verifier_from_conf())
+        for manager in self.managers:      # as kvmfleet-agent: clean up, then serve
+            manager.startup()
         for server in self.servers:
             server.start()
-        for manager in self.managers:
-            manager.startup()
         self.reporter = Reporter(self.managers)
         self.reporter.start()
 

@@ -15,7 +15,8 @@ import pytest
 from tests import busfleet
 from tests.conftest import missing_service
 from tests.functional.bus_stack import running_stack
-from tests.functional.tls_broker import RABBITMQ_SERVER, TlsBroker
+from tests.functional.rabbit_cluster import RABBITMQ_SERVER
+from tests.functional.tls_broker import TlsBroker
 
 pytestmark = pytest.mark.rabbit
 

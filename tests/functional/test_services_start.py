@@ -8,6 +8,7 @@ import time
 
 import pytest
 
+from scheduler.store import schema
 from tests.functional.bus_stack import BIN
 from wire import key_commands
 
@@ -99,11 +100,12 @@ def test_scheduler_with_sync_on_startup_migrates_then_serves(tmp_path):
         time.sleep(0.2)
     scheduler.send_signal(signal.SIGTERM)
     assert scheduler.wait(30) == 0, scheduler.stderr.read()
-    assert 'Database schema: empty, now revision 0001' in log.read_text()
+    head = schema.head_revision()
+    assert f"Database schema: empty, now revision {head}" in log.read_text()
     result = subprocess.run([sys.executable, '-m', 'scheduler.cmd.manage', '--config-file',
                              str(config), 'db', 'version'], capture_output=True, text=True,
                             timeout=60)
-    assert result.stdout == '0001\n'
+    assert result.stdout == f"{head}\n"
 
 
 @pytest.mark.parametrize('command,words', [

@@ -11,10 +11,6 @@ import datetime
 import ipaddress
 import os
 import pathlib
-import shutil
-import socket
-import subprocess
-import time
 import uuid as uuidlib
 
 from cryptography import x509
@@ -22,10 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-RABBITMQ_SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server'
-# not the /usr/sbin wrapper: it runs as the rabbitmq user, whose HOME holds another cookie
-RABBITMQCTL = '/usr/lib/rabbitmq/bin/rabbitmqctl'
-START_TIMEOUT_S = 60
+from tests.functional.rabbit_cluster import PrivateNode, client_config, free_port
 
 
 def _name(common_name):
@@ -71,67 +64,25 @@ def make_certificates(directory, ca_name='kvmfleet test CA'):
     return paths
 
 
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-class TlsBroker:
+class TlsBroker(PrivateNode):
     """One RabbitMQ node listening for AMQP over TLS only, on 127.0.0.1:``port``."""
 
     def __init__(self, workdir):
-        self.workdir = pathlib.Path(workdir)
-        self.node = f"kvmfleet-tls-{uuidlib.uuid4().hex[:8]}@localhost"
-        self.port, self.dist_port = free_port(), free_port()
-        self.certs = make_certificates(self.workdir / 'pki')
-        self.env = self._environment()
+        workdir = pathlib.Path(workdir)
+        self.certs = make_certificates(workdir / 'pki')
+        port = free_port()
+        super().__init__(workdir, f"kvmfleet-tls-{uuidlib.uuid4().hex[:8]}@localhost",
+                         self._config(port), port)
 
-    def _environment(self):
-        home = self.workdir / 'home'
-        home.mkdir(parents=True, exist_ok=True)
-        config = self.workdir / 'rabbitmq.conf'
-        config.write_text(
-            'listeners.tcp = none\n'
-            f'listeners.ssl.default = 127.0.0.1:{self.port}\n'
-            f"ssl_options.cacertfile = {self.certs['ca']}\n"
-            f"ssl_options.certfile = {self.certs['cert']}\n"
-            f"ssl_options.keyfile = {self.certs['key']}\n"
-            'ssl_options.verify = verify_none\n'
-            'ssl_options.fail_if_no_peer_cert = false\n'
-            'loopback_users = none\n')
-        (self.workdir / 'enabled_plugins').write_text('[].\n')
-        (self.workdir / 'rabbitmq-env.conf').write_text('')
-        env = dict(os.environ, HOME=str(home), RABBITMQ_NODENAME=self.node,
-                   RABBITMQ_DIST_PORT=str(self.dist_port),
-                   RABBITMQ_CONFIG_FILE=str(config),
-                   RABBITMQ_CONF_ENV_FILE=str(self.workdir / 'rabbitmq-env.conf'),
-                   RABBITMQ_ENABLED_PLUGINS_FILE=str(self.workdir / 'enabled_plugins'),
-                   RABBITMQ_MNESIA_BASE=str(self.workdir / 'mnesia'),
-                   RABBITMQ_LOG_BASE=str(self.workdir / 'log'),
-                   RABBITMQ_PID_FILE=str(self.workdir / 'rabbit.pid'),
-                   ERL_EPMD_ADDRESS='127.0.0.1')
-        env.pop('ERL_FLAGS', None)
-        return env
-
-    def rabbitmqctl(self, *args, timeout=60):
-        return subprocess.run([RABBITMQCTL, '-n', self.node, *args], env=self.env,
-                              capture_output=True, text=True, timeout=timeout)
-
-    def start(self):
-        subprocess.run([RABBITMQ_SERVER, '-detached'], env=self.env, capture_output=True,
-                       timeout=60)
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while self.rabbitmqctl('await_startup', timeout=30).returncode != 0:
-            if time.monotonic() >= deadline:
-                raise RuntimeError(f"RabbitMQ node {self.node} did not start in "
-                                   f"{START_TIMEOUT_S}s; logs in {self.workdir / 'log'}")
-            time.sleep(1)
-        return self
-
-    def stop(self):
-        self.rabbitmqctl('stop', timeout=60)
-        shutil.rmtree(self.workdir / 'mnesia', ignore_errors=True)
+    def _config(self, port):
+        return ('listeners.tcp = none\n'
+                f'listeners.ssl.default = 127.0.0.1:{port}\n'
+                f"ssl_options.cacertfile = {self.certs['ca']}\n"
+                f"ssl_options.certfile = {self.certs['cert']}\n"
+                f"ssl_options.keyfile = {self.certs['key']}\n"
+                'ssl_options.verify = verify_none\n'
+                'ssl_options.fail_if_no_peer_cert = false\n'
+                'loopback_users = none\n')
 
     def url(self, user='guest', password='guest', vhost=''):
         return f"rabbit://{user}:{password}@localhost:{self.port}/{vhost}"
@@ -141,6 +92,4 @@ class TlsBroker:
         return {'ssl': True, 'ssl_ca_file': str(self.certs['ca'])}
 
     def client_config(self):
-        return '[oslo_messaging_rabbit]\n' + ''.join(
-            f"{option} = {str(value).lower() if isinstance(value, bool) else value}\n"
-            for option, value in self.client_options().items())
+        return client_config(self.client_options())

@@ -36,9 +36,11 @@ class RecordingScheduler:
             self.updates.append((instance, host, state, reason))
             self.changed.notify_all()
 
-    def report_host(self, host, instances):
+    def report_host(self, host, instances, taken=None):
         self.reports.append((host['name'], instances))
         self.last_host = host
+        if taken is not None:     # a scheduler answers every report
+            taken.set()
 
     def wait_update(self, instance, timeout=10):
         deadline = time.monotonic() + timeout
@@ -106,6 +108,21 @@ def test_build_launches_on_the_named_host_and_reports_active(agents):
     assert domain['state'] == 'running' and domain['assignment'] == assignment.to_dict()
     assert domain['name'] == busfleet.PINNED['name']      # the instance's, not libvirt's
     assert all(d['uuid'] != U1 for d in managers['sim-0000'].domains())
+
+
+def test_a_build_sent_again_is_answered_with_the_state_and_makes_no_second_domain(agents):
+    managers, scheduler, api = agents
+    uuid = '00000000-0000-4000-8000-000000000081'
+    spec, assignment = placement('sim-0001', busfleet.SHARED, uuid, managers)
+    for _ in range(2):     # e.g. a scheduler that recovered a build it had cast already
+        api.build_instance('sim-0001', uuid, 'again', assignment.to_dict(), spec.to_dict(), {})
+        scheduler.wait_update(uuid)
+    deadline = time.monotonic() + 10
+    while len([u for u in scheduler.updates if u[0] == uuid]) < 2 and \
+            time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [u[2:] for u in scheduler.updates if u[0] == uuid] == [('ACTIVE', None)] * 2
+    assert [d['uuid'] for d in managers['sim-0001'].domains()].count(uuid) == 1
 
 
 def test_verification_failure_is_reported_as_error_with_the_reason(agents):

@@ -31,7 +31,8 @@ def agent(tmp_path_factory):
              'spec': spec.to_dict(), 'request': {}}
     templates = {'build_instance': build, 'delete_instance': {'instance': UUID},
                  'stop': {'instance': UUID}, 'start': {'instance': UUID},
-                 'reboot': {'instance': UUID}, 'console_log': {'instance': UUID}}
+                 'reboot': {'instance': UUID}, 'console_log': {'instance': UUID},
+                 'report_now': {}}
     guard = rpc.GuardedDispatcher([manager], None, rpc.messaging.ExplicitRPCAccessPolicy)
     return manager, scheduler, guard, templates
 

@@ -8,7 +8,7 @@ from oslo_messaging.rpc.dispatcher import ExpectedException
 
 from agent import trust
 from agent.manager import AgentManager
-from wire import keys, signing
+from wire import agent_rpcapi, keys, signing
 
 
 class Recorder:
@@ -65,3 +65,14 @@ def test_a_signed_order_for_this_host_is_obeyed(manager, scheduler_key):
     agent.delete_instance(order(scheduler_key, 'delete_instance', 'node-1', instance='u1'),
                           instance='u1')
     assert [name for name, _ in recorder.calls] == ['delete', 'instance_update']
+
+
+def test_report_now_is_obeyed_only_signed_for_every_host(manager, scheduler_key):
+    agent, _ = manager
+    for ctxt in ({}, order(keys.generate(), 'report_now', agent_rpcapi.EVERY_HOST),
+                 order(scheduler_key, 'report_now', 'node-1')):     # not a fanout's
+        with pytest.raises(ExpectedException):
+            agent.report_now(ctxt)
+    assert agent.last_report == 0.0
+    agent.report_now(order(scheduler_key, 'report_now', agent_rpcapi.EVERY_HOST))
+    assert agent.report_due(1.0, interval=60, min_interval=1, on_change=False)

@@ -155,8 +155,48 @@ def test_boot_is_idempotent_per_uuid(world):
     first = world.client.boot(busfleet.PINNED, instance_uuids=[UUID1])
     again = world.client.boot(busfleet.PINNED, instance_uuids=[UUID1])
     assert first['instances'][0]['uuid'] == again['instances'][0]['uuid'] == UUID1
-    assert len(world.agents.builds()) == 1
     assert len(world.store.all_allocations()) == 1
+    # still BUILDING: the retry sends the same build again (the first may be lost)
+    first_build, second_build = world.agents.builds()
+    assert first_build == second_build
+
+
+def test_a_retried_boot_of_an_active_instance_sends_no_build(world):
+    add_hosts(world)
+    world.client.boot(busfleet.PINNED, instance_uuids=[UUID1])
+    reply(world, UUID1, ACTIVE)
+    world.client.boot(busfleet.PINNED, instance_uuids=[UUID1])
+    assert len(world.agents.builds()) == 1
+
+
+def test_a_retried_boot_with_another_request_is_a_conflict(world):
+    add_hosts(world)
+    world.client.boot(busfleet.PINNED, instance_uuids=[UUID1])
+    with pytest.raises(rpc.BusError) as caught:
+        world.client.boot(dict(busfleet.PINNED, vcpus=4), instance_uuids=[UUID1])
+    assert caught.value.code == rpc.CONFLICT and UUID1 in caught.value.message
+    assert world.store.get_instance(UUID1).request['vcpus'] == busfleet.PINNED['vcpus']
+    assert len(world.agents.builds()) == 1
+
+
+class Unreachable:
+    def build_instance(self, *args):
+        raise RuntimeError('the scheduler died before this cast')
+
+
+def test_a_build_claimed_and_never_cast_is_cast_again_once(world):
+    add_hosts(world)
+    world.manager.agents = Unreachable()
+    with pytest.raises(rpc.BusError):          # as if the process died after the commit
+        world.client.boot(busfleet.PINNED, instance_uuids=[UUID1])
+    assert [b.uuid for b in world.store.pending_builds()] == [UUID1]
+    world.manager.agents = world.agents
+    world.clock.now += 1
+    assert world.manager.recast_pending(min_age_s=5) == []      # too young for another
+    assert world.manager.recast_pending() == [UUID1]             # a restarted scheduler
+    [(_, host, uuid, assignment)] = world.agents.builds()
+    assert uuid == UUID1 and assignment == world.store.get_instance(UUID1).assignment
+    assert world.store.pending_builds() == [] and world.manager.recast_pending() == []
 
 
 def test_count_boots_distinct_instances_without_sharing_a_pcpu(world):

@@ -24,7 +24,8 @@ agent       read         kvmfleet-agent.node-1.rack.evil   no
 agent       read         kvmfleet-scheduler                no
 agent       configure    kvmfleet-agent_fanout_1f2e        yes
 agent       write        amq.default                       yes  (replies to console_log)
-agent       read         reply_1f2e                        no
+agent       read         reply_1f2e                        yes  (its first reports are calls)
+agent       configure    kvmfleet-scheduler_fanout         no
 agent       topic_write  kvmfleet-scheduler                yes
 agent       topic_write  kvmfleet-agent.node-2             no
 agent       configure    notifications.info                yes  (notifications on)
@@ -38,6 +39,8 @@ scheduler   read         kvmfleet-scheduler.sched-1        yes
 scheduler   read         kvmfleet-agent.node-1.rack        no
 scheduler   configure    notifications.info                yes
 scheduler   write        notifications.error               yes
+scheduler   write        kvmfleet-agent_fanout             yes  (report_now)
+scheduler   read         kvmfleet-agent_fanout_1f2e        no
 operator    read         kvmfleet-scheduler                no
 operator    configure    kvmfleet-scheduler                no
 operator    read         reply_1f2e                        yes

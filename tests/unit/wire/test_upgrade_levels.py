@@ -83,6 +83,7 @@ def test_unset_or_empty_means_no_cap(bus, levels, value):
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.4'),
     (agent_rpcapi.AgentAPI, 'agent', '1.0'),
     (agent_rpcapi.AgentAPI, 'agent', '1.1'),
+    (agent_rpcapi.AgentAPI, 'agent', '1.2'),
 ])
 def test_a_version_this_release_speaks_caps_the_client(bus, levels, api_class, api, value):
     levels(api, value)
@@ -105,7 +106,7 @@ def test_a_cap_is_logged_when_the_client_is_made(bus, levels, caplog):
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.5', 'must not be newer than 1.4'),
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '2.0', 'must not be newer than 1.4'),
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '0.9', 'must be a 1.x version'),
-    (agent_rpcapi.AgentAPI, 'agent', '1.2', 'must not be newer than 1.1'),
+    (agent_rpcapi.AgentAPI, 'agent', '1.3', 'must not be newer than 1.2'),
     (agent_rpcapi.AgentAPI, 'agent', 'kilo', 'must be a version of the form N.M'),
 ])
 def test_a_bad_level_fails_at_client_creation_naming_option_and_rule(bus, levels, api_class,
@@ -163,6 +164,21 @@ def test_capped_below_1_4_host_detail_is_refused_before_anything_is_sent(bus, le
         api.host_detail('compute-1')
     assert caught.value.code == rpc.OPERATION_FAILED and sent == []
     assert 'host_detail needs RPC API 1.4' in caught.value.message
+
+
+def test_report_now_is_a_1_2_fanout_and_not_sent_capped_below(bus, levels, monkeypatch):
+    levels('agent', '1.1')
+    capped = agent_rpcapi.AgentAPI()
+    sent = record_sends(monkeypatch, capped)
+    assert capped.report_now() is False and sent == []
+    levels('agent', None)
+    api = agent_rpcapi.AgentAPI()
+    targets = []
+    monkeypatch.setattr(api.client.transport, '_send',
+                        lambda target, ctxt, message, **kwargs: targets.append(
+                            (target.fanout, message['method'], message['version'])))
+    assert api.report_now() is True
+    assert targets == [(True, 'report_now', '1.2')]
 
 
 # -- against a scheduler of the previous release ---------------------------

@@ -1,4 +1,7 @@
-"""The real agent's wiring: what discovery found reaches the instance driver."""
+"""The real agent's wiring: what discovery found reaches the instance driver, and the
+start-up order (clean up, then serve)."""
+
+import threading
 
 import pytest
 from oslo_config import cfg
@@ -52,3 +55,25 @@ def test_a_host_name_that_breaks_the_name_rule_stops_the_agent_at_start(conf, mo
     assert str(caught.value).startswith(
         "[agent] host (or libvirt's host name): '../../etc/passwd' is not a valid name: "
         'a host name is 1-200 ASCII letters')
+
+
+class Step:
+    """A manager, RPC server or service that writes down what is done to it, in order."""
+
+    def __init__(self, name, steps):
+        self.name, self.steps = name, steps
+        self.taken = threading.Event()
+        self.taken.set()
+
+    def __getattr__(self, method):
+        return lambda *args, **kwargs: self.steps.append(f"{self.name}.{method}")
+
+    def report_due(self, *args):
+        return False
+
+
+def test_an_agent_cleans_up_each_host_before_it_takes_builds():
+    steps = []
+    service = Step('service', steps)
+    run.serve([Step('host', steps)], [Step('server', steps)], service)
+    assert steps.index('host.startup') < steps.index('server.start')
