@@ -1,4 +1,4 @@
-"""Server side of the scheduler's RPC API (topic ``kvmfleet-scheduler``, 1.0).
+"""Server side of the scheduler's RPC API (topic ``kvmfleet-scheduler``, 1.3).
 
 One lock guards the warm view and every decision that changes it (place +
 claim, release, host reports), so the view and the store move together.
@@ -16,8 +16,19 @@ from oslo_config import cfg
 
 from scheduler import claims, host_views, payloads, reconcile, trust
 from scheduler.capacity import shape_capacity
+from scheduler.move_endpoints import MoveEndpoints
+from scheduler.mover import Mover, MoveSettings
 from scheduler.specs import parse_request
-from scheduler.store import ACTIVE, BUILDING, DELETED, ERROR, STATES, STOPPED, NotFound
+from scheduler.store import (
+    ACTIVE,
+    BUILDING,
+    DELETED,
+    ERROR,
+    MIGRATING,
+    STATES,
+    STOPPED,
+    NotFound,
+)
 from scheduler.warm_state import WarmState
 from wire import arguments, ratelimit, rpc
 from wire.errors import FieldError
@@ -43,10 +54,10 @@ def list_opts():
     return [('scheduler', manager_opts)]
 
 
-class SchedulerManager:
-    """The scheduler's endpoints."""
+class SchedulerManager(MoveEndpoints):
+    """The scheduler's endpoints (moves: scheduler.move_endpoints)."""
 
-    target = messaging.Target(version='1.2')
+    target = messaging.Target(version='1.3')
     # Checks that host messages are signed by their host (scheduler/trust.py); the
     # service sets it, library use and unit tests may leave it None (no check).
     verifier = None
@@ -64,6 +75,9 @@ class SchedulerManager:
         self.lock = threading.RLock()
         self.state = WarmState(store, clock=clock).load()
         self.flags = {}            # host -> unknown domains flagged by reconciliation
+        self.mover = Mover(store, self.state, engine, agent_api, self.lock, self._notify,
+                           MoveSettings(cfg.CONF.scheduler.migration_prepare_timeout,
+                                        cfg.CONF.scheduler.migration_timeout))
 
     # -- helpers -----------------------------------------------------------
     def _notify(self, event, payload, error=False):
@@ -172,6 +186,9 @@ class SchedulerManager:
         with self.lock:
             if record.state == DELETED:
                 return record.to_dict()
+            if record.state == MIGRATING:
+                raise rpc.BusError(rpc.CONFLICT, f"instance {record.uuid} is moving: delete it "
+                                   'when the move has ended')
             if record.assignment is None or not self.state.up.get(record.host, False):
                 claims.release_claim(self.state, record.uuid)
                 record = self.store.update_instance(record.uuid, state=DELETED, task=None)
@@ -221,7 +238,10 @@ class SchedulerManager:
 
     @rpc.endpoint
     def show(self, ctxt, instance):
-        return self._find(instance).to_dict()
+        """One instance, with its migration records (1.3)."""
+        record = self._find(instance)
+        return dict(record.to_dict(), migrations=[
+            m.to_dict() for m in self.store.list_migrations(instance=record.uuid)])
 
     @rpc.endpoint
     def list(self, ctxt, state=None, host=None):
@@ -419,6 +439,8 @@ class SchedulerManager:
         for name in came_up:
             LOG.info('Host %s reports again: up', name)
             self._notify('host.up', {'host': name})
+        if cfg.CONF.scheduler.evacuate_on_host_down:
+            self.evacuate_down_hosts(cfg.CONF.scheduler.evacuate_down_time)
         return went_down
 
 

@@ -12,6 +12,7 @@ from wire import opts as wire_opts
 OPTION_MODULES = (
     'scheduler.cmd.service',
     'scheduler.manager',
+    'scheduler.move_endpoints',
     'scheduler.engine_opts',
     'scheduler.warm_state',
     'scheduler.reconcile',

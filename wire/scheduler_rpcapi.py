@@ -12,6 +12,10 @@ Version history:
 * 1.2 - stop(force) and reboot(hard): power off without waiting for the
   guest's shutdown, power cycle.  Sent as 1.2 only when asked (a plain stop
   or reboot stays 1.0); a client capped below 1.2 refuses them.
+* 1.3 - Moves (docs/migration.md): migrate, migrations, host_drain,
+  drain_status, evacuate (operators); migration_update and
+  placed_elsewhere (agents); show answers the instance's migration
+  records.  A client capped below 1.3 refuses them.
 
 Every payload is a plain dict (wire ``to_dict`` forms); errors come back as
 ``wire.rpc.BusError`` with a code (InvalidInput, NoValidHost, NotFound,
@@ -22,7 +26,8 @@ method's payload and answer.
 from wire import signing, upgrade_levels
 
 TOPIC = 'kvmfleet-scheduler'
-VERSION = '1.2'
+VERSION = '1.3'
+MOVES = '1.3'
 
 
 class SchedulerAPI:
@@ -103,6 +108,30 @@ class SchedulerAPI:
     def console_log(self, instance):
         return self._call('console_log', instance=instance)
 
+    # -- moves (1.3) -------------------------------------------------------------
+    def _moves_call(self, method, **kwargs):
+        if not self.client.can_send_version(MOVES):
+            raise upgrade_levels.capped(method, MOVES)
+        return self.client.prepare(version=MOVES).call({}, method, **kwargs)
+
+    def migrate(self, instance, live=False, host=None):
+        """Move ``instance`` (live or cold) to ``host`` or the best other host."""
+        return self._moves_call('migrate', instance=instance, live=live, host=host)
+
+    def migrations(self, instance=None, host=None, active=False):
+        return self._moves_call('migrations', instance=instance, host=host, active=active)
+
+    def host_drain(self, host, live=True, concurrency=None):
+        """Disable ``host`` and move its instances off; the drain's progress."""
+        return self._moves_call('host_drain', host=host, live=live, concurrency=concurrency)
+
+    def drain_status(self, host):
+        return self._moves_call('drain_status', host=host)
+
+    def evacuate(self, host):
+        """Rebuild elsewhere every instance of ``host`` (down): its migration records."""
+        return self._moves_call('evacuate', host=host)
+
     # -- agents ------------------------------------------------------------
     def report_host(self, host, instances):
         """Agent heartbeat: its topology dict and the instances its libvirt runs."""
@@ -130,3 +159,14 @@ class SchedulerAPI:
             self.instance_update(update['instance'], update['host'], update['state'],
                                  reason=update.get('reason'))
 
+    def migration_update(self, migration, host, status, reason=None):
+        """Source agent: the result of migrate_instance, migrated or failed (1.3)."""
+        self._signed_cast(host, 'migration_update', version=MOVES, migration=migration,
+                          host=host, status=status, reason=reason)
+
+    def placed_elsewhere(self, host, instances, timeout=None):
+        """Agent start: which of its domains the store places on another host (1.3)."""
+        kwargs = {'host': host, 'instances': instances}
+        ctxt = signing.context_for(self.signer, 'placed_elsewhere', TOPIC, kwargs, host)
+        return self.client.prepare(version=MOVES, timeout=timeout).call(
+            ctxt, 'placed_elsewhere', **kwargs)
