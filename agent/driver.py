@@ -27,21 +27,25 @@ from agent.domain import (
     instance_uuid,
 )
 from agent.domain.metadata import MetadataCache
+from agent.driver_migration import MigrationMixin
 from agent.exceptions import LibvirtError
 from agent.inflight import InFlight
-from agent.verify import verify
+from agent.results import (  # noqa: F401  (the reasons are the driver's API)
+    ALREADY_EXISTS,
+    BUILD_FAILED,
+    DEFINE_FAILED,
+    FILES_FAILED,
+    IMAGE_INVALID,
+    LAUNCH_TIMEOUT,
+    LIBVIRT_UNAVAILABLE,
+    START_FAILED,
+    VERIFY_FAILED,
+    LaunchResult,
+)
+from agent.results import BuildFailed as _BuildFailed
+from agent.verify import pages_left, verify
 
 LOG = logging.getLogger(__name__)
-
-VERIFY_FAILED = 'VERIFY_FAILED'
-ALREADY_EXISTS = 'ALREADY_EXISTS'
-IMAGE_INVALID = 'IMAGE_INVALID'
-BUILD_FAILED = 'BUILD_FAILED'
-FILES_FAILED = 'FILES_FAILED'
-DEFINE_FAILED = 'DEFINE_FAILED'
-START_FAILED = 'START_FAILED'
-LAUNCH_TIMEOUT = 'LAUNCH_TIMEOUT'
-LIBVIRT_UNAVAILABLE = 'LIBVIRT_UNAVAILABLE'
 
 BUILDING_MARKER = 'building'
 CONSOLE_LOG = 'console.log'
@@ -49,22 +53,6 @@ DISK_OVERLAY = 'disk.qcow2'
 POLL_INTERVAL_S = 0.02
 VHOST_NET_DEVICE = '/dev/vhost-net'
 CONSOLE_TAIL_BYTES = 64 * 1024
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class LaunchResult:
-    """What a build attempt ended with; ``reason`` is None on success."""
-
-    uuid: str
-    state: str | None
-    reason: str | None = None
-    detail: str = ''
-    violations: tuple = ()
-    elapsed_s: float = 0.0
-
-    @property
-    def ok(self):
-        return self.reason is None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -82,14 +70,6 @@ class ReconcileResult:
     unreadable: tuple = ()    # domain names whose kvmfleet metadata does not parse
 
 
-class _BuildFailed(Exception):
-    def __init__(self, reason, detail, violations=()):
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
-        self.violations = violations
-
-
 def _marks_busy(method):
     """The instance (first argument) is busy while the method runs (agent.inflight)."""
     @functools.wraps(method)
@@ -99,7 +79,7 @@ def _marks_busy(method):
     return marked
 
 
-class InstanceDriver:
+class InstanceDriver(MigrationMixin):
     """Instances on one host.  ``host`` is a HostTopology or a callable returning one.
 
     ``host_features`` carries what the domain capabilities said: sev_cbitpos,
@@ -119,6 +99,7 @@ class InstanceDriver:
         self._build_lock = threading.Lock()
         self._metadata = MetadataCache()
         self._in_flight = InFlight()     # domain UUIDs being built, powered or deleted
+        self._incoming = {}      # uuid -> driver_migration.Incoming (prepared migrations)
 
     def busy(self, instance):
         """Whether a build, power change or delete of ``instance`` is in flight."""
@@ -214,8 +195,13 @@ class InstanceDriver:
                                             {size for _, size in pools})
             except LibvirtError as exc:
                 raise _BuildFailed(VERIFY_FAILED, str(exc))
-        others = [assignment for _, _, _, assignment, _ in self._kvmfleet_domains()[0]]
-        return verify(host, free, others, assignment, self.pci_whitelist)
+        found = self._kvmfleet_domains()[0]
+        others = [other for _, _, _, other, _ in found]
+        # migrations prepared here hold their pCPUs and pages before their domain exists
+        promised = self._held_by_incoming(instance_uuid(assignment.instance),
+                                          {uuid for _, uuid, _, _, _ in found})
+        return verify(host, pages_left(free, promised), others + promised, assignment,
+                      self.pci_whitelist)
 
     def _resolve_image(self, image):
         resolved = dict(image)

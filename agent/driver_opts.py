@@ -52,6 +52,18 @@ agent_opts = [
                      'hw:vif_multiqueue_enabled get one queue pair per vCPU (capped by the '
                      "tap limit); false keeps Nova's default of one queue. "
                      'hw:vif_multiqueue_enabled=false turns it off per flavor.'),
+    cfg.StrOpt('migration_uri',
+               help='The libvirt URI a source host\'s libvirtd reaches this host\'s libvirtd at '
+                    'to migrate a guest here (peer-to-peer), e.g. qemu+tls://host-a/system. '
+                    'Unset: the connection URI when it names a host or a socket, else '
+                    'qemu+tcp://<this host name>/system.'),
+    cfg.StrOpt('migration_data_uri',
+               help='Where a guest migrated here sends its memory: tcp://ADDRESS[:PORT] (a '
+                    'migration network) or unix:///PATH (both libvirtds on one machine). '
+                    'Unset: libvirt\'s default (this host name, a port of its range).'),
+    cfg.FloatOpt('migration_timeout', default=300.0, min=0.0,
+                 help='Seconds a live migration may take before it is aborted (the guest '
+                      'keeps running on the source); 0: no limit.'),
 ]
 
 GROUPS = (('DEFAULT', default_opts), ('libvirt', libvirt_opts), ('agent', agent_opts))
@@ -85,6 +97,9 @@ class DriverConfig:
     multiqueue_default: bool = True
     graceful_shutdown_timeout: float = 60.0
     networks: HostNetworks = HostNetworks()
+    migration_uri: str | None = None
+    migration_data_uri: str | None = None
+    migration_timeout: float = 300.0
 
 
 def config_from_conf(conf=cfg.CONF, detected_virt_type=None):
@@ -102,4 +117,6 @@ def config_from_conf(conf=cfg.CONF, detected_virt_type=None):
         seclabel_model=conf.libvirt.seclabel_model, launch_timeout=conf.agent.launch_timeout,
         multiqueue_default=conf.agent.vif_multiqueue_default,
         graceful_shutdown_timeout=conf.agent.graceful_shutdown_timeout,
-        networks=networks_from_conf(conf))
+        networks=networks_from_conf(conf), migration_uri=conf.agent.migration_uri,
+        migration_data_uri=conf.agent.migration_data_uri,
+        migration_timeout=conf.agent.migration_timeout)

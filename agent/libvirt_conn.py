@@ -415,3 +415,88 @@ class LibvirtConnection:
             rows = domain.vcpuPinInfo(0)
         return {vcpu: frozenset(cpu for cpu, allowed in enumerate(row) if allowed)
                 for vcpu, row in enumerate(rows)}
+
+    def emulator_pin_info(self, name):
+        """The pCPUs the running domain's emulator threads may run on (a frozenset)."""
+        domain = self._domain(name)
+        with _wrapped(f"emulatorPinInfo({name})"):
+            row = domain.emulatorPinInfo(0)
+        return frozenset(cpu for cpu, allowed in enumerate(row) if allowed)
+
+    # Devices and migration (used by agent.driver_migration)
+
+    def attach_device(self, name, device_xml):
+        """Add a device to the domain's definition, and hot-plug it when the domain runs."""
+        domain = self._domain(name)
+        with _wrapped(f"attach device to {name}"):
+            domain.attachDeviceFlags(device_xml, _affected(domain))
+
+    def detach_device(self, name, device_xml):
+        """Remove a device from the domain's definition, and hot-unplug it when it runs."""
+        domain = self._domain(name)
+        with _wrapped(f"detach device from {name}"):
+            domain.detachDeviceFlags(device_xml, _affected(domain))
+
+    def default_migration_uri(self):
+        """The URI a peer's libvirtd reaches this one at (when [agent] migration_uri is unset).
+
+        A URI that already names a host or a socket is reachable as it is; a
+        local one (qemu:///system) becomes qemu+tcp://<this host name>/system.
+        """
+        if '//' in self.uri and not self.uri.split('//', 1)[1].startswith('/'):
+            return self.uri
+        if 'socket=' in self.uri:
+            return self.uri
+        return f"qemu+tcp://{self.hostname()}/system"
+
+    def migrate(self, name, dest_uri, dest_xml, live=True, data_uri=None,
+                copy_storage=False, timeout=None):
+        """Move domain ``name`` to the libvirtd at ``dest_uri`` with ``dest_xml``.
+
+        Peer-to-peer (this libvirtd talks to the destination's), the definition
+        made persistent there and removed here on success.  live: the guest runs
+        on during the copy (VIR_MIGRATE_LIVE); not live: an offline move of the
+        definition of a shut-off domain.  ``data_uri`` is where the guest's
+        memory travels (tcp://host:port or unix:///path; None: libvirt's choice),
+        ``copy_storage`` copies local disk overlays (VIR_MIGRATE_NON_SHARED_INC),
+        ``timeout`` seconds after which the job is aborted (the guest stays here).
+        On any failure libvirt leaves the domain here, running if it was.
+        """
+        domain = self._domain(name)
+        flags = (libvirt.VIR_MIGRATE_PEER2PEER | libvirt.VIR_MIGRATE_PERSIST_DEST
+                 | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE)
+        if live:
+            flags |= libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_ABORT_ON_ERROR
+            if copy_storage:
+                flags |= libvirt.VIR_MIGRATE_NON_SHARED_INC
+        else:
+            flags |= libvirt.VIR_MIGRATE_OFFLINE
+        params = {libvirt.VIR_MIGRATE_PARAM_DEST_XML: dest_xml,
+                  libvirt.VIR_MIGRATE_PARAM_PERSIST_XML: dest_xml}
+        if data_uri and live:
+            params[libvirt.VIR_MIGRATE_PARAM_URI] = data_uri
+        timer = None
+        if timeout and live:
+            timer = threading.Timer(timeout, _abort_job, (domain, name))
+            timer.daemon = True
+            timer.start()
+        try:
+            with _wrapped(f"migrate {name} to {dest_uri}"):
+                domain.migrateToURI3(dest_uri, params, flags)
+        finally:
+            if timer is not None:
+                timer.cancel()
+
+
+def _affected(domain):
+    """Device change flags: the definition, and the running guest when there is one."""
+    if domain.isActive():
+        return libvirt.VIR_DOMAIN_AFFECT_LIVE | libvirt.VIR_DOMAIN_AFFECT_CONFIG
+    return libvirt.VIR_DOMAIN_AFFECT_CONFIG
+
+
+def _abort_job(domain, name):
+    """Abort a migration that ran past its timeout; libvirt resumes the guest here."""
+    LOG.warning('migration of %s ran past its timeout: aborting it', name)
+    with contextlib.suppress(libvirt.libvirtError):
+        domain.abortJob()

@@ -18,16 +18,21 @@ import dataclasses
 import json
 import logging
 import os
+import uuid as uuid_lib
+import weakref
 
 from oslo_config import cfg
 from oslo_messaging.rpc.server import RPCServer
 
 from agent.domain import MetadataError, parse_metadata
+from agent.domain.migration import defined_pins
 from agent.driver import InstanceDriver
 from agent.driver_opts import DriverConfig
+from agent.exceptions import LibvirtError
 from agent.libvirt_conn import LibvirtConnection
 from agent.manager import AgentManager
 from agent.network import HostNetworks, TraitBridges
+from agent.verify import pages_left
 from wire import agent_rpcapi, rpc
 from wire.errors import shown
 from wire.files import load_fleet
@@ -35,6 +40,7 @@ from wire.paths import state_path_def
 
 LOG = logging.getLogger(__name__)
 SIMULATED_IMAGE = 'simulated'
+SIMULATED_SCHEME = 'simulated://'
 TEST_NODE_XML = ("<node><cpu><mhz>2000</mhz><model>simulated</model></cpu>"
                  "<memory>1073741824</memory></node>\n")
 
@@ -61,6 +67,9 @@ class SimulatedConnection(LibvirtConnection):
         self.domains_dir = domains_dir
         os.makedirs(domains_dir, exist_ok=True)
         self._held = {}      # domain name -> Assignment (for free pages)
+        # where other simulated hosts of this process migrate to (migration_uri)
+        self.address = f"{SIMULATED_SCHEME}{topology.name}/{uuid_lib.uuid4().hex[:12]}"
+        _SIMULATED_HOSTS[self.address] = self
 
     def restore(self):
         """Define (and start) the domains this host had before the agent restarted."""
@@ -110,20 +119,57 @@ class SimulatedConnection(LibvirtConnection):
 
     def free_pages(self, cells, sizes_kb):
         """Pools of the fleet-file cells minus the pages this host's domains hold."""
-        result = {}
-        for cell_id in cells:
-            cell = self.topology.cell(cell_id)
-            free = {size: cell.pages.get(size, 0) for size in sizes_kb}
-            for assignment in self._held.values():
-                for placed in assignment.cells:
-                    if placed.host_cell == cell_id and placed.page_size_kb in free:
-                        free[placed.page_size_kb] -= placed.memory_mb * 1024 // \
-                            placed.page_size_kb
-            result[cell_id] = free
-        return result
+        pools = {cell_id: {size: self.topology.cell(cell_id).pages.get(size, 0)
+                           for size in sizes_kb} for cell_id in cells}
+        return pages_left(pools, self._held.values())
+
+    def default_migration_uri(self):
+        return self.address
+
+    # The test driver's node has none of the fleet file's CPUs: pins come from the XML.
+    def vcpu_pin_info(self, name):
+        return defined_pins(self.domain_xml(name))[0]
+
+    def emulator_pin_info(self, name):
+        return defined_pins(self.domain_xml(name))[1]
+
+    def migrate(self, name, dest_uri, dest_xml, live=True, data_uri=None, copy_storage=False,
+                timeout=None):
+        """Hand the domain over to the simulated host at ``dest_uri`` (same process).
+
+        Like libvirt's peer-to-peer migration with PERSIST_DEST and
+        UNDEFINE_SOURCE: defined (and, live, started) there with ``dest_xml``,
+        then removed here; any failure leaves it here as it was.  Only the copy
+        of the guest's memory is missing.
+        """
+        operation = f"migrate {name} to {dest_uri}"
+        dest = _SIMULATED_HOSTS.get(dest_uri)
+        if dest is None or dest is self:
+            raise LibvirtError(operation, 'no other simulated host at this URI')
+        state = self.domain_state(name)
+        if state is None or (state == 'running') != live:
+            raise LibvirtError(operation, f"domain is {state or 'not defined'}: a "
+                                          f"{'live' if live else 'offline'} migration "
+                                          'cannot move it')
+        if _domain_name(dest_xml) != name:
+            raise LibvirtError(operation, f"destination XML names {_domain_name(dest_xml)!r}")
+        if dest.domain_state(name) is not None:
+            raise LibvirtError(operation, 'the domain already exists on the destination')
+        dest.define_domain(dest_xml)
+        if live:
+            try:
+                dest.start_domain(name)
+            except LibvirtError:
+                dest.undefine_domain(name)
+                raise
+        self.destroy_domain(name)
+        self.undefine_domain(name)
 
     def hostname(self):
         return self.topology.name
+
+
+_SIMULATED_HOSTS = weakref.WeakValueDictionary()    # address -> SimulatedConnection
 
 
 def _domain_name(xml):

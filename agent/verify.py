@@ -121,8 +121,7 @@ def _page_violations(free_pages, assignment):
     for cell in assignment.cells:
         if cell.page_size_kb != SMALL_PAGE_KB:
             key = (cell.host_cell, cell.page_size_kb)
-            pages = -(-cell.memory_mb * 1024 // cell.page_size_kb)   # a partial page is a page
-            needed[key] = needed.get(key, 0) + pages
+            needed[key] = needed.get(key, 0) + pages_of(cell)
     violations = []
     for (host_cell, size_kb), count in sorted(needed.items()):
         free = free_pages.get(host_cell, {}).get(size_kb, 0)
@@ -130,6 +129,22 @@ def _page_violations(free_pages, assignment):
             violations.append(Violation(INSUFFICIENT_FREE_PAGES, (
                 f"host cell {host_cell}: {free} free {_size(size_kb)} pages, needs {count}")))
     return violations
+
+
+def pages_of(cell):
+    """Pages of its size a CellAssignment takes (a partial page is a page)."""
+    return -(-cell.memory_mb * 1024 // cell.page_size_kb)
+
+
+def pages_left(free_pages, assignments):
+    """``free_pages`` minus the hugepages ``assignments`` will take (a new dict)."""
+    left = {cell: dict(sizes) for cell, sizes in free_pages.items()}
+    for assignment in assignments:
+        for cell in assignment.cells:
+            sizes = left.get(cell.host_cell, {})
+            if cell.page_size_kb in sizes:
+                sizes[cell.page_size_kb] -= pages_of(cell)
+    return left
 
 
 def _size(size_kb):

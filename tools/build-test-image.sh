@@ -3,6 +3,10 @@
 # busybox-static initramfs whose /init prints what the guest sees (and, with
 # kvmfleet_ip=ADDR/PREFIX, puts eth0 on the network), then powers off.
 #
+# With kvmfleet_hold=N it stays up N seconds first; with kvmfleet_tick too, it prints a
+# heartbeat line each second (tick count, boot id, uptime): a migration test reads on the
+# destination's console that the same boot goes on.
+#
 # Usage: tools/build-test-image.sh [DIR]     (default /var/lib/kvmfleet/images/test-guest)
 # Result: DIR/vmlinuz, DIR/initrd.img, DIR/image.json (the agent's image dict).
 # Idempotent: does nothing when DIR/image.json of this IMAGE_VERSION and its files exist.
@@ -11,7 +15,7 @@ set -euo pipefail
 
 DIR=${1:-/var/lib/kvmfleet/images/test-guest}
 CMDLINE='console=ttyS0 panic=-1 quiet'
-IMAGE_VERSION=3   # bump when the init script changes: older builds are then rebuilt
+IMAGE_VERSION=4   # bump when the init script changes: older builds are then rebuilt
 
 if grep -qs "\"version\": $IMAGE_VERSION," "$DIR/image.json" && [ -s "$DIR/vmlinuz" ] \
     && [ -s "$DIR/initrd.img" ]; then
@@ -101,7 +105,17 @@ fi
 echo "KVMFLEET done"
 # kvmfleet_hold=N on the kernel command line keeps the guest up N seconds (host-side checks).
 hold=\$(sed -n 's/.*kvmfleet_hold=\([0-9]*\).*/\1/p' /proc/cmdline)
-[ -n "\$hold" ] && sleep "\$hold"
+if [ -n "\$hold" ] && grep -q kvmfleet_tick /proc/cmdline; then
+  boot=\$(cat /proc/sys/kernel/random/boot_id)
+  tick=0
+  while [ "\$tick" -lt "\$hold" ]; do
+    tick=\$((tick + 1))
+    echo "KVMFLEET tick=\$tick boot_id=\$boot uptime=\$(cut -d' ' -f1 /proc/uptime)"
+    sleep 1
+  done
+elif [ -n "\$hold" ]; then
+  sleep "\$hold"
+fi
 poweroff -f
 EOF
 chmod 755 "$ROOT/init"

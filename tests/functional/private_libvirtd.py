@@ -7,6 +7,11 @@ and config directories are bind mounts of directories under ``root``: it sees
 none of the shared daemon's domains and they see none of its.  Like
 tools/setup-host.sh starts the shared one, it runs under tini (a reaper).
 Its guests outlive a restart, as with the real daemon.
+
+For a migration between it and the machine's libvirtd it needs a host UUID of
+its own (libvirt refuses a migration "to the same host" by the UUID), and may
+mount a hugetlbfs of its own (``hugepages_mb``, a size limit): the kernel's
+pool is shared, but that mount counts exactly the pages its guests hold.
 """
 
 import os
@@ -22,15 +27,20 @@ from agent.libvirt_conn import LibvirtConnection
 MOUNTS = {'run': '/run/libvirt', 'lib': '/var/lib/libvirt', 'etc': '/etc/libvirt',
           'cache': '/var/cache/libvirt', 'log': '/var/log/libvirt'}
 QEMU_CONF = 'stdio_handler = "file"\n'     # no virtlogd in the namespace
+HUGEPAGES_MOUNT = '/dev/hugepages'
 
 
 class PrivateLibvirtd:
-    def __init__(self, root):
+    def __init__(self, root, host_uuid=None, hugepages_mb=None):
         self.root = pathlib.Path(root)
         for name in MOUNTS:
             (self.root / name).mkdir(parents=True, exist_ok=True)
             os.chmod(self.root / name, 0o755)
-        (self.root / 'libvirtd.conf').write_text('unix_sock_dir = "/run/libvirt"\n')
+        conf = 'unix_sock_dir = "/run/libvirt"\n'
+        if host_uuid:
+            conf += f'host_uuid = "{host_uuid}"\n'
+        (self.root / 'libvirtd.conf').write_text(conf)
+        self.hugepages_mb = hugepages_mb
         (self.root / 'etc' / 'qemu.conf').write_text(QEMU_CONF)
         self.pid_file = self.root / 'libvirtd.pid'
         self.uri = f"qemu+unix:///system?socket={self.root / 'run' / 'libvirt-sock'}"
@@ -39,6 +49,9 @@ class PrivateLibvirtd:
     def _script(self):
         mounts = ' && '.join(f"mount --bind {shlex.quote(str(self.root / name))} {target}"
                              for name, target in MOUNTS.items())
+        if self.hugepages_mb:     # before libvirtd starts: it looks for hugetlbfs only then
+            mounts += (' && mount -t hugetlbfs -o pagesize=2M,size='
+                       f"{int(self.hugepages_mb)}M kvmfleet-private {HUGEPAGES_MOUNT}")
         return (f"{mounts} && exec tini -s -- libvirtd "
                 f"-f {shlex.quote(str(self.root / 'libvirtd.conf'))} "
                 f"-p {shlex.quote(str(self.pid_file))}")
@@ -62,6 +75,12 @@ class PrivateLibvirtd:
                 time.sleep(0.05)
             finally:
                 conn.close()
+
+    def hugepages_used(self):
+        """2 MiB pages the daemon's own hugetlbfs holds (mapped by its guests' QEMUs)."""
+        pid = int(self.pid_file.read_text().split()[0])
+        stat = os.statvfs(f"/proc/{pid}/root{HUGEPAGES_MOUNT}")
+        return stat.f_blocks - stat.f_bfree
 
     def stop(self, timeout=30):
         """SIGTERM to the daemon this object started (its guests keep running)."""

@@ -6,6 +6,7 @@ Runs against libvirt's in-process test driver (test:///default), no daemon neede
 import ast
 import inspect
 import pathlib
+import time
 
 import pytest
 
@@ -113,3 +114,65 @@ def test_expanded_features_reach_the_traits(conn, shared_fixtures):
 def test_expansion_failure_is_a_libvirt_error(conn):
     with pytest.raises(LibvirtError, match='baselineCPU'):
         conn.expanded_cpu_xml('<cpu><arch>nonsense</arch></cpu>')
+
+
+class MigratingDomain:
+    """Stands in for a virDomain: records migrateToURI3 and abortJob."""
+
+    def __init__(self, fail=None, seconds=0.0):
+        self.calls = []
+        self.fail = fail
+        self.seconds = seconds
+
+    def migrateToURI3(self, uri, params, flags):
+        self.calls.append(('migrateToURI3', uri, params, flags))
+        time.sleep(self.seconds)
+        if self.fail:
+            raise libvirt_conn.libvirt.libvirtError(self.fail)
+
+    def abortJob(self):
+        self.calls.append(('abortJob',))
+
+
+@pytest.mark.parametrize('live, copy, expected', [
+    (True, False, ('PEER2PEER', 'PERSIST_DEST', 'UNDEFINE_SOURCE', 'LIVE', 'ABORT_ON_ERROR')),
+    (True, True, ('PEER2PEER', 'PERSIST_DEST', 'UNDEFINE_SOURCE', 'LIVE', 'ABORT_ON_ERROR',
+                  'NON_SHARED_INC')),
+    (False, False, ('PEER2PEER', 'PERSIST_DEST', 'UNDEFINE_SOURCE', 'OFFLINE')),
+])
+def test_migrate_asks_libvirt_for_a_peer_to_peer_move_with_the_destination_xml(
+        conn, monkeypatch, live, copy, expected):
+    domain = MigratingDomain()
+    monkeypatch.setattr(conn, '_domain', lambda name: domain)
+    conn.migrate('kvmfleet-x', 'qemu+tcp://host-b/system', '<domain/>', live=live,
+                 data_uri='unix:///run/m.sock', copy_storage=copy)
+    (_, uri, params, flags), = domain.calls
+    virt = libvirt_conn.libvirt
+    assert uri == 'qemu+tcp://host-b/system'
+    assert flags == sum(getattr(virt, f"VIR_MIGRATE_{name}") for name in expected)
+    assert params[virt.VIR_MIGRATE_PARAM_DEST_XML] == '<domain/>'
+    assert params[virt.VIR_MIGRATE_PARAM_PERSIST_XML] == '<domain/>'
+    assert params.get(virt.VIR_MIGRATE_PARAM_URI) == ('unix:///run/m.sock' if live else None)
+
+
+def test_a_migration_past_its_timeout_is_aborted_and_fails(conn, monkeypatch):
+    domain = MigratingDomain(fail='operation aborted: migration job: canceled by client',
+                             seconds=0.3)
+    monkeypatch.setattr(conn, '_domain', lambda name: domain)
+    with pytest.raises(LibvirtError, match='migrate kvmfleet-x to qemu'):
+        conn.migrate('kvmfleet-x', 'qemu+tcp://b/system', '<domain/>', timeout=0.05)
+    assert ('abortJob',) in domain.calls
+
+
+@pytest.mark.parametrize('uri, expected', [
+    ('qemu+tcp://host-b/system', 'qemu+tcp://host-b/system'),
+    ('qemu+unix:///system?socket=/run/b/sock', 'qemu+unix:///system?socket=/run/b/sock'),
+    ('test:///default', 'qemu+tcp://{host}/system'),
+])
+def test_default_migration_uri(uri, expected):
+    connection = LibvirtConnection(uri)
+    try:
+        host = connection.hostname() if '{host}' in expected else ''
+        assert connection.default_migration_uri() == expected.format(host=host)
+    finally:
+        connection.close()
