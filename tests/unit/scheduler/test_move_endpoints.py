@@ -9,17 +9,18 @@ from scheduler.fitting import audit
 from scheduler.manager import SchedulerManager
 from scheduler.store import ACTIVE, BUILDING, DELETED, MIGRATING, Store, models
 from tests import busfleet
-from tests.unit.scheduler.test_manager import (  # noqa: F401  (bus: a fixture)
+from tests.unit.scheduler import test_manager as base
+from tests.unit.scheduler.test_manager import (
     Clock,
     RecordingAgents,
     RecordingNotifier,
     add_hosts,
-    bus,
     reply,
     report,
 )
 from wire import rpc
 
+bus = base.bus     # the in-process bus (a fixture)
 HA = dict(busfleet.PINNED, name='ha', extra_specs={'hw:cpu_policy': 'dedicated',
                                                     'kvmfleet:ha': 'true'})
 
