@@ -134,7 +134,8 @@ class Mover:
                 return      # aborted meanwhile
         self.agents.migrate_instance(migration.source_host, migration.uuid, record.uuid,
                                      migration.dest_host, answer['uri'], answer['xml'],
-                                     live=migration.kind == models.LIVE)
+                                     live=migration.kind == models.LIVE,
+                                     data_uri=answer.get('data_uri'))
 
     def source_result(self, migration_uuid, host, status, reason):
         """The source agent's answer: ``migrated`` finishes the move, ``failed`` aborts."""
@@ -216,5 +217,7 @@ def _prepare_refusal(answer):
     for field in ('uri', 'xml'):
         if not isinstance(answer.get(field), str) or not answer[field]:
             return f"answer without {field}"
+    if answer.get('data_uri') is not None and not isinstance(answer['data_uri'], str):
+        return 'answer with a data_uri that is not a string'
     return ''
 

@@ -98,10 +98,11 @@ class AgentAPI:
                           assignment=assignment, spec=spec, request=request)
 
     def migrate_instance(self, host, migration, instance, dest_host, dest_uri, dest_xml,
-                         live=True):
+                         live=True, data_uri=None):
         """Source: move the guest; the agent answers scheduler migration_update."""
         self._move(host, 'migrate_instance', migration=migration, instance=instance,
-                   dest_host=dest_host, dest_uri=dest_uri, dest_xml=dest_xml, live=live)
+                   dest_host=dest_host, dest_uri=dest_uri, dest_xml=dest_xml, live=live,
+                   data_uri=data_uri)
 
     def finish_migration(self, host, migration, instance, assignment):
         """Destination: verify the arrived guest; the agent answers instance_update."""

@@ -10,7 +10,7 @@ from tests.unit.agent.test_manager import build, placement
 agents, fleet_file = base.agents, base.fleet_file     # the simulated hosts (fixtures)
 
 U1, U2, U3 = (f"00000000-0000-4000-8000-0000000001{i:02d}" for i in range(1, 4))
-REQUEST = busfleet.HUGE
+REQUEST = busfleet.SRIOV     # its VF is unplugged, moved and plugged (simulated)
 M1, M2, M3 = (f"00000000-0000-4000-8000-0000000002{i:02d}" for i in range(1, 4))
 
 

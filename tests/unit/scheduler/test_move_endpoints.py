@@ -43,7 +43,7 @@ class MovingAgents(RecordingAgents):
         return {'ok': True, 'uri': f"qemu+tcp://{host}/system", 'xml': '<domain/>'}
 
     def migrate_instance(self, host, migration, instance, dest_host, dest_uri, dest_xml,
-                         live=True):
+                         live=True, data_uri=None):
         self._record('migrate_instance', host, instance, dest_host, live)
         if self.answer_source:
             status = 'failed' if self.failure else 'migrated'
