@@ -61,9 +61,10 @@ class Drain:
             while progress.pending or progress.in_flight:
                 while progress.pending and len(progress.in_flight) < self.concurrency:
                     self._start(progress.pending.pop(0))
-                time.sleep(self.poll)
                 for instance, migration in list(progress.in_flight.items()):
                     self._follow(instance, migration)
+                if len(progress.in_flight) >= self.concurrency or not progress.pending:
+                    time.sleep(self.poll if progress.in_flight else 0)
         except Exception as exc:     # never leave a drain looking busy forever
             LOG.exception('Drain of %s failed', progress.host)
             for instance in progress.pending + list(progress.in_flight):

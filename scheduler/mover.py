@@ -27,7 +27,9 @@ import uuid as uuidlib
 
 from scheduler import moves
 from scheduler.store import ACTIVE, BUILDING, ClaimConflict, NotFound, models
+from scheduler.store.moves import consumer_assignment
 from wire import rpc
+from wire.assignment import Assignment
 from wire.request_spec import RequestSpec
 
 LOG = logging.getLogger(__name__)
@@ -158,11 +160,12 @@ class Mover:
     def finish(self, migration_uuid, state=ACTIVE):
         """Destination becomes the host, source claim freed (one transaction)."""
         with self.lock:
-            migration = self.store.finish_move(migration_uuid, state=state,
-                                               now=self.state.clock())
-            if migration is None:
+            finished = self.store.finish_move(migration_uuid, state=state,
+                                              now=self.state.clock())
+            if finished is None:
                 return None
-            self._refresh(migration.source_host, migration.dest_host)
+            migration, generations = finished
+            self._view_finished(migration, generations)
         self.notify(moves.event_name(migration.kind, 'end'),
                     {'instance': migration.instance_uuid, 'migration': migration.uuid,
                      'source': migration.source_host, 'destination': migration.dest_host})
@@ -174,10 +177,12 @@ class Mover:
     def abort(self, migration_uuid, reason):
         """Free the destination claim; the instance stays ACTIVE on its source."""
         with self.lock:
-            migration = self.store.abort_move(migration_uuid, reason, now=self.state.clock())
-            if migration is None:
+            aborted = self.store.abort_move(migration_uuid, reason, now=self.state.clock())
+            if aborted is None:
                 return None
-            self._refresh(migration.dest_host)
+            migration, generation = aborted
+            self._view_step(migration.dest_host, generation,
+                            release=[consumer_assignment(migration)])
         LOG.warning('Migration %s of %s failed: %s', migration.uuid, migration.instance_uuid,
                     reason, extra={'instance_uuid': migration.instance_uuid})
         self.notify(moves.event_name(migration.kind, 'error'),
@@ -190,10 +195,32 @@ class Mover:
             LOG.exception('abort_migration to %s failed', migration.dest_host)
         return migration
 
-    def _refresh(self, *hosts):
-        for name in dict.fromkeys(h for h in hosts if h):
-            if name in self.state.generations:
-                self.state.refresh_host(name)
+    # The warm view follows each step without reloading a host from the store, unless
+    # someone else wrote there meanwhile (its generation moved by more than this step).
+    def _view_finished(self, migration, generations):
+        dest = Assignment.from_dict(migration.dest_assignment)
+        group = _group(migration, self.store)
+        source = (Assignment.from_dict(migration.source_assignment)
+                  if migration.source_assignment else None)
+        for host, generation in generations.items():
+            release = [consumer_assignment(migration)] if host == dest.host else []
+            if source is not None and host == source.host:
+                release.append(source)
+            self._view_step(host, generation, release,
+                            [dest] if host == dest.host else [], group)
+
+    def _view_step(self, host, generation, release=(), apply=(), group=None):
+        state = self.state
+        if host not in state.fleet:
+            return
+        if state.generations.get(host) != generation - 1:
+            state.refresh_host(host)
+            return
+        for assignment in release:
+            state.fleet.release(assignment)
+        for assignment in apply:
+            state.fleet.apply(assignment, group)
+        state.generations[host] = generation
 
     # -- evacuation (callers hold the lock) ----------------------------------------
     def evacuate_one(self, record, request_id=None):
@@ -206,6 +233,12 @@ class Mover:
             return migration
         self.finish(migration.uuid, state=BUILDING)
         return self.store.get_migration(migration.uuid)
+
+
+def _group(migration, store):
+    """The server group of the moving instance (its members count on the new host)."""
+    spec = store.get_instance(migration.instance_uuid).spec or {}
+    return (spec.get('server_group') or {}).get('name')
 
 
 def _prepare_refusal(answer):

@@ -12,19 +12,22 @@ store, no bus.
 import dataclasses
 
 from scheduler import claims, payloads
-from scheduler.fleet import make_state
 from wire.assignment import Assignment
 
 LIVE_UNSUPPORTED = 'LIVE_MIGRATION_UNSUPPORTED'
 
 
 def without_host(fleet, name):
-    """A ScratchFleet of ``fleet`` where host ``name`` takes nothing (disabled)."""
+    """A ScratchFleet of ``fleet`` where host ``name`` takes nothing (disabled).
+
+    Only its topology's ``enabled`` changes: the enabled filter (static, cost 0)
+    rejects it before anything reads its usage, summary or capacity.
+    """
     scratch = fleet.scratch()
     if name in fleet:
         state = fleet.state(name)
         closed = dataclasses.replace(state.topology, enabled=False)
-        scratch.changed[name] = make_state(closed, state.usage, state.members)
+        scratch.changed[name] = dataclasses.replace(state, topology=closed)
     return scratch
 
 

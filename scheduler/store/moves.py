@@ -137,9 +137,9 @@ class MoveStore:
     def finish_move(self, uuid, state=models.ACTIVE, now=None):
         """Make the destination the instance's host and free the source claim, together.
 
-        Returns the MigrationRecord as it was, or None when it is not active (already
-        finished or aborted: nothing changed).  ``state`` is the instance's new state
-        (BUILDING for an evacuation, which rebuilds on the destination).
+        Returns (the MigrationRecord as it was, {host: new generation}), or None when
+        it is not active (already finished or aborted: nothing changed).  ``state`` is
+        the instance's new state (BUILDING for an evacuation, which rebuilds there).
         """
         now = self.clock() if now is None else now
         with self._writer, self.engine.begin() as conn:
@@ -156,20 +156,24 @@ class MoveStore:
             conn.execute(update(allocations).where(allocations.c.instance_uuid == instance)
                          .values(host=row.dest_host, assignment=row.dest_assignment,
                                  claimed_at=now))
+            generations = {}
             for host in {row.source_host, row.dest_host} - {None}:
                 conn.execute(update(HOSTS).where(HOSTS.c.name == host)
                              .values(generation=HOSTS.c.generation + 1))
+                generations[host] = conn.execute(select(HOSTS.c.generation)
+                                                 .where(HOSTS.c.name == host)).scalar_one()
             instances = models.Instance.__table__
             conn.execute(update(instances).where(instances.c.uuid == instance)
                          .values(host=row.dest_host, state=state, task=None, reason=None,
                                  updated_at=now))
             conn.execute(update(MIGRATIONS).where(MIGRATIONS.c.uuid == uuid)
                          .values(status=models.DONE, updated_at=now, finished_at=now))
-            return _record(row)
+            return _record(row), generations
 
     def abort_move(self, uuid, reason, now=None):
         """Free the destination claim; the instance stays on its source, ACTIVE, with
-        ``reason``.  Returns the MigrationRecord as it was, or None when not active."""
+        ``reason``.  Returns (the MigrationRecord as it was, the destination's new
+        generation), or None when not active."""
         now = self.clock() if now is None else now
         with self._writer, self.engine.begin() as conn:
             row = conn.execute(select(MIGRATIONS).where(MIGRATIONS.c.uuid == uuid)
@@ -179,6 +183,8 @@ class MoveStore:
             conn.execute(delete(RESOURCES).where(RESOURCES.c.migration_uuid == uuid))
             conn.execute(update(HOSTS).where(HOSTS.c.name == row.dest_host)
                          .values(generation=HOSTS.c.generation + 1))
+            generation = conn.execute(select(HOSTS.c.generation)
+                                      .where(HOSTS.c.name == row.dest_host)).scalar_one()
             instances = models.Instance.__table__
             conn.execute(update(instances).where(instances.c.uuid == row.instance_uuid,
                                                  instances.c.state == models.MIGRATING)
@@ -188,7 +194,7 @@ class MoveStore:
             conn.execute(update(MIGRATIONS).where(MIGRATIONS.c.uuid == uuid)
                          .values(status=models.FAILED, reason=reason, updated_at=now,
                                  finished_at=now))
-            return _record(row)
+            return _record(row), generation
 
     def get_migration(self, uuid):
         with self.engine.connect() as conn:

@@ -52,12 +52,13 @@ def test_a_move_holds_both_claims_until_it_finishes(hosts):
     assert [h.assignment.instance for h in hosts.move_claims(DEST)] == [migration]
     assert hosts.move_claims(SOURCE) == []
     before = {name: hosts.get_host(name).generation for name in (SOURCE, DEST)}
-    assert hosts.finish_move(migration).uuid == migration
+    record, generations = hosts.finish_move(migration)
+    assert record.uuid == migration
     assert held(hosts) == [(DEST, '0'), (DEST, '1')]
     record = hosts.get_instance(uuid)
     assert (record.state, record.host, record.assignment['host']) == (ACTIVE, DEST, DEST)
     assert {name: hosts.get_host(name).generation for name in (SOURCE, DEST)} == {
-        name: generation + 1 for name, generation in before.items()}
+        name: generation + 1 for name, generation in before.items()} == generations
     assert hosts.get_migration(migration).status == models.DONE
     assert hosts.move_claims() == []
     assert hosts.finish_move(migration) is None       # once only
@@ -66,7 +67,8 @@ def test_a_move_holds_both_claims_until_it_finishes(hosts):
 def test_an_aborted_move_frees_the_destination_and_keeps_the_source(hosts):
     uuid = booted(hosts)
     migration = start_move(hosts, uuid)
-    assert hosts.abort_move(migration, 'destination refused').uuid == migration
+    record, generation = hosts.abort_move(migration, 'destination refused')
+    assert record.uuid == migration and generation == hosts.get_host(DEST).generation
     assert held(hosts) == [(SOURCE, '0'), (SOURCE, '1')]
     record = hosts.get_instance(uuid)
     assert (record.state, record.host, record.task) == (ACTIVE, SOURCE, None)
