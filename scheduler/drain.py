@@ -30,13 +30,20 @@ class DrainProgress:
     moved: dict = dataclasses.field(default_factory=dict)       # instance -> destination
     failed: dict = dataclasses.field(default_factory=dict)      # instance -> reason
     finished_at: float | None = None
+    # the drain's thread changes it while drain_status reads it
+    lock: object = dataclasses.field(default_factory=threading.RLock, repr=False,
+                                     compare=False)
 
     @property
     def done(self):
         return self.finished_at is not None
 
     def to_dict(self):
-        return dict(dataclasses.asdict(self), pending=list(self.pending), done=self.done)
+        with self.lock:
+            return {'host': self.host, 'total': self.total, 'started_at': self.started_at,
+                    'pending': list(self.pending), 'in_flight': dict(self.in_flight),
+                    'moved': dict(self.moved), 'failed': dict(self.failed),
+                    'finished_at': self.finished_at, 'done': self.done}
 
 
 class Drain:
@@ -59,23 +66,28 @@ class Drain:
         progress = self.progress
         try:
             while progress.pending or progress.in_flight:
-                while progress.pending and len(progress.in_flight) < self.concurrency:
-                    self._start(progress.pending.pop(0))
-                for instance, migration in list(progress.in_flight.items()):
-                    self._follow(instance, migration)
-                if len(progress.in_flight) >= self.concurrency or not progress.pending:
-                    time.sleep(self.poll if progress.in_flight else 0)
+                with progress.lock:
+                    while progress.pending and len(progress.in_flight) < self.concurrency:
+                        self._start(progress.pending.pop(0))
+                    for instance, migration in list(progress.in_flight.items()):
+                        self._follow(instance, migration)
+                    busy = progress.in_flight and (len(progress.in_flight) >= self.concurrency
+                                                   or not progress.pending)
+                if busy:
+                    time.sleep(self.poll)
         except Exception as exc:     # never leave a drain looking busy forever
             LOG.exception('Drain of %s failed', progress.host)
-            for instance in progress.pending + list(progress.in_flight):
-                progress.failed.setdefault(instance, f"drain stopped: {exc}")
-            progress.pending, progress.in_flight = [], {}
-        progress.finished_at = self.clock()
+            with progress.lock:
+                for instance in progress.pending + list(progress.in_flight):
+                    progress.failed.setdefault(instance, f"drain stopped: {exc}")
+                progress.pending, progress.in_flight = [], {}
+        with progress.lock:
+            progress.finished_at = self.clock()
         LOG.info('Drain of %s: %d moved, %d could not move', progress.host,
                  len(progress.moved), len(progress.failed))
         self.mover.notify('host.drain.end', {'host': progress.host,
                                              'moved': len(progress.moved),
-                                             'failed': progress.failed})
+                                             'failed': dict(progress.failed)})
 
     def _start(self, instance):
         mover, progress = self.mover, self.progress
