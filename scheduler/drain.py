@@ -51,7 +51,7 @@ class Drain:
     *args)`` runs each migration (a thread by default)."""
 
     def __init__(self, mover, host, instances, live=True, concurrency=4, poll=0.1,
-                 timeout=600.0, clock=time.time, spawn=None):
+                 timeout=600.0, clock=time.time, spawn=None, request_id=None):
         self.mover = mover
         self.spawn = spawn or _thread
         self.live = live
@@ -60,6 +60,7 @@ class Drain:
         self.timeout = timeout
         self.clock = clock
         self.cold = set()          # instances to retry cold
+        self.request_id = request_id    # the host_drain call's, on every migration record
         self.progress = DrainProgress(host, len(instances), clock(), list(instances))
 
     def run(self):
@@ -100,7 +101,7 @@ class Drain:
                                                  'not moved')
                     return
                 kind = moves.kind_for(record.spec, self.live and instance not in self.cold)
-                migration = mover.start(record, kind)
+                migration = mover.start(record, kind, request_id=self.request_id)
         except rpc.BusError as exc:
             progress.failed[instance] = exc.one_line()
             return

@@ -14,7 +14,7 @@ from oslo_config import cfg
 from scheduler import moves, trust
 from scheduler.drain import Drain
 from scheduler.store import ACTIVE, DELETED, MIGRATING, NotFound, models
-from wire import arguments, rpc
+from wire import arguments, context, rpc
 
 LOG = logging.getLogger(__name__)
 
@@ -75,7 +75,8 @@ class MoveEndpoints:
             raise rpc.BusError(rpc.CONFLICT, f"instance {record.uuid} uses SEV memory "
                                'encryption: LIVE_MIGRATION_UNSUPPORTED (migrate it cold)')
         with self.lock:
-            migration = self.mover.start(record, kind, host=host)
+            migration = self.mover.start(record, kind, host=host,
+                                         request_id=context.current_request_id())
         if migration.status != models.FAILED:
             self._background(self.mover.run, migration, record)
         return migration.to_dict()
@@ -125,7 +126,7 @@ class MoveEndpoints:
             drain = Drain(self.mover, host, uuids, live=live,
                           concurrency=concurrency or cfg.CONF.scheduler.drain_concurrency,
                           timeout=cfg.CONF.scheduler.migration_timeout, clock=self.clock,
-                          spawn=self._background)
+                          spawn=self._background, request_id=context.current_request_id())
             self.drains[host] = drain
         self._notify('host.drain.start', {'host': host, 'instances': len(uuids)})
         self._background(drain.run)
@@ -159,7 +160,8 @@ class MoveEndpoints:
                 continue
             with self.lock:
                 try:
-                    migration = self.mover.evacuate_one(self.store.get_instance(record.uuid))
+                    migration = self.mover.evacuate_one(self.store.get_instance(record.uuid),
+                                                        context.current_request_id())
                 except rpc.BusError as exc:
                     LOG.warning('Evacuation of %s failed: %s', record.uuid, exc.one_line())
                     continue

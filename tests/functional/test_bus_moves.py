@@ -122,6 +122,7 @@ def test_a_destination_that_refuses_rolls_back_cleanly(stack):
                        "<memory>1024</memory><os><type>hvm</type></os></domain>")
     try:
         answer = api.migrate(uuid, live=True, host='mv-0002')
+        assert answer['request_id'].startswith('req-')     # the logs' id of this call
         migration = wait_migration(api, answer['uuid'])
     finally:
         dest.undefine_domain(domain_name(uuid))

@@ -57,7 +57,7 @@ class StandInMover:
                 return migration
         self.store = Store()
 
-    def start(self, record, kind):
+    def start(self, record, kind, request_id=None):
         if record.uuid == 'nowhere':
             raise rpc.BusError(rpc.NO_VALID_HOST, 'nowhere: no valid host')
         migration = Migration(f"{record.uuid}:{kind}:{len(self.started)}", kind)
