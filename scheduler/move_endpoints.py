@@ -155,9 +155,11 @@ class MoveEndpoints:
 
     def _evacuate(self, host, chosen):
         done = []
+        held = {h.assignment.instance for h in self.store.held_instances(host)}
         for record in self.store.list_instances(host=host):
-            if record.state in (DELETED, MIGRATING) or record.task or not chosen(record):
-                continue
+            if record.uuid not in held or record.state in (DELETED, MIGRATING) or \
+                    record.task or not chosen(record):
+                continue     # holds nothing there, or something is under way
             with self.lock:
                 try:
                     migration = self.mover.evacuate_one(self.store.get_instance(record.uuid),

@@ -64,6 +64,9 @@ class Mover:
         NoValidHost with its reason and records nothing; without, an instance that
         fits nowhere gets a failed migration record with the reason.
         """
+        if record.assignment is None:
+            raise rpc.BusError(rpc.CONFLICT, f"instance {record.uuid} holds no claim on "
+                               f"{record.host}: nothing to move")
         if not record.spec:
             raise rpc.BusError(rpc.CONFLICT, f"instance {record.uuid} has no request spec "
                                '(adopted from a host report): it cannot be placed elsewhere')

@@ -288,6 +288,10 @@ def test_evacuate_rebuilds_elsewhere_and_frees_the_dead_hosts_claims(moving):
     add_hosts(moving, 3)
     uuids = [active(moving, dict(busfleet.HUGE, name=f"vm-{i}")) for i in range(4)]
     dead = moving.store.get_instance(uuids[0]).host
+    failed = '00000000-0000-4000-8000-00000000fa11'    # ERROR there, holding nothing
+    moving.store.create_instance(failed, 'failed', busfleet.PINNED,
+                                 moving.store.get_instance(uuids[0]).spec, 'ERROR')
+    moving.store.update_instance(failed, host=dead)
     on_dead = [u for u in uuids if moving.store.get_instance(u).host == dead]
     with pytest.raises(rpc.BusError, match='is up'):
         call(moving.manager, 'evacuate', host=dead)
