@@ -391,6 +391,10 @@ class SchedulerManager(MoveEndpoints):
                 ratelimit.rejections().log(logging.INFO, 'Ignoring %s from %s for %s: it is on '
                                            '%s now', state, host, record.uuid, record.host)
                 return None
+            if record.state == MIGRATING:
+                # e.g. a cold move powering the guest off: the move's own messages decide
+                LOG.info('Ignoring %s from %s for %s: it is moving', state, host, record.uuid)
+                return None
             if record.state == BUILDING and state == ERROR:
                 return self._build_failed(record, host, reason or 'build failed')
             return self._apply_update(record, state, reason)

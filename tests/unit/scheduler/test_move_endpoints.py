@@ -340,3 +340,20 @@ def test_automatic_evacuation_takes_only_instances_that_opted_in(moving):
     assert moving.store.get_instance(ha).host != dead
     assert moving.store.get_instance(plain).host == dead
     assert moving.store.get_instance(plain).state != DELETED
+
+
+def test_agent_results_for_a_moving_instance_are_ignored(moving):
+    add_hosts(moving, 2)
+    moving.agents.answer_source = False
+    uuid = active(moving)
+    answer = call(moving.manager, 'migrate', instance=uuid)    # cold: the source powers off
+    call(moving.manager, 'instance_update', instance=uuid, host=answer['source_host'],
+         state='STOPPED')
+    assert moving.store.get_instance(uuid).state == MIGRATING
+    with pytest.raises(rpc.BusError, match='state'):
+        call(moving.manager, 'instance_update', instance=uuid, host=answer['source_host'],
+             state=MIGRATING)
+    call(moving.manager, 'migration_update', migration=answer['uuid'],
+         host=answer['source_host'], status='failed', reason='MIGRATION_FAILED: x')
+    record = moving.store.get_instance(uuid)
+    assert (record.state, record.task, record.host) == (ACTIVE, None, answer['source_host'])
