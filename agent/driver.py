@@ -145,6 +145,7 @@ class InstanceDriver(MigrationMixin):
                 self._define(xml)
             except _BuildFailed as exc:
                 return self._failed(uuid, name, exc)
+        launched = self._clock()
         try:
             self._start_and_wait(name)
             os.unlink(os.path.join(self.instance_dir(uuid), BUILDING_MARKER))
@@ -152,7 +153,7 @@ class InstanceDriver(MigrationMixin):
             return self._failed(uuid, name, exc)
         except OSError as exc:
             return self._failed(uuid, name, _BuildFailed(FILES_FAILED, str(exc)))
-        return LaunchResult(uuid, 'running')
+        return LaunchResult(uuid, 'running', launch_s=self._clock() - launched)
 
     def _prepare(self, uuid, name, spec, assignment, image, ports, flavor):
         """Checks and XML, before anything is created: (xml, resolved image, settings)."""

@@ -146,15 +146,25 @@ class MigrationMixin:
     def abort_incoming(self, instance):
         """Remove what prepare_incoming made, and a domain a failed migration left here.
 
-        A domain whose migration finished (finish_incoming ran) is never touched.
+        Only an incoming domain (paused: its memory still arriving) is removed. A
+        domain that runs or is defined off here was moved by libvirt (the source
+        no longer has it, even if its agent never said so): it and its files are
+        kept, for the scheduler to decide; so is one whose migration finished.
+        Returns True when something was kept.
         """
         with self._in_flight.operating(instance_uuid(instance)) as uuid:
             if uuid not in self._incoming and not os.path.exists(self._incoming_path(uuid)):
-                return
+                return False
+            state = self._state_or_none(uuid)
+            if state not in (None, 'paused'):
+                LOG.warning('abort of incoming %s: its domain is %s here, so libvirt moved it: '
+                            'kept', uuid, state)
+                return True
             self._incoming.pop(uuid, None)
             error = self._remove(uuid, domain_name(uuid))
             if error is not None:
                 LOG.warning('abort of incoming %s incomplete: %s', uuid, error)
+            return False
 
     def _incoming_path(self, uuid):
         return os.path.join(self.instance_dir(uuid), INCOMING_XML)
@@ -182,9 +192,11 @@ class MigrationMixin:
         wanted = self._incoming_xml(uuid)
         if wanted is None:
             return
-        present = set(xml_facts.direct_ports(self.conn.domain_xml(name)))
+        # libvirt's XML of a plugged VF carries aliases and guest addresses: compare VFs
+        present = {xml_facts.vf_address(port)
+                   for port in xml_facts.direct_ports(self.conn.domain_xml(name))}
         for port in xml_facts.direct_ports(wanted):
-            if port not in present:
+            if xml_facts.vf_address(port) not in present:
                 try:
                     self.conn.attach_device(name, port)
                 except LibvirtError as exc:
@@ -256,7 +268,8 @@ class MigrationMixin:
             self.conn.migrate(name, dest_uri, xml_facts.without_direct_ports(dest_xml),
                               live=True, data_uri=data_uri,
                               copy_storage=xml_facts.has_local_disk(source_xml),
-                              timeout=timeout or None)
+                              timeout=timeout or None,
+                              bandwidth_mib=self.config.migration_bandwidth or None)
         except LibvirtError as exc:
             self._replug(name, ports)
             timed_out = timeout and self._clock() - started >= timeout

@@ -64,6 +64,8 @@ agent_opts = [
     cfg.FloatOpt('migration_timeout', default=300.0, min=0.0,
                  help='Seconds a live migration may take before it is aborted (the guest '
                       'keeps running on the source); 0: no limit.'),
+    cfg.IntOpt('migration_bandwidth', default=0, min=0,
+               help='Most MiB/s a live migration from this host may use; 0: no limit.'),
 ]
 
 GROUPS = (('DEFAULT', default_opts), ('libvirt', libvirt_opts), ('agent', agent_opts))
@@ -100,6 +102,7 @@ class DriverConfig:
     migration_uri: str | None = None
     migration_data_uri: str | None = None
     migration_timeout: float = 300.0
+    migration_bandwidth: int = 0
 
 
 def config_from_conf(conf=cfg.CONF, detected_virt_type=None):
@@ -119,4 +122,5 @@ def config_from_conf(conf=cfg.CONF, detected_virt_type=None):
         graceful_shutdown_timeout=conf.agent.graceful_shutdown_timeout,
         networks=networks_from_conf(conf), migration_uri=conf.agent.migration_uri,
         migration_data_uri=conf.agent.migration_data_uri,
-        migration_timeout=conf.agent.migration_timeout)
+        migration_timeout=conf.agent.migration_timeout,
+        migration_bandwidth=conf.agent.migration_bandwidth)

@@ -19,6 +19,7 @@ a dead connection.
 
 import contextlib
 import logging
+import re
 import threading
 
 import libvirt
@@ -118,14 +119,31 @@ def _run_event_loop():
             LOG.exception('libvirt event loop iteration failed')
 
 
+# Each is called with the call's name ('defineXML', 'start', ...) when a libvirt call
+# fails (agent/metrics.py counts them).
+ERROR_OBSERVERS = []
+
+
+def call_name(operation):
+    """The libvirt call an operation text names: its first word ('start' of 'start vm-1')."""
+    match = re.match(r'[A-Za-z]+', operation)
+    return match.group(0) if match else 'other'
+
+
+def _failed(operation, exc):
+    """The LibvirtError of a failed libvirt call; the error observers hear of it."""
+    for observer in list(ERROR_OBSERVERS):
+        observer(call_name(operation))
+    return LibvirtError(operation, exc.get_error_message() or str(exc), exc.get_error_code())
+
+
 @contextlib.contextmanager
 def _wrapped(operation):
     """Turn a libvirtError raised inside the block into LibvirtError(operation)."""
     try:
         yield
     except libvirt.libvirtError as exc:
-        raise LibvirtError(operation, exc.get_error_message() or str(exc),
-                           exc.get_error_code()) from exc
+        raise _failed(operation, exc) from exc
 
 
 class LibvirtConnection:
@@ -193,8 +211,7 @@ class LibvirtConnection:
                 conn.setKeepAlive(KEEPALIVE_INTERVAL_S, KEEPALIVE_COUNT)
             except libvirt.libvirtError as exc:
                 if exc.get_error_code() != libvirt.VIR_ERR_NO_SUPPORT:
-                    raise LibvirtError('setKeepAlive', exc.get_error_message(),
-                                       exc.get_error_code()) from exc
+                    raise _failed('setKeepAlive', exc) from exc
         with _wrapped(f"register callbacks on {self.uri}"):
             if self._on_close is not None:
                 conn.registerCloseCallback(self._closed, None)
@@ -325,8 +342,7 @@ class LibvirtConnection:
                                domain.XMLDesc(0), state))
             except libvirt.libvirtError as exc:
                 if exc.get_error_code() != libvirt.VIR_ERR_NO_DOMAIN:
-                    raise LibvirtError('describe domain', exc.get_error_message(),
-                                       exc.get_error_code()) from exc
+                    raise _failed('describe domain', exc) from exc
                 # undefined between listing and reading: it is simply gone
         return result
 
@@ -365,8 +381,7 @@ class LibvirtConnection:
         except libvirt.libvirtError as exc:
             if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
                 return None
-            raise LibvirtError(f"state of {name}", exc.get_error_message() or str(exc),
-                               exc.get_error_code()) from exc
+            raise _failed(f"state of {name}", exc) from exc
 
     def shutoff_reason(self, name):
         """Why a shut-off domain is off ('crashed', 'destroyed', ...), None otherwise."""
@@ -375,8 +390,7 @@ class LibvirtConnection:
         except libvirt.libvirtError as exc:
             if exc.get_error_code() == libvirt.VIR_ERR_NO_DOMAIN:
                 return None
-            raise LibvirtError(f"state of {name}", exc.get_error_message() or str(exc),
-                               exc.get_error_code()) from exc
+            raise _failed(f"state of {name}", exc) from exc
         return SHUTOFF_REASONS.get(reason) if state == libvirt.VIR_DOMAIN_SHUTOFF else None
 
     def shutdown_domain(self, name):
@@ -450,7 +464,7 @@ class LibvirtConnection:
         return f"qemu+tcp://{self.hostname()}/system"
 
     def migrate(self, name, dest_uri, dest_xml, live=True, data_uri=None,
-                copy_storage=False, timeout=None):
+                copy_storage=False, timeout=None, bandwidth_mib=None):
         """Move domain ``name`` to the libvirtd at ``dest_uri`` with ``dest_xml``.
 
         Peer-to-peer (this libvirtd talks to the destination's), the definition
@@ -458,8 +472,10 @@ class LibvirtConnection:
         on during the copy (VIR_MIGRATE_LIVE); not live: an offline move of the
         definition of a shut-off domain.  ``data_uri`` is where the guest's
         memory travels (tcp://host:port or unix:///path; None: libvirt's choice),
-        ``copy_storage`` copies local disk overlays (VIR_MIGRATE_NON_SHARED_INC),
-        ``timeout`` seconds after which the job is aborted (the guest stays here).
+        ``copy_storage`` copies local disk overlays (VIR_MIGRATE_NON_SHARED_INC;
+        beside a unix:///path data URI, over unix:///path.disks),
+        ``timeout`` seconds after which the job is aborted (the guest stays here),
+        ``bandwidth_mib`` the most MiB/s the copy may use (None: no limit).
         On any failure libvirt leaves the domain here, running if it was.
         """
         domain = self._domain(name)
@@ -473,8 +489,13 @@ class LibvirtConnection:
             flags |= libvirt.VIR_MIGRATE_OFFLINE
         params = {libvirt.VIR_MIGRATE_PARAM_DEST_XML: dest_xml,
                   libvirt.VIR_MIGRATE_PARAM_PERSIST_XML: dest_xml}
+        if bandwidth_mib and live:
+            params[libvirt.VIR_MIGRATE_PARAM_BANDWIDTH] = int(bandwidth_mib)
         if data_uri and live:
             params[libvirt.VIR_MIGRATE_PARAM_URI] = data_uri
+            if copy_storage and data_uri.startswith('unix://'):
+                # libvirt copies disks over NBD; over UNIX sockets it needs a socket for it
+                params[libvirt.VIR_MIGRATE_PARAM_DISKS_URI] = f"{data_uri}.disks"
         timer = None
         if timeout and live:
             timer = threading.Timer(timeout, _abort_job, (domain, name))

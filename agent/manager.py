@@ -7,6 +7,8 @@ libvirt domains (the truth of what runs) to the scheduler: periodically, as a
 heartbeat, and soon after a change.
 """
 
+import collections
+import dataclasses
 import json
 import logging
 import os
@@ -18,12 +20,14 @@ import oslo_messaging as messaging
 from oslo_config import cfg
 
 from agent import trust
-from agent.domain import MetadataError, read_metadata
+from agent.domain import MetadataError, domain_name, read_metadata
 from agent.exceptions import AgentError
+from agent.metrics import NO_METRICS
 from agent.move_endpoints import MoveEndpoints
-from wire import arguments, limits, names, ratelimit, rpc
+from wire import arguments, limits, names, notifications, ratelimit, rpc
 from wire.assignment import Assignment
 from wire.errors import FieldError, InvalidInput, shown
+from wire.notifications import InstanceFacts, instance_action, instance_action_error
 from wire.request_spec import RequestSpec
 
 LOG = logging.getLogger(__name__)
@@ -44,6 +48,11 @@ cfg.CONF.register_opts(agent_service_opts, group='agent')
 
 IMAGE_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]*$')
 ACTIVE, STOPPED, ERROR, DELETED = 'ACTIVE', 'STOPPED', 'ERROR', 'DELETED'
+BUILDING = 'BUILDING'
+# An operation's notification name and the state it starts from when the agent was
+# not told one (the scheduler sends it only from that state).
+STEPS = {'stop': ('power_off', ACTIVE), 'start': ('power_on', STOPPED),
+         'reboot': ('reboot', ACTIVE), 'delete': ('delete', ACTIVE)}
 
 
 def list_opts():
@@ -58,10 +67,15 @@ class AgentManager(MoveEndpoints):
     # Checks that orders are signed by a trusted scheduler for this host
     # (agent/trust.py); the service sets it, unit tests may leave it None.
     verifier = None
+    # Build counters (agent/metrics.py); the service sets them.
+    metrics = NO_METRICS
 
     def __init__(self, host_name, driver, topology, scheduler_api, images_path=None,
-                 default_image=None):
+                 default_image=None, notifier=None):
         self.host_name = host_name
+        # wire.notifications.Notifier (off by default), published as kvmfleet-agent:<host>
+        self.notifier = (notifier or notifications.DISABLED).for_publisher(
+            notifications.publisher_id(notifications.AGENT, host_name))
         self.driver = driver
         self.topology = topology
         self.scheduler = scheduler_api
@@ -72,6 +86,7 @@ class AgentManager(MoveEndpoints):
         self._known = {}     # domain name -> (uuid, assignment dict) read from metadata
         # instance -> state the scheduler was last told (agent.lifecycle); kept until DELETED
         self.instance_states = {}
+        self.domain_states = {}   # libvirt state -> domains, as last reported (metrics)
 
     # -- helpers -----------------------------------------------------------
     def _update(self, uuid, state, reason=None):
@@ -81,6 +96,31 @@ class AgentManager(MoveEndpoints):
         else:
             self.instance_states[uuid] = state
         self.dirty.set()
+
+    def _notify(self, event, facts, state=None, fault=None):
+        """Send instance ``event`` of ``facts`` (now in ``state``, if given); ``fault``
+        (exception, reason) makes it an error payload.  None ``facts``: notifications off."""
+        if facts is None:
+            return
+        if state is not None:
+            facts = dataclasses.replace(facts, state=state)
+        if fault is None:
+            self.notifier.notify(event, instance_action, facts)
+        else:
+            self.notifier.notify(event, instance_action_error, facts, fault[1], fault[0])
+
+    def _facts(self, uuid, state):
+        """What notifications say of instance ``uuid`` here (its domain's metadata); read
+        only when notifications are on."""
+        if not self.notifier.enabled:
+            return None
+        known = self._known.get(domain_name(uuid))
+        if known is None:
+            try:
+                known = _metadata_of(self.driver.conn.domain_xml(domain_name(uuid)), uuid)
+            except AgentError:
+                known = (uuid, None, None)
+        return InstanceFacts.of_assignment(uuid, state, known[1], name=known[2])
 
     def instance_changed(self, uuid, state, reason=None):
         """A change seen on the host, not made by this agent (agent.lifecycle)."""
@@ -126,23 +166,36 @@ class AgentManager(MoveEndpoints):
             parsed_spec, parsed, image = self._read_build(instance, name, assignment, spec,
                                                           request, unknown)
         except Exception as exc:
-            self._update(instance, ERROR, refusal_line(exc))
+            self._build_failed(InstanceFacts(instance, ERROR, host=self.host_name),
+                               _fault_kind(exc), refusal_line(exc))
+            self.metrics.build_refused(exc)
             raise
+        facts = InstanceFacts.of_assignment(instance, BUILDING, parsed, name=parsed_spec.name,
+                                            flavor=request.get('flavor') if request else None)
+        self._notify('instance.create.start', facts)
         try:
             result = self.driver.build_and_launch(parsed_spec, parsed, image)
         except Exception as exc:   # a bug below: the instance must not stay BUILDING
-            self._update(instance, ERROR, f"InternalError: {ratelimit.clip(str(exc))}")
+            self._build_failed(facts, rpc.INTERNAL_ERROR,
+                               f"InternalError: {ratelimit.clip(str(exc))}")
+            self.metrics.build_refused(exc)
             raise
+        self.metrics.build_finished(result)
         if result.ok:
             LOG.info('Instance %s running on %s (%.3fs)', instance, self.host_name,
                      result.elapsed_s)
             self._update(instance, ACTIVE)
+            self._notify('instance.create.end', facts, ACTIVE)
         else:
             # rate-limited: anyone on the bus can send builds that fail verification
             ratelimit.rejections().warning('Build of %s failed: %s: %s', instance,
                                            result.reason, result.detail)
-            self._update(instance, ERROR, f"{result.reason}: {result.detail}")
+            self._build_failed(facts, result.reason, f"{result.reason}: {result.detail}")
         return None
+
+    def _build_failed(self, facts, kind, reason):
+        self._update(facts.uuid, ERROR, reason)
+        self._notify('instance.create.error', facts, ERROR, (kind, reason))
 
     def _read_build(self, instance, name, assignment, spec, request, unknown):
         """(spec, assignment, image) of a build message, or the first broken rule."""
@@ -160,13 +213,8 @@ class AgentManager(MoveEndpoints):
     @trust.from_scheduler
     def delete_instance(self, ctxt, instance):
         arguments.uuid(instance, 'instance')
-        try:
-            self.driver.delete(instance)
-        except AgentError as exc:
-            self._update(instance, ERROR, f"delete failed: {exc}")
-            return None
-        self._update(instance, DELETED)
-        return None
+        return self._operate(instance, 'delete', lambda: self.driver.delete(instance), DELETED,
+                             failure='delete failed: ')
 
     @rpc.endpoint
     @trust.from_scheduler
@@ -176,13 +224,15 @@ class AgentManager(MoveEndpoints):
         arguments.uuid(instance, 'instance')
         forced = rpc.check(force, bool, 'force')
         timeout = 0.0 if forced else self.driver.config.graceful_shutdown_timeout
-        return self._power(instance, lambda: self.driver.stop(instance, timeout), STOPPED)
+        return self._operate(instance, 'stop', lambda: self.driver.stop(instance, timeout),
+                             STOPPED)
 
     @rpc.endpoint
     @trust.from_scheduler
     def start(self, ctxt, instance):
         arguments.uuid(instance, 'instance')
-        return self._power(instance, lambda: _launched(self.driver.start(instance)), ACTIVE)
+        return self._operate(instance, 'start', lambda: _launched(self.driver.start(instance)),
+                             ACTIVE)
 
     @rpc.endpoint
     @trust.from_scheduler
@@ -190,7 +240,7 @@ class AgentManager(MoveEndpoints):
         """Ask the guest to reboot; ``hard`` (1.1) powers it off and on."""
         arguments.uuid(instance, 'instance')
         hard = rpc.check(hard, bool, 'hard')
-        return self._power(instance, lambda: self._reboot(instance, hard), ACTIVE)
+        return self._operate(instance, 'reboot', lambda: self._reboot(instance, hard), ACTIVE)
 
     def _reboot(self, instance, hard):
         if hard:
@@ -198,13 +248,20 @@ class AgentManager(MoveEndpoints):
         else:
             self.driver.reboot(instance)
 
-    def _power(self, instance, operation, new_state):
+    def _operate(self, instance, operation, apply, new_state, failure=''):
+        """Apply ``operation`` (a STEPS key), tell the scheduler and the listeners."""
+        step, before = STEPS[operation]
+        facts = self._facts(instance, self.instance_states.get(instance, before))
+        self._notify(f"instance.{step}.start", facts)
         try:
-            operation()
+            apply()
         except AgentError as exc:
-            self._update(instance, ERROR, str(exc))
+            self._update(instance, ERROR, f"{failure}{exc}")
+            self._notify(f"instance.{step}.error", facts, ERROR,
+                         (type(exc).__name__, f"{failure}{exc}"))
             return None
         self._update(instance, new_state)
+        self._notify(f"instance.{step}.end", facts, new_state)
         return None
 
     @rpc.endpoint
@@ -231,6 +288,7 @@ class AgentManager(MoveEndpoints):
                 entry['assignment'] = assignment
             reported.append(entry)
         live = {entry['name'] for entry in reported}
+        self.domain_states = collections.Counter(entry['state'] for entry in reported)
         self._known = {k: v for k, v in self._known.items() if k in live}
         return reported
 
@@ -315,6 +373,11 @@ def refusal_line(exc):
     if isinstance(exc, (FieldError, InvalidInput)):
         return f"{rpc.INVALID_INPUT}: {exc}"
     return f"{rpc.INTERNAL_ERROR}: {ratelimit.clip(str(exc))}"
+
+
+def _fault_kind(exc):
+    """The ``exception`` of a refused build's fault: the bus error code or the class."""
+    return exc.code if isinstance(exc, rpc.BusError) else type(exc).__name__
 
 
 def _launched(result):

@@ -37,6 +37,7 @@ class LaunchResult:
     detail: str = ''
     violations: tuple = ()
     elapsed_s: float = 0.0
+    launch_s: float | None = None    # start -> running, when the domain was started
 
     @property
     def ok(self):

@@ -147,7 +147,7 @@ class SimulatedConnection(LibvirtConnection):
         return defined_pins(self.domain_xml(name))[1]
 
     def migrate(self, name, dest_uri, dest_xml, live=True, data_uri=None, copy_storage=False,
-                timeout=None):
+                timeout=None, bandwidth_mib=None):
         """Hand the domain over to the simulated host at ``dest_uri`` (same process).
 
         Like libvirt's peer-to-peer migration with PERSIST_DEST and
@@ -212,7 +212,7 @@ def prepare_simulation(path):
     return node
 
 
-def simulated_host(topology, path, node_xml, scheduler_api, launch_timeout=5.0):
+def simulated_host(topology, path, node_xml, scheduler_api, launch_timeout=5.0, notifier=None):
     """AgentManager of one simulated host (the real manager, driver and builder)."""
     topology = dataclasses.replace(topology, instances=())
     host_dir = os.path.join(path, 'hosts', topology.name)
@@ -224,13 +224,14 @@ def simulated_host(topology, path, node_xml, scheduler_api, launch_timeout=5.0):
                           networks=HostNetworks(TraitBridges(topology.traits)))
     driver = InstanceDriver(conn, topology, config, vhost_net=False)
     return AgentManager(topology.name, driver, lambda: topology, scheduler_api,
-                        default_image=SIMULATED_IMAGE)
+                        default_image=SIMULATED_IMAGE, notifier=notifier)
 
 
 class HostRouter:
     """One endpoint for many hosts: each message goes to the manager its context names."""
 
     target = AgentManager.target     # the version the real endpoints serve
+    exposed_type = AgentManager      # the methods it routes (wire.rpc.exposed_methods)
 
     def __init__(self, managers):
         self.managers = {manager.host_name: manager for manager in managers}
@@ -293,8 +294,10 @@ def group_server(managers, url=None):
     return server
 
 
-def build_fleet(fleet_path, scheduler_api, path=None, url=None, hosts_per_connection=None):
-    """Managers and (not started) RPC servers for every host of ``fleet_path``."""
+def build_fleet(fleet_path, scheduler_api, path=None, url=None, hosts_per_connection=None,
+                notifier=None):
+    """Managers and (not started) RPC servers for every host of ``fleet_path``
+    (``notifier``: a wire.notifications.Notifier all hosts share, each as its publisher)."""
     path = path or cfg.CONF.agent.simulation_path
     per_connection = hosts_per_connection or cfg.CONF.agent.simulated_hosts_per_connection
     node_xml = prepare_simulation(path)
@@ -303,7 +306,8 @@ def build_fleet(fleet_path, scheduler_api, path=None, url=None, hosts_per_connec
         if topology.instances:
             LOG.info('Host %s: the fleet file\'s running instances are not simulated',
                      topology.name)
-        managers.append(simulated_host(topology, path, node_xml, scheduler_api))
+        managers.append(simulated_host(topology, path, node_xml, scheduler_api,
+                                       notifier=notifier))
     servers = [group_server(managers[i:i + per_connection], url)
                for i in range(0, len(managers), per_connection)]
     return managers, servers

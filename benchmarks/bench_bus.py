@@ -129,8 +129,8 @@ def extra_config(args):
         text += f"[DEFAULT]\nexecutor_thread_pool_size = {args.executor_threads}\n"
     if args.hosts_per_connection:
         text += f"[agent]\nsimulated_hosts_per_connection = {args.hosts_per_connection}\n"
-    if args.notifications == 'off':
-        text += '[oslo_messaging_notifications]\ndriver = noop\n'
+    if args.notifications == 'on':     # off by default in the services themselves
+        text += '[oslo_messaging_notifications]\ndriver = messagingv2\n'
     if args.signing == 'off':    # no keys anywhere: nothing signed, nothing checked
         text += '[signing]\nrequired = false\n' + ''.join(
             f"{option} = {args.workdir}/no-such-key-{option}\n"
@@ -155,7 +155,8 @@ def main():
                         help='where the store and the simulated hosts\' files go (the cost '
                              'of creating files there is part of each simulated build)')
     parser.add_argument('--notifications', choices=('on', 'off'), default='on',
-                        help='off: [oslo_messaging_notifications] driver = noop')
+                        help='on: [oslo_messaging_notifications] driver = messagingv2 '
+                             '(scheduler and agents); off: no driver, the default')
     parser.add_argument('--signing', choices=('on', 'off'), default='on',
                         help='off: [signing] required = false and no keys (to measure what '
                              'signing costs; never in production)')

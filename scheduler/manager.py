@@ -1,4 +1,4 @@
-"""Server side of the scheduler's RPC API (topic ``kvmfleet-scheduler``, 1.3).
+"""Server side of the scheduler's RPC API (topic ``kvmfleet-scheduler``, 1.4).
 
 One lock guards the warm view and every decision that changes it (place +
 claim, release, host reports), so the view and the store move together.
@@ -14,11 +14,13 @@ import uuid as uuidlib
 import oslo_messaging as messaging
 from oslo_config import cfg
 
-from scheduler import claims, host_views, payloads, reconcile, trust
+from scheduler import claims, host_views, payloads, reconcile, server_groups, trust
 from scheduler.capacity import shape_capacity
+from scheduler.metrics import NO_METRICS
 from scheduler.move_endpoints import MoveEndpoints
 from scheduler.mover import Mover, MoveSettings
 from scheduler.specs import parse_request
+from scheduler.specs.request import parse_server_group
 from scheduler.store import (
     ACTIVE,
     BUILDING,
@@ -27,12 +29,14 @@ from scheduler.store import (
     MIGRATING,
     STATES,
     STOPPED,
+    GroupInUse,
     NotFound,
 )
 from scheduler.warm_state import WarmState
-from wire import arguments, ratelimit, rpc
+from wire import arguments, names, notifications, ratelimit, rpc
 from wire.errors import FieldError
 from wire.limits import DEFAULT as DEFAULT_LIMITS
+from wire.notifications import host_status, instance_action, instance_action_error
 from wire.request_spec import RequestSpec
 from wire.topology import HostTopology
 
@@ -44,6 +48,10 @@ manager_opts = [
                     'before the instance goes to ERROR with every attempt\'s reason.'),
 ]
 cfg.CONF.register_opts(manager_opts, group='scheduler')
+
+# Faults (``exception``) of instance.create.error besides NoValidHost and the agent's codes
+BUILD_FAILED = 'BuildFailed'    # given up after its attempts
+BUILD_LOST = 'BuildLost'        # the host's reports show the build will not finish
 
 # What an operation needs and what it sets while the agent works.
 OPERATIONS = {'stop': ((ACTIVE,), 'stopping'), 'start': ((STOPPED,), 'starting'),
@@ -57,17 +65,19 @@ def list_opts():
 class SchedulerManager(MoveEndpoints):
     """The scheduler's endpoints (moves: scheduler.move_endpoints)."""
 
-    target = messaging.Target(version='1.3')
+    target = messaging.Target(version='1.4')
     # Checks that host messages are signed by their host (scheduler/trust.py); the
     # service sets it, library use and unit tests may leave it None (no check).
     verifier = None
+    # Decision and reschedule counters (scheduler/metrics.py); the service sets them.
+    metrics = NO_METRICS
 
     def __init__(self, store, engine, agent_api, notifier=None, flavors=None, aliases=None,
                  clock=time.time, limits=DEFAULT_LIMITS):
         self.store = store
         self.engine = engine
         self.agents = agent_api
-        self.notifier = notifier
+        self.notifier = notifier or notifications.DISABLED   # wire.notifications.Notifier
         self.flavors = flavors or {}
         self.aliases = aliases or {}
         self.clock = clock
@@ -75,18 +85,26 @@ class SchedulerManager(MoveEndpoints):
         self.lock = threading.RLock()
         self.state = WarmState(store, clock=clock).load()
         self.flags = {}            # host -> unknown domains flagged by reconciliation
-        self.mover = Mover(store, self.state, engine, agent_api, self.lock, self._notify,
+        self.mover = Mover(store, self.state, engine, agent_api, self.lock, self._notify_move,
                            MoveSettings(cfg.CONF.scheduler.migration_prepare_timeout,
                                         cfg.CONF.scheduler.migration_timeout))
 
     # -- helpers -----------------------------------------------------------
-    def _notify(self, event, payload, error=False):
-        if self.notifier is None:
-            return
-        try:
-            (self.notifier.error if error else self.notifier.info)({}, event, payload)
-        except Exception:   # a notification never fails an operation
-            LOG.exception('Notification %s failed', event)
+    def _notify_move(self, event, payload, error=False):
+        """The one hook of moves, drains and evacuations (scheduler.mover, drain).
+
+        Not published yet: their versioned events (docs/notifications.md, "Adding
+        events") are still to be added to wire.notifications.EVENTS; logged meanwhile.
+        """
+        (LOG.warning if error else LOG.info)('%s %s', event, payload)
+
+    def _notify_host(self, event, name, disabled_reason=None):
+        self.notifier.notify(event, host_status, name, self.state.up.get(name, False),
+                             self.state.enabled.get(name, False), disabled_reason)
+
+    def _lost_build(self, uuid, reason):
+        return instance_action_error(payloads.record_facts(self.store.get_instance(uuid)),
+                                     reason, BUILD_LOST)
 
     def _parse(self, request):
         return parse_request(request, aliases=self.aliases, flavors=self.flavors,
@@ -117,13 +135,16 @@ class SchedulerManager(MoveEndpoints):
         uuids = payloads.boot_uuids(request, instance_uuids, self.limits)
         if instance_uuids is not None and 'count' not in request:
             request = dict(request, count=len(uuids))
+        request = server_groups.resolved(self.store, request)
         spec = self._parse(request)
         host_views.check_image(self.state, request.get('image'))
+        server_groups.ensure(self.store, spec.server_group)
         if instance_uuids is None:
             uuids = [str(uuidlib.uuid4()) for _ in range(spec.count)]
         elif len(uuids) != spec.count:
             raise rpc.invalid('instance_uuids', f"{len(uuids)} uuids for count {spec.count}")
         spec_dict = spec.to_dict()
+        started = notifications.now()
         with self.lock:
             known = self._known(uuids) if instance_uuids is not None else {}
             if len(known) == len(uuids):   # a retried boot: answer what exists
@@ -132,18 +153,26 @@ class SchedulerManager(MoveEndpoints):
             names = payloads.names(spec, uuids)
             now = self.clock()
             rows = {u: payloads.new_row(u, names[u], request, spec_dict) for u in fresh}
+            deciding = time.perf_counter()
             claimed = claims.place_and_claim(self.engine, self.state, payloads.count(spec, fresh),
                                              fresh, rows)
+            self.metrics.decided(claimed, min(spec.min_count, len(fresh)),
+                                 time.perf_counter() - deciding)
             if len(claimed.assignments) < min(spec.min_count, len(fresh)):
-                return self._no_valid_host(spec, fresh, rows, claimed)
+                return self._no_valid_host(spec, fresh, rows, claimed, started)
             for uuid, reason in claimed.failed.items():
                 known[uuid], _ = self.store.create_instance(
                     uuid, names[uuid], request, spec_dict, ERROR,
                     reason=f"NoValidHost: {reason}")
+        for uuid in claimed.failed:
+            self._schedule_failed(rows[uuid], known[uuid].reason, started)
         for assignment in claimed.assignments:
             LOG.info('Build on %s', assignment.host, extra={'instance_uuid': assignment.instance})
-            self._notify('instance.create.start', {'instance': assignment.instance,
-                                                   'host': assignment.host})
+            row = rows[assignment.instance]
+            self.notifier.notify('instance.schedule.start', instance_action,
+                                 payloads.row_facts(row, BUILDING), occurred_at=started)
+            self.notifier.notify('instance.schedule.end', instance_action,
+                                 payloads.row_facts(row, BUILDING, assignment))
             self.agents.build_instance(assignment.host, assignment.instance,
                                        names[assignment.instance], assignment.to_dict(),
                                        spec_dict, request)
@@ -161,7 +190,14 @@ class SchedulerManager(MoveEndpoints):
                 pass
         return known
 
-    def _no_valid_host(self, spec, fresh, rows, claimed):
+    def _schedule_failed(self, row, reason, started):
+        """instance.schedule.start, then instance.create.error: no host for ``row``."""
+        self.notifier.notify('instance.schedule.start', instance_action,
+                             payloads.row_facts(row, BUILDING), occurred_at=started)
+        self.notifier.notify('instance.create.error', instance_action_error,
+                             payloads.row_facts(row, ERROR), reason, rpc.NO_VALID_HOST)
+
+    def _no_valid_host(self, spec, fresh, rows, claimed, started):
         for assignment in claimed.assignments:    # below min_count: give all back
             claims.release_claim(self.state, assignment)
         explanation = claims.explanation_text(claimed.explanation)
@@ -173,8 +209,7 @@ class SchedulerManager(MoveEndpoints):
                 reason=reason)
             if not created:
                 self.store.update_instance(uuid, state=ERROR, host=None, reason=reason)
-            self._notify('instance.create.error', {'instance': uuid, 'reason': reason},
-                         error=True)
+            self._schedule_failed(rows[uuid], reason, started)
         raise rpc.BusError(rpc.NO_VALID_HOST, f"{spec.name}: {summary}",
                            {'explanation': explanation, 'instances': fresh})
 
@@ -190,10 +225,14 @@ class SchedulerManager(MoveEndpoints):
                 raise rpc.BusError(rpc.CONFLICT, f"instance {record.uuid} is moving: delete it "
                                    'when the move has ended')
             if record.assignment is None or not self.state.up.get(record.host, False):
+                # no agent will delete it: the scheduler tells the steps itself
+                self.notifier.notify('instance.delete.start', instance_action,
+                                     payloads.record_facts(record))
                 claims.release_claim(self.state, record.uuid)
-                record = self.store.update_instance(record.uuid, state=DELETED, task=None)
-                self._notify('instance.delete.end', {'instance': record.uuid})
-                return record.to_dict()
+                deleted = self.store.update_instance(record.uuid, state=DELETED, task=None)
+                self.notifier.notify('instance.delete.end', instance_action,
+                                     payloads.record_facts(record, DELETED))
+                return deleted.to_dict()
             record = self.store.update_instance(record.uuid, task='deleting')
         self.agents.delete_instance(record.host, record.uuid)
         return record.to_dict()
@@ -271,13 +310,16 @@ class SchedulerManager(MoveEndpoints):
             except NotFound as exc:
                 raise rpc.BusError(rpc.NOT_FOUND, str(exc))
             self.state.refresh_host(host)
-            return host_views.host_view(self.state, host, self.flags.get(host, ()))
+            view = host_views.host_view(self.state, host, self.flags.get(host, ()))
+        self._notify_host('host.enabled' if enabled else 'host.disabled', host,
+                          None if enabled else reason)
+        return view
 
     @rpc.endpoint
     def explain(self, ctxt, request):
         """Dry run: the assignments it would get, and every host's verdict."""
         rpc.check(request, dict, 'request')
-        spec = self._parse(request)
+        spec = self._parse(server_groups.resolved(self.store, request))
         uuids = [f"dry-run-{i}" for i in range(spec.count)]
         with self.lock:
             placement = self.engine.place(spec, self.state.fleet, uuids)
@@ -290,9 +332,47 @@ class SchedulerManager(MoveEndpoints):
     def capacity(self, ctxt, request):
         """How many more instances of ``request`` fit now, and what runs out first."""
         rpc.check(request, dict, 'request')
+        request = server_groups.resolved(self.store, request)
         spec = claims.single(self._parse(dict(request, count=1, min_count=1)))
         with self.lock:
             return shape_capacity(spec, self.state.fleet, self.engine).to_dict()
+
+    # -- server groups -----------------------------------------------------
+    @rpc.endpoint
+    def server_group_create(self, ctxt, group):
+        """Create a group (1.3); its policy and rules never change afterwards."""
+        rpc.check(group, dict, 'group')
+        record, created = server_groups.create_group(self.store, parse_server_group(group))
+        if not created:
+            raise rpc.BusError(rpc.CONFLICT, f"server group {record.name!r} already exists "
+                               f"(policy {record.policy})")
+        return server_groups.view(self.store, record)
+
+    @rpc.endpoint
+    def server_group_list(self, ctxt):
+        return {'server_groups': server_groups.listing(self.store)}
+
+    @rpc.endpoint
+    def server_group_show(self, ctxt, group):
+        return server_groups.view(self.store, self._group(group))
+
+    @rpc.endpoint
+    def server_group_delete(self, ctxt, group):
+        """Delete a group that has no members left."""
+        self._group(group)
+        try:
+            return self.store.delete_server_group(group).to_dict()
+        except NotFound as exc:
+            raise rpc.BusError(rpc.NOT_FOUND, str(exc)) from None
+        except GroupInUse as exc:
+            raise rpc.BusError(rpc.CONFLICT, str(exc), {'members': exc.members}) from None
+
+    def _group(self, name):
+        names.instance_name(name, 'group')
+        try:
+            return self.store.get_server_group(name)
+        except NotFound as exc:
+            raise rpc.BusError(rpc.NOT_FOUND, str(exc)) from None
 
     # -- from agents -------------------------------------------------------
     @rpc.endpoint
@@ -313,13 +393,12 @@ class SchedulerManager(MoveEndpoints):
                     topology.name not in self.state.fleet:
                 self.state.refresh_host(topology.name)
         if came_up:
-            self._notify('host.up', {'host': topology.name})
+            self._notify_host('host.up', topology.name)
         for uuid in outcome.redelete:
             self.agents.delete_instance(topology.name, uuid)
-        for uuid, _old, new, reason in outcome.transitions:
-            if new == ERROR:
-                self._notify('instance.create.error', {'instance': uuid, 'reason': reason},
-                             error=True)
+        for uuid, old, new, reason in outcome.transitions:
+            if old == BUILDING and new == ERROR:    # the build never finished on the host
+                self.notifier.notify('instance.create.error', self._lost_build, uuid, reason)
         return {'generation': record.generation, 'adopted': outcome.adopted,
                 'flagged': outcome.flagged}
 
@@ -361,9 +440,7 @@ class SchedulerManager(MoveEndpoints):
             LOG.exception('Committing %d finished builds failed', len(finished))
             return
         for (uuid, host, state, reason), ok in zip(finished, done):
-            if ok:    # a finished build changes no claim
-                self._notify('instance.create.end', {'instance': uuid, 'host': host})
-            else:
+            if not ok:    # a finished build changes no claim (the agent notified it)
                 self._apply_item(uuid, (uuid, host, state, reason))
 
     def _apply_item(self, which, checked):
@@ -380,7 +457,6 @@ class SchedulerManager(MoveEndpoints):
     def _instance_update(self, instance, host, state, reason):
         payloads.check_update(instance, host, state, reason)
         if state == ACTIVE and self.store.finish_builds([(instance, host)]) == [True]:
-            self._notify('instance.create.end', {'instance': instance, 'host': host})
             return None
         return self._locked_update(instance, host, state, reason)
 
@@ -403,12 +479,8 @@ class SchedulerManager(MoveEndpoints):
         if state == DELETED:
             claims.release_claim(self.state, record.uuid)
             self.store.update_instance(record.uuid, state=DELETED, task=None)
-            self._notify('instance.delete.end', {'instance': record.uuid})
             return None
         self.store.update_instance(record.uuid, state=state, task=None, reason=reason)
-        if record.state == BUILDING and state == ACTIVE:
-            self._notify('instance.create.end', {'instance': record.uuid,
-                                                 'host': record.host})
         return None
 
     def _build_failed(self, record, host, reason):
@@ -420,14 +492,19 @@ class SchedulerManager(MoveEndpoints):
         if len(attempts) < cfg.CONF.scheduler.max_attempts:
             assignment = claims.replace_on_alternate(self.engine, self.state, spec, record.uuid,
                                                      record.alternates, tried)
+        self.metrics.rescheduled(assignment is not None)
         if assignment is None:
             why = '; '.join(f"{a['host']}: {a['reason']}" for a in attempts)
-            self.store.update_instance(record.uuid, state=ERROR, attempts=attempts,
-                                       reason=f"build failed on {len(attempts)} host(s): {why}")
-            self._notify('instance.create.error', {'instance': record.uuid, 'reason': why},
-                         error=True)
+            failed = self.store.update_instance(
+                record.uuid, state=ERROR, attempts=attempts,
+                reason=f"build failed on {len(attempts)} host(s): {why}")
+            self.notifier.notify('instance.create.error', instance_action_error,
+                                 payloads.record_facts(failed), failed.reason, BUILD_FAILED)
             return None
-        self.store.update_instance(record.uuid, host=assignment.host, attempts=attempts)
+        moved = self.store.update_instance(record.uuid, host=assignment.host, attempts=attempts)
+        self.notifier.notify('instance.reschedule', notifications.instance_reschedule,
+                             payloads.record_facts(moved, assignment=assignment),
+                             host, reason, len(attempts))
         self._dispatch(assignment, record.name, spec, record.request)
         return None
 
@@ -439,10 +516,10 @@ class SchedulerManager(MoveEndpoints):
             went_down, came_up = self.state.follow_store()
         for name in went_down:
             LOG.warning('Host %s missed heartbeats for %ss: down', name, self.state.down_time)
-            self._notify('host.down', {'host': name}, error=True)
+            self._notify_host('host.down', name)
         for name in came_up:
             LOG.info('Host %s reports again: up', name)
-            self._notify('host.up', {'host': name})
+            self._notify_host('host.up', name)
         if cfg.CONF.scheduler.evacuate_on_host_down:
             self.evacuate_down_hosts(cfg.CONF.scheduler.evacuate_down_time)
         return went_down

@@ -18,6 +18,7 @@ OPTION_MODULES = (
     'scheduler.reconcile',
     'scheduler.store.database',
     'scheduler.trust',
+    'scheduler.metrics',
 )
 
 

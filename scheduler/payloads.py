@@ -12,6 +12,7 @@ from wire import arguments, ratelimit, rpc
 from wire.errors import FieldError, shown
 from wire.limits import DEFAULT
 from wire.names import host_name, instance_name, instance_uuid
+from wire.notifications import InstanceFacts
 
 UPDATE_KEYS = ('instance', 'host', 'state', 'reason')
 # What an agent may report: a move's state is the scheduler's alone.
@@ -63,6 +64,27 @@ def building(row, assignment, alternates, now):
     return dict(row, task=None, host=assignment.host, reason=None, attempts=[],
                 alternates=list(alternates.get(assignment.instance, [])), created_at=now,
                 updated_at=now, assignment=assignment.to_dict())
+
+
+def row_facts(row, state, assignment=None):
+    """What a notification says of an instance being booted (a ``new_row``)."""
+    host = assignment.host if assignment is not None else None
+    return _facts(row['uuid'], row['name'], row['request'], row['spec'], state, assignment,
+                  host)
+
+
+def record_facts(record, state=None, assignment=None):
+    """What a notification says of a stored instance (``state``, ``assignment``: after
+    the step, when they differ from the record's)."""
+    return _facts(record.uuid, record.name, record.request, record.spec, state or record.state,
+                  assignment or record.assignment, record.host)
+
+
+def _facts(uuid, name, request, spec, state, assignment, host):
+    spec = spec or {}
+    return InstanceFacts(uuid, state, host=host, name=name, vcpus=spec.get('vcpus'),
+                         memory_mb=spec.get('memory_mb'), flavor=(request or {}).get('flavor'),
+                         assignment=assignment)
 
 
 def summary(explanation):

@@ -108,6 +108,14 @@ setup_libvirt() {
     if pkill -x libvirtd 2>/dev/null; then sleep 1; fi
   fi
   if [ -e /dev/kvm ]; then chgrp kvm /dev/kvm && chmod 660 /dev/kvm; fi
+  # libvirt runs swtpm as tss (qemu.conf swtpm_user): a local CA or log directory that a
+  # root-run swtpm_setup left behind makes every vTPM guest fail to start.
+  for dir in /var/lib/swtpm-localca /var/log/swtpm/libvirt/qemu; do
+    if [ -d "$dir" ] && find "$dir" ! -user tss -print -quit | grep -q .; then
+      step "giving $dir back to tss"
+      chown -R tss:tss "$dir"
+    fi
+  done
   pgrep -x virtlogd >/dev/null || virtlogd -d
   if ! pgrep -x libvirtd >/dev/null; then
     step "starting libvirtd"

@@ -13,9 +13,11 @@ What oslo.messaging's rabbit driver touches: the topic exchange ([DEFAULT]
 control_exchange, ``openstack``), the queues ``<topic>`` and ``<topic>.<server>`` bound
 to it, a fanout exchange and queue ``<topic>_fanout[_<id>]`` per RPC server, a
 ``reply_<id>`` queue per calling process (its replies are published to the default
-exchange, ``amq.default``), and the scheduler's notifications (queue
-``notifications.<priority>`` bound to the topic exchange).  docs/operations.md lists
-the resulting ``rabbitmqctl`` commands; ``python -m wire.broker_roles`` prints them.
+exchange, ``amq.default``), and, when notifications are on, the queues
+``<topic>.<priority>`` of each ``[oslo_messaging_notifications] topics`` entry (default
+``notifications``) that the scheduler and the agents declare, bind and publish to.
+docs/operations.md lists the resulting ``rabbitmqctl`` commands; ``python -m
+wire.broker_roles`` prints them.
 """
 
 import argparse
@@ -27,6 +29,7 @@ AGENT_TOPIC = 'kvmfleet-agent'
 EXCHANGE = 'openstack'
 DEFAULT_EXCHANGE = 'amq.default'
 NOTHING = '^$'
+NOTIFICATION_TOPICS = ('notifications',)   # [oslo_messaging_notifications] topics default
 
 
 def _literal(text):
@@ -44,23 +47,31 @@ def _hosts(hosts):
     return f"{_literal(AGENT_TOPIC)}(\\.({names}))?"
 
 
-def scheduler_role(exchange=EXCHANGE):
+def _notification_queues(topics):
+    """The ``<topic>.<priority>`` queues of the notification topics."""
+    return '(' + '|'.join(_literal(topic) for topic in topics) + ')\\..*'
+
+
+def scheduler_role(exchange=EXCHANGE, notification_topics=NOTIFICATION_TOPICS):
     """Its queues and fanout, its reply queue (calls to agents), notifications."""
     own = f"{_literal(SCHEDULER_TOPIC)}(\\..+|_fanout.*)?"
     base = (_literal(exchange), own, 'reply_.*')
-    return {'configure': _any_of(*base, 'notifications\\..*'),
-            'write': _any_of(*base, _literal(DEFAULT_EXCHANGE), 'notifications\\..*'),
+    notified = _notification_queues(notification_topics)
+    return {'configure': _any_of(*base, notified),
+            'write': _any_of(*base, _literal(DEFAULT_EXCHANGE), notified),
             'read': _any_of(*base),
             'topic_write': '.*', 'topic_read': '.*'}
 
 
-def agent_role(hosts, exchange=EXCHANGE):
-    """The queues of ``hosts`` only (one host; a simulated fleet: all of its hosts)."""
+def agent_role(hosts, exchange=EXCHANGE, notification_topics=NOTIFICATION_TOPICS):
+    """The queues of ``hosts`` only (one host; a simulated fleet: all of its hosts), and
+    the notification queues it publishes to (never reads)."""
     own = (_hosts(hosts), f"{_literal(AGENT_TOPIC)}_fanout.*")
-    return {'configure': _any_of(_literal(exchange), *own),
-            'write': _any_of(_literal(exchange), _literal(DEFAULT_EXCHANGE), *own),
+    notified = _notification_queues(notification_topics)
+    return {'configure': _any_of(_literal(exchange), *own, notified),
+            'write': _any_of(_literal(exchange), _literal(DEFAULT_EXCHANGE), *own, notified),
             'read': _any_of(_literal(exchange), *own),
-            'topic_write': _any_of(_literal(SCHEDULER_TOPIC)),
+            'topic_write': _any_of(_literal(SCHEDULER_TOPIC), notified),
             'topic_read': '^' + _hosts(hosts) + '$'}
 
 
@@ -80,13 +91,13 @@ def rabbitmqctl_commands(user, vhost, permissions, exchange=EXCHANGE):
              permissions['topic_write'], permissions['topic_read']]]
 
 
-def role_permissions(role, hosts=()):
+def role_permissions(role, hosts=(), notification_topics=NOTIFICATION_TOPICS):
     if role == 'scheduler':
-        return scheduler_role()
+        return scheduler_role(notification_topics=notification_topics)
     if role == 'operator':
         return operator_role()
     if role == 'agent' and hosts:
-        return agent_role(hosts)
+        return agent_role(hosts, notification_topics=notification_topics)
     raise ValueError(f"role {role!r}: scheduler, operator, or agent with at least one --host")
 
 
@@ -99,9 +110,13 @@ def main(argv=None):
     parser.add_argument('--vhost', default='/')
     parser.add_argument('--host', action='append', default=[],
                         help='host name(s) an agent user serves (repeatable)')
+    parser.add_argument('--notification-topic', action='append', default=[],
+                        help='[oslo_messaging_notifications] topics entry (repeatable; '
+                             'default: notifications)')
     args = parser.parse_args(argv)
     try:
-        permissions = role_permissions(args.role, args.host)
+        permissions = role_permissions(args.role, args.host,
+                                       args.notification_topic or NOTIFICATION_TOPICS)
     except ValueError as exc:
         parser.error(str(exc))
     for command in rabbitmqctl_commands(args.user, args.vhost, permissions):

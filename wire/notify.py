@@ -17,17 +17,32 @@ LOG = logging.getLogger(__name__)
 
 
 class BackgroundNotifier(OrderedWorker):
-    """``info``/``error`` like oslo_messaging.Notifier; published by one worker thread."""
+    """Publishes through an oslo_messaging.Notifier from one worker thread, in order.
+
+    ``publish`` names the publisher of each notification, so one worker (and
+    one broker connection) serves every host of a process (simulated fleets).
+    """
 
     def __init__(self, notifier, max_queued=10000):
         self.notifier = notifier
+        self._prepared = {}    # publisher id -> the notifier prepared for it
         super().__init__('kvmfleet-notifier', max_queued)
 
+    def publish(self, publisher_id, priority, ctxt, event_type, payload):
+        self._queue.put((publisher_id, priority, ctxt, event_type, payload))
+
     def info(self, ctxt, event_type, payload):
-        self._queue.put(('info', ctxt, event_type, payload))
+        self.publish(None, 'info', ctxt, event_type, payload)
 
     def error(self, ctxt, event_type, payload):
-        self._queue.put(('error', ctxt, event_type, payload))
+        self.publish(None, 'error', ctxt, event_type, payload)
+
+    def _for(self, publisher_id):
+        if publisher_id is None:
+            return self.notifier
+        if publisher_id not in self._prepared:
+            self._prepared[publisher_id] = self.notifier.prepare(publisher_id=publisher_id)
+        return self._prepared[publisher_id]
 
     def _run(self):
         while True:
@@ -37,8 +52,8 @@ class BackgroundNotifier(OrderedWorker):
             if isinstance(item, threading.Event):
                 item.set()
                 continue
-            priority, ctxt, event_type, payload = item
+            publisher_id, priority, ctxt, event_type, payload = item
             try:
-                getattr(self.notifier, priority)(ctxt, event_type, payload)
+                getattr(self._for(publisher_id), priority)(ctxt, event_type, payload)
             except Exception:   # a notification never stops the service
                 LOG.exception('Notification %s failed', event_type)

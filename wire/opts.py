@@ -18,6 +18,7 @@ OPTION_MODULES = (
     'wire.upgrade_levels',
     'wire.limits',
     'wire.signing',
+    'wire.metrics',
 )
 
 DEFAULT_GROUP = 'DEFAULT'

@@ -49,6 +49,13 @@ class PortRequest:
 class ServerGroup:
     name: str
     policy: str      # affinity | anti-affinity | soft-affinity | soft-anti-affinity
+    # Nova's anti-affinity rule: members allowed on one host (None: Nova's default, 1).
+    max_server_per_host: int | None = None
+
+    @property
+    def members_per_host(self):
+        """Members an anti-affinity group allows on one host."""
+        return self.max_server_per_host or 1
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -148,6 +148,30 @@ def get_rpc_server(topic, server, endpoints, url=None, server_cls=rpc_server.RPC
     return server_cls(get_transport(url), target, dispatcher)
 
 
+def observe(servers, observer):
+    """Have ``observer(method, code, seconds)`` hear of every message ``servers`` handle."""
+    for server in servers:
+        server.dispatcher.observer = observer
+
+
+def exposed_methods(endpoints):
+    """Names of the methods callable over the bus on ``endpoints`` (and the ping)."""
+    names = {'oslo_rpc_server_ping'}
+    for endpoint_object in endpoints:
+        # a router serving another class's methods names that class (exposed_type)
+        kind = getattr(endpoint_object, 'exposed_type', type(endpoint_object))
+        names.update(name for name in dir(kind)
+                     if getattr(getattr(kind, name), 'exposed', False))
+    return frozenset(names)
+
+
+def outcome_code(exc):
+    """The error code a failed dispatch answered (the BusError's, else InternalError)."""
+    if isinstance(exc, rpc_dispatcher.ExpectedException):
+        return getattr(exc.exc_info[1], 'code', INTERNAL_ERROR)
+    return getattr(exc, 'code', INTERNAL_ERROR)
+
+
 # -- the envelope of an incoming message -----------------------------------
 METHOD_NAME = re.compile(r'[a-z][a-z0-9_]{0,63}\Z')
 VERSION = re.compile(r'(\d{1,4})\.(\d{1,4})(?:\.\d{1,4})?\Z')
@@ -222,10 +246,38 @@ class GuardedDispatcher(rpc_dispatcher.RPCDispatcher):
     Size, method name, version, namespace, argument names and the endpoint's
     signature are checked before oslo.messaging reads the message, and every
     refusal is a BusError (one rate-limited log line, never a traceback): a call
-    gets it back, a cast is dropped.
+    gets it back, a cast is dropped.  An ``observer`` hears of each message:
+    its method (``other`` for a name no endpoint exposes, so a sender cannot
+    mint label values), its outcome (``ok`` or the error code) and seconds.
     """
 
+    observer = None
+    _exposed = None      # exposed_methods(self.endpoints), computed once
+
     def dispatch(self, incoming):
+        if self.observer is None:
+            return self._guarded_dispatch(incoming)
+        started, code = time.monotonic(), 'ok'
+        try:
+            return self._guarded_dispatch(incoming)
+        except Exception as exc:
+            code = outcome_code(exc)
+            raise
+        finally:
+            self._observe(incoming, code, time.monotonic() - started)
+
+    def _observe(self, incoming, code, seconds):
+        if self._exposed is None:
+            self._exposed = exposed_methods(self.endpoints)
+        message = incoming.message if isinstance(incoming.message, dict) else {}
+        method = message.get('method')
+        known = isinstance(method, str) and method in self._exposed
+        try:
+            self.observer(method if known else 'other', code, seconds)
+        except Exception:   # metrics never fail a call
+            LOG.exception('RPC observer failed')
+
+    def _guarded_dispatch(self, incoming):
         try:
             self._check(incoming)
         except BusError as exc:
@@ -272,11 +324,10 @@ class GuardedDispatcher(rpc_dispatcher.RPCDispatcher):
 
 
 def get_notifier(publisher_id, url=None):
-    """A notifier on the notification transport ([oslo_messaging_notifications])."""
+    """oslo.messaging's notifier as [oslo_messaging_notifications] configures it: its
+    ``driver`` list (empty: sends nothing), ``topics`` and ``transport_url``."""
     transport = messaging.get_notification_transport(CONF, url=url)
-    driver = None if CONF.oslo_messaging_notifications.driver else 'messagingv2'
-    return messaging.Notifier(transport, publisher_id=publisher_id, driver=driver,
-                              topics=['notifications'])
+    return messaging.Notifier(transport, publisher_id=publisher_id)
 
 
 def broker_addresses(url=None):

@@ -12,10 +12,13 @@ Version history:
 * 1.2 - stop(force) and reboot(hard): power off without waiting for the
   guest's shutdown, power cycle.  Sent as 1.2 only when asked (a plain stop
   or reboot stays 1.0); a client capped below 1.2 refuses them.
-* 1.3 - Moves (docs/migration.md): migrate, migrations, host_drain,
+* 1.3 - server groups as objects: server_group_create, server_group_list,
+  server_group_show, server_group_delete; boot, explain and capacity accept
+  ``server_group`` as a group name.  A client capped below 1.3 refuses them.
+* 1.4 - Moves (docs/migration.md): migrate, migrations, host_drain,
   drain_status, evacuate (operators); migration_update and
   placed_elsewhere (agents); show answers the instance's migration
-  records.  A client capped below 1.3 refuses them.
+  records.  A client capped below 1.4 refuses them.
 
 Every payload is a plain dict (wire ``to_dict`` forms); errors come back as
 ``wire.rpc.BusError`` with a code (InvalidInput, NoValidHost, NotFound,
@@ -26,8 +29,8 @@ method's payload and answer.
 from wire import signing, upgrade_levels
 
 TOPIC = 'kvmfleet-scheduler'
-VERSION = '1.3'
-MOVES = '1.3'
+VERSION = '1.4'
+MOVES = '1.4'
 
 
 class SchedulerAPI:
@@ -108,11 +111,9 @@ class SchedulerAPI:
     def console_log(self, instance):
         return self._call('console_log', instance=instance)
 
-    # -- moves (1.3) -------------------------------------------------------------
+    # -- moves (1.4) -------------------------------------------------------------
     def _moves_call(self, method, **kwargs):
-        if not self.client.can_send_version(MOVES):
-            raise upgrade_levels.capped(method, MOVES)
-        return self.client.prepare(version=MOVES).call({}, method, **kwargs)
+        return self._call_since(MOVES, method, **kwargs)
 
     def migrate(self, instance, live=False, host=None):
         """Move ``instance`` (live or cold) to ``host`` or the best other host."""
@@ -131,6 +132,25 @@ class SchedulerAPI:
     def evacuate(self, host):
         """Rebuild elsewhere every instance of ``host`` (down): its migration records."""
         return self._moves_call('evacuate', host=host)
+    def _call_since(self, version, method, **kwargs):
+        """A method added in ``version``: refused here when the client is capped below it."""
+        if not self.client.can_send_version(version):
+            raise upgrade_levels.capped(method, version)
+        return self.client.prepare(version=version).call({}, method, **kwargs)
+
+    def server_group_create(self, group):
+        """Create ``{name, policy[, rules]}``; the group with its (no) members."""
+        return self._call_since('1.3', 'server_group_create', group=group)
+
+    def server_group_list(self):
+        return self._call_since('1.3', 'server_group_list')
+
+    def server_group_show(self, group):
+        """One group by name, with its members."""
+        return self._call_since('1.3', 'server_group_show', group=group)
+
+    def server_group_delete(self, group):
+        return self._call_since('1.3', 'server_group_delete', group=group)
 
     # -- agents ------------------------------------------------------------
     def report_host(self, host, instances):
@@ -160,12 +180,12 @@ class SchedulerAPI:
                                  reason=update.get('reason'))
 
     def migration_update(self, migration, host, status, reason=None):
-        """Source agent: the result of migrate_instance, migrated or failed (1.3)."""
+        """Source agent: the result of migrate_instance, migrated or failed (1.4)."""
         self._signed_cast(host, 'migration_update', version=MOVES, migration=migration,
                           host=host, status=status, reason=reason)
 
     def placed_elsewhere(self, host, instances, timeout=None):
-        """Agent start: which of its domains the store places on another host (1.3)."""
+        """Agent start: which of its domains the store places on another host (1.4)."""
         kwargs = {'host': host, 'instances': instances}
         ctxt = signing.context_for(self.signer, 'placed_elsewhere', TOPIC, kwargs, host)
         return self.client.prepare(version=MOVES, timeout=timeout).call(

@@ -16,6 +16,7 @@ from oslo_config import cfg
 from oslo_log import log as oslo_log
 
 from agent import driver_opts, lifecycle, simulated, trust
+from agent import metrics as agent_metrics
 from agent.discovery import opts as discovery_opts
 from agent.discovery.host import discover
 from agent.driver import InstanceDriver
@@ -24,7 +25,8 @@ from agent.exceptions import AgentError
 from agent.libvirt_conn import LibvirtConnection, start_event_loop
 from agent.manager import AgentManager, Reporter
 from agent.updates import BatchingSchedulerAPI
-from wire import agent_rpcapi, names, process, rpc, scheduler_rpcapi
+from wire import agent_rpcapi, names, notifications, process, rpc, scheduler_rpcapi
+from wire import metrics as wire_metrics
 
 LOG = logging.getLogger(__name__)
 
@@ -85,7 +87,7 @@ class DiscoveredHost:
             LOG.warning('Rediscovery failed, reporting the last topology: %s', exc)
 
 
-def real_host(conf, scheduler_api):
+def real_host(conf, scheduler_api, notifier=None):
     """The AgentManager of this machine (libvirt URI from [libvirt] connection_uri)."""
     start_event_loop()     # before the connection opens: events, keepalive, close callback
     conn = LibvirtConnection(conf.libvirt.connection_uri)
@@ -97,7 +99,7 @@ def real_host(conf, scheduler_api):
     # rather than have every report refused by the scheduler.
     name = names.host_name(host().name, '[agent] host (or libvirt\'s host name)')
     return AgentManager(name, driver, host, scheduler_api,
-                        default_image=conf.agent.default_image), name
+                        default_image=conf.agent.default_image, notifier=notifier), name
 
 
 def watch(manager, conf):
@@ -140,6 +142,16 @@ def stop_servers(servers):
         thread.join(30)
 
 
+def start_metrics(managers, servers, conf):
+    """(metrics, started exporter or None) of ``[metrics]``; OSError if the port is taken."""
+    metrics = agent_metrics.from_conf(conf)
+    exporter = wire_metrics.start_exporter('agent', metrics.registry, conf)
+    if exporter is not None:
+        metrics.watch(managers)
+        rpc.observe(servers, metrics.rpc_observer)
+    return metrics, exporter
+
+
 def run(args, conf=cfg.CONF):
     """The agent service; returns the exit status."""
     oslo_log.setup(conf, 'kvmfleet-agent')
@@ -147,6 +159,8 @@ def run(args, conf=cfg.CONF):
     service.install_signals()
     service.start()
     watchers = []
+    # [oslo_messaging_notifications]: off unless a driver is set (wire/notifications.py)
+    notifier = notifications.from_conf(conf, notifications.AGENT)
     try:
         rpc.wait_for_broker()
         client = scheduler_rpcapi.SchedulerAPI()    # a bad [upgrade_levels] fails first
@@ -154,18 +168,24 @@ def run(args, conf=cfg.CONF):
         # results and reports leave in order, results batched (agent/updates.py)
         scheduler_api = BatchingSchedulerAPI(client)
         if args.simulate_fleet:
-            managers, servers = simulated.build_fleet(args.simulate_fleet, scheduler_api)
+            managers, servers = simulated.build_fleet(args.simulate_fleet, scheduler_api,
+                                                      notifier=notifier)
         else:
-            manager, name = real_host(conf, scheduler_api)
+            manager, name = real_host(conf, scheduler_api, notifier)
             watchers.append(watch(manager, conf))
             managers = [manager]
             servers = [rpc.get_rpc_server(agent_rpcapi.TOPIC, name, [manager])]
         trust.guard(managers, verifier)
+        metrics, exporter = start_metrics(managers, servers, conf)
     except (rpc.BrokerUnavailable, AgentError, OSError, ValueError) as exc:
         LOG.error('kvmfleet-agent cannot start: %s', exc)
         print(f"kvmfleet-agent: {exc}", file=sys.stderr)
         return 1
     serve(managers, servers, service, watchers)
+    if exporter is not None:
+        exporter.stop()
+    metrics.unwatch()
     scheduler_api.close()
+    notifier.close()
     rpc.reset_transports()
     return 0

@@ -31,6 +31,14 @@ def direct_ports(xml):
     return [_text(e) for e in devices.findall('interface') if e.get('type') == 'hostdev']
 
 
+def vf_address(port_xml):
+    """The PCI address (domain, bus, slot, function) of a direct port's VF, as integers."""
+    address = _domain(port_xml).find('source/address')
+    if address is None:
+        return None
+    return tuple(int(address.get(key, '0'), 0) for key in ('domain', 'bus', 'slot', 'function'))
+
+
 def without_direct_ports(xml):
     """The domain XML with its SR-IOV direct ports left out."""
     domain = _domain(xml)

@@ -51,6 +51,8 @@ def request_arguments(parser):
     parser.add_argument('--image', help='image name known to the agents')
     parser.add_argument('--port', action='append', default=[], metavar='physnet=NET',
                         help='an SR-IOV port on NET (vnic_type=normal for a plain port)')
+    parser.add_argument('--server-group', metavar='GROUP',
+                        help='member of this server group (kvmfleet server-group create)')
     return parser
 
 
@@ -80,6 +82,8 @@ def build_request(args, name):
     ports = [_port(item) for item in args.port]
     if ports:
         request['ports'] = ports
+    if args.server_group:
+        request['server_group'] = args.server_group
     return request
 
 
@@ -218,6 +222,9 @@ class Boot(InstanceLister):
         parser.add_argument('name', help='instance name (with --count: NAME-1 ... NAME-N)')
         parser.add_argument('--count', type=int, default=1, help='instances to create '
                             '(default 1)')
+        parser.add_argument('--min-count', type=int, metavar='N',
+                            help='boot as many of --count as fit, failing unless at least N do '
+                                 '(default 1, as Nova)')
         parser.add_argument('--uuid', action='append', default=None, metavar='UUID',
                             help='instance uuid (repeat for --count); a retry with the same '
                                  'uuid does not boot twice')
@@ -229,6 +236,8 @@ class Boot(InstanceLister):
         request = build_request(parsed_args, parsed_args.name)
         if parsed_args.count != 1:
             request['count'] = parsed_args.count
+        if parsed_args.min_count is not None:
+            request['min_count'] = parsed_args.min_count
         instances = self.scheduler.boot(request, instance_uuids=parsed_args.uuid)['instances']
         if parsed_args.wait:
             instances = wait_settled(self.scheduler, [i['uuid'] for i in instances])

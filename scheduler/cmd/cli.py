@@ -28,6 +28,7 @@ COMMAND_MODULES = (
     'scheduler.cmd.local_commands',     # simulate, capacity: files in, no services
     'scheduler.cmd.bus_commands',       # boot, list, show, ... over the bus (capacity --live)
     'scheduler.cmd.move_commands',      # migrate, host drain, evacuate, migrations
+    'scheduler.cmd.group_commands',     # server-group create|list|show|delete
     'scheduler.cmd.key_commands',       # keygen, enrol-host: message signing keys
 )
 CONSOLE_LEVELS = {0: logging.ERROR, 1: logging.WARNING, 2: logging.INFO}

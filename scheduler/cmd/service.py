@@ -22,6 +22,7 @@ from oslo_db import exception as db_exc
 from oslo_log import log as oslo_log
 from sqlalchemy.exc import SQLAlchemyError
 
+from scheduler import metrics as scheduler_metrics
 from scheduler import trust
 from scheduler.engine import build_engine
 from scheduler.engine_opts import settings_from_conf, weigher_multipliers
@@ -30,9 +31,9 @@ from scheduler.manager import SchedulerManager
 from scheduler.specs.flavors import load_flavors
 from scheduler.store import Store, schema
 from scheduler.store.database import database_settings, default_connection, sqlite_file_missing
-from wire import agent_rpcapi, keys, limits, process, rpc, scheduler_rpcapi
+from wire import agent_rpcapi, keys, limits, notifications, process, rpc, scheduler_rpcapi
+from wire import metrics as wire_metrics
 from wire.files import FileFormatError
-from wire.notify import BackgroundNotifier
 from wire.version import version_line
 
 LOG = logging.getLogger(__name__)
@@ -75,13 +76,16 @@ def build_manager(conf=cfg.CONF, store_url=None):
     engine = build_engine(settings_from_conf(conf))    # and a bad filter name neither
     bounds = limits.from_conf(conf)
     flavors, aliases = load_catalog(conf.scheduler.flavors_file, bounds)
-    store = open_store(conf, store_url)
-    manager = SchedulerManager(store, engine, agents,
-                               # off the request path: see wire/notify.py
-                               notifier=BackgroundNotifier(
-                                   rpc.get_notifier('kvmfleet-scheduler')),
+    metrics = scheduler_metrics.from_conf(conf)
+    store = metrics.timed_store(open_store(conf, store_url))
+    # [oslo_messaging_notifications]: off unless a driver is set (wire/notifications.py)
+    notifier = notifications.from_conf(conf, notifications.publisher_id(
+        notifications.SCHEDULER, socket.gethostname()))
+    manager = SchedulerManager(store, engine, agents, notifier=notifier,
                                flavors=flavors, aliases=aliases, limits=bounds)
     manager.verifier = verifier
+    manager.metrics = metrics
+    metrics.watch(manager, scheduler_metrics.gauge_settings_from_conf(conf))
     return manager
 
 
@@ -130,11 +134,13 @@ def reload_engine(manager, conf=cfg.CONF):
     return hook
 
 
-def serve(manager, service, server_name=None):
+def serve(manager, service, server_name=None, exporter=None):
     """Serve until ``service.stop_event``; returns after a clean stop."""
     stop_event = service.stop_event
     server = rpc.get_rpc_server(scheduler_rpcapi.TOPIC, server_name or socket.gethostname(),
                                 [manager])
+    if exporter is not None:
+        rpc.observe([server], manager.metrics.rpc_observer)
     server.start()
     period = max(1.0, cfg.CONF.service_down_time / 6)
     watcher = threading.Thread(target=watch_hosts, args=(manager, stop_event, period),
@@ -148,8 +154,9 @@ def serve(manager, service, server_name=None):
     server.stop()
     server.wait()
     watcher.join(5)
-    if hasattr(manager.notifier, 'close'):
-        manager.notifier.close()
+    manager.notifier.close()
+    if exporter is not None:
+        exporter.stop()
     manager.store.dispose()
 
 
@@ -169,6 +176,7 @@ def main(argv=None):
     try:
         rpc.wait_for_broker()
         manager = build_manager(conf)
+        exporter = wire_metrics.start_exporter('scheduler', manager.metrics.registry, conf)
     except (cfg.Error, FilterNameError) as exc:   # e.g. [upgrade_levels], found when used
         print(f"kvmfleet-scheduler: configuration: {exc}", file=sys.stderr)
         return 2
@@ -182,7 +190,7 @@ def main(argv=None):
     gc.collect()
     gc.freeze()
     service.on_reload(reload_engine(manager, conf))
-    serve(manager, service)
+    serve(manager, service, exporter=exporter)
     rpc.reset_transports()
     return 0
 

@@ -5,8 +5,8 @@ group name, including pending members that earlier instances of the same
 request were placed on (the engine's scratch fleet counts them).
 
 ``affinity``: when the group has members anywhere, only their hosts pass;
-the first member may go anywhere.  ``anti-affinity``: a host with a member
-fails (Nova's default of at most one member per host).
+the first member may go anywhere.  ``anti-affinity``: a host fails once it
+holds the group's ``max_server_per_host`` members (Nova's rule; 1 by default).
 """
 
 from scheduler.filters.base import SERVER_GROUP_AFFINITY, SERVER_GROUP_ANTI_AFFINITY, BaseFilter
@@ -45,10 +45,11 @@ class AntiAffinityFilter(BaseFilter):
         return spec.server_group is not None and spec.server_group.policy == ANTI_AFFINITY
 
     def host_passes(self, host_state, spec):
-        group = spec.server_group.name
-        members = host_state.members.get(group, 0)
-        if members:
+        group = spec.server_group
+        members = host_state.members.get(group.name, 0)
+        if members >= group.members_per_host:
             return self.reject(host_state, SERVER_GROUP_ANTI_AFFINITY,
-                               f"server group {group} (anti-affinity) already has "
-                               f"{members} member(s) on this host")
+                               f"server group {group.name} (anti-affinity) already has "
+                               f"{members} member(s) on this host (max_server_per_host "
+                               f"{group.members_per_host})")
         return None

@@ -22,6 +22,7 @@ from wire.networks import port_traits
 
 SERVER_GROUP_POLICIES = ('affinity', 'anti-affinity', 'soft-affinity', 'soft-anti-affinity')
 FLAVOR_OWNED_FIELDS = ('vcpus', 'memory_mb', 'extra_specs')
+MAX_PER_HOST = 1000     # max_server_per_host: far above any host's instances
 
 
 def parse_request(raw, aliases=None, flavors=None, limits=DEFAULT):
@@ -135,13 +136,54 @@ def _counts(raw, errors, max_count):
 def _server_group(raw, errors):
     if raw is None:
         return None
-    if not isinstance(raw, dict):
-        errors.add('server_group', 'expected an object {name, policy}')
+    if isinstance(raw, str):
+        # A group by name: the scheduler puts the stored group in its place before
+        # parsing (scheduler/server_groups.py); without a store there is none.
+        errors.add('server_group', f"{fields.shown(raw)}: a group by name needs the "
+                   "scheduler's server groups; give {name, policy[, rules]}")
         return None
-    name = src.checked(errors, fields.string, raw.get('name'), 'server_group.name')
+    if not isinstance(raw, dict):
+        errors.add('server_group', 'expected an object {name, policy[, rules]} or a name')
+        return None
+    unknown = sorted(set(raw) - {'name', 'policy', 'rules'})
+    if unknown:
+        errors.add('server_group', f"{fields.shown(unknown[0])} is not a server group field "
+                   '(name, policy, rules)')
+    name = src.checked(errors, names.instance_name, raw.get('name'), 'server_group.name')
     policy = raw.get('policy')
     if policy not in SERVER_GROUP_POLICIES:
         errors.add('server_group.policy',
                    f'{fields.shown(policy)} is not one of {", ".join(SERVER_GROUP_POLICIES)}')
         return None
-    return rs.ServerGroup(name, policy) if name else None
+    per_host = _group_rules(raw.get('rules'), policy, errors)
+    return rs.ServerGroup(name, policy, per_host) if name else None
+
+
+def _group_rules(rules, policy, errors):
+    """Nova's rules of a server group: only ``max_server_per_host``, only for anti-affinity."""
+    if rules is None or rules == {}:
+        return None
+    if not isinstance(rules, dict):
+        errors.add('server_group.rules', 'expected an object {max_server_per_host: N}')
+        return None
+    unknown = sorted(set(rules) - {'max_server_per_host'})
+    if unknown:
+        errors.add('server_group.rules', f"{fields.shown(unknown[0])} is not a rule (the one "
+                   'rule is max_server_per_host)')
+        return None
+    if policy != 'anti-affinity':
+        errors.add('server_group.rules.max_server_per_host',
+                   f"applies to the anti-affinity policy only, not {policy}")
+        return None
+    return src.checked(errors, fields.integer, rules['max_server_per_host'],
+                       'server_group.rules.max_server_per_host', minimum=1, maximum=MAX_PER_HOST)
+
+
+def parse_server_group(raw):
+    """A server group object as an operator creates it; InvalidInput naming each broken rule."""
+    errors = Collector()
+    if not isinstance(raw, dict):
+        raise InvalidInput([FieldError('server_group', 'expected an object {name, policy}')])
+    group = _server_group(raw, errors)
+    errors.raise_if_any()
+    return group

@@ -4,6 +4,8 @@ from scheduler.store.models import ACTIVE, BUILDING, DELETED, ERROR, MIGRATING, 
 from scheduler.store.moves import MigrationRecord
 from scheduler.store.repository import (
     ClaimConflict,
+    GroupInUse,
+    GroupRecord,
     HeldInstance,
     HostRecord,
     InstanceRecord,
@@ -13,5 +15,5 @@ from scheduler.store.repository import (
 )
 
 __all__ = ['ACTIVE', 'BUILDING', 'DELETED', 'ERROR', 'MIGRATING', 'STATES', 'STOPPED',
-           'ClaimConflict', 'HeldInstance', 'HostRecord', 'InstanceRecord', 'MigrationRecord',
-           'NotFound', 'Store', 'resource_keys']
+           'ClaimConflict', 'GroupInUse', 'GroupRecord', 'HeldInstance', 'HostRecord',
+           'InstanceRecord', 'MigrationRecord', 'NotFound', 'Store', 'resource_keys']

@@ -9,7 +9,7 @@ itself refuses to give a pCPU, a VF or an IOMMU group to two instances.
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 BUILDING, ACTIVE, STOPPED, ERROR, DELETED = 'BUILDING', 'ACTIVE', 'STOPPED', 'ERROR', 'DELETED'
 MIGRATING = 'MIGRATING'    # a move holds a destination claim beside the source's
@@ -86,7 +86,7 @@ class AllocatedResource(Base):
     key: Mapped[str] = mapped_column(String(64))
     instance_uuid: Mapped[str] = mapped_column(
         String(36), ForeignKey('allocations.instance_uuid'), index=True)
-    # Set on a move's destination rows until the move ends (revision 0002).
+    # Set on a move's destination rows until the move ends (revision 0003).
     migration_uuid: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
 
 
@@ -109,3 +109,14 @@ class Migration(Base):
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
     finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class ServerGroup(Base):
+    """A server group: its policy is set at creation and never changes (Nova's rule)."""
+
+    __tablename__ = 'server_groups'
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    policy: Mapped[str] = mapped_column(String(32))
+    max_server_per_host: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)

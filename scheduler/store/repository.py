@@ -64,6 +64,17 @@ class InstanceRecord:
         return dataclasses.asdict(self)
 
 
+@dataclasses.dataclass(frozen=True)
+class GroupRecord:
+    name: str
+    policy: str
+    max_server_per_host: int | None
+    created_at: float
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
 def _host_record(row):
     return HostRecord(row.name, row.topology, row.generation, row.enabled,
                       row.disabled_reason, row.last_heartbeat)
@@ -243,7 +254,7 @@ class Store(MoveStore):
         query = sql.HELD if host is None else sql.HELD.where(sql.ALLOCATIONS.c.host == host)
         with self.engine.connect() as conn:    # Core: every report reads this
             return [HeldInstance(Assignment.from_dict(assignment), name,
-                                 ((spec or {}).get('server_group') or {}).get('name'),
+                                 _group_of(spec),
                                  claimed_at)
                     for assignment, claimed_at, name, spec in conn.execute(query)]
 
@@ -325,6 +336,73 @@ class Store(MoveStore):
                 setattr(row, key, value)
             session.flush()
             return _instance_record(row)
+
+
+    # -- server groups -----------------------------------------------------
+    def create_server_group(self, name, policy, max_server_per_host=None, now=None):
+        """Insert a group; returns (record, created).  An existing name: no change."""
+        now = self.clock() if now is None else now
+        try:
+            with self._writer, self.session.begin() as session:
+                row = models.ServerGroup(name=name, policy=policy, created_at=now,
+                                         max_server_per_host=max_server_per_host)
+                session.add(row)
+                session.flush()
+                return _group_record(row), True
+        except (IntegrityError, db_exc.DBError) as exc:
+            if not integrity_violation(exc):
+                raise
+            return self.get_server_group(name), False
+
+    def get_server_group(self, name):
+        with self.session() as session:
+            row = session.get(models.ServerGroup, name)
+            if row is None:
+                raise NotFound(f"server group {name!r} not found")
+            return _group_record(row)
+
+    def list_server_groups(self):
+        with self.session() as session:
+            rows = session.scalars(select(models.ServerGroup)
+                                   .order_by(models.ServerGroup.created_at))
+            return [_group_record(r) for r in rows]
+
+    def group_members(self, name):
+        """The instances (not DELETED) whose spec names group ``name``, oldest first."""
+        return [r for r in self.list_instances() if _group_of(r.spec) == name]
+
+    def delete_server_group(self, name):
+        """Remove a group without members; returns its record.
+
+        Raises NotFound, or GroupInUse naming the members: an instance keeps its
+        group's name in its spec, so a later group of that name would inherit it.
+        """
+        with self._writer, self.session.begin() as session:
+            row = session.get(models.ServerGroup, name)
+            if row is None:
+                raise NotFound(f"server group {name!r} not found")
+            members = self.group_members(name)
+            if members:
+                raise GroupInUse(name, [m.uuid for m in members])
+            record = _group_record(row)
+            session.delete(row)
+            return record
+
+
+class GroupInUse(Exception):
+    def __init__(self, name, members):
+        super().__init__(f"server group {name!r} has {len(members)} member(s) "
+                         f"({', '.join(members[:5])}{', ...' if len(members) > 5 else ''}): "
+                         'delete them first')
+        self.members = members
+
+
+def _group_of(spec):
+    return ((spec or {}).get('server_group') or {}).get('name')
+
+
+def _group_record(row):
+    return GroupRecord(row.name, row.policy, row.max_server_per_host, row.created_at)
 
 
 def _new_instance_values(values, now):

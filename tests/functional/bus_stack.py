@@ -24,7 +24,7 @@ from agent.cmd.run import stop_servers
 from agent.manager import Reporter
 from agent.updates import BatchingSchedulerAPI
 from scheduler.store import Store
-from wire import key_commands, rpc, scheduler_rpcapi
+from wire import key_commands, notifications, rpc, scheduler_rpcapi
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 BIN = pathlib.Path(sys.executable).parent
@@ -86,6 +86,7 @@ class Stack:
         self.report_interval = report_interval
         self.scheduler = None
         self.managers, self.servers, self.reporter = [], [], None
+        self.notifier = notifications.DISABLED
 
     # -- broker ------------------------------------------------------------
     def role_url(self, role):
@@ -200,9 +201,10 @@ class Stack:
     def start_agents(self):
         api = BatchingSchedulerAPI(scheduler_rpcapi.SchedulerAPI(   # as kvmfleet-agent
             signer=trust.signer_from_conf()))
+        self.notifier = notifications.from_conf(cfg.CONF, notifications.AGENT)
         self.managers, self.servers = simulated.build_fleet(
             self.fleet_path, api, path=str(self.workdir / 'sim'),
-            hosts_per_connection=self.hosts_per_connection)
+            hosts_per_connection=self.hosts_per_connection, notifier=self.notifier)
         trust.guard(self.managers, trust.verifier_from_conf())
         for server in self.servers:
             server.start()
@@ -218,6 +220,7 @@ class Stack:
             self.reporter = None
         stop_servers(self.servers)
         self.servers = []
+        self.notifier.close()
 
     def manager(self, host):
         return next(m for m in self.managers if m.host_name == host)

@@ -21,6 +21,7 @@ pytestmark = pytest.mark.rabbit
 HOSTS = ('perm-0000', 'perm-0001')
 SCHEDULER_QUEUE = broker_roles.SCHEDULER_TOPIC
 QUEUE_A, QUEUE_B = (f"{broker_roles.AGENT_TOPIC}.{host}" for host in HOSTS)
+NOTIFICATIONS = f"{broker_roles.NOTIFICATION_TOPICS[0]}.info"
 
 
 def add_user(vhost, role, hosts=()):
@@ -92,6 +93,10 @@ CASES = [
     ('agent_a', _bind_own_queue, QUEUE_B, False),              # a copy of them
     ('agent_a', _bind_own_queue, QUEUE_A, True),
     ('agent_a', _publish, QUEUE_B, False),                     # orders to another host
+    ('agent_a', _declare, NOTIFICATIONS, True),                # notifications on: it tells
+    ('agent_a', _publish, NOTIFICATIONS, True),
+    ('agent_a', _consume, NOTIFICATIONS, False),               # but reads no one's
+    ('operator', _publish, NOTIFICATIONS, False),
 ]
 
 

@@ -21,6 +21,7 @@ from tests.functional.agent.test_real_guest import (  # noqa: F401  (module fixt
     conn,
     image,
     instances_path,
+    launch_failure,
     make_driver,
 )
 from wire.assignment import Assignment, CellAssignment
@@ -61,7 +62,7 @@ def running(conn, host, instances_path, image):  # noqa: F811  (fixtures importe
                         cells=(CellAssignment(0, 0, (0,), 256, 4, {}, frozenset({1})),),
                         shared_cpus=frozenset({1}))
     result = driver.build_and_launch(spec, placed, image)
-    assert result.ok, result
+    assert result.ok, launch_failure(result)
     try:
         yield driver, result.uuid, ET.fromstring(conn.domain_xml(domain_name(result.uuid)))
     finally:

@@ -23,13 +23,16 @@ KVMFLEET_TEST_IMAGE_DIR builds and uses the test image elsewhere than
 version share the machine).
 """
 
+import dataclasses
 import json
 import os
 import pathlib
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
+import threading
 import time
 import uuid as uuid_lib
 import xml.etree.ElementTree as ET
@@ -43,7 +46,7 @@ from agent.driver import InstanceDriver
 from agent.driver_opts import DriverConfig
 from agent.exceptions import LibvirtError
 from agent.libvirt_conn import LibvirtConnection
-from agent.results import MIGRATION_FAILED
+from agent.results import COLD_MIGRATION_UNSUPPORTED, MIGRATION_FAILED
 from tests.conftest import REPO_ROOT, missing_service
 from tests.functional.private_libvirtd import PrivateLibvirtd
 from wire.assignment import Assignment, CellAssignment
@@ -62,6 +65,10 @@ SOURCE_PCPU, DEST_PCPU = 0, 1
 HOLD_S = 300
 TICK = re.compile(r'KVMFLEET tick=(\d+) boot_id=(\S+) uptime=([\d.]+)')
 MIGRATION_TIMEOUT_S = 60
+SLOW_COPY_MIB = 4
+# waits end as soon as the console shows it; long only for a machine under heavy load (TCG)
+BOOT_TIMEOUT_S = 90
+TICK_TIMEOUT_S = 30
 
 
 def ticks(text):
@@ -182,17 +189,26 @@ def hosts(workdir, destination_daemon):
 
 
 @pytest.fixture(scope='module')
-def guest(hosts, image, destination_daemon):
-    """The guest running on the source, ticking; removed from both hosts at the end."""
+def disk_image(image, workdir):
+    """The test image with a (blank) base disk: each instance gets a qcow2 overlay of it."""
+    base = workdir / 'base.qcow2'
+    subprocess.run(['qemu-img', 'create', '-q', '-f', 'qcow2', str(base), '16M'], check=True)
+    os.chmod(base, 0o644)
+    return dict(image, disk=str(base), disk_format='qcow2')
+
+
+@pytest.fixture(scope='module')
+def guest(hosts, disk_image, destination_daemon):
+    """The guest (with a disk overlay) running on the source, ticking; removed at the end."""
     source, dest = hosts
     instance = str(uuid_lib.uuid4())
     spec, claim = request('source-host', instance, SOURCE_PCPU)
-    result = source.build_and_launch(spec, claim, image)
+    result = source.build_and_launch(spec, claim, disk_image)
     assert result.ok, result
     try:
-        assert wait_for(lambda: ticks(source.console_log(instance)), 30), \
+        assert wait_for(lambda: ticks(source.console_log(instance)), BOOT_TIMEOUT_S), \
             source.console_log(instance)[-2000:]
-        yield {'instance': instance, 'spec': spec, 'image': image,
+        yield {'instance': instance, 'spec': spec, 'image': disk_image,
                'source_pid': qemu_pid(pathlib.Path('/run/libvirt'), domain_name(instance))}
     finally:
         for driver in (source, dest):
@@ -209,7 +225,7 @@ def prepared(dest, guest):
 def still_ticking_on(driver, instance, after_tick):
     """The guest's latest tick once it is past ``after_tick`` (None if it stopped)."""
     return wait_for(lambda: [t for t in ticks(driver.console_log(instance))
-                             if t[0] > after_tick], 10)
+                             if t[0] > after_tick], TICK_TIMEOUT_S)
 
 
 @pytest.mark.parametrize('refusal', ['destination cannot start the guest',
@@ -240,6 +256,45 @@ def test_a_refused_migration_leaves_the_guest_running_on_the_source(hosts, guest
     assert destination_daemon.hugepages_used() == 0
 
 
+def test_a_destination_that_dies_mid_migration_leaves_the_guest_running_on_the_source(
+        hosts, guest, destination_daemon):
+    """The destination's QEMU is killed while the memory is on its way (copy slowed to
+    SLOW_COPY_MIB per second): libvirt fails the job and the guest runs on at the source."""
+    source, dest = hosts
+    instance, name = guest['instance'], domain_name(guest['instance'])
+    _, xml = prepared(dest, guest)
+    last = ticks(source.console_log(instance))[-1]
+    killed = []
+
+    def kill_the_destination():
+        pid = wait_for(lambda: qemu_pid(destination_daemon.root / 'run', name), 30, 0.05)
+        time.sleep(0.5)
+        if alive(pid):
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+    killer = threading.Thread(target=kill_the_destination)
+    killer.start()
+    source.config = dataclasses.replace(source.config, migration_bandwidth=SLOW_COPY_MIB)
+    try:
+        failed = source.migrate_out(instance, dest.migration_uri(), xml,
+                                    data_uri=dest.migration_data_uri(),
+                                    timeout=MIGRATION_TIMEOUT_S)
+    finally:
+        source.config = dataclasses.replace(source.config, migration_bandwidth=0)
+        killer.join()
+
+    print(f"\ndestination QEMU killed mid-migration: {failed.reason}: {failed.detail[:300]}")
+    assert killed, 'the migration ended before the destination could be killed'
+    assert failed.reason == MIGRATION_FAILED and failed.state == 'running', failed
+    assert source.state(instance) == 'running' and alive(guest['source_pid'])
+    later = still_ticking_on(source, instance, last[0])
+    assert later and later[-1][1] == last[1], 'the guest stopped or rebooted on the source'
+    assert wait_for(lambda: dest.state(instance) is None, TICK_TIMEOUT_S)
+    dest.abort_incoming(instance)
+    assert not os.path.exists(dest.instance_dir(instance))
+    assert wait_for(lambda: destination_daemon.hugepages_used() == 0, TICK_TIMEOUT_S)
+
+
 def test_live_migration_keeps_the_guest_running_on_the_claimed_pcpus_and_pages(
         hosts, guest, destination_daemon):
     source, dest = hosts
@@ -260,7 +315,7 @@ def test_live_migration_keeps_the_guest_running_on_the_claimed_pcpus_and_pages(
           f"HugePages_Free {free_before} -> {hugepages_free()} (shared pool)")
     # the source: domain, QEMU and instance directory gone
     assert source.state(instance) is None
-    assert wait_for(lambda: not alive(guest['source_pid']), 10)
+    assert wait_for(lambda: not alive(guest['source_pid']), TICK_TIMEOUT_S)
     assert not os.path.exists(source.instance_dir(instance))
     # the destination: running with the destination's claim, verified by the driver
     finished = dest.finish_incoming(instance, claim)
@@ -284,34 +339,47 @@ def test_live_migration_keeps_the_guest_running_on_the_claimed_pcpus_and_pages(
     assert {boot for _, boot, _ in after} == {before[-1][1]}
     assert after[0][0] > before[-1][0] and after[0][2] > before[-1][2]
     assert seconds < MIGRATION_TIMEOUT_S
+    # its disk overlay was copied to the destination's instance directory (NBD)
+    disk = live.find('devices/disk/source').get('file')
+    assert disk == os.path.join(dest.instance_dir(instance), 'disk.qcow2') and os.path.isfile(disk)
 
 
-def test_cold_migration_back_stops_moves_and_boots_it_with_the_source_claim(
-        hosts, guest, destination_daemon):
-    """After the live test: the guest goes back, cold, from the private daemon to the machine's."""
+def test_cold_migration_stops_moves_and_boots_the_guest_with_the_claim(
+        hosts, guest, image, destination_daemon):
+    """The other way, from the private daemon to the machine's: a guest without a disk."""
     source, dest = hosts
-    instance, name = guest['instance'], domain_name(guest['instance'])
-    assert dest.state(instance) == 'running', 'runs after the live migration test'
-    boot_before = ticks(dest.console_log(instance))[-1][1]
-    spec, claim = request('source-host', instance, SOURCE_PCPU)
-    assert source.prepare_incoming(spec, claim, guest['image']).ok
-    xml = source.incoming_xml(spec, claim, guest['image'])
-    started = time.monotonic()
+    refused = dest.migrate_out(guest['instance'], source.migration_uri(), '<domain/>',
+                               live=False)
+    assert refused.reason == COLD_MIGRATION_UNSUPPORTED, refused    # its overlay stays
+    assert dest.state(guest['instance']) == 'running'
+    instance = str(uuid_lib.uuid4())
+    name = domain_name(instance)
+    spec, on_dest = request('destination-host', instance, SOURCE_PCPU)
+    assert dest.build_and_launch(spec, on_dest, image).ok
+    try:
+        _, claim = request('source-host', instance, SOURCE_PCPU)
+        assert source.prepare_incoming(spec, claim, image).ok
+        xml = source.incoming_xml(spec, claim, image)
+        started = time.monotonic()
 
-    moved = dest.migrate_out(instance, source.migration_uri(), xml, live=False)
+        moved = dest.migrate_out(instance, source.migration_uri(), xml, live=False)
 
-    assert moved.ok, moved
-    assert dest.state(instance) is None and source.state(instance) == 'shutoff'
-    assert destination_daemon.hugepages_used() == 0
-    finished = source.finish_incoming(instance, claim)
-    print(f"\ncold migration back (stop, offline move, start): "
-          f"{time.monotonic() - started:.2f} s")
-    assert finished.ok and finished.state == 'running', finished
-    assert source.conn.vcpu_pin_info(name) == {0: frozenset({SOURCE_PCPU})}
-    assert hugetlb_mapped_kb(qemu_pid(pathlib.Path('/run/libvirt'), name)) == MEMORY_MB * 1024
-    booted = wait_for(lambda: ticks(source.console_log(instance)), 30)
-    assert booted and booted[0][1] != boot_before, 'a cold move boots the guest again'
-    assert 'KVMFLEET nproc=1' in source.console_log(instance)
+        assert moved.ok, moved
+        assert dest.state(instance) is None and source.state(instance) == 'shutoff'
+        assert destination_daemon.hugepages_used() == GUEST_PAGES     # the live-moved guest's
+        finished = source.finish_incoming(instance, claim)
+        print(f"\ncold migration (stop, offline move, start): {time.monotonic() - started:.2f} s")
+        assert finished.ok and finished.state == 'running', finished
+        assert source.conn.vcpu_pin_info(name) == {0: frozenset({SOURCE_PCPU})}
+        assert hugetlb_mapped_kb(qemu_pid(pathlib.Path('/run/libvirt'), name)) == \
+            MEMORY_MB * 1024
+        # a cold move boots the guest: its new console on this host shows the boot
+        assert wait_for(lambda: ticks(source.console_log(instance)), BOOT_TIMEOUT_S), \
+            source.console_log(instance)[-2000:]
+        assert 'KVMFLEET nproc=1' in source.console_log(instance)
+    finally:
+        for driver in (source, dest):
+            driver.delete(instance)
 
 
 def hugepages_free():

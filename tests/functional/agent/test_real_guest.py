@@ -53,6 +53,22 @@ def hugepages_free():
     return int(re.search(r'^HugePages_Free:\s+(\d+)', text, re.M).group(1))
 
 
+def launch_failure(result):
+    """The whole of a failed launch: its detail, and the tail of any log libvirt points to.
+
+    libvirt's start errors end in "see '<log>' for details" (QEMU's, swtpm's): a
+    failure on a CI machine must say what that log said, not a truncated repr.
+    """
+    text = f"{result.reason}: {result.detail}"
+    for path in re.findall(r"'(/[^']+\.log)'", result.detail or ''):
+        try:
+            lines = pathlib.Path(path).read_text(errors='replace').splitlines()[-20:]
+        except OSError as exc:
+            lines = [f"(unreadable: {exc})"]
+        text += f"\n--- {path} (last lines) ---\n" + "\n".join(lines)
+    return text
+
+
 def wait_for_console(driver, uuid, needle, timeout):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -169,7 +185,7 @@ def guest(conn, host, instances_path, image):
     free_before = hugepages_free()
     started = time.monotonic()
     result = driver.build_and_launch(spec, placed, image)
-    assert result.ok, result
+    assert result.ok, launch_failure(result)
     facts = {
         'driver': driver, 'result': result, 'virt_type': virt_type,
         'free_before': free_before, 'free_running': hugepages_free(),

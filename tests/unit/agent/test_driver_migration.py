@@ -18,6 +18,7 @@ from agent.discovery.host import discover
 from agent.discovery.opts import HostSettings
 from agent.discovery.pci_spec import parse_device_specs
 from agent.domain import domain_name
+from agent.domain import migration as facts
 from agent.driver import InstanceDriver
 from agent.driver_migration import MigrationError
 from agent.driver_opts import DriverConfig
@@ -159,7 +160,7 @@ def test_a_prepared_migration_holds_its_pcpus_and_pages_until_aborted(hosts):
     refused = dest.driver.build_and_launch(rival, rival_claim, IMAGE)
     assert refused.reason == results.VERIFY_FAILED, refused
 
-    dest.driver.abort_incoming(instance)
+    assert dest.driver.abort_incoming(instance) is False
 
     assert not os.path.exists(dest.driver.instance_dir(instance))
     assert dest.driver.build_and_launch(rival, rival_claim, IMAGE).ok
@@ -259,6 +260,17 @@ def test_a_failed_migration_plugs_the_direct_ports_back(hosts):
     assert [op for op, _, _ in source.conn.plugged] == ['detach', 'attach']
 
 
+def test_a_cold_moved_guest_brings_the_claimed_vf_in_its_definition(hosts):
+    source, dest = hosts
+    instance, spec = running_guest(source, direct_port=True)
+    claim, xml = prepared(dest, instance, spec, direct_port=True)
+    assert source.driver.migrate_out(instance, dest.driver.migration_uri(), xml,
+                                     live=False).ok
+    assert dest.driver.finish_incoming(instance, claim).ok
+    assert source.conn.plugged == [] and dest.conn.plugged == []   # nothing to hot-plug
+    assert len(facts.direct_ports(dest.conn.domain_xml(domain_name(instance)))) == 1
+
+
 @pytest.mark.parametrize('power_on, state', [(True, 'running'), (False, 'shutoff')])
 def test_cold_migration_stops_moves_and_starts_on_the_destination(hosts, power_on, state):
     source, dest = hosts
@@ -297,14 +309,19 @@ def test_finish_incoming_reports_a_domain_that_differs_from_the_claim(hosts):
     assert dest.driver.finish_incoming(instance, claim).ok
 
 
-def test_abort_after_a_finished_migration_leaves_the_guest_alone(hosts):
+@pytest.mark.parametrize('finished', [True, False])
+def test_abort_never_removes_a_guest_libvirt_moved_here(hosts, finished):
+    """Moved but never finished (the source's agent died before it said so): the guest
+    runs only here now; abort keeps it and its disk for the scheduler to decide."""
     source, dest = hosts
     instance, spec = running_guest(source)
     claim, xml = prepared(dest, instance, spec)
     assert source.driver.migrate_out(instance, dest.driver.migration_uri(), xml).ok
-    assert dest.driver.finish_incoming(instance, claim).ok
-    dest.driver.abort_incoming(instance)
+    if finished:
+        assert dest.driver.finish_incoming(instance, claim).ok
+    assert dest.driver.abort_incoming(instance) is (not finished)
     assert dest.driver.state(instance) == 'running'
+    assert os.path.isdir(dest.driver.instance_dir(instance))
 
 
 def test_incoming_xml_is_the_build_xml_of_the_destination(hosts):
@@ -368,12 +385,8 @@ def test_the_vf_of_each_real_host_capture_follows_the_guest(shared_fixtures, tmp
     assert source.driver.migrate_out(instance, dest.driver.migration_uri(), xml).ok
     assert dest.driver.finish_incoming(instance, on_dest).ok
 
-    def vf_address(device_xml):
-        address = ET.fromstring(device_xml).find('source/address')
-        return '{:04x}:{:02x}:{:02x}.{:x}'.format(*(int(address.get(key), 16) for key in (
-            'domain', 'bus', 'slot', 'function')))
-    assert [vf_address(x) for x in source.conn.devices] == ['0000:05:10.7']
-    assert [vf_address(x) for x in dest.conn.devices] == ['0000:82:00.3']
+    assert [facts.vf_address(x) for x in source.conn.devices] == [(0, 0x05, 0x10, 7)]
+    assert [facts.vf_address(x) for x in dest.conn.devices] == [(0, 0x82, 0x00, 3)]
     assert [op for op, _, _ in source.conn.plugged + dest.conn.plugged] == ['detach', 'attach']
     for host in (source, dest):
         host.conn.close()

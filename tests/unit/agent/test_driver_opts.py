@@ -57,7 +57,7 @@ def test_list_opts_names_every_group():
     assert {opt.name for opt in groups['libvirt']} == {'cpu_mode', 'cpu_model', 'seclabel_model'}
     assert {opt.name for opt in groups['agent']} == {
         'launch_timeout', 'vif_multiqueue_default', 'graceful_shutdown_timeout',
-        'migration_uri', 'migration_data_uri', 'migration_timeout'}
+        'migration_uri', 'migration_data_uri', 'migration_timeout', 'migration_bandwidth'}
 
 
 def test_migration_options_reach_the_config(conf):
@@ -65,6 +65,8 @@ def test_migration_options_reach_the_config(conf):
     conf.set_override('migration_data_uri', 'unix:///run/kvmfleet/migration.sock',
                       group='agent')
     conf.set_override('migration_timeout', 0.0, group='agent')
+    conf.set_override('migration_bandwidth', 100, group='agent')
     config = driver_opts.config_from_conf(conf)
-    assert (config.migration_uri, config.migration_data_uri, config.migration_timeout) == (
-        'qemu+tls://host-b/system', 'unix:///run/kvmfleet/migration.sock', 0.0)
+    assert (config.migration_uri, config.migration_data_uri, config.migration_timeout,
+            config.migration_bandwidth) == (
+        'qemu+tls://host-b/system', 'unix:///run/kvmfleet/migration.sock', 0.0, 100)

@@ -145,7 +145,7 @@ def test_migrate_asks_libvirt_for_a_peer_to_peer_move_with_the_destination_xml(
     domain = MigratingDomain()
     monkeypatch.setattr(conn, '_domain', lambda name: domain)
     conn.migrate('kvmfleet-x', 'qemu+tcp://host-b/system', '<domain/>', live=live,
-                 data_uri='unix:///run/m.sock', copy_storage=copy)
+                 data_uri='unix:///run/m.sock', copy_storage=copy, bandwidth_mib=64)
     (_, uri, params, flags), = domain.calls
     virt = libvirt_conn.libvirt
     assert uri == 'qemu+tcp://host-b/system'
@@ -153,6 +153,10 @@ def test_migrate_asks_libvirt_for_a_peer_to_peer_move_with_the_destination_xml(
     assert params[virt.VIR_MIGRATE_PARAM_DEST_XML] == '<domain/>'
     assert params[virt.VIR_MIGRATE_PARAM_PERSIST_XML] == '<domain/>'
     assert params.get(virt.VIR_MIGRATE_PARAM_URI) == ('unix:///run/m.sock' if live else None)
+    assert params.get(virt.VIR_MIGRATE_PARAM_BANDWIDTH) == (64 if live else None)
+    # disks travel over NBD: beside a UNIX data socket, a socket of their own
+    assert params.get(virt.VIR_MIGRATE_PARAM_DISKS_URI) == (
+        'unix:///run/m.sock.disks' if copy else None)
 
 
 def test_a_migration_past_its_timeout_is_aborted_and_fails(conn, monkeypatch):

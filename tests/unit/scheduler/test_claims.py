@@ -15,7 +15,7 @@ from scheduler.fitting import audit
 from scheduler.fitting.policy import FitPolicy
 from scheduler.manager import SchedulerManager
 from scheduler.warm_state import WarmState
-from tests import busfleet
+from tests import busfleet, notifications
 from tests.unit.scheduler.test_manager import Clock, RecordingAgents, make_store, postgres_schema  # noqa: F401  (postgres_schema is a fixture)
 from wire import rpc
 
@@ -153,16 +153,6 @@ def test_a_reported_domain_is_adopted_only_if_the_pools_hold_it(store):
     assert store_overruns(store) == []
 
 
-class Notes:
-    def __init__(self):
-        self.events = []
-
-    def info(self, _ctxt, event, payload):
-        self.events.append((event, payload['host']))
-
-    error = info
-
-
 def test_schedulers_agree_on_liveness_and_learn_each_others_claims(store):
     """Host reports reach one scheduler; the other follows the store's heartbeats
     (never marks a reporting host down), its claims, and says host.up when it returns."""
@@ -170,8 +160,9 @@ def test_schedulers_agree_on_liveness_and_learn_each_others_claims(store):
     first = scheduler(store, clock)
     host = busfleet.host('h1', cells=1, pages_2m=POOL_PAGES, vfs_per_cell=0)
     report(first, host)
+    notifier, notes = notifications.capturing()
     second = SchedulerManager(store, build_engine(EngineSettings(seed=1)), RecordingAgents(),
-                              notifier=Notes(), clock=clock)
+                              notifier=notifier, clock=clock)
     for _ in range(4):                     # 4 x 40 s: reports only ever reach ``first``
         clock.now += 40
         report(first, host)
@@ -186,4 +177,5 @@ def test_schedulers_agree_on_liveness_and_learn_each_others_claims(store):
     assert second.check_hosts() == ['h1'] and first.check_hosts() == ['h1']
     report(first, host)
     assert second.check_hosts() == []
-    assert second.notifier.events == [('host.down', 'h1'), ('host.up', 'h1')]
+    assert [(m['event_type'], m['payload']['kvmfleet_object.data']['host'])
+            for m in notes.messages] == [('host.down', 'h1'), ('host.up', 'h1')]

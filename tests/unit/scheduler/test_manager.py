@@ -10,9 +10,10 @@ from oslo_config import cfg
 from scheduler.engine import EngineSettings, build_engine
 from scheduler.manager import SchedulerManager
 from scheduler.store import ACTIVE, BUILDING, DELETED, ERROR, STOPPED, Store, models
-from tests import busfleet, conftest
+from tests import busfleet, conftest, notifications
 from wire import rpc, scheduler_rpcapi, upgrade_levels
 from wire.assignment import Assignment
+from wire.notifications import assignment_summary as notifications_summary
 
 UUID1 = '6f1c3b52-93a4-4d5e-8c1a-0b2d3e4f5a61'
 
@@ -81,20 +82,6 @@ def bus():
     cfg.CONF.clear_override('transport_url')
 
 
-class RecordingNotifier:
-    def __init__(self):
-        self.events = []
-
-    def info(self, ctxt, event, payload):
-        self.events.append(('info', event, payload))
-
-    def error(self, ctxt, event, payload):
-        self.events.append(('error', event, payload))
-
-    def names(self):
-        return [event for _, event, _ in self.events]
-
-
 @pytest.fixture(scope='module')
 def postgres_schema(postgres_url):
     """A private schema in kvmfleet_test for this module's stores."""
@@ -119,7 +106,7 @@ def world(request, bus, tmp_path):
     store = make_store(request, tmp_path, clock)
     agents = RecordingAgents()
     engine = build_engine(EngineSettings(seed=1, max_alternates=3))
-    notifier = RecordingNotifier()
+    notifier, capture = notifications.capturing()
     manager = SchedulerManager(store, engine, agents, notifier=notifier, clock=clock)
     proxy.manager = manager
 
@@ -127,7 +114,7 @@ def world(request, bus, tmp_path):
         pass
     world = World()
     world.__dict__.update(store=store, clock=clock, agents=agents, client=client,
-                          manager=manager, engine=engine, notifier=notifier)
+                          manager=manager, engine=engine, notifier=capture)
     yield world
     store.dispose()
 
@@ -227,6 +214,12 @@ def test_build_failure_reschedules_then_errors_with_every_reason(world):
         assert f"{first}: libvirt said no" in final.reason
         assert f"{second.host}: disk full" in final.reason
         assert world.store.all_allocations() == [] and world.store.held_resources() == []
+        [moved] = world.notifier.data('instance.reschedule')
+        assert (moved['previous_host'], moved['host'], moved['attempt'], moved['reason']) == \
+            (first, second.host, 1, 'libvirt said no')
+        assert moved['assignment'] == notifications_summary(second.assignment)
+        [failed] = world.notifier.data('instance.create.error')
+        assert failed['fault'] == {'exception': 'BuildFailed', 'message': final.reason}
     finally:
         cfg.CONF.clear_override('max_attempts', group='scheduler')
 
@@ -418,11 +411,19 @@ def test_notifications_follow_the_lifecycle(world):
     reply(world, uuid, DELETED)
     with pytest.raises(rpc.BusError):
         world.client.boot(dict(busfleet.PINNED, vcpus=64))
+    # create.end and delete.* come from the agent (kvmfleet-agent:<host>), not from here
     assert world.notifier.names() == [
-        'host.up', 'host.down', 'host.up', 'instance.create.start', 'instance.create.end',
-        'instance.delete.end', 'instance.create.error']
-    assert world.notifier.events[3][2] == {'instance': uuid, 'host': 'host-0000'}
-    assert world.notifier.events[-1][0] == 'error'
+        'host.up', 'host.down', 'host.up', 'instance.schedule.start', 'instance.schedule.end',
+        'instance.schedule.start', 'instance.create.error']
+    scheduled = world.notifier.data('instance.schedule.end')[0]
+    assert (scheduled['uuid'], scheduled['host'], scheduled['state']) == \
+        (uuid, 'host-0000', BUILDING)
+    assert scheduled['assignment']['cells'][0]['pinned_pcpus']
+    error = world.notifier.messages[-1]
+    assert error['priority'] == 'ERROR'
+    assert error['payload']['kvmfleet_object.data']['fault']['exception'] == 'NoValidHost'
+    for message in world.notifier.messages:
+        notifications.check(message)
 
 
 def test_only_endpoint_methods_are_callable(world):

@@ -31,6 +31,10 @@ TEMPLATES = {
     'migration_update': {'migration': UUID, 'host': 'fuzz-0000', 'status': 'failed',
                          'reason': 'x'},
     'placed_elsewhere': {'host': 'fuzz-0000', 'instances': [UUID]},
+    'server_group_create': {'group': {'name': 'g', 'policy': 'anti-affinity',
+                                      'rules': {'max_server_per_host': 2}}},
+    'server_group_list': {}, 'server_group_show': {'group': 'g'},
+    'server_group_delete': {'group': 'g'},
 }
 
 

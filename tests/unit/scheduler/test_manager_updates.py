@@ -20,7 +20,7 @@ def test_a_batch_applies_every_result_in_order_and_skips_a_bad_item(world):  # n
     updates.insert(2, 'not an object')               # rejected alone
     world.client.client.prepare(version='1.1').call({}, 'instance_updates', updates=updates)
     assert [world.client.show(b['uuid'])['state'] for b in booted] == [ACTIVE] * 3
-    assert world.notifier.names().count('instance.create.end') == 3
+    assert 'instance.create.end' not in world.notifier.names()   # the agent says it
 
 
 def test_a_failed_build_in_a_batch_is_rescheduled(world):  # noqa: F811
@@ -47,7 +47,6 @@ def test_results_of_one_instance_keep_their_order_around_a_run_of_builds(world):
         {'instance': second['uuid'], 'host': 'not-its-host', 'state': ACTIVE}])
     assert world.client.show(first['uuid'])['state'] == ACTIVE      # ACTIVE, STOPPED, ACTIVE
     assert world.client.show(second['uuid'])['state'] == ACTIVE
-    assert world.notifier.names().count('instance.create.end') == 2  # once per build
 
 
 def test_a_store_failure_on_finished_builds_does_not_hold_back_the_rest(world, monkeypatch):  # noqa: F811,E501

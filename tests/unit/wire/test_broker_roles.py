@@ -27,11 +27,17 @@ agent       write        amq.default                       yes  (replies to cons
 agent       read         reply_1f2e                        no
 agent       topic_write  kvmfleet-scheduler                yes
 agent       topic_write  kvmfleet-agent.node-2             no
+agent       configure    notifications.info                yes  (notifications on)
+agent       write        notifications.error               yes
+agent       topic_write  notifications.info                yes
+agent       read         notifications.info                no   (publishes, never reads)
+agent       configure    notificationsXinfo                no
 agent       topic_read   kvmfleet-agent.node-2             no
 scheduler   read         kvmfleet-scheduler                yes
 scheduler   read         kvmfleet-scheduler.sched-1        yes
 scheduler   read         kvmfleet-agent.node-1.rack        no
 scheduler   configure    notifications.info                yes
+scheduler   write        notifications.error               yes
 operator    read         kvmfleet-scheduler                no
 operator    configure    kvmfleet-scheduler                no
 operator    read         reply_1f2e                        yes
@@ -57,4 +63,13 @@ def test_the_printed_commands_can_be_pasted_into_a_shell(capsys):
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("rabbitmqctl set_permissions -p /kvmfleet agent-n1 '^(")
     assert lines[1] == ("rabbitmqctl set_topic_permissions -p /kvmfleet agent-n1 openstack "
-                        "'^(kvmfleet-scheduler)$' '^kvmfleet-agent(\\.(n1))?$'")
+                        "'^(kvmfleet-scheduler|(notifications)\\..*)$' "
+                        "'^kvmfleet-agent(\\.(n1))?$'")
+
+
+def test_other_notification_topics_replace_the_default():
+    agent = broker_roles.agent_role(['n1'], notification_topics=['fleet-a', 'ops.b'])
+    assert matches(agent['topic_write'], 'fleet-a.info')
+    assert matches(agent['topic_write'], 'ops.b.error')
+    assert not matches(agent['topic_write'], 'notifications.info')
+    assert not matches(agent['configure'], 'opsXb.info')

@@ -80,6 +80,7 @@ def test_unset_or_empty_means_no_cap(bus, levels, value):
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.1'),
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.2'),
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.3'),
+    (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.4'),
     (agent_rpcapi.AgentAPI, 'agent', '1.0'),
     (agent_rpcapi.AgentAPI, 'agent', '1.1'),
     (agent_rpcapi.AgentAPI, 'agent', '1.2'),
@@ -102,8 +103,8 @@ def test_a_cap_is_logged_when_the_client_is_made(bus, levels, caplog):
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1', 'must be a version of the form N.M'),
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.0.1', 'must be a version of the form N.M'),
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', 'v1.0', 'must be a version of the form N.M'),
-    (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.4', 'must not be newer than 1.3'),
-    (scheduler_rpcapi.SchedulerAPI, 'scheduler', '2.0', 'must not be newer than 1.3'),
+    (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.5', 'must not be newer than 1.4'),
+    (scheduler_rpcapi.SchedulerAPI, 'scheduler', '2.0', 'must not be newer than 1.4'),
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '0.9', 'must be a 1.x version'),
     (agent_rpcapi.AgentAPI, 'agent', '1.3', 'must not be newer than 1.2'),
     (agent_rpcapi.AgentAPI, 'agent', 'kilo', 'must be a version of the form N.M'),
@@ -229,8 +230,8 @@ def test_a_batching_agent_capped_at_1_0_reaches_a_1_0_scheduler(old_scheduler, l
 
 
 def test_moves_are_refused_by_clients_capped_below_them(bus, levels):
-    levels('scheduler', '1.2')
-    with pytest.raises(rpc.BusError, match='migrate needs RPC API 1.3'):
+    levels('scheduler', '1.3')
+    with pytest.raises(rpc.BusError, match='migrate needs RPC API 1.4'):
         scheduler_rpcapi.SchedulerAPI().migrate('vm', live=True)
     levels('agent', '1.1')
     with pytest.raises(rpc.BusError, match='prepare_migration needs RPC API 1.2'):

@@ -41,6 +41,9 @@ def test_direct_ports_are_listed_and_left_out():
     _, xml = build(direct_port=True)
     ports = facts.direct_ports(xml)
     assert len(ports) == 1 and ET.fromstring(ports[0]).get('type') == 'hostdev'
+    assert facts.vf_address(ports[0]) == (0, 0x81, 0x10, 1)
+    live = ports[0].replace('<source>', "<alias name='hostdev0'/><source>")
+    assert facts.vf_address(live) == facts.vf_address(ports[0])
     stripped = facts.without_direct_ports(xml)
     assert facts.direct_ports(stripped) == []
     assert ET.fromstring(stripped).find('devices/serial') is not None    # the rest stays

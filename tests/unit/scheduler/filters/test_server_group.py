@@ -1,5 +1,7 @@
 """Hard server-group policies, with members counted per host."""
 
+import dataclasses
+
 from scheduler.engine import RequestContext
 from scheduler.filters.base import SERVER_GROUP_AFFINITY, SERVER_GROUP_ANTI_AFFINITY
 from scheduler.filters.server_group import AffinityFilter, AntiAffinityFilter
@@ -8,8 +10,9 @@ from tests.unit.scheduler.helpers import engine, replace, request, two_socket
 from wire.request_spec import ServerGroup
 
 
-def _spec(policy):
-    return replace(request(2, 1024).build(), server_group=ServerGroup('g', policy))
+def _spec(policy, max_server_per_host=None):
+    return replace(request(2, 1024).build(),
+                   server_group=ServerGroup('g', policy, max_server_per_host))
 
 
 def _fleet_with_member_on_a():
@@ -32,6 +35,18 @@ def test_anti_affinity_rejects_hosts_with_members():
     verdict = check(fleet.state(member_host))
     assert verdict.reason == SERVER_GROUP_ANTI_AFFINITY and '1 member' in verdict.detail
     assert check(fleet.state(other)) is None
+
+
+def test_anti_affinity_allows_max_server_per_host_members():
+    fleet, member_host = _fleet_with_member_on_a()
+    check = _check(AntiAffinityFilter(), _spec('anti-affinity', 2), fleet)
+    assert check(fleet.state(member_host)) is None          # 1 of 2
+    placed = engine().place(request(2, 1024).build(), fleet, ['m2'], )
+    fleet.apply(dataclasses.replace(placed.assignments[0], host=member_host), 'g')
+    check = _check(AntiAffinityFilter(), _spec('anti-affinity', 2), fleet)
+    verdict = check(fleet.state(member_host))                # 2 of 2
+    assert verdict.reason == SERVER_GROUP_ANTI_AFFINITY
+    assert '2 member(s)' in verdict.detail and 'max_server_per_host 2' in verdict.detail
 
 
 def test_affinity_keeps_to_member_hosts_once_the_group_has_members():
