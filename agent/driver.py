@@ -83,7 +83,7 @@ class InstanceDriver(MigrationMixin):
     """Instances on one host.  ``host`` is a HostTopology or a callable returning one.
 
     ``host_features`` carries what the domain capabilities said: sev_cbitpos,
-    sev_reduced_phys_bits, secure_boot_available, machine_type.
+    sev_reduced_phys_bits, secure_boot_available, stateless_loader, machine_type.
     """
 
     def __init__(self, conn, host, config, pci_whitelist=None, vhost_net=None,
@@ -226,6 +226,7 @@ class InstanceDriver(MigrationMixin):
             sev_cbitpos=features.get('sev_cbitpos'),
             sev_reduced_phys_bits=features.get('sev_reduced_phys_bits'),
             secure_boot_available=bool(features.get('secure_boot_available')),
+            stateless_loader=features.get('stateless_loader'),
             multiqueue_default=self.config.multiqueue_default, networks=self.config.networks)
 
     def _create_files(self, uuid, image, settings):

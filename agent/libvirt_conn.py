@@ -404,7 +404,11 @@ class LibvirtConnection:
         domain = self._domain(name)
         with _wrapped(f"destroy {name}"):
             if domain.isActive():
-                domain.destroy()
+                try:
+                    domain.destroy()
+                except libvirt.libvirtError:
+                    if domain.isActive():   # else it powered itself off meanwhile: done
+                        raise
 
     def reboot_domain(self, name):
         """Reboot the guest (ACPI, falling back to what the hypervisor offers)."""

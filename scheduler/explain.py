@@ -46,6 +46,8 @@ class Explanation:
     fits: int = 0                 # hosts that would take one more instance
     instance_index: int = 0       # the instance that found no host
     min_count: int = 1
+    # filter reason -> the first host's rejection text, e.g. which trait is missing
+    examples: dict = dataclasses.field(default_factory=dict)
 
     @property
     def dominant_reason(self):
@@ -58,7 +60,8 @@ class Explanation:
         return {'hosts': self.hosts, 'fits': self.fits,
                 'reasons': dict(sorted(self.reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
                 'nearest': [miss.to_dict() for miss in self.nearest],
-                'instance_index': self.instance_index, 'min_count': self.min_count}
+                'instance_index': self.instance_index, 'min_count': self.min_count,
+                'examples': dict(sorted(self.examples.items()))}
 
     def summary_line(self):
         """'No valid host among 12: 7 NUMA_CELL_NO_FREE_PAGES, 5 HOST_DISABLED'."""
@@ -67,8 +70,9 @@ class Explanation:
         return f"no valid host among {self.hosts}: {counts or 'no hosts'}"
 
     def lines(self):
-        """Human lines: the summary, then one per nearest miss."""
-        return [self.summary_line()] + [f"nearest: {miss.text}" for miss in self.nearest]
+        """Human lines: the summary, one per nearest miss, one example per filter reason."""
+        return ([self.summary_line()] + [f"nearest: {miss.text}" for miss in self.nearest]
+                + [f"{reason}: {text}" for reason, text in sorted(self.examples.items())])
 
 
 def explain_request(engine, context, instance_index=0, min_count=1, fits=None):
@@ -80,6 +84,7 @@ def explain_request(engine, context, instance_index=0, min_count=1, fits=None):
     static = [check for _, check in engine.static_checks(context)]
     dynamic = engine.dynamic_checks(context)
     reasons, resource_misses, fitting, hosts = {}, [], 0, context.fleet.hosts()
+    examples = {}
     for state in hosts:
         verdict = _first_rejection(static, state)
         if verdict is None:
@@ -89,10 +94,13 @@ def explain_request(engine, context, instance_index=0, min_count=1, fits=None):
                 continue
             if verdict.reason in RESOURCE_REASONS:
                 resource_misses.append(verdict)
+        if verdict.reason not in RESOURCE_REASONS:
+            examples.setdefault(verdict.reason, f"{verdict.host or state.name}: {verdict.detail}")
         reasons[verdict.reason] = reasons.get(verdict.reason, 0) + 1
     return Explanation(hosts=len(hosts), reasons=reasons,
                        nearest=_nearest(resource_misses, reasons), fits=fitting,
-                       instance_index=instance_index, min_count=min_count)
+                       instance_index=instance_index, min_count=min_count,
+                       examples=examples)
 
 
 def _nearest(misses, reasons):

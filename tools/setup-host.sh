@@ -95,7 +95,7 @@ setup_postgres() {
 
 setup_libvirt() {
   apt_install libvirt-daemon-system libvirt-clients libvirt-dev qemu-system-x86 qemu-utils \
-    libxml2-utils tini busybox-static cpio swtpm swtpm-tools iproute2 iputils-ping
+    libxml2-utils tini busybox-static cpio swtpm swtpm-tools iproute2 iputils-ping ovmf
   # Hugepages: 2 MiB pool for the launch tests; hugetlbfs must be mounted before libvirtd.
   local want_pages=${KVMFLEET_HUGEPAGES:-256}
   if [ "$(cat /proc/sys/vm/nr_hugepages)" -lt "$want_pages" ]; then
@@ -124,14 +124,32 @@ setup_libvirt() {
   wait_for 60 libvirtd virsh -c qemu:///system version >/dev/null 2>&1
 }
 
+setup_openvswitch() {
+  # Open vSwitch with the userspace datapath (bridges of datapath_type=netdev need no kernel
+  # module): the OVS guest test.  No systemd here: its own scripts start the daemons.
+  apt_install openvswitch-switch
+  if ! ovs-vsctl --timeout=5 show >/dev/null 2>&1; then
+    step "starting ovsdb-server"
+    /usr/share/openvswitch/scripts/ovs-ctl --no-ovs-vswitchd --system-id=random start >/dev/null
+  fi
+  if ! pgrep -x ovs-vswitchd >/dev/null; then
+    step "starting ovs-vswitchd"
+    ovs-vswitchd --pidfile --detach --log-file >/dev/null 2>&1
+  fi
+}
+
 setup_test_image() {
-  # The tiny bootable guest of the launch tests and the demo (idempotent, ~10 s the first time).
-  bash tools/build-test-image.sh >/dev/null && return 0
-  apt-get update -qq && bash tools/build-test-image.sh >/dev/null   # stale package lists
+  # The tiny bootable guest of the launch tests and the demo, and the disk-bus guest
+  # (--devices); idempotent, ~10 s the first time.
+  bash tools/build-test-image.sh >/dev/null && bash tools/build-test-image.sh --devices >/dev/null \
+    && return 0
+  apt-get update -qq   # stale package lists
+  bash tools/build-test-image.sh >/dev/null && bash tools/build-test-image.sh --devices >/dev/null
 }
 
 # libvirt first: libvirt-python (in requirements.txt) builds against libvirt-dev.
 setup_libvirt
+setup_openvswitch
 setup_test_image
 setup_python
 setup_rabbitmq

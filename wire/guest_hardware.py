@@ -19,9 +19,17 @@ ignored.  Keys, values and which side wins are Nova's (docs/flavors.md):
   the model defaults to ``tpm-tis``, ``tpm-crb`` needs version 2.0; the
   request then requires the host traits of that version and model, which
   agents report from libvirt's domain capabilities;
+* ``hw:viommu_model`` / ``hw_viommu_model``: a virtual IOMMU on a q35
+  machine; flavor and image must agree; ``auto`` is ``virtio`` (libvirt has it
+  since 8.3; kvmfleet's platform, Debian 12, has 9.0); ``smmuv3`` is Arm's and
+  kvmfleet guests are x86_64; an image ``hw_machine_type`` must be a q35 type;
 * image only: ``hw_disk_bus``, ``hw_vif_model``, ``hw_video_model``,
   ``hw_rng_model`` (with the flavor's ``hw_rng:allowed``, ``hw_rng:rate_bytes``
-  and ``hw_rng:rate_period``), ``hw_pointer_model``.
+  and ``hw_rng:rate_period``), ``hw_pointer_model``, and
+  ``hw_firmware_stateless`` (UEFI without a variable store: needs
+  ``hw_firmware_type=uefi`` and no required secure boot; the request then
+  requires the host trait ``COMPUTE_SECURITY_STATELESS_FIRMWARE``, reported by
+  agents whose libvirt lists a plain UEFI loader).
 """
 
 import dataclasses
@@ -42,6 +50,9 @@ TPM_MODELS = ('tpm-tis', 'tpm-crb')
 # os-traits names: the scheduler requires them, agents report them (discovery).
 TPM_VERSION_TRAITS = {'1.2': 'COMPUTE_SECURITY_TPM_1_2', '2.0': 'COMPUTE_SECURITY_TPM_2_0'}
 TPM_MODEL_TRAITS = {'tpm-tis': 'COMPUTE_SECURITY_TPM_TIS', 'tpm-crb': 'COMPUTE_SECURITY_TPM_CRB'}
+VIOMMU_MODELS = ('none', 'intel', 'smmuv3', 'virtio', 'auto')
+VIOMMU_AUTO = 'virtio'
+TRAIT_STATELESS_FIRMWARE = 'COMPUTE_SECURITY_STATELESS_FIRMWARE'
 MAX_SERIAL_PORTS = 8
 MAX_RATE = 1 << 40
 
@@ -65,14 +76,24 @@ class GuestHardware:
     pointer_model: str | None = None
     tpm_version: str | None = None       # None: no vTPM
     tpm_model: str | None = None
+    viommu_model: str | None = None      # None: no virtual IOMMU; else 'intel' or 'virtio'
+    firmware_stateless: bool = False     # UEFI with no variable store
 
     @property
     def required_traits(self):
-        """Host traits this hardware needs (a vTPM of its version and model)."""
-        if not self.tpm_version:
-            return frozenset()
-        return frozenset({TPM_VERSION_TRAITS[self.tpm_version],
-                          TPM_MODEL_TRAITS[self.tpm_model]})
+        """Host traits this hardware needs (a vTPM of its version and model, stateless
+        UEFI firmware)."""
+        traits = set()
+        if self.tpm_version:
+            traits |= {TPM_VERSION_TRAITS[self.tpm_version], TPM_MODEL_TRAITS[self.tpm_model]}
+        if self.firmware_stateless:
+            traits.add(TRAIT_STATELESS_FIRMWARE)
+        return frozenset(traits)
+
+    @property
+    def needs_q35(self):
+        """A virtual IOMMU needs the q35 machine (x86)."""
+        return self.viommu_model is not None
 
 
 class _Reader:
@@ -157,6 +178,7 @@ def guest_hardware(extra_specs, image_properties):
         vif_model=read.choice('image', 'hw_vif_model', VIF_MODELS) or 'virtio',
         video_model=read.choice('image', 'hw_video_model', VIDEO_MODELS),
         pointer_model=read.choice('image', 'hw_pointer_model', POINTER_MODELS),
+        viommu_model=_viommu(read), firmware_stateless=_stateless(read),
         **_rng(read), **_tpm(read))
     if read.errors:
         raise InvalidInput(read.errors)
@@ -202,3 +224,40 @@ def _tpm(read):
     if not version:
         return {}
     return {'tpm_version': version, 'tpm_model': model or 'tpm-tis'}
+
+
+def _viommu(read):
+    """'intel', 'virtio' or None; smmuv3 (Arm) and a machine type other than q35 refused."""
+    model = read.agreeing('hw:viommu_model', 'hw_viommu_model', VIOMMU_MODELS)
+    if model in (None, 'none'):
+        return None
+    asked_by = ('extra_specs.hw:viommu_model' if 'hw:viommu_model' in read.flavor
+                else 'image_properties.hw_viommu_model')
+    if model == 'smmuv3':
+        read.errors.append(FieldError(asked_by, 'smmuv3 is the Arm SMMU (aarch64 guests); '
+                                                'kvmfleet guests are x86_64: use intel, '
+                                                'virtio or auto'))
+        return None
+    machine = read.image.get('hw_machine_type')
+    if machine is not None and 'q35' not in str(machine):
+        read.errors.append(FieldError('image_properties.hw_machine_type',
+                                      f"{str(machine)[:64]!r}: a virtual IOMMU ({asked_by}) "
+                                      'needs a q35 machine type'))
+    return VIOMMU_AUTO if model == 'auto' else model
+
+
+def _stateless(read):
+    """Stateless UEFI firmware (Nova's image property); needs a UEFI image."""
+    stateless = bool(read.boolean('image', 'hw_firmware_stateless'))
+    firmware = read.image.get('hw_firmware_type')
+    if stateless and firmware != 'uefi':
+        read.errors.append(FieldError('image_properties.hw_firmware_stateless',
+                                      f"needs hw_firmware_type=uefi, not {firmware!r} "
+                                      '(stateless firmware is UEFI without a variable store)'))
+    if stateless and 'required' in (read.flavor.get('os:secure_boot'),
+                                    read.image.get('os_secure_boot')):
+        read.errors.append(FieldError('image_properties.hw_firmware_stateless',
+                                      'cannot go with os:secure_boot=required: kvmfleet '
+                                      'builds stateless firmware from the plain (not '
+                                      'secure-boot) UEFI code'))
+    return stateless

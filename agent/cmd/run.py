@@ -18,6 +18,7 @@ from oslo_log import log as oslo_log
 from agent import driver_opts, lifecycle, simulated, trust
 from agent import metrics as agent_metrics
 from agent.discovery import opts as discovery_opts
+from agent.discovery import shaping
 from agent.discovery.host import discover
 from agent.driver import InstanceDriver
 from agent.driver_features import host_features
@@ -75,14 +76,15 @@ class DiscoveredHost:
         self.conn = conn
         self.settings = settings
         self.host_name = host_name
-        self.found = discover(conn, settings, host_name)
+        self.vif_shaping = shaping.probe_for(conn)     # once: the kernel does not change
+        self.found = discover(conn, settings, host_name, self.vif_shaping)
 
     def __call__(self):
         return self.found.topology
 
     def refresh(self):
         try:
-            self.found = discover(self.conn, self.settings, self.host_name)
+            self.found = discover(self.conn, self.settings, self.host_name, self.vif_shaping)
         except AgentError as exc:
             LOG.warning('Rediscovery failed, reporting the last topology: %s', exc)
 

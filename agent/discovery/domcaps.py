@@ -15,6 +15,8 @@ from agent.discovery import xmlutil
 
 SOURCE = 'domain capabilities'
 SECURE_BOOT_LOADER_MARK = 'secboot'
+# Debian's names for secure-boot builds besides ``secboot`` (symlinks to them).
+SECURE_BOOT_LOADER_ALIASES = ('.ms.', 'snakeoil')
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -41,6 +43,22 @@ class DomainCapabilities:
     def uefi(self):
         """UEFI firmware is usable: 'efi' offered, or at least one loader listed."""
         return 'efi' in self.firmware or bool(self.loaders)
+
+    @property
+    def stateless_loader(self):
+        """The UEFI loader for stateless firmware (no secure boot, no variable store), or None.
+
+        Named, not autoselected: libvirt 9.0's firmware autoselection finds no
+        firmware for ``<loader stateless='yes'>`` ("Unable to find any firmware
+        to satisfy 'efi'") while the same code file named as a stateless pflash
+        loader starts.
+        """
+        for path in self.loaders:
+            name = path.rsplit('/', 1)[-1]
+            marks = (SECURE_BOOT_LOADER_MARK, *SECURE_BOOT_LOADER_ALIASES)
+            if not any(mark in name for mark in marks):
+                return path
+        return None
 
 
 def parse_domain_capabilities(xml_text):

@@ -11,7 +11,7 @@ import logging
 import os
 import urllib.parse
 
-from agent.discovery import topology
+from agent.discovery import shaping, topology
 from agent.discovery.capabilities import cpu_features_of, parse_capabilities
 from agent.discovery.domcaps import parse_domain_capabilities
 from agent.discovery.nodedev import parse_pci_device
@@ -37,15 +37,23 @@ class Discovery:
     unreadable_devices: tuple = ()   # errors of PCI devices skipped (not reported)
 
 
-def discover(conn, settings, host_name=None):
-    """Discover the host behind ``conn`` with checked ``settings`` (HostSettings)."""
+def discover(conn, settings, host_name=None, vif_shaping=None):
+    """Discover the host behind ``conn`` with checked ``settings`` (HostSettings).
+
+    ``vif_shaping``: whether it can shape NIC bandwidth (shaping.Shaping); None
+    probes now (a kernel's abilities do not change while it runs: callers that
+    rediscover probe once).
+    """
+    if vif_shaping is None:
+        vif_shaping = shaping.probe_for(conn)
     capabilities = with_model_features(conn, parse_capabilities(conn.capabilities()))
     virt_type, domcaps = probe_virt_type(conn, capabilities.arch, settings.virt_type)
     devices, unreadable = _pci_devices(conn.pci_device_xmls())
     needs_node_total = any(c.memory_kb is None and not c.pages for c in capabilities.cells)
     host = topology.build_topology(
         host_name or conn.hostname(), capabilities, devices, domcaps, settings,
-        node_memory_kb=conn.node_memory_kb() if needs_node_total else None)
+        node_memory_kb=conn.node_memory_kb() if needs_node_total else None,
+        vif_shaping=vif_shaping.able)
     sizes = sorted({size for cell in host.cells for size in cell.pages})
     free = conn.free_pages([cell.id for cell in host.cells], sizes)
     return Discovery(topology=host, virt_type=virt_type, capabilities=capabilities,

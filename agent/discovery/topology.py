@@ -32,8 +32,10 @@ LOG = logging.getLogger(__name__)
 BRIDGE = '0x0604'    # PCI class of a PCI-to-PCI bridge: in a group, but no endpoint
 
 
-def build_topology(name, capabilities, devices, domcaps, settings, node_memory_kb=None):
-    """The HostTopology this host reports; InvalidConfig if options contradict it."""
+def build_topology(name, capabilities, devices, domcaps, settings, node_memory_kb=None,
+                   vif_shaping=False):
+    """The HostTopology this host reports; InvalidConfig if options contradict it.
+    ``vif_shaping``: the kernel can shape NIC bandwidth (agent.discovery.shaping)."""
     dedicated, shared = guest_cpu_sets(capabilities, settings)
     memory_kb = cell_memory_kb(capabilities, node_memory_kb)
     reserved_mb = _spread(settings.reserved_host_memory_mb, [c.id for c in capabilities.cells])
@@ -45,7 +47,7 @@ def build_topology(name, capabilities, devices, domcaps, settings, node_memory_k
     return HostTopology(
         name=name, cells=cells, pci_devices=whitelisted_devices(devices, settings),
         sev_slots=sev_slots, secure_boot=bool(domcaps and domcaps.secure_boot),
-        traits=host_traits.host_traits(capabilities, domcaps, sev_slots)
+        traits=host_traits.host_traits(capabilities, domcaps, sev_slots, vif_shaping)
         | settings.networks.traits())
 
 

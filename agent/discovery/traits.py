@@ -6,7 +6,8 @@ are the host ``<cpu>`` ones, expanded with those its model implies
 host-model requires.
 """
 
-from wire.guest_hardware import TPM_MODEL_TRAITS, TPM_VERSION_TRAITS
+from wire.guest_hardware import TPM_MODEL_TRAITS, TPM_VERSION_TRAITS, TRAIT_STATELESS_FIRMWARE
+from wire.guest_quota import TRAIT_VIF_BANDWIDTH
 
 CPU_FLAG_TRAITS = {
     'aes': 'HW_CPU_X86_AESNI',
@@ -44,8 +45,8 @@ TRAIT_SECURE_BOOT = 'COMPUTE_SECURITY_UEFI_SECURE_BOOT'
 TRAIT_AMD_SEV = 'HW_CPU_X86_AMD_SEV'
 
 
-def host_traits(capabilities, domcaps, sev_slots):
-    """The trait names this host offers."""
+def host_traits(capabilities, domcaps, sev_slots, vif_shaping=False):
+    """The trait names this host offers (``vif_shaping``: its kernel can shape NICs)."""
     flags = set(capabilities.cpu_features)
     if domcaps is not None:
         flags |= domcaps.host_model_features
@@ -56,8 +57,13 @@ def host_traits(capabilities, domcaps, sev_slots):
         traits.add(TRAIT_HYPERTHREADING)
     if domcaps is not None and domcaps.secure_boot:
         traits.add(TRAIT_SECURE_BOOT)
+    if domcaps is not None and domcaps.stateless_loader:
+        # UEFI without a variable store (libvirt >= 8.6) from a plain (not secure-boot) loader
+        traits.add(TRAIT_STATELESS_FIRMWARE)
     if sev_slots > 0:
         traits.add(TRAIT_AMD_SEV)
+    if vif_shaping:
+        traits.add(TRAIT_VIF_BANDWIDTH)
     if domcaps is not None:
         traits |= tpm_traits(domcaps)
     return frozenset(traits)

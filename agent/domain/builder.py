@@ -106,11 +106,11 @@ def _check_inputs(spec, assignment, image, settings):
 def _os_element(spec, assignment, image, settings, hardware):
     os_element = ET.Element('os')
     type_attrs = {'arch': 'x86_64'}
-    machine = security.machine_type(spec, assignment, settings)
+    machine = security.machine_type(spec, assignment, settings, hardware)
     if machine:
         type_attrs['machine'] = machine
     ET.SubElement(os_element, 'type', type_attrs).text = 'hvm'
-    security.apply_firmware(os_element, spec, assignment, settings)
+    security.apply_firmware(os_element, spec, assignment, settings, hardware)
     if image.get('kernel'):
         ET.SubElement(os_element, 'kernel').text = image['kernel']
         if image.get('initrd'):
@@ -135,10 +135,10 @@ def _devices_element(spec, assignment, image, settings, ports, uuid, asked):
                                             guest_devices.iotune_element(quota)))
     bound_ports = devices.resolve_ports(spec, ports, uuid)
     element.extend(devices.interface_elements(spec, assignment, bound_ports, settings, iommu,
-                                              hardware))
+                                              hardware, quota.bandwidth))
     element.extend(devices.alias_hostdevs(assignment))
     element.extend(devices.console_elements(settings.console_log))
     element.extend(guest_devices.extra_serial_ports(hardware))
-    element.extend(guest_devices.device_elements(hardware))
+    element.extend(guest_devices.device_elements(hardware, settings.virt_type))
     element.append(devices.balloon_element(memory.wants_balloon(spec, assignment), iommu))
     return element

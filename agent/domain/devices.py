@@ -98,9 +98,10 @@ def disk_element(disk_path, iommu=False, target=('vda', 'virtio'), packed=False,
 
 
 def tap_interface(port, queues, vhost_net, iommu=False, model='virtio', packed=False,
-                  bridge=None):
-    """A NIC on a tap device, plugged into ``bridge`` (agent.network.Bridge) if given; a
-    virtio one takes multiqueue (``queues`` > 1) and packed rings."""
+                  bridge=None, bandwidth=()):
+    """A NIC on a tap device, plugged into ``bridge`` (agent.network.Bridge) if given,
+    shaped by ``bandwidth`` (wire.guest_quota's); a virtio one takes multiqueue
+    (``queues`` > 1) and packed rings."""
     interface = ET.Element('interface', {'type': 'bridge' if bridge else 'ethernet'})
     ET.SubElement(interface, 'mac', {'address': port.mac_address})
     if bridge:
@@ -114,6 +115,10 @@ def tap_interface(port, queues, vhost_net, iommu=False, model='virtio', packed=F
     else:
         ET.SubElement(interface, 'target', {'dev': port.target_dev, 'managed': 'yes'})
     ET.SubElement(interface, 'model', {'type': model})
+    if bandwidth:
+        shaped = ET.SubElement(interface, 'bandwidth')
+        for direction, attributes in bandwidth:
+            ET.SubElement(shaped, direction, {name: str(value) for name, value in attributes})
     if model != 'virtio':
         return interface
     driver = ET.SubElement(interface, 'driver', {'name': 'vhost' if vhost_net else 'qemu'})
@@ -146,8 +151,10 @@ def hostdev_element(address):
     return hostdev
 
 
-def interface_elements(spec, assignment, ports, settings, iommu=False, hardware=None):
-    """One <interface> per port, in port order (``hardware``: NIC model, packed rings)."""
+def interface_elements(spec, assignment, ports, settings, iommu=False, hardware=None,
+                       bandwidth=()):
+    """One <interface> per port, in port order (``hardware``: NIC model, packed rings;
+    ``bandwidth``: the flavor's NIC limits, on every tap NIC as Nova does)."""
     queues = multiqueue_queues(spec, assignment, settings)
     model = hardware.vif_model if hardware else 'virtio'
     packed = bool(hardware and hardware.packed_ring)
@@ -162,7 +169,8 @@ def interface_elements(spec, assignment, ports, settings, iommu=False, hardware=
             elements.append(vf_interface(port, address))
         else:
             elements.append(tap_interface(port, queues, settings.vhost_net, iommu, model,
-                                          packed, bridge_of(port, settings.networks)))
+                                          packed, bridge_of(port, settings.networks),
+                                          bandwidth))
     return elements
 
 

@@ -3,7 +3,9 @@
 SEV needs a q35 machine booted from UEFI; its C-bit position and reduced
 physical address bits come from the host's domain capabilities (settings).
 Secure boot asks libvirt for UEFI firmware with the secure-boot feature and
-turns on SMM, which that firmware requires.
+turns on SMM, which that firmware requires.  Stateless firmware
+(``hw_firmware_stateless``) is the host's plain UEFI code as a stateless
+loader (``<loader stateless='yes'>``, no nvram).  A virtual IOMMU needs q35 too.
 """
 
 import xml.etree.ElementTree as ET
@@ -25,20 +27,26 @@ def wants_secure_boot(spec, settings):
     return spec.secure_boot == SECURE_BOOT_OPTIONAL and settings.secure_boot_available
 
 
-def needs_uefi(spec, assignment, settings):
-    return wants_sev(spec, assignment) or wants_secure_boot(spec, settings)
+def needs_uefi(spec, assignment, settings, hardware=None):
+    """SEV, secure boot and stateless firmware (``hardware``: wire GuestHardware) are UEFI."""
+    return (wants_sev(spec, assignment) or wants_secure_boot(spec, settings)
+            or bool(hardware and hardware.firmware_stateless))
 
 
-def machine_type(spec, assignment, settings):
-    """The machine type: UEFI guests get q35; otherwise the configured one (or libvirt's)."""
-    if needs_uefi(spec, assignment, settings):
+def machine_type(spec, assignment, settings, hardware=None):
+    """The machine type: UEFI and vIOMMU guests get q35; otherwise the configured one (or
+    libvirt's)."""
+    if needs_uefi(spec, assignment, settings, hardware) or (hardware and hardware.needs_q35):
         return UEFI_MACHINE
     return spec.image_properties.get('hw_machine_type') or settings.machine_type
 
 
-def apply_firmware(os_element, spec, assignment, settings):
-    """Ask for UEFI (and secure boot) on <os>; call before kernel/boot children are added."""
-    if not needs_uefi(spec, assignment, settings):
+def apply_firmware(os_element, spec, assignment, settings, hardware=None):
+    """Ask for UEFI (secure boot, stateless) on <os>; call before kernel/boot children."""
+    if not needs_uefi(spec, assignment, settings, hardware):
+        return
+    if hardware and hardware.firmware_stateless:
+        _stateless_loader(os_element, settings)
         return
     os_element.set('firmware', 'efi')
     secure = wants_secure_boot(spec, settings)
@@ -47,7 +55,20 @@ def apply_firmware(os_element, spec, assignment, settings):
                                         'name': 'secure-boot'})
     if secure:
         ET.SubElement(firmware, 'feature', {'enabled': 'yes', 'name': 'enrolled-keys'})
+    if secure:
         ET.SubElement(os_element, 'loader', {'secure': 'yes'})
+
+
+def _stateless_loader(os_element, settings):
+    """The host's plain UEFI code as a read-only stateless pflash: no nvram (libvirt 9.0's
+    firmware autoselection finds nothing for a stateless loader, so the file is named)."""
+    if not settings.stateless_loader:
+        raise DomainBuildError('settings.stateless_loader: stateless firmware needs a plain '
+                               "(not secure-boot) UEFI loader in the host's domain "
+                               'capabilities (trait COMPUTE_SECURITY_STATELESS_FIRMWARE)')
+    loader = ET.SubElement(os_element, 'loader', {'readonly': 'yes', 'type': 'pflash',
+                                                  'stateless': 'yes'})
+    loader.text = settings.stateless_loader
 
 
 def features_element(spec, assignment, settings):

@@ -36,6 +36,7 @@ class DomainSettings:
     sev_reduced_phys_bits: int | None = None
     sev_policy: int = 0x0033              # no debug, no key sharing, SEV only
     secure_boot_available: bool = False   # the host has secure-boot UEFI firmware
+    stateless_loader: str | None = None   # plain UEFI code file for stateless firmware
     max_tap_queues: int = 256             # Linux >= 4.0 taps take up to 256 queues
     multiqueue_default: bool = True       # for a spec that does not say (multiqueue None)
     networks: object = None               # agent.network.HostNetworks: bridges of networks

@@ -100,15 +100,16 @@ def parse_aggregate_specs(sources, errors):
 
 
 def check_guest_hardware(sources, errors):
-    """The guest's GuestHardware (None if invalid), and ``quota:`` tunables checked:
-    ``wire.guest_hardware`` and ``wire.guest_quota``, which the agent builds from."""
-    hardware = None
+    """The host traits the guest's hardware and ``quota:`` tunables need (a vTPM, stateless
+    firmware, NIC shaping), after checking them with ``wire.guest_hardware`` and
+    ``wire.guest_quota``, which the agent builds from."""
+    traits = frozenset()
     try:
-        hardware = guest_hardware(sources.extra_specs, sources.image_properties)
+        traits |= guest_hardware(sources.extra_specs, sources.image_properties).required_traits
     except InvalidInput as exc:
         errors.extend(exc.errors)
     try:
-        guest_quota(sources.extra_specs)
+        traits |= guest_quota(sources.extra_specs).required_traits
     except InvalidInput as exc:
         errors.extend(exc.errors)
-    return hardware
+    return traits

@@ -33,7 +33,7 @@ GUEST_HARDWARE_KEYS = frozenset({
     'hw:cpu_sockets', 'hw:cpu_cores', 'hw:cpu_threads', 'hw:cpu_max_sockets',
     'hw:cpu_max_cores', 'hw:cpu_max_threads', 'hw:boot_menu', 'hw:watchdog_action',
     'hw:serial_port_count', 'hw:pmu', 'hw:hide_hypervisor_id', 'hw:virtio_packed_ring',
-    'hw:tpm_version', 'hw:tpm_model', 'hw:vif_multiqueue_enabled',
+    'hw:tpm_version', 'hw:tpm_model', 'hw:vif_multiqueue_enabled', 'hw:viommu_model',
 })
 
 NOT_BUILT = 'kvmfleet does not build it (docs/flavors.md, "Refused keys")'
@@ -44,10 +44,10 @@ UNSUPPORTED_KEYS = {
     'hw:mem_encryption_model': 'SEV-ES/SEV-SNP are not modelled; hw:mem_encryption gives SEV',
     'hw:maxphysaddr_mode': f"a guest physical address size: {NOT_BUILT}",
     'hw:maxphysaddr_bits': f"a guest physical address size: {NOT_BUILT}",
-    'hw:viommu_model': f"a virtual IOMMU: {NOT_BUILT}",
     'hw:sound_model': f"a sound device: {NOT_BUILT}",
     'hw:usb_model': f"a USB controller model: {NOT_BUILT}",
-    'hw:stateless_firmware': f"stateless UEFI firmware: {NOT_BUILT}",
+    'hw:stateless_firmware': 'not a Nova flavor key: stateless UEFI firmware is the image '
+                             'property hw_firmware_stateless',
     'hw:ephemeral_encryption': 'kvmfleet gives guests no ephemeral disks',
     'hw:ephemeral_encryption_format': 'kvmfleet gives guests no ephemeral disks',
     'hw:cpu_model': 'the guest CPU model is the agent\'s [libvirt] cpu_mode/cpu_model',
@@ -62,9 +62,7 @@ UNSUPPORTED_IMAGE_PROPERTIES = {
     'hw_scsi_model': 'a disk on hw_disk_bus=scsi always gets a virtio-scsi controller',
     'hw_video_ram': f"video RAM sizes: {NOT_BUILT}",
     'hw_input_bus': f"input devices on a chosen bus: {NOT_BUILT}",
-    'hw_viommu_model': f"a virtual IOMMU: {NOT_BUILT}",
     'hw_locked_memory': f"locked guest memory on request: {NOT_BUILT}",
-    'hw_firmware_stateless': f"stateless UEFI firmware: {NOT_BUILT}",
     'hw_maxphysaddr_mode': f"a guest physical address size: {NOT_BUILT}",
     'hw_maxphysaddr_bits': f"a guest physical address size: {NOT_BUILT}",
     'hw_mem_encryption_model': 'SEV-ES/SEV-SNP are not modelled; hw_mem_encryption gives SEV',

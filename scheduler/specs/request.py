@@ -65,7 +65,7 @@ def _resolve(sources, vcpus, memory_mb, aliases, errors):
     required, forbidden = parse_traits(sources, errors)
     numa_cells = parse_numa(sources, vcpus, memory_mb, implied, errors)
     check_cpu_topology(sources, vcpus, numa_cells, errors)
-    hardware = check_guest_hardware(sources, errors)
+    guest_traits = check_guest_hardware(sources, errors)
     return dict(
         cpu_policy=cpu.policy, dedicated_vcpus=cpu.dedicated_vcpus,
         thread_policy=cpu.thread_policy, emulator_threads_policy=cpu.emulator_threads_policy,
@@ -77,8 +77,8 @@ def _resolve(sources, vcpus, memory_mb, aliases, errors):
         multiqueue=parse_multiqueue(sources, errors),
         mem_encryption=parse_mem_encryption(sources, errors),
         secure_boot=parse_secure_boot(sources, errors),
-        # the guest hardware asked needs hosts that can give it (a vTPM)
-        required_traits=required | (hardware.required_traits if hardware else frozenset()),
+        # the guest hardware and tunables asked need hosts that can give them (a vTPM, ...)
+        required_traits=required | guest_traits,
         forbidden_traits=forbidden,
         aggregate_specs=parse_aggregate_specs(sources, errors))
 

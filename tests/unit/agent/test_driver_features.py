@@ -30,3 +30,15 @@ def test_bad_sev_parameter_is_named():
            "</features></domainCapabilities>")
     with pytest.raises(HostXmlError, match='domain capabilities'):
         parse_domain_capabilities(xml)
+
+
+def test_the_stateless_loader_is_a_plain_uefi_code_file():
+    xml = ("<domainCapabilities><os supported='yes'><loader supported='yes'>"
+           "<value>/usr/share/OVMF/OVMF_CODE_4M.ms.fd</value>"
+           "<value>/usr/share/OVMF/OVMF_CODE_4M.secboot.fd</value>"
+           "<value>/usr/share/OVMF/OVMF_CODE_4M.fd</value></loader></os></domainCapabilities>")
+    assert host_features(parse_domain_capabilities(xml))['stateless_loader'] == \
+        '/usr/share/OVMF/OVMF_CODE_4M.fd'
+    secure_only = xml.replace('<value>/usr/share/OVMF/OVMF_CODE_4M.fd</value>', '')
+    assert host_features(parse_domain_capabilities(secure_only))['stateless_loader'] is None
+    assert host_features(None)['stateless_loader'] is None

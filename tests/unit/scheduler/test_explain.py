@@ -4,6 +4,7 @@ import json
 
 from scheduler.explain import Explanation, Miss
 from scheduler.fleet import FleetView
+from scheduler.specs import parse_request
 from tests.unit.scheduler.helpers import engine, host, replace, request, two_socket
 
 ONE_G = 1048576
@@ -72,3 +73,18 @@ def test_miss_text_without_a_cell_uses_a_colon():
     miss = Miss('h', 'HOST_RAM', '100 MiB of small-page memory free, needs 200', None, 100)
     assert miss.text == 'h: 100 MiB of small-page memory free, needs 200'
     assert Explanation(0, {}, []).summary_line() == 'no valid host among 0: no hosts'
+
+
+def test_nic_bandwidth_goes_only_to_hosts_that_can_shape_and_explain_names_the_trait():
+    """quota:vif_* requires CUSTOM_KVMFLEET_VIF_BANDWIDTH (wire.guest_quota): a simulated
+    host that reports it takes the guest; without one, explain names the missing trait."""
+    spec = parse_request({'name': 'shaped', 'vcpus': 1, 'memory_mb': 512,
+                          'extra_specs': {'quota:vif_inbound_average': '1024'}}, {})
+    shaper = two_socket('shaper', traits=frozenset({'CUSTOM_KVMFLEET_VIF_BANDWIDTH'}))
+    plain = two_socket('plain')
+    placement = engine().place(spec, FleetView([plain, shaper]), ['vm'])
+    assert [a.host for a in placement.assignments] == ['shaper']
+    explanation = engine().explain(spec, FleetView([plain]))
+    assert explanation.reasons == {'TRAIT_MISSING': 1}
+    assert explanation.lines()[-1] == ('TRAIT_MISSING: plain: host lacks required trait(s) '
+                                       'CUSTOM_KVMFLEET_VIF_BANDWIDTH')

@@ -28,6 +28,14 @@ RESOLVED = [
     ({'hw:tpm_version': '2.0'}, {}, {'tpm_version': '2.0', 'tpm_model': 'tpm-tis'}),
     ({'hw:tpm_version': '2.0'}, {'hw_tpm_version': '2.0', 'hw_tpm_model': 'tpm-crb'},
      {'tpm_version': '2.0', 'tpm_model': 'tpm-crb'}),
+    ({'hw:viommu_model': 'intel'}, {}, {'viommu_model': 'intel'}),
+    ({'hw:viommu_model': 'auto'}, {'hw_viommu_model': 'AUTO', 'hw_machine_type': 'pc-q35-7.2'},
+     {'viommu_model': 'virtio'}),
+    ({}, {'hw_viommu_model': 'virtio'}, {'viommu_model': 'virtio'}),
+    ({'hw:viommu_model': 'none'}, {}, {}),
+    ({}, {'hw_firmware_type': 'uefi', 'hw_firmware_stateless': 'true'},
+     {'firmware_stateless': True}),
+    ({}, {'hw_firmware_stateless': 'false'}, {}),
 ]
 
 
@@ -64,6 +72,31 @@ REFUSED = [
     ({'hw:tpm_version': '1.2', 'hw:tpm_model': 'tpm-crb'}, {}, 'extra_specs.hw:tpm_model',
      'tpm-crb needs TPM version 2.0'),
     ({'hw:tpm_version': '3'}, {}, 'extra_specs.hw:tpm_version', "'3' is not one of 1.2, 2.0"),
+    ({'hw:viommu_model': 'amd'}, {}, 'extra_specs.hw:viommu_model',
+     "'amd' is not one of none, intel, smmuv3, virtio, auto"),
+    ({'hw:viommu_model': 'intel'}, {'hw_viommu_model': 'virtio'},
+     'image_properties.hw_viommu_model', "virtio conflicts with the flavor's "
+                                         'hw:viommu_model=intel'),
+    ({}, {'hw_viommu_model': 'smmuv3'}, 'image_properties.hw_viommu_model',
+     'smmuv3 is the Arm SMMU (aarch64 guests); kvmfleet guests are x86_64: use intel, virtio '
+     'or auto'),
+    ({'hw:viommu_model': 'intel'}, {'hw_machine_type': 'pc-i440fx-7.2'},
+     'image_properties.hw_machine_type', "'pc-i440fx-7.2': a virtual IOMMU "
+                                         '(extra_specs.hw:viommu_model) needs a q35 machine type'),
+    ({}, {'hw_firmware_stateless': 'true'}, 'image_properties.hw_firmware_stateless',
+     'needs hw_firmware_type=uefi, not None (stateless firmware is UEFI without a variable '
+     'store)'),
+    ({}, {'hw_firmware_type': 'bios', 'hw_firmware_stateless': 'yes'},
+     'image_properties.hw_firmware_stateless',
+     "needs hw_firmware_type=uefi, not 'bios' (stateless firmware is UEFI without a variable "
+     'store)'),
+    ({'os:secure_boot': 'required'}, {'hw_firmware_type': 'uefi',
+                                      'hw_firmware_stateless': 'true'},
+     'image_properties.hw_firmware_stateless',
+     'cannot go with os:secure_boot=required: kvmfleet builds stateless firmware from the '
+     'plain (not secure-boot) UEFI code'),
+    ({}, {'hw_firmware_type': 'uefi', 'hw_firmware_stateless': 'sometimes'},
+     'image_properties.hw_firmware_stateless', "'sometimes' is not a boolean (true/false)"),
 ]
 
 
@@ -78,3 +111,14 @@ def test_a_vtpm_requires_the_host_traits_of_its_version_and_model():
     hardware = guest_hardware({'hw:tpm_version': '2.0', 'hw:tpm_model': 'tpm-crb'}, {})
     assert hardware.required_traits == {'COMPUTE_SECURITY_TPM_2_0', 'COMPUTE_SECURITY_TPM_CRB'}
     assert guest_hardware({}, {}).required_traits == frozenset()
+
+
+def test_stateless_firmware_requires_the_host_trait():
+    hardware = guest_hardware({}, {'hw_firmware_type': 'uefi', 'hw_firmware_stateless': 'true'})
+    assert hardware.required_traits == {'COMPUTE_SECURITY_STATELESS_FIRMWARE'}
+
+
+def test_a_viommu_needs_q35_and_requires_no_trait():
+    hardware = guest_hardware({'hw:viommu_model': 'intel'}, {})
+    assert hardware.needs_q35 and hardware.required_traits == frozenset()
+    assert not guest_hardware({}, {}).needs_q35

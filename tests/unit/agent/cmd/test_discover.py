@@ -68,7 +68,8 @@ def test_table_shows_each_cell_pools_with_free_and_devices(conf):
     assert cell_rows[1][:6] == ['1', '4-7,12-15', '-', '16384', '256', '15104']
     assert any('0000:81:10.0' in line and 'type-VF' in line and 'physnet1' in line
                for line in lines)
-    assert lines[-1].startswith('traits: COMPUTE_SECURITY_UEFI_SECURE_BOOT, HW_ARCH_X86_64')
+    assert lines[-1].startswith('traits: COMPUTE_SECURITY_STATELESS_FIRMWARE, '
+                                'COMPUTE_SECURITY_UEFI_SECURE_BOOT, HW_ARCH_X86_64')
     assert not any('skipped' in line for line in lines)
 
 

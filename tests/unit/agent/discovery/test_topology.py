@@ -24,9 +24,10 @@ DEVICES = tuple(parse_pci_device(read(DATA / name)) for name in (
     'nodedev_vf_0000_81_10_2.xml', 'nodedev_nic_0000_00_19_0.xml'))
 
 
-def _build(caps=SMT_HOST, devices=(), domcaps=SECBOOT, node_memory_kb=None, **settings):
+def _build(caps=SMT_HOST, devices=(), domcaps=SECBOOT, node_memory_kb=None, vif_shaping=False,
+           **settings):
     return build_topology('host-a', caps, devices, domcaps, HostSettings(**settings),
-                          node_memory_kb=node_memory_kb)
+                          node_memory_kb=node_memory_kb, vif_shaping=vif_shaping)
 
 
 def _specs(*entries):
@@ -150,13 +151,20 @@ def test_secure_boot_and_traits_from_caps_and_domcaps():
     assert host.secure_boot is True and host.sev_slots == 0
     assert {'HW_CPU_X86_AVX2', 'HW_CPU_X86_VMX', 'HW_CPU_X86_SSE42', 'HW_CPU_X86_AESNI',
             'HW_CPU_HYPERTHREADING', 'HW_ARCH_X86_64',
-            'COMPUTE_SECURITY_UEFI_SECURE_BOOT'} == host.traits
+            'COMPUTE_SECURITY_UEFI_SECURE_BOOT', 'COMPUTE_SECURITY_STATELESS_FIRMWARE'
+            } == host.traits
+
+
+def test_a_host_that_can_shape_nics_reports_the_trait():
+    assert 'CUSTOM_KVMFLEET_VIF_BANDWIDTH' in _build(vif_shaping=True).traits
+    assert 'CUSTOM_KVMFLEET_VIF_BANDWIDTH' not in _build().traits
 
 
 def test_without_domain_capabilities_nothing_is_claimed():
     host = _build(domcaps=None)
     assert (host.secure_boot, host.sev_slots) == (False, 0)
     assert 'COMPUTE_SECURITY_UEFI_SECURE_BOOT' not in host.traits
+    assert 'COMPUTE_SECURITY_STATELESS_FIRMWARE' not in host.traits
 
 
 def _sev(max_guests):

@@ -9,6 +9,7 @@ from tests.unit.agent.domain.builders import (
     KERNEL_IMAGE,
     assignment,
     cell,
+    pci,
     settings,
     spec_for,
 )
@@ -98,6 +99,63 @@ def test_vtpm_emulated_by_swtpm(build):
     tpm = domain.find('devices/tpm')
     assert tpm.get('model') == 'tpm-crb'
     assert tpm.find('backend').attrib == {'type': 'emulator', 'version': '2.0'}
+
+
+INTEL = {'intremap': 'on', 'caching_mode': 'on', 'iotlb': 'on', 'aw_bits': '48'}
+
+
+@pytest.mark.parametrize('model, virt_type, driver', [
+    ('intel', 'kvm', dict(INTEL, eim='on')),
+    ('intel', 'qemu', INTEL),              # QEMU refuses eim=on under TCG
+    ('virtio', 'kvm', None)])
+def test_viommu_on_q35_with_qemus_ioapic(build, model, virt_type, driver):
+    spec = spec_for(PLACED, extra_specs={'hw:viommu_model': model})
+    domain = build(spec, PLACED, KERNEL_IMAGE, settings(virt_type=virt_type))
+    iommu = domain.find('devices/iommu')
+    assert iommu.get('model') == model
+    assert (None if iommu.find('driver') is None else iommu.find('driver').attrib) == driver
+    assert domain.find('features/ioapic').attrib == {'driver': 'qemu'}
+    assert domain.find('os/type').get('machine') == 'q35'
+
+
+def test_no_viommu_no_ioapic_and_the_default_machine(build):
+    domain = built(build)
+    assert domain.find('devices/iommu') is None and domain.find('features/ioapic') is None
+    assert domain.find('os/type').get('machine') is None
+
+
+def test_stateless_firmware_is_the_plain_uefi_code_with_no_nvram(build):
+    spec = spec_for(PLACED, image_properties={'hw_firmware_type': 'uefi',
+                                              'hw_firmware_stateless': 'true'})
+    domain = build(spec, PLACED, KERNEL_IMAGE,
+                   settings(stateless_loader='/usr/share/OVMF/OVMF_CODE_4M.fd'))
+    os_element = domain.find('os')
+    assert domain.find('os/type').get('machine') == 'q35'
+    loader = os_element.find('loader')
+    assert loader.attrib == {'readonly': 'yes', 'type': 'pflash', 'stateless': 'yes'}
+    assert loader.text == '/usr/share/OVMF/OVMF_CODE_4M.fd'
+    assert os_element.find('nvram') is None and os_element.get('firmware') is None
+
+
+def test_stateless_firmware_without_a_plain_loader_is_a_build_error(build):
+    spec = spec_for(PLACED, image_properties={'hw_firmware_type': 'uefi',
+                                              'hw_firmware_stateless': 'true'})
+    with pytest.raises(DomainBuildError, match='settings.stateless_loader'):
+        build(spec, PLACED, KERNEL_IMAGE, settings())
+
+
+def test_nic_bandwidth_on_every_tap_nic_not_on_vfs(build):
+    placed = assignment([cell(0, 0, (0, 1), 1024, shared=(4, 5))], shared=(4, 5),
+                        pci=[pci('0000:82:00.3', 'port:1')])
+    spec = spec_for(placed, extra_specs={'quota:vif_inbound_average': '1024',
+                                         'quota:vif_inbound_burst': '64',
+                                         'quota:vif_outbound_average': '512',
+                                         'quota:vif_outbound_peak': '1024'},
+                    ports=(PortRequest(), PortRequest(vnic_type='direct')))
+    tap, vf = build(spec, placed, KERNEL_IMAGE, settings()).findall('devices/interface')
+    assert tap.find('bandwidth/inbound').attrib == {'average': '1024', 'burst': '64'}
+    assert tap.find('bandwidth/outbound').attrib == {'average': '512', 'peak': '1024'}
+    assert vf.get('type') == 'hostdev' and vf.find('bandwidth') is None
 
 
 NETWORKS = HostNetworks({'ext': Bridge('br-ex', 'linux'), 'tenant': Bridge('br-int', 'ovs')},

@@ -108,7 +108,7 @@ def test_other_namespaces_are_kept_for_the_agent():
     ('resources:VGPU', '1', ('not modelled by kvmfleet',)),
     ('resources1:CUSTOM_FPGA', '1', ('not modelled by kvmfleet',)),
     ('resources:PCPU', '4', ('amounts come from vcpus',)),
-    ('hw:viommu_model', 'intel', ('virtual IOMMU',)),
+    ('hw:stateless_firmware', 'true', ('hw_firmware_stateless',)),
     ('os:monitors', '2', ('Hyper-V',)),
     ('hw:cpu_model', 'Haswell', ('cpu_mode/cpu_model',)),
 ])
