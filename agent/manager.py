@@ -1,4 +1,4 @@
-"""Server side of the agent's RPC API (topic ``kvmfleet-agent``, server = host name, 1.0).
+"""Server side of the agent's RPC API (topic ``kvmfleet-agent``, server = host name, 1.2).
 
 The agent never re-decides: it verifies the scheduler's assignment against
 its host and applies it (agent.driver), then tells the scheduler what
@@ -23,6 +23,7 @@ from agent import trust
 from agent.domain import MetadataError, domain_name, read_metadata
 from agent.exceptions import AgentError
 from agent.metrics import NO_METRICS
+from agent.move_endpoints import MoveEndpoints
 from wire import arguments, limits, names, notifications, ratelimit, rpc
 from wire.assignment import Assignment
 from wire.errors import FieldError, InvalidInput, shown
@@ -62,10 +63,11 @@ def list_opts():
     return [('agent', agent_service_opts)]
 
 
-class AgentManager:
-    """One host's endpoints.  ``topology`` is a callable returning its HostTopology."""
+class AgentManager(MoveEndpoints):
+    """One host's endpoints.  ``topology`` is a callable returning its HostTopology.
+    Moves: agent.move_endpoints."""
 
-    target = messaging.Target(version='1.2')
+    target = messaging.Target(version='1.3')
     # Checks that orders are signed by a trusted scheduler for this host
     # (agent/trust.py); the service sets it, unit tests may leave it None.
     verifier = None
@@ -371,12 +373,14 @@ class AgentManager:
             return True
         return on_change and self.dirty.is_set() and since >= min_interval
 
-    def startup(self):
-        """Reconcile libvirt with the instance directories, then report at once."""
+    def startup(self, ask_timeout=10.0):
+        """Reconcile libvirt with the instance directories, destroy the stale copies of
+        instances evacuated while this host was away, then report at once."""
         result = self.driver.reconcile()
         LOG.info('Host %s: %d domains adopted, %d interrupted builds cleaned, %d unreadable',
                  self.host_name, len(result.adopted), len(result.cleaned),
                  len(result.unreadable))
+        self.remove_stale_copies(timeout=ask_timeout)
         self.report()
         return result
 

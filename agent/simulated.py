@@ -128,6 +128,19 @@ class SimulatedConnection(LibvirtConnection):
     def default_migration_uri(self):
         return self.address
 
+    # libvirt's test driver cannot hot-plug a host device (an SR-IOV direct port):
+    # a simulated host has no VFs to move, so unplugging and plugging one around a
+    # migration changes nothing (the VFs held are in the domain's assignment metadata).
+    def attach_device(self, name, device_xml):
+        self._known_domain(name, 'attach device to')
+
+    def detach_device(self, name, device_xml):
+        self._known_domain(name, 'detach device from')
+
+    def _known_domain(self, name, what):
+        if self.domain_state(name) is None:     # as libvirt: no such domain
+            raise LibvirtError(f"{what} {name}", 'domain not found')
+
     # The test driver's node has none of the fleet file's CPUs: pins come from the XML.
     def vcpu_pin_info(self, name):
         return defined_pins(self.domain_xml(name))[0]

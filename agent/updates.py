@@ -45,6 +45,14 @@ class BatchingSchedulerAPI(OrderedWorker):
         with ``taken``: see SchedulerAPI.report_host)."""
         self._queue.put(('report', host, instances, taken))
 
+    def migration_update(self, migration, host, status, reason=None):
+        """A move's result (scheduler API 1.3), in order with the other results."""
+        self._queue.put(('migration', migration, host, status, reason))
+
+    def placed_elsewhere(self, host, instances, timeout=None):
+        """A call, answered at once (nothing queued is about these domains)."""
+        return self.api.placed_elsewhere(host, instances, timeout=timeout)
+
     def _run(self):
         while True:
             items = self._take()
@@ -59,6 +67,8 @@ class BatchingSchedulerAPI(OrderedWorker):
                     return
                 if isinstance(item, threading.Event):
                     item.set()
+                elif item[0] == 'migration':
+                    self._send_migration(*item[1:])
                 else:
                     self._send_report(*item[1:])
             self._send_updates(updates)
@@ -93,3 +103,9 @@ class BatchingSchedulerAPI(OrderedWorker):
                      host.get('name', '?'))
         except Exception:
             LOG.exception('Report of host %s failed', host.get('name', '?'))
+
+    def _send_migration(self, migration, host, status, reason):
+        try:
+            self.api.migration_update(migration, host, status, reason)
+        except Exception:   # the scheduler's migration stays in flight: logged loudly
+            LOG.exception('Sending the result of migration %s failed', migration)

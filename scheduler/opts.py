@@ -13,6 +13,7 @@ OPTION_MODULES = (
     'scheduler.cmd.service',
     'scheduler.manager',
     'scheduler.builds',
+    'scheduler.move_endpoints',
     'scheduler.engine_opts',
     'scheduler.warm_state',
     'scheduler.reconcile',

@@ -7,7 +7,7 @@ invalid name the field and the rule) or builds a plain-dict answer.
 import dataclasses
 import uuid as uuidlib
 
-from scheduler.store import BUILDING, STATES
+from scheduler.store import BUILDING, MIGRATING, STATES
 from wire import arguments, ratelimit, rpc
 from wire.errors import FieldError, shown
 from wire.limits import DEFAULT
@@ -15,6 +15,8 @@ from wire.names import host_name, instance_name, instance_uuid
 from wire.notifications import InstanceFacts
 
 UPDATE_KEYS = ('instance', 'host', 'state', 'reason')
+# What an agent may report: a move's state is the scheduler's alone.
+AGENT_STATES = tuple(state for state in STATES if state != MIGRATING)
 
 
 def boot_uuids(request, instance_uuids, limits=DEFAULT):
@@ -116,7 +118,7 @@ def check_update(instance, host, state, reason):
     """An agent result's fields checked; BusError naming the bad one."""
     instance_uuid(rpc.check(instance, str, 'instance'), 'instance')
     host_name(rpc.check(host, str, 'host'), 'host')
-    arguments.one_of(state, 'state', STATES)
+    arguments.one_of(state, 'state', AGENT_STATES)
     arguments.text(reason, 'reason')
 
 

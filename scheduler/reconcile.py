@@ -21,7 +21,12 @@ Rules (docs/rpc-api.md, "Reconciliation"):
    floating vCPUs, SEV slots: ``fitting.audit``), or it has no readable
    metadata, it is flagged on the host (shown by ``hosts``) and left
    running - the scheduler never destroys or merges what it does not own.
-   A domain of a DELETED instance is deleted again.
+   A domain of a DELETED instance is deleted again, and so is a stale copy:
+   the domain of an instance the store places on another host (it was
+   evacuated, or rebuilt elsewhere, while this host was away).
+4. An instance a move (docs/migration.md) is taking to or from this host is
+   left alone: the move's own messages end it, and a report may come from
+   any moment of it.
 """
 
 import dataclasses
@@ -82,13 +87,17 @@ def reconcile(state, host, domains, now, policy, topology=None):
     store = state.store
     held = {h.assignment.instance: h for h in store.held_instances(host)}
     records = {r.uuid: r for r in store.list_instances(host=host)} if held else {}
+    moving = {m.instance_uuid for m in store.list_migrations(host=host, active=True)}
     for uuid, held_instance in held.items():
+        if uuid in moving:
+            continue
         record = records.get(uuid) or store.get_instance(uuid)
         if uuid in domains:
             _follow_domain(store, record, domains[uuid], outcome, now)
         else:
             _missing_domain(state, record, held_instance, outcome, now)
-    unknown = {uuid: domain for uuid, domain in domains.items() if uuid not in held}
+    unknown = {uuid: domain for uuid, domain in domains.items()
+               if uuid not in held and uuid not in moving}
     ledger = _ledger(store, host, topology) if unknown and topology is not None else None
     for uuid, domain in unknown.items():
         _unknown_domain(state, host, uuid, domain, outcome, now, policy, ledger)
@@ -138,7 +147,7 @@ def _unknown_domain(state, host, uuid, domain, outcome, now, policy, ledger=None
         record = state.store.get_instance(uuid)
     except NotFound:
         record = None
-    if record is not None and record.state == DELETED:
+    if record is not None and (record.state == DELETED or _elsewhere(record, host, now)):
         outcome.redelete.append(uuid)
         return
     assignment = _assignment_of(domain, host)
@@ -167,6 +176,11 @@ def _unknown_domain(state, host, uuid, domain, outcome, now, policy, ledger=None
     _transition(state.store, record, new_state, outcome, now, host=host, task=None,
                 reason='adopted from host report')
     outcome.adopted.append(uuid)
+
+
+def _elsewhere(record, host, now):
+    """A stale copy: the store places the instance on another host (not just now)."""
+    return record.host not in (None, host) and now - record.updated_at >= RECENT_CHANGE_S
 
 
 def _fits_pools(state, host, assignment, policy):

@@ -31,7 +31,8 @@ def list_opts():
 
 
 def topology_of(record, held, up):
-    """HostTopology of a store HostRecord with the instances its claims hold."""
+    """HostTopology of a store HostRecord with the instances its claims hold (a move's
+    destination claim is held under its migration uuid, store.moves.consumer_assignment)."""
     topology = HostTopology.from_dict(dict(record.topology, instances=[]))
     instances = tuple(Instance(uuid=h.assignment.instance, name=h.name,
                                assignment=h.assignment, server_group=h.server_group)
@@ -61,7 +62,7 @@ class WarmState:
     def load(self):
         """(Re)build the whole view from the store (scheduler start)."""
         held_by_host = {}
-        for held in self.store.held_instances():
+        for held in self.store.held_instances() + self.store.move_claims():
             held_by_host.setdefault(held.assignment.host, []).append(held)
         topologies = []
         for record in self.store.list_hosts():
@@ -88,7 +89,7 @@ class WarmState:
     def refresh_host(self, name):
         """Reload one host and its claims from the store into the view."""
         record = self.store.get_host(name)
-        held = self.store.held_instances(name)
+        held = self.store.held_instances(name) + self.store.move_claims(name)
         self._remember(record)
         self.fleet.update_host(topology_of(record, held, self.up[name]))
         return record

@@ -12,6 +12,10 @@ Version history:
   A starting scheduler sends it so that its view is whole in seconds; a
   client capped below 1.2 does not send it (agents then report at their next
   interval).
+* 1.3 - Moves (docs/migration.md): prepare_migration (call, destination),
+  migrate_instance (cast, source; the agent answers scheduler
+  migration_update), finish_migration and abort_migration (casts,
+  destination).  A client capped below 1.3 refuses every move.
 """
 
 import logging
@@ -20,9 +24,10 @@ from wire import signing, upgrade_levels
 
 LOG = logging.getLogger(__name__)
 TOPIC = 'kvmfleet-agent'
-VERSION = '1.2'
+VERSION = '1.3'
 # What the signature of a message to every agent names as its destination
 EVERY_HOST = TOPIC
+MOVES = '1.3'
 
 
 class AgentAPI:
@@ -44,6 +49,17 @@ class AgentAPI:
     def _cast(self, host, method, version='1.0', **kwargs):
         ctxt = signing.context_for(self.signer, method, host, kwargs, base={'host': host})
         self._to(host, version).cast(ctxt, method, **kwargs)
+
+    def _move(self, host, method, call=False, timeout=None, **kwargs):
+        """A 1.2 move message; refused (upgrade_levels.capped) below 1.2."""
+        if not self.client.can_send_version(MOVES):
+            raise upgrade_levels.capped(method, MOVES)
+        ctxt = signing.context_for(self.signer, method, host, kwargs, base={'host': host})
+        if not call:
+            self._to(host, MOVES).cast(ctxt, method, **kwargs)
+            return None
+        client = self.client.prepare(server=host, version=MOVES, timeout=timeout)
+        return client.call(ctxt, method, **kwargs)
 
     # The context names the destination host: an agent process serving many
     # (simulated) hosts routes each message by it; a one-host agent ignores it.
@@ -89,3 +105,28 @@ class AgentAPI:
         ctxt = signing.context_for(self.signer, 'console_log', host, {'instance': instance},
                                    base={'host': host})
         return self._to(host).call(ctxt, 'console_log', instance=instance)
+
+    # -- moves (1.2) -------------------------------------------------------------
+    def prepare_migration(self, host, migration, instance, name, assignment, spec,
+                          request=None, timeout=None):
+        """Destination: verify ``assignment`` as for a build and prepare the instance;
+        {'ok', 'reason', 'uri', 'xml'} (the libvirt URI and the domain XML there)."""
+        return self._move(host, 'prepare_migration', call=True, timeout=timeout,
+                          migration=migration, instance=instance, name=name,
+                          assignment=assignment, spec=spec, request=request)
+
+    def migrate_instance(self, host, migration, instance, dest_host, dest_uri, dest_xml,
+                         live=True, data_uri=None):
+        """Source: move the guest; the agent answers scheduler migration_update."""
+        self._move(host, 'migrate_instance', migration=migration, instance=instance,
+                   dest_host=dest_host, dest_uri=dest_uri, dest_xml=dest_xml, live=live,
+                   data_uri=data_uri)
+
+    def finish_migration(self, host, migration, instance, assignment):
+        """Destination: verify the arrived guest; the agent answers instance_update."""
+        self._move(host, 'finish_migration', migration=migration, instance=instance,
+                   assignment=assignment)
+
+    def abort_migration(self, host, migration, instance):
+        """Destination: remove what prepare_migration (or a failed move) left."""
+        self._move(host, 'abort_migration', migration=migration, instance=instance)

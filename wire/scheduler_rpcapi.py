@@ -17,6 +17,10 @@ Version history:
   ``server_group`` as a group name.  A client capped below 1.3 refuses them.
 * 1.4 - host_detail(host): one host with its topology (cells' pCPUs and
   siblings, PCI devices) and the instances it holds, for the dashboard.
+* 1.5 - Moves (docs/migration.md): migrate, migrations, host_drain,
+  drain_status, evacuate (operators); migration_update and
+  placed_elsewhere (agents); show answers the instance's migration
+  records.  A client capped below 1.5 refuses them.
 
 Every payload is a plain dict (wire ``to_dict`` forms); errors come back as
 ``wire.rpc.BusError`` with a code (InvalidInput, NoValidHost, NotFound,
@@ -27,9 +31,10 @@ method's payload and answer.
 from wire import signing, upgrade_levels
 
 TOPIC = 'kvmfleet-scheduler'
-VERSION = '1.4'
+VERSION = '1.5'
 # Seconds an agent waits for a scheduler to take a report sent as a call
 REPORT_CALL_TIMEOUT_S = 2
+MOVES = '1.5'
 
 
 class SchedulerAPI:
@@ -118,6 +123,27 @@ class SchedulerAPI:
     def console_log(self, instance):
         return self._call('console_log', instance=instance)
 
+    # -- moves (1.4) -------------------------------------------------------------
+    def _moves_call(self, method, **kwargs):
+        return self._call_since(MOVES, method, **kwargs)
+
+    def migrate(self, instance, live=False, host=None):
+        """Move ``instance`` (live or cold) to ``host`` or the best other host."""
+        return self._moves_call('migrate', instance=instance, live=live, host=host)
+
+    def migrations(self, instance=None, host=None, active=False):
+        return self._moves_call('migrations', instance=instance, host=host, active=active)
+
+    def host_drain(self, host, live=True, concurrency=None):
+        """Disable ``host`` and move its instances off; the drain's progress."""
+        return self._moves_call('host_drain', host=host, live=live, concurrency=concurrency)
+
+    def drain_status(self, host):
+        return self._moves_call('drain_status', host=host)
+
+    def evacuate(self, host):
+        """Rebuild elsewhere every instance of ``host`` (down): its migration records."""
+        return self._moves_call('evacuate', host=host)
     def _call_since(self, version, method, **kwargs):
         """A method added in ``version``: refused here when the client is capped below it."""
         if not self.client.can_send_version(version):
@@ -175,3 +201,14 @@ class SchedulerAPI:
             self.instance_update(update['instance'], update['host'], update['state'],
                                  reason=update.get('reason'))
 
+    def migration_update(self, migration, host, status, reason=None):
+        """Source agent: the result of migrate_instance, migrated or failed (1.4)."""
+        self._signed_cast(host, 'migration_update', version=MOVES, migration=migration,
+                          host=host, status=status, reason=reason)
+
+    def placed_elsewhere(self, host, instances, timeout=None):
+        """Agent start: which of its domains the store places on another host (1.4)."""
+        kwargs = {'host': host, 'instances': instances}
+        ctxt = signing.context_for(self.signer, 'placed_elsewhere', TOPIC, kwargs, host)
+        return self.client.prepare(version=MOVES, timeout=timeout).call(
+            ctxt, 'placed_elsewhere', **kwargs)

@@ -88,13 +88,22 @@ class UnknownDomainsColumn(columns.FormattableColumn):
         return '\n'.join(f"{d.get('name')}: {d.get('reason')}" for d in self._value or ())
 
 
+class MigrationsColumn(columns.FormattableColumn):
+    def human_readable(self):
+        return '\n'.join(f"{m.get('kind')} {m.get('status')}: {m.get('source_host')} -> "
+                         f"{m.get('dest_host') or '?'}"
+                         f"{' (' + m['reason'] + ')' if m.get('reason') else ''}"
+                         for m in self._value or ())
+
+
 class DataColumn(columns.FormattableColumn):
     def human_readable(self):
         return json.dumps(self._value, sort_keys=True)
 
 
 COLUMN_TYPES = {'assignment': AssignmentColumn, 'attempts': AttemptsColumn,
-                'cells': CellsColumn, 'unknown_domains': UnknownDomainsColumn}
+                'cells': CellsColumn, 'unknown_domains': UnknownDomainsColumn,
+                'migrations': MigrationsColumn}
 INSTANCE_COLUMNS = ('uuid', 'name', 'state', 'task', 'host', 'reason')
 HOST_COLUMNS = ('name', 'status', 'cells', 'instances', 'unknown_domains')
 

@@ -27,6 +27,7 @@ from wire.version import version_string
 COMMAND_MODULES = (
     'scheduler.cmd.local_commands',     # simulate, capacity: files in, no services
     'scheduler.cmd.bus_commands',       # boot, list, show, ... over the bus (capacity --live)
+    'scheduler.cmd.move_commands',      # migrate, host drain, evacuate, migrations
     'scheduler.cmd.group_commands',     # server-group create|list|show|delete
     'scheduler.cmd.host_commands',      # hosts: the scheduler's or a fleet file's (-f html)
     'scheduler.cmd.key_commands',       # keygen, enrol-host: message signing keys

@@ -1,6 +1,7 @@
 """The scheduler's persistent state (SQLAlchemy 2): hosts, instances, claims."""
 
-from scheduler.store.models import ACTIVE, BUILDING, DELETED, ERROR, STATES, STOPPED
+from scheduler.store.models import ACTIVE, BUILDING, DELETED, ERROR, MIGRATING, STATES, STOPPED
+from scheduler.store.moves import MigrationRecord
 from scheduler.store.repository import (
     ClaimConflict,
     GroupInUse,
@@ -13,6 +14,6 @@ from scheduler.store.repository import (
     resource_keys,
 )
 
-__all__ = ['ACTIVE', 'BUILDING', 'DELETED', 'ERROR', 'STATES', 'STOPPED', 'ClaimConflict',
-           'GroupInUse', 'GroupRecord', 'HeldInstance', 'HostRecord', 'InstanceRecord',
-           'NotFound', 'Store', 'resource_keys']
+__all__ = ['ACTIVE', 'BUILDING', 'DELETED', 'ERROR', 'MIGRATING', 'STATES', 'STOPPED',
+           'ClaimConflict', 'GroupInUse', 'GroupRecord', 'HeldInstance', 'HostRecord',
+           'InstanceRecord', 'MigrationRecord', 'NotFound', 'Store', 'resource_keys']

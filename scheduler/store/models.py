@@ -10,10 +10,18 @@ from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, 
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.expression import false
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 BUILDING, ACTIVE, STOPPED, ERROR, DELETED = 'BUILDING', 'ACTIVE', 'STOPPED', 'ERROR', 'DELETED'
-STATES = (BUILDING, ACTIVE, STOPPED, ERROR, DELETED)
+MIGRATING = 'MIGRATING'    # a move holds a destination claim beside the source's
+STATES = (BUILDING, ACTIVE, STOPPED, ERROR, DELETED, MIGRATING)
+
+# Kinds and statuses of a migration record (docs/migration.md).
+LIVE, COLD, EVACUATION = 'live', 'cold', 'evacuation'
+MOVE_KINDS = (LIVE, COLD, EVACUATION)
+CLAIMED, MOVING, DONE, FAILED = 'claimed', 'migrating', 'done', 'failed'
+MOVE_STATUSES = (CLAIMED, MOVING, DONE, FAILED)
+MOVE_ACTIVE = (CLAIMED, MOVING)      # the destination claim is held
 
 RESOURCE_PCPU = 'pcpu'
 RESOURCE_PCI = 'pci'
@@ -83,6 +91,29 @@ class AllocatedResource(Base):
     key: Mapped[str] = mapped_column(String(64))
     instance_uuid: Mapped[str] = mapped_column(
         String(36), ForeignKey('allocations.instance_uuid'), index=True)
+    # Set on a move's destination rows until the move ends (revision 0003).
+    migration_uuid: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+
+
+class Migration(Base):
+    """One move of one instance: both assignments, what happened and why."""
+
+    __tablename__ = 'migrations'
+
+    uuid: Mapped[str] = mapped_column(String(36), primary_key=True)
+    instance_uuid: Mapped[str] = mapped_column(String(36), ForeignKey('instances.uuid'),
+                                               index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    source_host: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
+    dest_host: Mapped[str | None] = mapped_column(String(255), nullable=True, index=True)
+    source_assignment: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    dest_assignment: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    created_at: Mapped[float] = mapped_column(Float)
+    updated_at: Mapped[float] = mapped_column(Float)
+    finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
 
 
 class ServerGroup(Base):

@@ -21,18 +21,17 @@ from sqlalchemy.orm import sessionmaker
 from scheduler.store import models, schema
 from scheduler.store import statements as sql
 from scheduler.store.database import default_connection, is_sqlite, make_engine
-from wire import iommu
+from scheduler.store.moves import MoveStore
+from scheduler.store.records import (
+    ClaimConflict,
+    HeldInstance,
+    NotFound,
+    integrity_violation,
+    resource_keys,
+)
 from wire.assignment import Assignment
 
 LOG = logging.getLogger(__name__)
-
-
-class ClaimConflict(Exception):
-    """The host changed since the placement was computed, or a resource is held."""
-
-
-class NotFound(LookupError):
-    pass
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,14 +42,6 @@ class HostRecord:
     enabled: bool
     disabled_reason: str | None
     last_heartbeat: float | None
-
-
-@dataclasses.dataclass(frozen=True)
-class HeldInstance:
-    assignment: Assignment
-    name: str
-    server_group: str | None
-    claimed_at: float
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,16 +97,7 @@ def _instance_record(row, assignment=None):
                           assignment)
 
 
-def resource_keys(assignment):
-    """(kind, key) of every resource the assignment holds exclusively."""
-    keys = [(models.RESOURCE_PCPU, str(cpu)) for cpu in sorted(assignment.pinned_pcpus)]
-    keys += [(models.RESOURCE_PCI, pci.address) for pci in assignment.pci_devices]
-    keys += [(models.RESOURCE_IOMMU_GROUP, group)
-             for group in iommu.group_keys(assignment.pci_devices)]
-    return keys
-
-
-class Store:
+class Store(MoveStore):
     """Repository over one database; thread-safe (one session per operation).
 
     ``settings`` (database.DatabaseSettings) sizes the pool and the start-up retries of
@@ -241,7 +223,7 @@ class Store:
                          'instance_uuid': assignment.instance} for kind, key in keys])
         except (IntegrityError, db_exc.DBError) as exc:
             # Never retried here: the caller refits on fresh state.
-            if not _integrity_violation(exc):
+            if not integrity_violation(exc):
                 raise
             raise ClaimConflict(f"host {assignment.host}: a resource of instance "
                                 f"{assignment.instance} is already held "
@@ -273,6 +255,11 @@ class Store:
             session.execute(delete(models.AllocatedResource)
                             .where(models.AllocatedResource.instance_uuid == instance_uuid))
             session.delete(row)
+            # A move of this instance ends with its claims (its rows went above).
+            session.execute(update(models.Migration).where(
+                models.Migration.instance_uuid == instance_uuid,
+                models.Migration.status.in_(models.MOVE_ACTIVE))
+                .values(status=models.FAILED, reason='instance claim released'))
             session.flush()
             session.execute(update(models.Host).where(models.Host.name == host)
                             .values(generation=models.Host.generation + 1))
@@ -305,9 +292,10 @@ class Store:
 
     def held_resources(self):
         """Every (host, kind, key, instance) row: for audits and tests."""
-        with self.session() as session:
-            return [(r.host, r.kind, r.key, r.instance_uuid)
-                    for r in session.scalars(select(models.AllocatedResource))]
+        table = models.AllocatedResource.__table__
+        with self.engine.connect() as conn:    # the columns of every revision
+            return [tuple(row) for row in conn.execute(select(
+                table.c.host, table.c.kind, table.c.key, table.c.instance_uuid))]
 
     # -- instances ---------------------------------------------------------
     def create_instance(self, uuid, name, request, spec, state, reason=None, now=None):
@@ -322,7 +310,7 @@ class Store:
                 session.flush()
                 return _instance_record(row), True
         except (IntegrityError, db_exc.DBError) as exc:
-            if not _integrity_violation(exc):
+            if not integrity_violation(exc):
                 raise
             return self.get_instance(uuid), False
 
@@ -389,7 +377,7 @@ class Store:
                 session.flush()
                 return _group_record(row), True
         except (IntegrityError, db_exc.DBError) as exc:
-            if not _integrity_violation(exc):
+            if not integrity_violation(exc):
                 raise
             return self.get_server_group(name), False
 
@@ -442,11 +430,6 @@ def _group_of(spec):
 
 def _group_record(row):
     return GroupRecord(row.name, row.policy, row.max_server_per_host, row.created_at)
-
-
-def _integrity_violation(exc):
-    """A UNIQUE or foreign key refusal, as SQLAlchemy or as oslo.db translated it."""
-    return isinstance(getattr(exc, 'inner_exception', exc), IntegrityError)
 
 
 def _new_instance_values(values, now):

@@ -42,6 +42,16 @@ class RecordingScheduler:
         if taken is not None:     # a scheduler answers every report
             taken.set()
 
+    def migration_update(self, migration, host, status, reason=None):
+        with self.changed:
+            self.updates.append((migration, host, status, reason))
+            self.changed.notify_all()
+
+    stale = ()      # what placed_elsewhere answers
+
+    def placed_elsewhere(self, host, instances, timeout=None):
+        return {'instances': [u for u in instances if u in self.stale]}
+
     def wait_update(self, instance, timeout=10):
         deadline = time.monotonic() + timeout
         with self.changed:

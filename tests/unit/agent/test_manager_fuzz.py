@@ -15,6 +15,7 @@ from wire.errors import FieldError
 from wire.topology import HostTopology
 
 UUID = '00000000-0000-4000-8000-0000000000f1'
+MIGRATION = '00000000-0000-4000-8000-0000000000f2'
 # A build defines and starts a domain (libvirt's test driver) on a shared 2-core machine.
 BUILD_TIME_LIMIT_S = 5.0
 
@@ -32,7 +33,14 @@ def agent(tmp_path_factory):
     templates = {'build_instance': build, 'delete_instance': {'instance': UUID},
                  'stop': {'instance': UUID}, 'start': {'instance': UUID},
                  'reboot': {'instance': UUID}, 'console_log': {'instance': UUID},
-                 'report_now': {}}
+                 'report_now': {},
+                 'prepare_migration': dict(build, migration=MIGRATION),
+                 'migrate_instance': {'migration': MIGRATION, 'instance': UUID,
+                                      'dest_host': 'sim-0001', 'dest_uri': 'sim://sim-0001',
+                                      'dest_xml': '<domain/>', 'live': True},
+                 'finish_migration': {'migration': MIGRATION, 'instance': UUID,
+                                      'assignment': assignment.to_dict()},
+                 'abort_migration': {'migration': MIGRATION, 'instance': UUID}}
     guard = rpc.GuardedDispatcher([manager], None, rpc.messaging.ExplicitRPCAccessPolicy)
     return manager, scheduler, guard, templates
 

@@ -81,9 +81,11 @@ def test_unset_or_empty_means_no_cap(bus, levels, value):
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.2'),
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.3'),
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.4'),
+    (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.5'),
     (agent_rpcapi.AgentAPI, 'agent', '1.0'),
     (agent_rpcapi.AgentAPI, 'agent', '1.1'),
     (agent_rpcapi.AgentAPI, 'agent', '1.2'),
+    (agent_rpcapi.AgentAPI, 'agent', '1.3'),
 ])
 def test_a_version_this_release_speaks_caps_the_client(bus, levels, api_class, api, value):
     levels(api, value)
@@ -103,10 +105,10 @@ def test_a_cap_is_logged_when_the_client_is_made(bus, levels, caplog):
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1', 'must be a version of the form N.M'),
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.0.1', 'must be a version of the form N.M'),
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', 'v1.0', 'must be a version of the form N.M'),
-    (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.5', 'must not be newer than 1.4'),
-    (scheduler_rpcapi.SchedulerAPI, 'scheduler', '2.0', 'must not be newer than 1.4'),
+    (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.6', 'must not be newer than 1.5'),
+    (scheduler_rpcapi.SchedulerAPI, 'scheduler', '2.0', 'must not be newer than 1.5'),
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '0.9', 'must be a 1.x version'),
-    (agent_rpcapi.AgentAPI, 'agent', '1.3', 'must not be newer than 1.2'),
+    (agent_rpcapi.AgentAPI, 'agent', '1.4', 'must not be newer than 1.3'),
     (agent_rpcapi.AgentAPI, 'agent', 'kilo', 'must be a version of the form N.M'),
 ])
 def test_a_bad_level_fails_at_client_creation_naming_option_and_rule(bus, levels, api_class,
@@ -252,3 +254,12 @@ def test_a_batching_agent_capped_at_1_0_reaches_a_1_0_scheduler(old_scheduler, l
     batching.close()
     assert old_scheduler.wait_for(len(UPDATES)) == UPDATES
     assert old_scheduler.batches == []
+
+
+def test_moves_are_refused_by_clients_capped_below_them(bus, levels):
+    levels('scheduler', '1.4')
+    with pytest.raises(rpc.BusError, match='migrate needs RPC API 1.5'):
+        scheduler_rpcapi.SchedulerAPI().migrate('vm', live=True)
+    levels('agent', '1.2')
+    with pytest.raises(rpc.BusError, match='prepare_migration needs RPC API 1.3'):
+        agent_rpcapi.AgentAPI().prepare_migration('h', 'm', 'i', 'vm', {}, {})

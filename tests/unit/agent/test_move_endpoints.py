@@ -1,0 +1,86 @@
+"""The agent's move endpoints (agent.move_endpoints) on simulated hosts over an
+in-process bus: prepare, migrate, finish, abort, and stale copies at start."""
+
+import time
+
+from tests import busfleet
+from tests.unit.agent import test_manager as base
+from tests.unit.agent.test_manager import build, placement
+
+agents, fleet_file = base.agents, base.fleet_file     # the simulated hosts (fixtures)
+
+U1, U2, U3 = (f"00000000-0000-4000-8000-0000000001{i:02d}" for i in range(1, 4))
+REQUEST = busfleet.SRIOV     # its VF is unplugged, moved and plugged (simulated)
+M1, M2, M3 = (f"00000000-0000-4000-8000-0000000002{i:02d}" for i in range(1, 4))
+
+
+def prepare(api, managers, uuid, migration, host, request=busfleet.PINNED, assignment=None):
+    spec, fitted = placement(host, request, uuid, managers)
+    assignment = assignment or fitted.to_dict()
+    answer = api.prepare_migration(host, migration, uuid, request['name'], assignment,
+                                   spec.to_dict(), {})
+    return answer, assignment
+
+
+def wait_for(scheduler, item, host, timeout=10):
+    """The first update of ``item`` (instance or migration) sent by ``host``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [u for u in list(scheduler.updates) if u[:2] == (item, host)]
+        if found:
+            return found[0]
+        time.sleep(0.02)
+    raise AssertionError(f"no update of {item} from {host}")
+
+
+def uuids_on(managers, host):
+    return {d['uuid'] for d in managers[host].domains()}
+
+
+def test_a_guest_moves_with_the_destination_claim(agents):
+    managers, scheduler, api = agents
+    build(api, 'sim-0000', U1, REQUEST, managers)
+    assert scheduler.wait_update(U1)[2] == 'ACTIVE'
+    answer, assignment = prepare(api, managers, U1, M1, 'sim-0001', REQUEST)
+    assert answer['ok'] and answer['uri'] and '<domain' in answer['xml']
+    api.migrate_instance('sim-0000', M1, U1, 'sim-0001', answer['uri'], answer['xml'],
+                         live=True)
+    assert wait_for(scheduler, M1, 'sim-0000') == (M1, 'sim-0000', 'migrated', None)
+    assert U1 not in uuids_on(managers, 'sim-0000')
+    api.finish_migration('sim-0001', M1, U1, assignment)
+    assert wait_for(scheduler, U1, 'sim-0001')[2] == 'ACTIVE'
+    [domain] = [d for d in managers['sim-0001'].domains() if d['uuid'] == U1]
+    assert domain['assignment'] == assignment and domain['state'] == 'running'
+
+
+def test_a_destination_refuses_a_claim_that_does_not_hold_and_aborts_cleanly(agents):
+    managers, scheduler, api = agents
+    _, fitted = placement('sim-0002', busfleet.PINNED, U2, managers)
+    wrong = fitted.to_dict()
+    wrong['cells'][0]['pinning']['0'] = 8       # a shared pCPU, not a dedicated one
+    answer, _ = prepare(api, managers, U2, M2, 'sim-0002', assignment=wrong)
+    assert not answer['ok'] and 'VERIFY_FAILED' in answer['reason']
+    api.abort_migration('sim-0002', M2, U2)
+    assert U2 not in uuids_on(managers, 'sim-0002')
+
+
+def test_a_source_without_the_guest_reports_the_failure(agents):
+    managers, scheduler, api = agents
+    api.migrate_instance('sim-0001', M3, U3, 'sim-0002', 'sim://nowhere', '<domain/>')
+    migration, host, status, reason = scheduler.wait_update(M3)
+    assert (host, status) == ('sim-0001', 'failed') and 'INSTANCE_NOT_FOUND' in reason
+
+
+def test_stale_copies_are_destroyed_before_the_first_report(agents):
+    managers, scheduler, api = agents
+    build(api, 'sim-0002', U3, busfleet.PINNED, managers)
+    assert scheduler.wait_update(U3)[2] == 'ACTIVE'
+    scheduler.stale = (U3,)
+    try:
+        reports = len(scheduler.reports)
+        managers['sim-0002'].startup(ask_timeout=5)
+    finally:
+        scheduler.stale = ()
+    assert U3 not in uuids_on(managers, 'sim-0002')
+    name, domains = scheduler.reports[reports]
+    assert name == 'sim-0002' and U3 not in {d['uuid'] for d in domains}
