@@ -14,7 +14,7 @@ import uuid as uuidlib
 import oslo_messaging as messaging
 from oslo_config import cfg
 
-from scheduler import builds, claims, host_views, payloads, reconcile, server_groups, trust
+from scheduler import builds, claims, host_views, moves, payloads, reconcile, server_groups, trust
 from scheduler.capacity import shape_capacity
 from scheduler.metrics import NO_METRICS
 from scheduler.move_endpoints import MoveEndpoints
@@ -36,7 +36,13 @@ from scheduler.warm_state import WarmState
 from wire import arguments, names, notifications, ratelimit, rpc
 from wire.errors import FieldError
 from wire.limits import DEFAULT as DEFAULT_LIMITS
-from wire.notifications import host_status, instance_action, instance_action_error
+from wire.notifications import (
+    host_drain,
+    host_status,
+    instance_action,
+    instance_action_error,
+    instance_migration,
+)
 from wire.request_spec import RequestSpec
 from wire.topology import HostTopology
 
@@ -93,12 +99,25 @@ class SchedulerManager(MoveEndpoints):
 
     # -- helpers -----------------------------------------------------------
     def _notify_move(self, event, payload, error=False):
-        """The one hook of moves, drains and evacuations (scheduler.mover, drain).
-
-        Not published yet: their versioned events (docs/notifications.md, "Adding
-        events") are still to be added to wire.notifications.EVENTS; logged meanwhile.
-        """
+        """The one hook of moves, drains and evacuations (scheduler.mover, drain): their
+        versioned notifications (wire.notifications: InstanceMigrationPayload,
+        HostDrainPayload), built only when notifications are on."""
         (LOG.warning if error else LOG.info)('%s %s', event, payload)
+        if event.startswith('host.drain.'):
+            self.notifier.notify(event, host_drain, payload['host'], payload.get('instances'),
+                                 payload.get('moved'), payload.get('failed'))
+        else:
+            self.notifier.notify(event, self._migration_payload, event, payload)
+
+    def _migration_payload(self, event, payload):
+        record = self.store.get_instance(payload['instance'])
+        source, destination = payload.get('source'), payload.get('destination')
+        if payload.get('migration') and destination is None:
+            migration = self.store.get_migration(payload['migration'])
+            source, destination = migration.source_host, migration.dest_host
+        return instance_migration(payloads.record_facts(record), payload.get('migration'),
+                                  moves.kind_of(event), source or record.host,
+                                  destination, payload.get('reason'))
 
     def _notify_host(self, event, name, disabled_reason=None):
         self.notifier.notify(event, host_status, name, self.state.up.get(name, False),

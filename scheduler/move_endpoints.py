@@ -62,7 +62,7 @@ class MoveEndpoints:
 
     @rpc.endpoint
     def migrate(self, ctxt, instance, live=False, host=None):
-        """Move an ACTIVE instance to another host (1.4); answers its migration record."""
+        """Move an ACTIVE instance to another host (1.5); answers its migration record."""
         live = rpc.check(live, bool, 'live')
         if host is not None:
             arguments.host_name(host, 'host')
@@ -90,7 +90,7 @@ class MoveEndpoints:
 
     @rpc.endpoint
     def migrations(self, ctxt, instance=None, host=None, active=False):
-        """Migration records, oldest first (1.4), by instance, host, or only active."""
+        """Migration records, oldest first (1.5), by instance, host, or only active."""
         if instance is not None:
             instance = self._find(instance).uuid
         if host is not None:
@@ -101,7 +101,7 @@ class MoveEndpoints:
 
     @rpc.endpoint
     def host_drain(self, ctxt, host, live=True, concurrency=None):
-        """Disable ``host`` and move every ACTIVE instance off it (1.4); the progress.
+        """Disable ``host`` and move every ACTIVE instance off it (1.5); the progress.
 
         A drain already running on the host answers its progress.
         """
@@ -134,7 +134,7 @@ class MoveEndpoints:
 
     @rpc.endpoint
     def drain_status(self, ctxt, host):
-        """The progress of the last drain of ``host`` (1.4)."""
+        """The progress of the last drain of ``host`` (1.5)."""
         arguments.host_name(host, 'host')
         drain = (self.drains or {}).get(host)
         if drain is None:
@@ -144,7 +144,7 @@ class MoveEndpoints:
 
     @rpc.endpoint
     def evacuate(self, ctxt, host):
-        """Rebuild every instance of a host the store sees down elsewhere (1.4)."""
+        """Rebuild every instance of a host the store sees down elsewhere (1.5)."""
         arguments.host_name(host, 'host')
         if host not in self.state.generations:
             raise rpc.BusError(rpc.NOT_FOUND, f"host {host!r} is not known")
@@ -191,7 +191,7 @@ class MoveEndpoints:
     @rpc.endpoint
     @trust.from_host(trust.updating_host)
     def migration_update(self, ctxt, migration, host, status, reason=None):
-        """The source agent's result of ``migrate_instance``: migrated or failed (1.4)."""
+        """The source agent's result of ``migrate_instance``: migrated or failed (1.5)."""
         arguments.uuid(migration, 'migration')
         arguments.host_name(host, 'host')
         arguments.one_of(status, 'status', MOVE_RESULTS)
@@ -203,7 +203,7 @@ class MoveEndpoints:
     @trust.from_host(trust.updating_host)
     def placed_elsewhere(self, ctxt, host, instances):
         """Which of ``instances`` (domains on ``host``) the store places on another host
-        and which no move involves: stale copies the agent destroys at start (1.4)."""
+        and which no move involves: stale copies the agent destroys at start (1.5)."""
         arguments.host_name(host, 'host')
         arguments.bounded_list(instances, 'instances')
         for index, uuid in enumerate(instances):

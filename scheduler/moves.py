@@ -69,7 +69,16 @@ def kind_for(spec, live):
     return 'live' if live and not (spec or {}).get('mem_encryption') else 'cold'
 
 
+# A move's kind -> the action of its notifications (Nova's names)
+ACTIONS = {'live': 'live_migration', 'cold': 'migrate', 'evacuation': 'evacuate'}
+
+
 def event_name(kind, phase):
     """The notification of a move's ``phase`` (start, end, error), Nova's names."""
-    action = {'live': 'live_migration', 'cold': 'migrate', 'evacuation': 'evacuate'}[kind]
-    return f"instance.{action}.{phase}"
+    return f"instance.{ACTIONS[kind]}.{phase}"
+
+
+def kind_of(event):
+    """The move kind of a notification ``event_name`` made."""
+    action = event.split('.')[1]
+    return next(kind for kind, name in ACTIONS.items() if name == action)

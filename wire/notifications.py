@@ -42,17 +42,25 @@ INSTANCE_ACTION = 'InstanceActionPayload'
 INSTANCE_ACTION_ERROR = 'InstanceActionErrorPayload'
 INSTANCE_RESCHEDULE = 'InstanceReschedulePayload'
 HOST_STATUS = 'HostStatusPayload'
+INSTANCE_MIGRATION = 'InstanceMigrationPayload'
+HOST_DRAIN = 'HostDrainPayload'
 PAYLOAD_VERSIONS = {INSTANCE_ACTION: '1.0', INSTANCE_ACTION_ERROR: '1.0',
-                    INSTANCE_RESCHEDULE: '1.0', HOST_STATUS: '1.0'}
+                    INSTANCE_RESCHEDULE: '1.0', HOST_STATUS: '1.0', INSTANCE_MIGRATION: '1.0',
+                    HOST_DRAIN: '1.0'}
 
 
-def _steps(action, payload=INSTANCE_ACTION, error=True):
+def _steps(action, payload=INSTANCE_ACTION, error=True, error_payload=INSTANCE_ACTION_ERROR):
     """The ``<action>.start``/``.end`` (and ``.error``) events of one instance action."""
     events = {f"instance.{action}.start": (payload, INFO),
               f"instance.{action}.end": (payload, INFO)}
     if error:
-        events[f"instance.{action}.error"] = (INSTANCE_ACTION_ERROR, ERROR)
+        events[f"instance.{action}.error"] = (error_payload, ERROR)
     return events
+
+
+def _move_steps(action):
+    """A move's start, end and error: one payload that names both hosts (Nova's names)."""
+    return _steps(action, INSTANCE_MIGRATION, error_payload=INSTANCE_MIGRATION)
 
 
 # event type -> (payload type, priority).  docs/notifications.md lists them.
@@ -64,6 +72,11 @@ EVENTS = {
     **_steps('power_on'),
     **_steps('reboot'),
     'instance.reschedule': (INSTANCE_RESCHEDULE, INFO),
+    **_move_steps('live_migration'),
+    **_move_steps('migrate'),
+    **_move_steps('evacuate'),
+    'host.drain.start': (HOST_DRAIN, INFO),
+    'host.drain.end': (HOST_DRAIN, INFO),
     'host.up': (HOST_STATUS, INFO),
     'host.down': (HOST_STATUS, ERROR),
     'host.enabled': (HOST_STATUS, INFO),
@@ -176,6 +189,33 @@ def instance_reschedule(facts, previous_host, reason, attempt, request_id=None,
     data = _instance_data(facts, request_id, occurred_at)
     data.update(previous_host=previous_host, reason=reason, attempt=attempt)
     return versioned(INSTANCE_RESCHEDULE, data)
+
+
+def instance_migration(facts, migration, kind, source_host, destination_host, reason=None,
+                       request_id=None, occurred_at=None):
+    """InstanceMigrationPayload: the instance and its move (``reason``: why it failed).
+
+    ``kind`` is live, cold or evacuation; ``destination_host`` is None when no host
+    was found.  The fault's ``exception`` is the reason's code (``NoValidHost``,
+    ``VERIFY_FAILED``, ...) when it starts with one.
+    """
+    data = _instance_data(facts, request_id, occurred_at)
+    data.update(migration=migration, kind=kind, source_host=source_host,
+                destination_host=destination_host, fault=None)
+    if reason is not None:
+        code = reason.split(':', 1)[0]
+        data['fault'] = {'exception': code if code.isidentifier() else 'MigrationFailed',
+                         'message': reason}
+    return versioned(INSTANCE_MIGRATION, data)
+
+
+def host_drain(host, instances=None, moved=None, failed=None, request_id=None,
+               occurred_at=None):
+    """HostDrainPayload: a drain's start (``instances`` to move) or end (what moved, and
+    why the others could not)."""
+    return versioned(HOST_DRAIN, {'host': host, 'instances': instances, 'moved': moved,
+                                  'failed': dict(failed or {}),
+                                  **_common(request_id, occurred_at)})
 
 
 def host_status(host, up, enabled, disabled_reason=None, request_id=None, occurred_at=None):

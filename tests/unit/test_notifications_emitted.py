@@ -25,6 +25,7 @@ from scheduler.store import ERROR, Store
 from tests import busfleet, notifications
 from tests.unit.agent.test_manager import HOSTS, RecordingScheduler, placement
 from tests.unit.scheduler.test_manager import Clock, RecordingAgents, add_hosts
+from tests.unit.scheduler.test_move_endpoints import MovingAgents, kill
 from wire import context, rpc
 from wire import notifications as wire_notifications
 
@@ -83,6 +84,47 @@ def scheduler_steps(tmp_path):
     store.dispose()
 
 
+def move_steps(tmp_path):
+    """Moves through the scheduler's mover, with agents that answer at once."""
+    clock = Clock()
+    store = Store(f"sqlite:///{tmp_path}/moves.sqlite", clock=clock).create_schema()
+    notifier = wire_notifications.from_conf(cfg.CONF, 'kvmfleet-scheduler:controller-1',
+                                            url='kombu+memory:////')
+    agents = MovingAgents()
+    manager = SchedulerManager(store, build_engine(EngineSettings(seed=1)), agents,
+                               notifier=notifier, clock=clock)
+    manager.spawn = lambda target, *args: target(*args)      # moves run in line
+    world = agents.manager = types.SimpleNamespace(manager=manager, clock=clock)
+    agents.manager = manager
+    add_hosts(world, 3)
+    a, b = (active(manager, name) for name in ('a', 'b'))
+    call(manager.migrate, instance=a, live=True)                    # live_migration.*
+    call(manager.migrate, instance=b)                               # migrate.*
+    agents.refusal = 'VERIFY_FAILED: pCPU 3 is pinned by another domain'
+    call(manager.migrate, instance=a, live=True)                    # live_migration.error
+    call(manager.migrate, instance=b)                               # migrate.error
+    agents.refusal = None
+    call(manager.host_drain, host=store.get_instance(a).host)       # host.drain.*
+    dead = store.get_instance(a).host
+    kill(world, dead)
+    others = [name for name in manager.state.generations if name != dead]
+    for name in others:
+        call(manager.host_set_enabled, host=name, enabled=False)
+    call(manager.evacuate, host=dead)                               # evacuate.error
+    for name in others:
+        call(manager.host_set_enabled, host=name, enabled=True)
+    call(manager.evacuate, host=dead)                               # evacuate.start/end
+    notifier.close()
+    store.dispose()
+
+
+def active(manager, name):
+    uuid = call(manager.boot, request=dict(busfleet.PINNED, name=name))['instances'][0]['uuid']
+    call(manager.instance_update, instance=uuid, host=manager.store.get_instance(uuid).host,
+         state='ACTIVE')
+    return uuid
+
+
 def agent_steps(tmp_path, fleet_file):
     notifier = wire_notifications.from_conf(cfg.CONF, wire_notifications.AGENT,
                                             url='kombu+memory:////')
@@ -128,6 +170,7 @@ def test_every_event_type_is_emitted_valid_and_shaped_as_its_sample(test_driver,
                                                                     fleet_file):
     context.start_request()       # as the RPC server does for each message
     scheduler_steps(tmp_path)
+    move_steps(tmp_path)
     agent_steps(tmp_path, fleet_file)
     messages = sent()
     if os.environ.get('KVMFLEET_WRITE_NOTIFICATION_SAMPLES') == '1':

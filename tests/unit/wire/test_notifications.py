@@ -25,6 +25,20 @@ FACTS = notifications.InstanceFacts.of_assignment(UUID, 'ACTIVE', ASSIGNMENT, na
                                                   flavor='c1.pinned')
 
 
+def test_a_failed_move_names_the_reasons_code_or_migration_failed():
+    failed = notifications.instance_migration(FACTS, None, 'cold', 'h1', None,
+                                              'NoValidHost: no host among 2')
+    assert failed[notifications.DATA]['fault'] == {'exception': 'NoValidHost',
+                                                   'message': 'NoValidHost: no host among 2'}
+    refused = notifications.instance_migration(FACTS, UUID, 'live', 'h1', 'h2',
+                                               'destination h2 refused: VERIFY_FAILED: x')
+    assert refused[notifications.DATA]['fault']['exception'] == 'MigrationFailed'
+    done = notifications.instance_migration(FACTS, UUID, 'live', 'h1', 'h2')
+    assert done[notifications.DATA]['fault'] is None
+    assert (done[notifications.DATA]['source_host'],
+            done[notifications.DATA]['destination_host']) == ('h1', 'h2')
+
+
 def test_the_summary_names_the_pinned_pcpus_and_pages_of_each_cell():
     summary = notifications.assignment_summary(ASSIGNMENT)
     assert summary == notifications.assignment_summary(ASSIGNMENT.to_dict())
@@ -41,7 +55,11 @@ def test_each_builder_makes_a_versioned_object_its_schema_accepts():
              notifications.instance_action_error(FACTS, 'VERIFY_FAILED: cpu 4 busy',
                                                  'VERIFY_FAILED'),
              notifications.instance_reschedule(FACTS, 'h0', 'libvirt said no', 1),
-             notifications.host_status('h1', True, False, 'maintenance')]
+             notifications.host_status('h1', True, False, 'maintenance'),
+             notifications.instance_migration(FACTS, UUID, 'live', 'h1', 'h2'),
+             notifications.instance_migration(FACTS, None, 'cold', 'h1', None,
+                                              'NoValidHost: no host among 2'),
+             notifications.host_drain('h1', moved=3, failed={UUID: 'NoValidHost: x'})]
     assert {p[notifications.NAME] for p in built} == set(notifications.PAYLOAD_VERSIONS)
     for payload in built:
         assert payload[notifications.NAMESPACE_KEY] == 'kvmfleet'
