@@ -94,11 +94,14 @@ def test_scheduler_with_sync_on_startup_migrates_then_serves(tmp_path):
     scheduler = subprocess.Popen([str(BIN / 'kvmfleet-scheduler'), '--config-file', str(config)],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     log, deadline = tmp_path / 'scheduler.log', time.monotonic() + 60
+    serving = False
     while time.monotonic() < deadline and scheduler.poll() is None:
-        if log.exists() and 'Scheduler serving' in log.read_text():
+        serving = log.exists() and 'ready: serving kvmfleet-scheduler' in log.read_text()
+        if serving:
             break
         time.sleep(0.2)
     scheduler.send_signal(signal.SIGTERM)
+    assert serving, 'the scheduler never said it serves'
     assert scheduler.wait(30) == 0, scheduler.stderr.read()
     head = schema.head_revision()
     assert f"Database schema: empty, now revision {head}" in log.read_text()
