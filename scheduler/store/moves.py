@@ -66,6 +66,13 @@ def _record(row):
     return MigrationRecord(*(getattr(row, f.name) for f in dataclasses.fields(MigrationRecord)))
 
 
+def _active_locked(conn, uuid):
+    """The migration's row, locked for the transaction, or None when it is not active."""
+    row = conn.execute(select(MIGRATIONS).where(MIGRATIONS.c.uuid == uuid)
+                       .with_for_update()).first()
+    return row if row is not None and row.status in models.MOVE_ACTIVE else None
+
+
 def consumer_assignment(record):
     """The destination claim as the warm view holds it: keyed by the migration uuid."""
     assignment = Assignment.from_dict(record.dest_assignment)
@@ -143,9 +150,8 @@ class MoveStore:
         """
         now = self.clock() if now is None else now
         with self._writer, self.engine.begin() as conn:
-            row = conn.execute(select(MIGRATIONS).where(MIGRATIONS.c.uuid == uuid)
-                               .with_for_update()).first()
-            if row is None or row.status not in models.MOVE_ACTIVE:
+            row = _active_locked(conn, uuid)
+            if row is None:
                 return None
             instance = row.instance_uuid
             conn.execute(delete(RESOURCES).where(RESOURCES.c.instance_uuid == instance,
@@ -176,9 +182,8 @@ class MoveStore:
         generation), or None when not active."""
         now = self.clock() if now is None else now
         with self._writer, self.engine.begin() as conn:
-            row = conn.execute(select(MIGRATIONS).where(MIGRATIONS.c.uuid == uuid)
-                               .with_for_update()).first()
-            if row is None or row.status not in models.MOVE_ACTIVE:
+            row = _active_locked(conn, uuid)
+            if row is None:
                 return None
             conn.execute(delete(RESOURCES).where(RESOURCES.c.migration_uuid == uuid))
             conn.execute(update(HOSTS).where(HOSTS.c.name == row.dest_host)
