@@ -14,13 +14,13 @@ import uuid as uuidlib
 import oslo_messaging as messaging
 from oslo_config import cfg
 
-from scheduler import builds, claims, host_views, moves, payloads, reconcile, server_groups, trust
+from scheduler import builds, claims, host_views, payloads, reconcile, server_groups, trust
 from scheduler.capacity import shape_capacity
 from scheduler.metrics import NO_METRICS
 from scheduler.move_endpoints import MoveEndpoints
 from scheduler.mover import Mover, MoveSettings
+from scheduler.server_groups import GroupEndpoints
 from scheduler.specs import parse_request
-from scheduler.specs.request import parse_server_group
 from scheduler.store import (
     ACTIVE,
     BUILDING,
@@ -29,19 +29,16 @@ from scheduler.store import (
     MIGRATING,
     STATES,
     STOPPED,
-    GroupInUse,
     NotFound,
 )
 from scheduler.warm_state import WarmState
-from wire import arguments, names, notifications, ratelimit, rpc
+from wire import arguments, notifications, ratelimit, rpc
 from wire.errors import FieldError
 from wire.limits import DEFAULT as DEFAULT_LIMITS
 from wire.notifications import (
-    host_drain,
     host_status,
     instance_action,
     instance_action_error,
-    instance_migration,
 )
 from wire.request_spec import RequestSpec
 from wire.topology import HostTopology
@@ -68,7 +65,7 @@ def list_opts():
     return [('scheduler', manager_opts)]
 
 
-class SchedulerManager(MoveEndpoints):
+class SchedulerManager(MoveEndpoints, GroupEndpoints):
     """The scheduler's endpoints (moves: scheduler.move_endpoints)."""
 
     target = messaging.Target(version='1.5')
@@ -98,27 +95,6 @@ class SchedulerManager(MoveEndpoints):
                                         cfg.CONF.scheduler.migration_timeout))
 
     # -- helpers -----------------------------------------------------------
-    def _notify_move(self, event, payload, error=False):
-        """The one hook of moves, drains and evacuations (scheduler.mover, drain): their
-        versioned notifications (wire.notifications: InstanceMigrationPayload,
-        HostDrainPayload), built only when notifications are on."""
-        (LOG.warning if error else LOG.info)('%s %s', event, payload)
-        if event.startswith('host.drain.'):
-            self.notifier.notify(event, host_drain, payload['host'], payload.get('instances'),
-                                 payload.get('moved'), payload.get('failed'))
-        else:
-            self.notifier.notify(event, self._migration_payload, event, payload)
-
-    def _migration_payload(self, event, payload):
-        record = self.store.get_instance(payload['instance'])
-        source, destination = payload.get('source'), payload.get('destination')
-        if payload.get('migration') and destination is None:
-            migration = self.store.get_migration(payload['migration'])
-            source, destination = migration.source_host, migration.dest_host
-        return instance_migration(payloads.record_facts(record), payload.get('migration'),
-                                  moves.kind_of(event), source or record.host,
-                                  destination, payload.get('reason'))
-
     def _notify_host(self, event, name, disabled_reason=None):
         self.notifier.notify(event, host_status, name, self.state.up.get(name, False),
                              self.state.enabled.get(name, False), disabled_reason)
@@ -388,43 +364,6 @@ class SchedulerManager(MoveEndpoints):
         spec = claims.single(self._parse(dict(request, count=1, min_count=1)))
         with self.lock:
             return shape_capacity(spec, self.state.fleet, self.engine).to_dict()
-
-    # -- server groups -----------------------------------------------------
-    @rpc.endpoint
-    def server_group_create(self, ctxt, group):
-        """Create a group (1.3); its policy and rules never change afterwards."""
-        rpc.check(group, dict, 'group')
-        record, created = server_groups.create_group(self.store, parse_server_group(group))
-        if not created:
-            raise rpc.BusError(rpc.CONFLICT, f"server group {record.name!r} already exists "
-                               f"(policy {record.policy})")
-        return server_groups.view(self.store, record)
-
-    @rpc.endpoint
-    def server_group_list(self, ctxt):
-        return {'server_groups': server_groups.listing(self.store)}
-
-    @rpc.endpoint
-    def server_group_show(self, ctxt, group):
-        return server_groups.view(self.store, self._group(group))
-
-    @rpc.endpoint
-    def server_group_delete(self, ctxt, group):
-        """Delete a group that has no members left."""
-        self._group(group)
-        try:
-            return self.store.delete_server_group(group).to_dict()
-        except NotFound as exc:
-            raise rpc.BusError(rpc.NOT_FOUND, str(exc)) from None
-        except GroupInUse as exc:
-            raise rpc.BusError(rpc.CONFLICT, str(exc), {'members': exc.members}) from None
-
-    def _group(self, name):
-        names.instance_name(name, 'group')
-        try:
-            return self.store.get_server_group(name)
-        except NotFound as exc:
-            raise rpc.BusError(rpc.NOT_FOUND, str(exc)) from None
 
     # -- from agents -------------------------------------------------------
     @rpc.endpoint

@@ -11,10 +11,11 @@ import threading
 
 from oslo_config import cfg
 
-from scheduler import moves, trust
+from scheduler import moves, payloads, trust
 from scheduler.drain import Drain
 from scheduler.store import ACTIVE, DELETED, MIGRATING, NotFound, models
 from wire import arguments, context, rpc
+from wire.notifications import host_drain, instance_migration
 
 LOG = logging.getLogger(__name__)
 
@@ -59,6 +60,27 @@ class MoveEndpoints:
     drains = None
     # Runs a migration or a drain: a thread; tests may run them in line.
     spawn = None
+
+    def _notify_move(self, event, payload, error=False):
+        """The one hook of moves, drains and evacuations (scheduler.mover, drain): their
+        versioned notifications (wire.notifications: InstanceMigrationPayload,
+        HostDrainPayload), built only when notifications are on."""
+        (LOG.warning if error else LOG.info)('%s %s', event, payload)
+        if event.startswith('host.drain.'):
+            self.notifier.notify(event, host_drain, payload['host'], payload.get('instances'),
+                                 payload.get('moved'), payload.get('failed'))
+        else:
+            self.notifier.notify(event, self._migration_payload, event, payload)
+
+    def _migration_payload(self, event, payload):
+        record = self.store.get_instance(payload['instance'])
+        source, destination = payload.get('source'), payload.get('destination')
+        if payload.get('migration') and destination is None:
+            migration = self.store.get_migration(payload['migration'])
+            source, destination = migration.source_host, migration.dest_host
+        return instance_migration(payloads.record_facts(record), payload.get('migration'),
+                                  moves.kind_of(event), source or record.host,
+                                  destination, payload.get('reason'))
 
     @rpc.endpoint
     def migrate(self, ctxt, instance, live=False, host=None):

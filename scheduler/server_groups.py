@@ -16,7 +16,7 @@ be deleted (its members would silently join the next group of that name).
 """
 
 from scheduler.specs.request import parse_server_group
-from scheduler.store import NotFound
+from scheduler.store import GroupInUse, NotFound
 from wire import names, rpc
 
 
@@ -93,3 +93,45 @@ def view(store, record):
     return dict(record.to_dict(), rules=as_request(record).get('rules', {}),
                 members=[{'uuid': m.uuid, 'name': m.name, 'state': m.state, 'host': m.host}
                          for m in members])
+
+
+class GroupEndpoints:
+    """The server group endpoints of the scheduler (scheduler RPC 1.3), a part of
+    SchedulerManager: they use its ``store``."""
+
+    @rpc.endpoint
+    def server_group_create(self, ctxt, group):
+        """Create a group (1.3); its policy and rules never change afterwards."""
+        rpc.check(group, dict, 'group')
+        record, created = create_group(self.store, parse_server_group(group))
+        if not created:
+            raise rpc.BusError(rpc.CONFLICT, f"server group {record.name!r} already exists "
+                               f"(policy {record.policy})")
+        return view(self.store, record)
+
+    @rpc.endpoint
+    def server_group_list(self, ctxt):
+        return {'server_groups': listing(self.store)}
+
+    @rpc.endpoint
+    def server_group_show(self, ctxt, group):
+        return view(self.store, self._group(group))
+
+    @rpc.endpoint
+    def server_group_delete(self, ctxt, group):
+        """Delete a group that has no members left."""
+        self._group(group)
+        try:
+            return self.store.delete_server_group(group).to_dict()
+        except NotFound as exc:
+            raise rpc.BusError(rpc.NOT_FOUND, str(exc)) from None
+        except GroupInUse as exc:
+            raise rpc.BusError(rpc.CONFLICT, str(exc), {'members': exc.members}) from None
+
+    def _group(self, name):
+        names.instance_name(name, 'group')
+        try:
+            return self.store.get_server_group(name)
+        except NotFound as exc:
+            raise rpc.BusError(rpc.NOT_FOUND, str(exc)) from None
+
