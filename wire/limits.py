@@ -85,3 +85,6 @@ def from_conf(conf=cfg.CONF):
 # (NODES_SHIFT is at most 10), and no machine has more than a handful of page sizes.
 MAX_NODE_ID = 1023
 MAX_PAGE_SIZES = 16
+# A CPU socket (physical package) id: small on every machine libvirt reports; the bound
+# only keeps an untrusted report from carrying absurd numbers.
+MAX_SOCKET_ID = 65535

@@ -10,7 +10,7 @@ import dataclasses
 from wire import consistency, fields, names
 from wire.assignment import Assignment
 from wire.errors import Collector, FieldError, InvalidInput
-from wire.limits import DEFAULT, MAX_NODE_ID, MAX_PAGE_SIZES
+from wire.limits import DEFAULT, MAX_NODE_ID, MAX_PAGE_SIZES, MAX_SOCKET_ID
 
 SMALL_PAGE_KB = 4
 PCI_TYPES = ('type-PF', 'type-VF', 'type-PCI')
@@ -30,7 +30,8 @@ class Cell:
     """One host NUMA cell.
 
     ``memory_mb`` is the cell's whole memory, hugepage pools included;
-    ``pages`` maps a hugepage size in KiB to the pool's page count.
+    ``pages`` maps a hugepage size in KiB to the pool's page count;
+    ``socket`` is the CPU socket (package) the cell is on, None when unknown.
     """
 
     id: int
@@ -40,6 +41,7 @@ class Cell:
     memory_mb: int = 0
     pages: dict = dataclasses.field(default_factory=dict)
     reserved_memory_mb: int = 0      # small-page memory kept for the host
+    socket: int | None = None        # CPU socket of the cell (PCI policy ``socket``)
 
     @property
     def hugepage_mb(self):
@@ -158,6 +160,7 @@ def _cells(data, path, limits):
 
 def _cell_from_dict(data, path, max_cpu):
     cell_id = fields.integer(fields.require(data, 'id', path), f"{path}.id", 0, MAX_NODE_ID)
+    socket = data.get('socket')
     cpus = fields.cpuset(data.get('cpus', []), f"{path}.cpus", max_cpu)
     shared = fields.cpuset(data.get('shared_cpus', []), f"{path}.shared_cpus", max_cpu)
     siblings = tuple(fields.cpuset(s, f"{path}.siblings[{i}]", max_cpu)
@@ -175,7 +178,9 @@ def _cell_from_dict(data, path, max_cpu):
                                          f"{path}.memory_mb"),
                 pages=pages,
                 reserved_memory_mb=fields.integer(data.get('reserved_memory_mb', 0),
-                                                  f"{path}.reserved_memory_mb"))
+                                                  f"{path}.reserved_memory_mb"),
+                socket=None if socket is None else fields.integer(socket, f"{path}.socket",
+                                                                  0, MAX_SOCKET_ID))
 
 
 def _pci_devices(data, path, limits):
@@ -293,6 +298,8 @@ def _cell_to_dict(cell):
     }
     if cell.reserved_memory_mb:
         result['reserved_memory_mb'] = cell.reserved_memory_mb
+    if cell.socket is not None:     # absent: unknown (older agents and fleet files)
+        result['socket'] = cell.socket
     return result
 
 

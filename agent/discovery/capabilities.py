@@ -15,6 +15,7 @@ import dataclasses
 from agent.discovery import xmlutil
 from agent.exceptions import HostXmlError
 from wire.cpuset import CpuSetError, parse_cpuset
+from wire.limits import MAX_SOCKET_ID
 
 SOURCE = 'capabilities'
 _UNIT_KB = {'b': 1 / 1024, 'bytes': 1 / 1024, 'k': 1, 'kb': 1, 'kib': 1, 'm': 1024,
@@ -45,6 +46,16 @@ class CapsCell:
     @property
     def online_cpu_ids(self):
         return frozenset(cpu.id for cpu in self.cpus if cpu.online)
+
+    @property
+    def socket(self):
+        """The one socket of the cell's online CPUs; None when libvirt names none, or
+        several (like Nova, a NUMA node spanning sockets has no socket affinity)."""
+        sockets = {cpu.socket_id for cpu in self.cpus if cpu.online}
+        if len(sockets) != 1:
+            return None
+        [socket] = sockets
+        return socket if socket is not None and 0 <= socket <= MAX_SOCKET_ID else None
 
     @property
     def sibling_groups(self):

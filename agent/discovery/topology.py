@@ -101,7 +101,7 @@ def _cell(caps_cell, dedicated, shared, memory_kb, reserved_mb, reserved_pages):
                      if len(group & guest_cpus) > 1)
     return Cell(id=caps_cell.id, cpus=dedicated & online, shared_cpus=shared & online,
                 siblings=siblings, memory_mb=memory_kb // 1024,
-                pages=pools, reserved_memory_mb=reserved_mb)
+                pages=pools, reserved_memory_mb=reserved_mb, socket=caps_cell.socket)
 
 
 def _spread(total_mb, cell_ids):

@@ -23,8 +23,8 @@ intentional differences:
    shared pCPUs x ``cpu_allocation_ratio`` and host-wide against all shared
    pCPUs (so guests with and without NUMA topology never oversubscribe each
    other); guests without NUMA topology take small pages host-wide.
-4. ``hw:pci_numa_affinity_policy=socket`` is treated as ``legacy``: the fleet
-   format has no sockets yet.
+4. (Removed: ``hw:pci_numa_affinity_policy=socket`` now has Nova's
+   meaning, cells carry their socket; see ``pci``.)
 5. With ``hw:emulator_threads_policy=share`` the emulator threads run on the
    shared pCPUs of the guest's host cells (Nova: the whole ``cpu_shared_set``),
    or, without any there, on the guest's own pinned pCPUs.

@@ -35,6 +35,7 @@ class HostFacts:
     devices: dict               # address -> PciDevice
     vfs_of: dict                # PF address -> tuple of its VF addresses
     iommu_members: dict         # address -> its IOMMU group, for groups of two or more
+    socket_of: dict             # cell id -> CPU socket (None: unknown)
     match_memo: dict = dataclasses.field(default_factory=dict)  # PCI need key -> devices
 
 
@@ -66,6 +67,7 @@ def _derive(host):
         iommu_members={address: members for address, members
                        in iommu.members_by_address(host.pci_devices).items()
                        if len(members) > 1},
+        socket_of={cell.id: cell.socket for cell in host.cells},
     )
 
 

@@ -12,9 +12,12 @@
   (a device without NUMA information does not qualify); ``legacy`` - the
   same, but devices without NUMA information qualify; ``preferred`` - the
   caller first asks strictly (as legacy), then relaxed (any device);
-  ``socket`` - the fleet format has no sockets yet, so it is treated as
-  ``legacy`` (a documented difference).  Guests without a NUMA topology take
-  any free matching device.
+  ``socket`` - the device's NUMA node is a cell on the same CPU socket as
+  one of the guest's host cells (a device without NUMA information does not
+  qualify), and every host cell must report its socket, else the host
+  refuses (``PCI_NO_SOCKET_INFO``; Nova: the host must report it).  Guests
+  without a NUMA topology take any free matching device, whatever the policy
+  (as in Nova).
 * Among acceptable devices: affine first, then VFs of a PF that already has
   VFs in use (keeps whole PFs free), then by address - deterministic.
 * ``hw:pci_numa_affinity_policy`` (flavor or image), when given, overrides
@@ -32,7 +35,7 @@ from scheduler.fitting import reasons
 from scheduler.fitting.reasons import Rejection
 from wire import iommu
 from wire.assignment import PciAssignment
-from wire.request_spec import PCI_PREFERRED, PCI_REQUIRED
+from wire.request_spec import PCI_PREFERRED, PCI_REQUIRED, PCI_SOCKET
 
 VF_VNIC_TYPES = ('direct', 'macvtap')
 PF_VNIC_TYPES = ('direct-physical',)
@@ -98,6 +101,9 @@ def allocate(facts, usage, needs, host_cells=None, relaxed=False):
     for need in needs:
         candidates = candidates_for(facts, need)
         worst = _worst_rank(need, relaxed)
+        affine = _affine_cells(facts, need, host_cells) if candidates else host_cells
+        if isinstance(affine, Rejection):
+            return affine
         for got in range(need.count):
             best, best_key, free, grouped = None, None, 0, 0
             for device in candidates:          # sorted by address: first best wins
@@ -107,13 +113,13 @@ def allocate(facts, usage, needs, host_cells=None, relaxed=False):
                     grouped += 1
                     continue
                 free += 1
-                rank = _affinity_rank(device, host_cells)
+                rank = _affinity_rank(device, affine)
                 if rank <= worst:
                     key = (rank, pool.pack_rank(device))
                     if best_key is None or key < best_key:
                         best, best_key = device, key
             if best is None:
-                return _shortage(need, got, free, grouped, host_cells)
+                return _shortage(need, got, free, grouped, affine)
             pool.take(best)
             chosen.append(PciAssignment(
                 address=best.address, host_cell=best.numa_node, request=need.label,
@@ -203,6 +209,22 @@ def _shortage(need, got, free_elsewhere, grouped, host_cells):
                      f"({got} of {need.count} found)", shortfall=need.count - got)
 
 
+def _affine_cells(facts, need, host_cells):
+    """The host cells ``need``'s devices should be on (None: any), or a Rejection.
+
+    Under ``socket`` they are every cell on a socket of one of ``host_cells``.
+    """
+    if host_cells is None or need.policy != PCI_SOCKET:
+        return host_cells
+    unknown = sorted(cell for cell, socket in facts.socket_of.items() if socket is None)
+    if unknown:
+        return Rejection(reasons.PCI_NO_SOCKET_INFO,
+                         f"{need.label}: policy socket needs the CPU socket of every host "
+                         f"cell; cells {unknown} report none", shortfall=need.count)
+    sockets = {facts.socket_of[cell] for cell in host_cells}
+    return frozenset(cell for cell, socket in facts.socket_of.items() if socket in sockets)
+
+
 def _affinity_rank(device, host_cells):
     if host_cells is None or device.numa_node in host_cells:
         return 0
@@ -210,11 +232,11 @@ def _affinity_rank(device, host_cells):
 
 
 def _worst_rank(need, relaxed):
-    if need.policy == PCI_REQUIRED:
+    if need.policy in (PCI_REQUIRED, PCI_SOCKET):
         return 0
     if need.policy == PCI_PREFERRED and relaxed:
         return 2
-    return 1     # legacy, socket, preferred (strict pass)
+    return 1     # legacy, preferred (strict pass)
 
 
 def has_preferred(needs):

@@ -47,6 +47,16 @@ def test_host_round_trips_through_dict():
     assert HostTopology.from_dict(json.loads(json.dumps(host.to_dict()))) == host
 
 
+def test_cell_socket_is_optional_and_round_trips():
+    data = json.loads(json.dumps(HOST))
+    data['cells'][1]['socket'] = 65535
+    host = HostTopology.from_dict(data)
+    assert [c.socket for c in host.cells] == [None, 65535]     # absent: unknown
+    assert [c.get('socket') for c in host.to_dict()['cells']] == [None, 65535]
+    assert 'socket' not in host.to_dict()['cells'][0]
+    assert HostTopology.from_dict(host.to_dict()) == host
+
+
 @pytest.mark.parametrize('mutate, field', [
     (lambda h: h.pop('name'), 'host.name'),
     (lambda h: h.update(cells=[]), 'host.cells'),
@@ -57,6 +67,10 @@ def test_host_round_trips_through_dict():
     (lambda h: h['pci_devices'][0].update(type='type-XX'), 'host.pci_devices[0].type'),
     (lambda h: h['pci_devices'][1].pop('address'), 'host.pci_devices[1].address'),
     (lambda h: h.update(sev_slots=-1), 'host.sev_slots'),
+    (lambda h: h['cells'][0].update(socket=-1), 'host.cells[0].socket'),
+    (lambda h: h['cells'][0].update(socket=65536), 'host.cells[0].socket'),
+    (lambda h: h['cells'][0].update(socket='x'), 'host.cells[0].socket'),
+    (lambda h: h['cells'][0].update(socket=True), 'host.cells[0].socket'),
 ])
 def test_host_errors_name_the_field(mutate, field):
     data = json.loads(json.dumps(HOST))

@@ -129,6 +129,45 @@ def test_ampere_firmware_socket_ids_and_die_ids(shared_fixtures):
     assert all(cpu.die_id == 0 for cell in caps.cells for cpu in cell.cpus)
 
 
+# The socket of each cell, as the captures' <cpu socket_id=...> say (the AMD 6274 has two
+# NUMA nodes per socket; POWER and ARM number their sockets as they please).
+SOCKETS = {
+    'vdsm_caps_libvirt_amd_6274.xml': {0: 0, 1: 0, 2: 1, 3: 1},
+    'virttuner_caps_cascadelake_2socket.xml': {0: 0, 1: 1},
+    'vdsm_caps_libvirt_ibm_S822L_le.xml': {0: 0, 1: 1, 16: 16, 17: 17},
+    'virtmanager_kvm-aarch64.xml': {0: 56, 1: 76},
+    'virtmanager_kvm-x86_64.xml': {0: 0},
+}
+
+
+@pytest.mark.parametrize('name', sorted(SOCKETS))
+def test_socket_of_each_cell(shared_fixtures, name):
+    caps = _caps(shared_fixtures, name)
+    assert {cell.id: cell.socket for cell in caps.cells} == SOCKETS[name]
+
+
+@pytest.mark.parametrize('cpus', [
+    # a node spanning two sockets has no socket affinity (as in Nova)
+    "<cpu id='0' socket_id='0' core_id='0' siblings='0'/>"
+    "<cpu id='1' socket_id='1' core_id='0' siblings='1'/>",
+    # no CPUs with topology: unknown (old libvirt; offline CPUs do not count)
+    "<cpu id='0'/><cpu id='1'/>",
+    # a bound keeps an absurd number from the wire
+    "<cpu id='0' socket_id='65536' core_id='0' siblings='0'/>",
+    '',     # a memory-only node
+])
+def test_cells_without_one_socket_report_none(cpus):
+    caps = parse_capabilities(_document(f"<cell id='0'><cpus num='2'>{cpus}</cpus></cell>"))
+    assert caps.cell(0).socket is None
+
+
+def test_offline_cpus_do_not_decide_the_socket():
+    caps = parse_capabilities(_document(
+        "<cell id='0'><cpus num='2'><cpu id='0' socket_id='3' core_id='0' siblings='0'/>"
+        "<cpu id='1'/></cpus></cell>"))
+    assert caps.cell(0).socket == 3
+
+
 def test_host_cpu_flags_are_read(shared_fixtures):
     caps = _caps(shared_fixtures, 'vdsm_caps_libvirt_multiqemu.xml')
     assert {'avx2', 'bmi2'} <= caps.cpu_features

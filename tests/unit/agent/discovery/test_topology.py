@@ -227,3 +227,13 @@ def test_bridged_networks_are_reported_as_traits():
     assert {'CUSTOM_PHYSNET_EXT', 'CUSTOM_PHYSNET_TENANT',
             'CUSTOM_PHYSNET_TENANT_VLAN'} <= host.traits
     assert not any(t.startswith('CUSTOM_PHYSNET') for t in _build().traits)
+
+
+def test_each_cell_reports_its_socket_from_a_real_two_socket_capture(shared_fixtures):
+    """Cascade Lake, 2 sockets x 24 cores x 2 threads, one NUMA node per socket."""
+    caps = parse_capabilities(read(shared_fixtures / 'capabilities'
+                                   / 'virttuner_caps_cascadelake_2socket.xml'))
+    host = build_topology('h', caps, (), None, HostSettings(), node_memory_kb=None)
+    assert [(cell.id, cell.socket) for cell in host.cells] == [(0, 0), (1, 1)]
+    [parsed] = parse_fleet({'version': 1, 'hosts': [host.to_dict()]})
+    assert [c['socket'] for c in host.to_dict()['cells']] == [0, 1] and parsed == host

@@ -55,6 +55,12 @@ class HostBuilder:
     def reserved(self, memory_mb, cell=None):
         return self._each(cell, lambda c: dataclasses.replace(c, reserved_memory_mb=memory_mb))
 
+    def sockets(self, *socket_ids):
+        """The CPU socket of each cell, in cell order (None: unknown)."""
+        self._cells = [dataclasses.replace(c, socket=socket)
+                       for c, socket in zip(self._cells, socket_ids)]
+        return self
+
     def memory(self, memory_mb, cell=None):
         return self._each(cell, lambda c: dataclasses.replace(c, memory_mb=memory_mb))
 

@@ -26,6 +26,8 @@ def hosts(draw):
         if draw(st.booleans()):
             pools[G1] = draw(st.integers(0, 2))
         builder.pages(pools, cell=cell)
+    if draw(st.booleans()):      # sockets reported (policy socket), else unknown
+        builder.sockets(*(draw(st.integers(0, 1)) for _ in range(cells)))
     for index in range(draw(st.integers(0, 3))):
         builder.pf(f"0000:{index + 1:02x}:00.0", draw(_numa_node(cells)),
                    draw(st.sampled_from(PHYSNETS)), vfs=draw(st.integers(0, 4)))

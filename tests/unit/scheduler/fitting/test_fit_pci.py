@@ -79,7 +79,7 @@ def test_guest_without_numa_topology_takes_any_device():
         (GPU, 1, 'alias:gpu')]
 
 
-@pytest.mark.parametrize('policy', ['required', 'legacy', 'preferred', 'socket'])
+@pytest.mark.parametrize('policy', ['required', 'legacy', 'preferred'])
 def test_numa_guest_goes_to_the_cell_of_its_device(policy):
     spec = request(2, 1024).dedicated().alias('gpu', policy=policy).build()
     result = assigned(PCI, spec)
@@ -90,7 +90,6 @@ def test_numa_guest_goes_to_the_cell_of_its_device(policy):
 @pytest.mark.parametrize('policy, reason', [
     ('required', reasons.PCI_NUMA_AFFINITY),
     ('legacy', reasons.PCI_NUMA_AFFINITY),
-    ('socket', reasons.PCI_NUMA_AFFINITY),
     ('preferred', None),             # falls back to a device on another cell
 ])
 def test_affinity_policy_when_the_device_cell_is_full(policy, reason):
@@ -105,7 +104,7 @@ def test_affinity_policy_when_the_device_cell_is_full(policy, reason):
 
 
 @pytest.mark.parametrize('policy, fits', [
-    ('required', False), ('legacy', True), ('socket', True), ('preferred', True)])
+    ('required', False), ('legacy', True), ('preferred', True)])
 def test_device_without_numa_information(policy, fits):
     spec = request(2, 1024).dedicated().alias('old', 1, '10de', '1db5', policy=policy).build()
     result = assigned(PCI, spec) if fits else rejected(PCI, spec)

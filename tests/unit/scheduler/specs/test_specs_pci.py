@@ -84,6 +84,9 @@ def test_pci_request_carries_the_alias_device():
     ({}, None, 'legacy'),
     ({'hw:pci_numa_affinity_policy': 'required'}, None, 'required'),
     ({}, {'hw_pci_numa_affinity_policy': 'preferred'}, 'preferred'),
+    ({'hw:pci_numa_affinity_policy': 'socket'}, None, 'socket'),
+    ({'hw:pci_numa_affinity_policy': 'socket'}, {'hw_pci_numa_affinity_policy': 'socket'},
+     'socket'),
 ])
 def test_request_wide_pci_numa_policy(extra, image, expected):
     assert parse(extra, image).pci_numa_affinity_policy == expected
@@ -106,6 +109,8 @@ def test_request_wide_pci_numa_policy(extra, image, expected):
      ("'x'",)),
     ({'hw:pci_numa_affinity_policy': 'required'}, {'hw_pci_numa_affinity_policy': 'legacy'},
      'image_properties.hw_pci_numa_affinity_policy', ('conflicts', "'required'")),
+    ({'hw:pci_numa_affinity_policy': 'socket'}, {'hw_pci_numa_affinity_policy': 'required'},
+     'image_properties.hw_pci_numa_affinity_policy', ('conflicts', "'socket'")),
     ({'pci_passthrough:foo': 'x'}, None, 'extra_specs.pci_passthrough:foo',
      ('not a pci_passthrough: key',)),
 ])
