@@ -15,7 +15,7 @@ kernel can reclaim it; hugepages cannot be, so their free counts are.
 
 import dataclasses
 
-from wire import iommu
+from wire import iommu, sev
 from wire.cpuset import format_cpuset
 
 WRONG_HOST = 'WRONG_HOST'
@@ -176,10 +176,9 @@ def _pci_violations(host, others, assignment, pci_whitelist):
 
 
 def _sev_violations(host, others, assignment):
-    if not assignment.sev:
+    model = sev.model_of(assignment)
+    if model is None:
         return []
-    used = sum(1 for other in others if other.sev)
-    if used >= host.sev_slots:
-        return [Violation(SEV_UNAVAILABLE, f"{used} of {host.sev_slots} SEV guest slots "
-                                           'in use, needs 1')]
-    return []
+    shortage = sev.shortage(sum(1 for other in others if sev.model_of(other) == model),
+                            host, model)
+    return [Violation(SEV_UNAVAILABLE, shortage)] if shortage else []

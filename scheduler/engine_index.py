@@ -20,6 +20,7 @@ on hosts that pass, until enough of them fit.
 import bisect
 import dataclasses
 
+from wire import sev
 from wire.request_spec import PAGE_ANY, PAGE_LARGE, PAGE_SMALL
 
 ESTIMATE_FIELDS = ('free_ram_mb', 'free_shared_vcpus', 'free_pci', 'free_hugepage_mb')
@@ -37,7 +38,7 @@ class Demand:
     page_size: object
     vfs_by_physnet: tuple     # ((physnet or None, count), ...)
     pci_by_product: tuple     # (((vendor, product), count), ...)
-    sev: bool
+    sev: str | None          # memory encryption model (wire.sev), None without
 
 
 def demand_of(spec):
@@ -57,7 +58,7 @@ def demand_of(spec):
         pinned_total=len(pinned), pinned_max_cell=max(per_cell, default=0),
         floating_vcpus=spec.vcpus - len(pinned), memory_mb=spec.memory_mb,
         page_size=spec.page_size, vfs_by_physnet=tuple(vfs.items()),
-        pci_by_product=tuple(products.items()), sev=bool(spec.mem_encryption))
+        pci_by_product=tuple(products.items()), sev=sev.spec_model(spec))
 
 
 def memory_check(demand, policy):
@@ -82,7 +83,9 @@ def device_checks(demand):
             checks.append(lambda c, p=physnet, n=count: c.free_vfs_by_physnet.get(p, 0) >= n)
     for product, count in demand.pci_by_product:
         checks.append(lambda c, k=product, n=count: c.free_pci_by_product.get(k, 0) >= n)
-    if demand.sev:
+    if demand.sev == sev.SEV_ES:
+        checks.append(lambda c: c.sev_es_free >= 1)
+    elif demand.sev:
         checks.append(lambda c: c.sev_free >= 1)
     return checks
 

@@ -19,6 +19,7 @@ from scheduler.fitting.facts import facts_of
 from scheduler.fitting.pci import device_free
 from scheduler.fitting.usage import HostUsage
 from scheduler.host_shapes import ShapeIndex
+from wire import sev
 from wire.gcpause import gc_paused
 
 _CHANGE_LOG_LIMIT = 100000
@@ -48,6 +49,7 @@ class HostCapacity:
     free_vfs_by_physnet: dict   # physnet -> free VFs
     free_pci_by_product: dict   # (vendor_id, product_id) -> free devices
     sev_free: int
+    sev_es_free: int
     free_ram_mb: int            # small-page and hugepage memory nothing holds
     free_shared_vcpus: int      # shared pCPUs minus floating vCPUs (no ratio)
     free_pci: int               # free PCI devices of any kind
@@ -97,7 +99,8 @@ def host_capacity(topology, usage):
         free_pages=free_pages,
         free_hugepage_mb=free_hugepage_mb,
         free_vfs=free_vfs, free_vfs_by_physnet=by_physnet, free_pci_by_product=by_product,
-        sev_free=max(0, topology.sev_slots - usage.sev_used),
+        sev_free=sev.free(topology, usage, sev.SEV),
+        sev_es_free=sev.free(topology, usage, sev.SEV_ES),
         free_ram_mb=small_mb - usage.small_memory_mb + free_hugepage_mb,
         free_shared_vcpus=shared_cpus - usage.shared_vcpus,
         free_pci=sum(by_product.values()),

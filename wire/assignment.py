@@ -8,6 +8,7 @@ the domain metadata.
 import dataclasses
 
 from wire import fields, names
+from wire.errors import FieldError
 from wire.limits import DEFAULT, MAX_NODE_ID
 
 ASSIGNMENT_VERSION = 1
@@ -59,6 +60,7 @@ class Assignment:
     emulator_pcpus: frozenset = frozenset()
     pci_devices: tuple = ()
     sev: bool = False
+    sev_es: bool = False             # an SEV-ES guest (wire/sev.py), only with ``sev``
 
     @property
     def pinned_pcpus(self):
@@ -79,7 +81,7 @@ class Assignment:
             'emulator_pcpus': sorted(self.emulator_pcpus),
             'pci_devices': [_pci_to_dict(p) for p in self.pci_devices],
             'sev': self.sev,
-        }
+        } | ({'sev_es': True} if self.sev_es else {})
 
     @classmethod
     def from_dict(cls, data, path='assignment', limits=DEFAULT):
@@ -105,7 +107,15 @@ class Assignment:
             pci_devices=tuple(_pci_from_dict(p, f"{path}.pci_devices[{i}]")
                               for i, p in enumerate(pcis)),
             sev=fields.boolean(data.get('sev', False), f"{path}.sev"),
+            sev_es=_sev_es(data, path),
         )
+
+
+def _sev_es(data, path):
+    sev_es = fields.boolean(data.get('sev_es', False), f"{path}.sev_es")
+    if sev_es and not data.get('sev'):
+        raise FieldError(f"{path}.sev_es", 'an SEV-ES guest is an SEV guest: needs sev true')
+    return sev_es
 
 
 def _cell_to_dict(cell):

@@ -46,7 +46,8 @@ def build_topology(name, capabilities, devices, domcaps, settings, node_memory_k
     sev_slots = sev_slot_count(domcaps, settings)
     return HostTopology(
         name=name, cells=cells, pci_devices=whitelisted_devices(devices, settings),
-        sev_slots=sev_slots, secure_boot=bool(domcaps and domcaps.secure_boot),
+        sev_slots=sev_slots, sev_es_slots=sev_es_slot_count(domcaps),
+        secure_boot=bool(domcaps and domcaps.secure_boot),
         traits=host_traits.host_traits(capabilities, domcaps, sev_slots, vif_shaping)
         | settings.networks.traits())
 
@@ -146,6 +147,14 @@ def sev_slot_count(domcaps, settings):
                     '[libvirt] num_memory_encrypted_guests to offer SEV guests')
         return 0
     return min(v for v in (reported, limit) if v is not None)
+
+
+def sev_es_slot_count(domcaps):
+    """SEV-ES guests this host can run: libvirt's maxESGuests (a pool of its own,
+    wire/sev.py); 0 without SEV or when libvirt does not say."""
+    if domcaps is None or not domcaps.sev_supported:
+        return 0
+    return domcaps.sev_max_es_guests or 0
 
 
 def whitelisted_devices(devices, settings):

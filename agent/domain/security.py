@@ -11,6 +11,7 @@ loader (``<loader stateless='yes'>``, no nvram).  A virtual IOMMU needs q35 too.
 import xml.etree.ElementTree as ET
 
 from agent.domain.settings import DomainBuildError
+from wire import sev
 from wire.request_spec import SECURE_BOOT_OPTIONAL, SECURE_BOOT_REQUIRED
 
 UEFI_MACHINE = 'q35'
@@ -91,7 +92,8 @@ def launch_security_element(spec, assignment, settings):
     launch = ET.Element('launchSecurity', {'type': 'sev'})
     ET.SubElement(launch, 'cbitpos').text = str(settings.sev_cbitpos)
     ET.SubElement(launch, 'reducedPhysBits').text = str(settings.sev_reduced_phys_bits)
-    ET.SubElement(launch, 'policy').text = f"0x{settings.sev_policy:04x}"
+    model = sev.model_of(assignment) or sev.spec_model(spec)
+    ET.SubElement(launch, 'policy').text = f"0x{sev.launch_policy(settings.sev_policy, model):04x}"
     return launch
 
 

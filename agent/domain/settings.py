@@ -34,7 +34,7 @@ class DomainSettings:
     machine_type: str | None = None       # None: libvirt's default, q35 when UEFI is needed
     sev_cbitpos: int | None = None        # from the host's domain capabilities
     sev_reduced_phys_bits: int | None = None
-    sev_policy: int = 0x0033              # no debug, no key sharing, SEV only
+    sev_policy: int = 0x0033              # no debug, no key sharing; ES bit: wire/sev.py
     secure_boot_available: bool = False   # the host has secure-boot UEFI firmware
     stateless_loader: str | None = None   # plain UEFI code file for stateless firmware
     max_tap_queues: int = 256             # Linux >= 4.0 taps take up to 256 queues

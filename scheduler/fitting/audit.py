@@ -13,6 +13,7 @@ import collections
 
 from scheduler.fitting.facts import facts_of
 from scheduler.fitting.usage import HostUsage
+from wire import sev
 
 
 def overruns(host, policy, assignments=None):
@@ -72,8 +73,10 @@ def _hostwide(host, usage, policy):
     vcpu_room = int(facts.shared_total * policy.cpu_allocation_ratio)
     if usage.shared_vcpus > vcpu_room:
         lines.append(f"host: {usage.shared_vcpus} floating vCPUs, room for {vcpu_room}")
-    if usage.sev_used > host.sev_slots:
-        lines.append(f"host: {usage.sev_used} SEV guests, {host.sev_slots} slots")
+    for model in sev.MODELS:
+        if sev.used(usage, model) > sev.slots(host, model):
+            lines.append(f"host: {sev.used(usage, model)} {sev.LABELS[model]} guests, "
+                         f"{sev.slots(host, model)} slots")
     return lines
 
 

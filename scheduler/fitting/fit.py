@@ -11,6 +11,7 @@ groups) are filters, not this.
 from scheduler.fitting import cells, hostwide, pci, reasons
 from scheduler.fitting.facts import facts_of
 from scheduler.fitting.reasons import Rejection
+from wire import sev
 from wire.assignment import Assignment
 from wire.request_spec import EMULATOR_ISOLATE, PAGE_SMALL
 from wire.topology import SMALL_PAGE_KB
@@ -28,10 +29,10 @@ def fit(host, usage, spec, policy, instance):
 
 
 def _fit(host, usage, spec, policy, instance):
-    if spec.mem_encryption and usage.sev_used >= host.sev_slots:
-        return Rejection(reasons.SEV_NO_SLOTS,
-                         f"{usage.sev_used} of {host.sev_slots} SEV slots used, needs 1",
-                         shortfall=1)
+    model = sev.spec_model(spec)
+    shortage = model and sev.shortage(sev.used(usage, model), host, model)
+    if shortage:
+        return Rejection(reasons.SEV_NO_SLOTS, shortage, shortfall=1)
     facts = facts_of(host)
     needs, devices = _spec_needs(spec)
     if not needs:
@@ -64,7 +65,7 @@ def _fit_floating(host, facts, usage, spec, policy, instance, devices):
     return Assignment(host=host.name, instance=instance, vcpus=spec.vcpus,
                       memory_mb=spec.memory_mb, shared_cpus=facts.shared_union,
                       emulator_pcpus=facts.shared_union, pci_devices=chosen,
-                      sev=spec.mem_encryption)
+                      **_sev_fields(spec))
 
 
 def _fit_numa(host, facts, usage, spec, policy, instance, needs, devices):
@@ -119,7 +120,12 @@ def _numa_assignment(host, spec, instance, fits, chosen):
         emulator = frozenset(p for c in cell_assignments for p in c.pinning.values())
     return Assignment(host=host.name, instance=instance, vcpus=spec.vcpus,
                       memory_mb=spec.memory_mb, cells=cell_assignments, shared_cpus=shared,
-                      emulator_pcpus=emulator, pci_devices=chosen, sev=spec.mem_encryption)
+                      emulator_pcpus=emulator, pci_devices=chosen, **_sev_fields(spec))
+
+
+def _sev_fields(spec):
+    model = sev.spec_model(spec)
+    return {'sev': model is not None, 'sev_es': model == sev.SEV_ES}
 
 
 def _cells_with_devices(facts, devices):

@@ -16,6 +16,7 @@ from scheduler.fitting.cells import guest_cell_needs
 from scheduler.fitting.facts import facts_of
 from scheduler.fitting.policy import FitPolicy
 from scheduler.fitting.reasons import Rejection, page_label
+from wire import sev
 from wire.request_spec import PAGE_ANY, PAGE_LARGE, PAGE_SMALL, THREAD_ISOLATE, THREAD_REQUIRE
 from wire.topology import SMALL_PAGE_KB
 
@@ -43,7 +44,8 @@ class HostSummary:
     shared_used: int
     small_total_mb: int
     small_used_mb: int
-    sev_free: int
+    sev_free: int                # free plain SEV slots
+    sev_es_free: int             # free SEV-ES slots
     free_devices: dict           # (vendor, product) lower-case -> free devices
     free_vfs: dict               # physical network -> free VFs
     free_pfs: dict               # physical network -> free PFs
@@ -59,7 +61,8 @@ class HostSummary:
             cells=tuple(_cell_summary(cell, facts.cores[cell.id], usage) for cell in host.cells),
             shared_total=facts.shared_total, shared_used=usage.shared_vcpus,
             small_total_mb=facts.small_total_mb, small_used_mb=usage.small_memory_mb,
-            sev_free=host.sev_slots - usage.sev_used,
+            sev_free=sev.free(host, usage, sev.SEV),
+            sev_es_free=sev.free(host, usage, sev.SEV_ES),
             **tables)
 
 
@@ -107,7 +110,7 @@ def _count(table, key):
 
 
 _DETAILS = {
-    reasons.SEV_NO_SLOTS: "{have} free SEV slots, needs {need}",
+    reasons.SEV_NO_SLOTS: "{have} free {unit} slots, needs {need}",
     reasons.HOST_NO_SHARED_CPUS: "no shared pCPUs for {need} floating vCPUs",
     reasons.HOST_RAM: "{have} MiB of small-page memory free, needs {need}",
     reasons.NOT_ENOUGH_CELLS: "{have} host cells can each take a guest cell, guest has {need}",
@@ -144,7 +147,7 @@ class CellNeed:
 class RequestNeeds:
     """What one request asks of any host, derived once per request."""
 
-    sev: bool
+    sev: str | None              # the memory encryption model (wire.sev), None without
     cells: tuple                 # CellNeed per guest cell; () without NUMA topology
     floating: int                # floating vCPUs host-wide
     largest_floating: int        # floating vCPUs of one guest over the whole host set
@@ -168,7 +171,7 @@ class RequestNeeds:
         floating = sum(c.floating for c in cells) if cells else spec.vcpus
         memory = [c.memory_mb for c in cells] if cells else [spec.memory_mb]
         return cls(
-            sev=spec.mem_encryption, cells=cells, floating=floating,
+            sev=sev.spec_model(spec), cells=cells, floating=floating,
             largest_floating=0 if cells else spec.vcpus,
             small_mb=sum(memory) if small else 0,
             largest_small_mb=max(memory) if small else 0,
@@ -198,8 +201,10 @@ class RequestNeeds:
         return Rejection(reason, detail, host=summary.name, cell=cell, shortfall=_gap(miss))
 
     def _miss(self, summary):
-        if self.sev and summary.sev_free < 1:
-            return reasons.SEV_NO_SLOTS, None, 1, summary.sev_free, ''
+        if self.sev:
+            free = summary.sev_es_free if self.sev == sev.SEV_ES else summary.sev_free
+            if free < 1:
+                return reasons.SEV_NO_SLOTS, None, 1, free, sev.LABELS[self.sev]
         miss = self._host_miss(summary)
         if miss is None and self.cells:
             miss = self._cells_miss(summary)

@@ -6,6 +6,7 @@ one, so a decision can be tried against a host without undoing anything.
 
 import dataclasses
 
+from wire import sev
 from wire.topology import SMALL_PAGE_KB
 
 
@@ -30,7 +31,8 @@ class HostUsage:
     floating_vcpus: int = 0       # vCPUs of guests without NUMA topology
     floating_memory_mb: int = 0   # small-page MiB of guests without NUMA topology
     pci_used: frozenset = frozenset()
-    sev_used: int = 0
+    sev_used: int = 0             # plain SEV guests
+    sev_es_used: int = 0          # SEV-ES guests (their own pool, wire/sev.py)
     instances: int = 0
 
     @classmethod
@@ -91,7 +93,9 @@ class HostUsage:
             floating_memory_mb=self.floating_memory_mb + (
                 0 if numa else sign * assignment.memory_mb),
             pci_used=self.pci_used | addresses if sign > 0 else self.pci_used - addresses,
-            sev_used=self.sev_used + (sign if assignment.sev else 0),
+            sev_used=self.sev_used + (sign if sev.model_of(assignment) == sev.SEV else 0),
+            sev_es_used=self.sev_es_used + (
+                sign if sev.model_of(assignment) == sev.SEV_ES else 0),
             instances=self.instances + sign,
         )
 

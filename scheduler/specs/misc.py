@@ -5,6 +5,7 @@ import re
 
 from scheduler.specs import sources as src
 from wire import request_spec as rs
+from wire import sev
 from wire.errors import InvalidInput
 from wire.guest_hardware import guest_hardware
 from wire.guest_quota import guest_quota
@@ -13,6 +14,7 @@ from wire.names import TRAIT_NAME
 SECURE_BOOT_VALUES = (rs.SECURE_BOOT_REQUIRED, rs.SECURE_BOOT_OPTIONAL,
                       rs.SECURE_BOOT_DISABLED)
 TRAIT_VALUES = ('required', 'forbidden')
+MODEL_KEY, IMAGE_MODEL_KEY = 'hw:mem_encryption_model', 'hw_mem_encryption_model'
 AGGREGATE_PREFIX = 'aggregate_instance_extra_specs:'
 # ``trait:NAME`` and Nova's granular ``traitN:NAME`` (one host, so one group here).
 TRAIT_KEY = re.compile(r'^trait([0-9]*):(.*)$')
@@ -27,19 +29,40 @@ def parse_multiqueue(sources, errors):
 
 
 def parse_mem_encryption(sources, errors):
-    """SEV: either side may ask, both must agree; needs a UEFI image, q35 if named."""
+    """SEV: either side may ask, both must agree; needs a UEFI image, q35 if named.
+
+    Returns the model (wire.sev.SEV or SEV_ES), None without encryption.
+    """
     flavor = src.flavor_bool(sources, 'hw:mem_encryption', errors)
     image = src.image_bool(sources, 'hw_mem_encryption', errors)
     wanted = src.unique('hw:mem_encryption', flavor, 'hw_mem_encryption', image, errors)
+    model = _mem_encryption_model(sources, errors)
     if not wanted:
-        return False
+        if model is not None:
+            errors.add(_model_field(sources), f'{model!r} needs memory encryption: set '
+                                              'hw:mem_encryption=true (or the image\'s '
+                                              'hw_mem_encryption=true)')
+        return None
     asked_by = 'hw:mem_encryption' if flavor else 'hw_mem_encryption'
     _require_uefi(sources, f'{asked_by}=true', errors)
     machine = sources.image('hw_machine_type')
     if machine is not None and 'q35' not in machine:
         errors.add(src.image_field('hw_machine_type'),
                    f'{machine!r}: {asked_by}=true needs a q35 machine type')
-    return True
+    return model or sev.SEV
+
+
+def _mem_encryption_model(sources, errors):
+    """``hw:mem_encryption_model`` / ``hw_mem_encryption_model``; both must agree."""
+    flavor = src.flavor_choice(sources, MODEL_KEY, sev.MODELS, errors)
+    image = src.image_choice(sources, IMAGE_MODEL_KEY, sev.MODELS, errors)
+    return src.unique(MODEL_KEY, flavor, IMAGE_MODEL_KEY, image, errors)
+
+
+def _model_field(sources):
+    if sources.flavor(MODEL_KEY) is not None:
+        return src.flavor_field(MODEL_KEY)
+    return src.image_field(IMAGE_MODEL_KEY)
 
 
 def parse_secure_boot(sources, errors):

@@ -23,7 +23,7 @@ PLACEMENT_KEYS = frozenset({
     'hw:cpu_policy', 'hw:cpu_thread_policy', 'hw:emulator_threads_policy',
     'hw:cpu_dedicated_mask', 'hw:cpu_realtime', 'hw:cpu_realtime_mask',
     'hw:numa_nodes', 'hw:mem_page_size', 'hw:pci_numa_affinity_policy',
-    'hw:mem_encryption', 'os:secure_boot',
+    'hw:mem_encryption', 'hw:mem_encryption_model', 'os:secure_boot',
     'pci_passthrough:alias',
 })
 
@@ -41,7 +41,6 @@ NOT_BUILT = 'kvmfleet does not build it (docs/flavors.md, "Refused keys")'
 UNSUPPORTED_KEYS = {
     'hw:pmem': 'persistent memory (vPMEM) is not supported by kvmfleet',
     'hw:locked_memory': f"locked guest memory on request: {NOT_BUILT}",
-    'hw:mem_encryption_model': 'SEV-ES/SEV-SNP are not modelled; hw:mem_encryption gives SEV',
     'hw:maxphysaddr_mode': f"a guest physical address size: {NOT_BUILT}",
     'hw:maxphysaddr_bits': f"a guest physical address size: {NOT_BUILT}",
     'hw:sound_model': f"a sound device: {NOT_BUILT}",
@@ -65,7 +64,6 @@ UNSUPPORTED_IMAGE_PROPERTIES = {
     'hw_locked_memory': f"locked guest memory on request: {NOT_BUILT}",
     'hw_maxphysaddr_mode': f"a guest physical address size: {NOT_BUILT}",
     'hw_maxphysaddr_bits': f"a guest physical address size: {NOT_BUILT}",
-    'hw_mem_encryption_model': 'SEV-ES/SEV-SNP are not modelled; hw_mem_encryption gives SEV',
     'hw_ephemeral_encryption': 'kvmfleet gives guests no ephemeral disks',
     'hw_ephemeral_encryption_format': 'kvmfleet gives guests no ephemeral disks',
     'hw_sound_model': f"a sound device: {NOT_BUILT}",

@@ -66,6 +66,7 @@ def _resolve(sources, vcpus, memory_mb, aliases, errors):
     numa_cells = parse_numa(sources, vcpus, memory_mb, implied, errors)
     check_cpu_topology(sources, vcpus, numa_cells, errors)
     guest_traits = check_guest_hardware(sources, errors)
+    encryption = parse_mem_encryption(sources, errors)
     return dict(
         cpu_policy=cpu.policy, dedicated_vcpus=cpu.dedicated_vcpus,
         thread_policy=cpu.thread_policy, emulator_threads_policy=cpu.emulator_threads_policy,
@@ -75,7 +76,7 @@ def _resolve(sources, vcpus, memory_mb, aliases, errors):
         pci_requests=parse_pci_requests(sources, aliases, policy, errors),
         pci_numa_affinity_policy=policy or rs.PCI_LEGACY,
         multiqueue=parse_multiqueue(sources, errors),
-        mem_encryption=parse_mem_encryption(sources, errors),
+        mem_encryption=encryption is not None, mem_encryption_model=encryption,
         secure_boot=parse_secure_boot(sources, errors),
         # the guest hardware and tunables asked need hosts that can give them (a vTPM, ...)
         required_traits=required | guest_traits,

@@ -1,5 +1,7 @@
 """The agent refuses an assignment its host contradicts, with a named reason."""
 
+import dataclasses
+
 import pytest
 
 from agent import verify as v
@@ -80,6 +82,7 @@ OTHER = pinned(0, {0: 2, 1: 3}, instance='other', pci=[pci(VF2.address, 'port:0'
     ('unknown group not checked', pinned(0, {0: 4}, pci=[pci(NO_GROUP.address, 'alias:n')]),
      []),
     ('sev slots exhausted', pinned(0, {0: 4}, sev=True), [v.SEV_UNAVAILABLE]),
+    ('no sev-es slots', pinned(0, {0: 4}, sev=True, sev_es=True), [v.SEV_UNAVAILABLE]),
     ('several at once', pinned(0, {0: 3, 1: 10}, page_kb=1048576),
      [v.PCPU_NOT_DEDICATED, v.PCPU_ALREADY_PINNED, v.INSUFFICIENT_FREE_PAGES]),
 ])
@@ -112,3 +115,14 @@ def test_details_carry_the_numbers():
     violation, = v.verify(HOST, FREE, [], placed, WHITELIST)
     assert str(violation) == ('INSUFFICIENT_FREE_PAGES: host cell 1: 100 free 2M pages, '
                               'needs 101')
+
+
+def test_sev_es_guests_take_their_own_pool():
+    """OTHER holds the one plain SEV slot; an SEV-ES guest takes an ES slot (wire/sev.py)."""
+    host = dataclasses.replace(HOST, sev_es_slots=1)
+    placed = pinned(0, {0: 4}, sev=True, sev_es=True)
+    assert v.verify(host, FREE, [OTHER], placed, WHITELIST) == []
+    held = pinned(1, {0: 12}, instance='es-holder', sev=True, sev_es=True)
+    [violation] = v.verify(host, FREE, [OTHER, held], placed, WHITELIST)
+    assert (violation.reason, violation.detail) == (
+        v.SEV_UNAVAILABLE, '1 of 1 SEV-ES slots used, needs 1')

@@ -116,9 +116,10 @@ def test_capacity_counts_free_vfs_with_pf_vf_exclusivity():
 
 
 def test_capacity_memory_pages_and_sev():
-    topology = host('a').cells(2, memory_mb=8192).pages({2048: 1024}).sev(2).build()
-    capacity = host_capacity(topology, HostUsage(sev_used=1, pages_by_cell={0: {2048: 24}}))
+    topology = host('a').cells(2, memory_mb=8192).pages({2048: 1024}).sev(2, 3).build()
+    capacity = host_capacity(topology, HostUsage(sev_used=1, sev_es_used=1,
+                                                 pages_by_cell={0: {2048: 24}}))
     assert capacity.free_pages == {2048: 2024}
     assert capacity.small_mb == 2 * (8192 - 2048)
     assert capacity.free_hugepage_mb == 2024 * 2
-    assert capacity.sev_free == 1
+    assert (capacity.sev_free, capacity.sev_es_free) == (1, 2)

@@ -1,9 +1,10 @@
+import dataclasses
 import json
 
 import pytest
 
 from wire.assignment import Assignment, CellAssignment, PciAssignment
-from wire.errors import InvalidInput
+from wire.errors import FieldError, InvalidInput
 from wire.files import FileFormatError, load_fleet, load_requests, parse_fleet
 from wire.topology import HostTopology
 
@@ -67,6 +68,7 @@ def test_cell_socket_is_optional_and_round_trips():
     (lambda h: h['pci_devices'][0].update(type='type-XX'), 'host.pci_devices[0].type'),
     (lambda h: h['pci_devices'][1].pop('address'), 'host.pci_devices[1].address'),
     (lambda h: h.update(sev_slots=-1), 'host.sev_slots'),
+    (lambda h: h.update(sev_es_slots=-1), 'host.sev_es_slots'),
     (lambda h: h['cells'][0].update(socket=-1), 'host.cells[0].socket'),
     (lambda h: h['cells'][0].update(socket=65536), 'host.cells[0].socket'),
     (lambda h: h['cells'][0].update(socket='x'), 'host.cells[0].socket'),
@@ -102,6 +104,17 @@ def test_assignment_round_trips_and_lists_held_pcpus():
     assignment = _assignment()
     assert Assignment.from_dict(json.loads(json.dumps(assignment.to_dict()))) == assignment
     assert assignment.pinned_pcpus == frozenset({16, 17, 18, 19, 20})
+
+
+def test_sev_es_assignment_round_trips_and_needs_sev():
+    es = dataclasses.replace(_assignment(), sev_es=True)
+    data = json.loads(json.dumps(es.to_dict()))
+    assert data['sev_es'] is True and Assignment.from_dict(data) == es
+    assert 'sev_es' not in _assignment().to_dict()      # older readers see what they know
+    data['sev'] = False
+    with pytest.raises(FieldError) as info:      # as every field of an assignment
+        Assignment.from_dict(data)
+    assert info.value.field == 'assignment.sev_es'
 
 
 def test_instances_on_a_host_carry_their_assignment():

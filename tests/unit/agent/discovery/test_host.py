@@ -65,11 +65,21 @@ def test_sev_host_from_real_captures(shared_fixtures):
     conn = _conn(shared_fixtures, 'virttuner_caps_cascadelake_2socket.xml',
                  domcaps='virtmanager_kvm-x86_64-domcaps-amd-sev.xml')
     host = discover(conn, HostSettings()).topology
-    assert (host.sev_slots, host.secure_boot) == (502, False)
+    assert (host.sev_slots, host.sev_es_slots, host.secure_boot) == (502, 7, False)
     assert 'HW_CPU_X86_AMD_SEV' in host.traits
     conn = _conn(shared_fixtures, 'virttuner_caps_cascadelake_2socket.xml',
                  domcaps='kubevirt_domcapabilities_sevsnp.xml')
-    assert discover(conn, HostSettings()).topology.sev_slots == 15
+    host = discover(conn, HostSettings()).topology
+    assert (host.sev_slots, host.sev_es_slots) == (15, 15)
+    [parsed] = parse_fleet({'version': 1, 'hosts': [host.to_dict()]})
+    assert parsed.sev_es_slots == 15
+
+
+def test_the_option_caps_plain_sev_slots_only(shared_fixtures):
+    conn = _conn(shared_fixtures, 'virttuner_caps_cascadelake_2socket.xml',
+                 domcaps='virtmanager_kvm-x86_64-domcaps-amd-sev.xml')
+    host = discover(conn, HostSettings(num_memory_encrypted_guests=3)).topology
+    assert (host.sev_slots, host.sev_es_slots) == (3, 7)
 
 
 def test_secure_boot_host_without_sev(shared_fixtures):

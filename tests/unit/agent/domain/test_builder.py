@@ -189,6 +189,20 @@ def test_sev_guest_is_q35_uefi_locked_with_launch_security(build):
     assert domain.find('devices/interface/driver').get('iommu') == 'on'
 
 
+@pytest.mark.parametrize('model, sev_es, policy', [
+    (None, False, '0x0033'),              # hw:mem_encryption alone: SEV
+    ('amd-sev', False, '0x0033'),
+    ('amd-sev-es', True, '0x0037'),       # the ES bit (0x4) of the guest policy
+])
+def test_sev_es_guest_sets_the_es_policy_bit(build, model, sev_es, policy):
+    placed = assignment([cell(0, 0, (0, 1), 2048, pinning={0: 2, 1: 3})], sev=True,
+                        sev_es=sev_es)
+    spec = spec_for(placed, mem_encryption=True, mem_encryption_model=model)
+    domain = build(spec, placed, DISK_IMAGE,
+                   settings(disk_path='/i/disk.qcow2', sev_cbitpos=51, sev_reduced_phys_bits=1))
+    assert domain.find('launchSecurity').findtext('policy') == policy
+
+
 def test_sev_without_host_parameters_is_refused():
     placed = assignment([cell(0, 0, (0,), 512, pinning={0: 2})], sev=True)
     with pytest.raises(DomainBuildError, match='sev_cbitpos'):

@@ -27,7 +27,7 @@ class HostBuilder:
         self.name = name
         self._cells = []
         self._devices = []
-        self._sev = 0
+        self._sev = self._sev_es = 0
 
     def cells(self, count, cores=4, threads=1, shared_cores=0, memory_mb=16384):
         per_cell = cores + shared_cores
@@ -78,15 +78,16 @@ class HostBuilder:
         self._devices.append(PciDevice(address, vendor, product, kind, None, numa_node))
         return self
 
-    def sev(self, slots):
-        self._sev = slots
+    def sev(self, slots, es_slots=0):
+        self._sev, self._sev_es = slots, es_slots
         return self
 
     def build(self):
         if not self._cells:
             self.cells(1)
         return HostTopology(name=self.name, cells=tuple(self._cells),
-                            pci_devices=tuple(self._devices), sev_slots=self._sev)
+                            pci_devices=tuple(self._devices), sev_slots=self._sev,
+                            sev_es_slots=self._sev_es)
 
 
 class RequestBuilder:
@@ -140,8 +141,8 @@ class RequestBuilder:
         specs['hw:pci_numa_affinity_policy'] = policy
         return self._set(pci_numa_affinity_policy=policy, extra_specs=specs)
 
-    def sev(self):
-        return self._set(mem_encryption=True)
+    def sev(self, model=None):
+        return self._set(mem_encryption=True, mem_encryption_model=model)
 
     def build(self):
         return RequestSpec(**self.values)

@@ -122,11 +122,15 @@ def test_pci_and_sev_invariants(topology, specs, policy):
     for spec, result in placed:
         assert len(result.pci_devices) == sum(r.count for r in spec.pci_requests) + sum(
             1 for p in spec.ports if p.vnic_type == 'direct')
-        _check_affinity(spec, result, devices)
-    assert usage.sev_used == sum(r.sev for _s, r in placed) <= topology.sev_slots
+        _check_affinity(spec, result, devices, topology)
+    assert usage.sev_used == sum(r.sev and not r.sev_es for _s, r in placed) <= (
+        topology.sev_slots)
+    assert usage.sev_es_used == sum(r.sev_es for _s, r in placed) <= topology.sev_es_slots
+    for spec, result in placed:
+        assert result.sev_es == (spec.mem_encryption_model == 'amd-sev-es')
 
 
-def _check_affinity(spec, result, devices):
+def _check_affinity(spec, result, devices, topology):
     if not result.cells:
         return
     host_cells = {c.host_cell for c in result.cells}
@@ -136,8 +140,12 @@ def _check_affinity(spec, result, devices):
         node = devices[chosen.address].numa_node
         if policy == 'required':
             assert node in host_cells
-        elif policy in ('legacy', 'socket'):
+        elif policy == 'legacy':
             assert node is None or node in host_cells
+        elif policy == 'socket':       # a cell on the socket of one of the guest's cells
+            socket_of = {cell.id: cell.socket for cell in topology.cells}
+            assert None not in socket_of.values() and node is not None
+            assert socket_of[node] in {socket_of[cell] for cell in host_cells}
 
 
 @SETTINGS
@@ -170,7 +178,7 @@ def test_pci_affinity_under_cpu_pressure(topology, spec, data):
     result = fit(topology, HostUsage(pinned=busy), spec, FitPolicy(), 'probe')
     if not isinstance(result, Rejection):
         assert not result.pinned_pcpus & busy
-        _check_affinity(spec, result, {d.address: d for d in topology.pci_devices})
+        _check_affinity(spec, result, {d.address: d for d in topology.pci_devices}, topology)
 
 
 @settings(max_examples=200, deadline=None)

@@ -30,6 +30,25 @@ def test_mem_encryption(extra, image, expected):
     assert parse(extra, image).mem_encryption is expected
 
 
+ES = {'hw:mem_encryption': 'true', 'hw:mem_encryption_model': 'amd-sev-es'}
+
+
+@pytest.mark.parametrize('extra,image,expected', [
+    ({}, None, None),
+    ({'hw:mem_encryption': 'true'}, UEFI, 'amd-sev'),          # Nova's default model
+    (ES, UEFI, 'amd-sev-es'),
+    ({'hw:mem_encryption': 'true', 'hw:mem_encryption_model': 'amd-sev'}, UEFI, 'amd-sev'),
+    ({}, {'hw_mem_encryption': 'true', 'hw_mem_encryption_model': 'amd-sev-es', **UEFI},
+     'amd-sev-es'),
+    (ES, {'hw_mem_encryption_model': 'amd-sev-es', **UEFI}, 'amd-sev-es'),
+    ({'hw:mem_encryption_model': 'amd-sev-es'}, {'hw_mem_encryption': 'true', **UEFI},
+     'amd-sev-es'),
+])
+def test_mem_encryption_model(extra, image, expected):
+    spec = parse(extra, image)
+    assert (spec.mem_encryption, spec.mem_encryption_model) == (expected is not None, expected)
+
+
 @pytest.mark.parametrize('extra,image,expected', [
     ({}, None, 'disabled'),
     ({'os:secure_boot': 'required'}, UEFI, 'required'),
@@ -54,6 +73,14 @@ def test_secure_boot(extra, image, expected):
      'image_properties.hw_mem_encryption', ('conflicts',)),
     ({}, {'hw_mem_encryption': 'true', 'hw_machine_type': 'pc-i440fx-8.2', **UEFI},
      'image_properties.hw_machine_type', ('q35',)),
+    (ES, {'hw_mem_encryption_model': 'amd-sev', **UEFI},
+     'image_properties.hw_mem_encryption_model', ('conflicts', "'amd-sev-es'")),
+    ({'hw:mem_encryption': 'true', 'hw:mem_encryption_model': 'amd-sev-snp'}, UEFI,
+     'extra_specs.hw:mem_encryption_model', ("'amd-sev-snp'", 'amd-sev-es')),
+    ({'hw:mem_encryption_model': 'amd-sev-es'}, UEFI, 'extra_specs.hw:mem_encryption_model',
+     ('needs memory encryption', 'hw:mem_encryption=true')),
+    ({}, {'hw_mem_encryption_model': 'amd-sev', **UEFI},
+     'image_properties.hw_mem_encryption_model', ('needs memory encryption',)),
     ({'os:secure_boot': 'yes'}, None, 'extra_specs.os:secure_boot', ("'yes'",)),
     ({'os:secure_boot': 'required'}, None, 'image_properties.hw_firmware_type',
      ('os:secure_boot=required', 'uefi')),
