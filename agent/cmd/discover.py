@@ -49,7 +49,8 @@ def render_table(found):
     """A per-cell table, then devices and host-wide facts."""
     host = found.topology
     lines = [f"host {host.name}  virt_type {found.virt_type}  sev_slots {host.sev_slots}  "
-             f"secure_boot {'yes' if host.secure_boot else 'no'}", '',
+             f"secure_boot {'yes' if host.secure_boot else 'no'}  "
+             f"sev_es_slots {host.sev_es_slots}", '',
              f"{'cell':>4}  {'dedicated':<16} {'shared':<16} {'memory MiB':>10} "
              f"{'reserved':>8} {'small MiB':>9}  pools (size KiB: total/free)"]
     for cell in host.cells:
