@@ -52,14 +52,15 @@ def render_table(found):
              f"secure_boot {'yes' if host.secure_boot else 'no'}  "
              f"sev_es_slots {host.sev_es_slots}", '',
              f"{'cell':>4}  {'dedicated':<16} {'shared':<16} {'memory MiB':>10} "
-             f"{'reserved':>8} {'small MiB':>9}  pools (size KiB: total/free)"]
+             f"{'reserved':>8} {'small MiB':>9} {'socket':>6}  pools (size KiB: total/free)"]
     for cell in host.cells:
         free = found.free_pages.get(cell.id, {})
         pools = ', '.join(f"{size}: {count}/{free.get(size, '?')}"
                           for size, count in sorted(cell.pages.items())) or '-'
         lines.append(f"{cell.id:>4}  {format_cpuset(cell.cpus) or '-':<16} "
                      f"{format_cpuset(cell.shared_cpus) or '-':<16} {cell.memory_mb:>10} "
-                     f"{cell.reserved_memory_mb:>8} {cell.small_page_mb:>9}  {pools}")
+                     f"{cell.reserved_memory_mb:>8} {cell.small_page_mb:>9} "
+                     f"{'-' if cell.socket is None else cell.socket:>6}  {pools}")
     lines += ['', 'pci devices:' if host.pci_devices else 'pci devices: none whitelisted']
     for device in host.pci_devices:
         lines.append(f"  {device.address}  {device.vendor_id}:{device.product_id}  "

@@ -63,7 +63,7 @@ def test_table_shows_each_cell_pools_with_free_and_devices(conf):
     lines = out.splitlines()
     assert lines[0].startswith('host compute-7  virt_type kvm  sev_slots 0  secure_boot yes')
     cell_rows = [line.split() for line in lines if line.lstrip().startswith(('0 ', '1 '))]
-    assert cell_rows[0][:6] == ['0', '2-3,10-11', '0-1,8-9', '16384', '256', '12032']
+    assert cell_rows[0][:7] == ['0', '2-3,10-11', '0-1,8-9', '16384', '256', '12032', '0']
     assert '2048: 1024/1000, 1048576: 2/2' in lines[3]
     assert cell_rows[1][:6] == ['1', '4-7,12-15', '-', '16384', '256', '15104']
     assert any('0000:81:10.0' in line and 'type-VF' in line and 'physnet1' in line

@@ -14,8 +14,9 @@ PF = '0000:01:00.0'
 
 
 def two_socket_host(*sockets):
-    """Four cells of two dedicated pCPUs (and one shared): cells 0, 1 on socket 0, cells 2, 3 on socket 1; the GPU
-    and the PF on cell 1, an old GPU without NUMA information."""
+    """Four cells of two dedicated pCPUs (and one shared): cells 0, 1 on socket 0,
+    cells 2, 3 on socket 1; the GPU and the PF on cell 1, an old GPU without NUMA
+    information."""
     return (host().cells(4, cores=2, shared_cores=1).sockets(*(sockets or (0, 0, 1, 1)))
             .device(GPU, numa_node=1).device(OLD_GPU, product='1db5', numa_node=None)
             .pf(PF, 1, 'physnet1', vfs=2).build())
