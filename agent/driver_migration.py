@@ -220,7 +220,7 @@ class MigrationMixin:
     # Source
 
     def migrate_out(self, instance, dest_uri, dest_xml, live=True, timeout=None,
-                    data_uri=None):
+                    data_uri=None, keep_source=False):
         """Move the guest to the libvirtd at ``dest_uri`` with ``dest_xml``.
 
         live: a libvirt live migration (peer-to-peer, PERSIST_DEST, UNDEFINE_SOURCE),
@@ -231,7 +231,9 @@ class MigrationMixin:
         cold: the guest is powered off (gracefully first) and its definition
         moved offline with ``dest_xml``; finish_incoming starts it there.
         On success the source's instance directory is removed; on failure the
-        guest is still defined here, running if it was.
+        guest is still defined here, running if it was.  ``keep_source`` (a
+        resize, cold): the stopped domain and its directory stay here, for a
+        revert to start again (a confirm deletes them).
         """
         started = self._clock()
         with self._in_flight.operating(instance_uuid(instance)) as uuid:
@@ -244,12 +246,16 @@ class MigrationMixin:
             if state is None:
                 return LaunchResult(uuid, None, INSTANCE_NOT_FOUND,
                                     f"domain {name} is not on this host")
-            move = self._move_live if live else self._move_cold
             try:
-                move(uuid, state, source_xml, dest_uri, dest_xml, timeout, data_uri)
+                if live:
+                    self._move_live(uuid, state, source_xml, dest_uri, dest_xml, timeout,
+                                    data_uri)
+                else:
+                    self._move_cold(uuid, state, source_xml, dest_uri, dest_xml, keep_source)
             except BuildFailed as exc:
                 return LaunchResult(uuid, self._state_or_none(uuid), exc.reason, exc.detail)
-            self._remove_files(uuid)
+            if not keep_source:
+                self._remove_files(uuid)
         return LaunchResult(uuid, 'migrated', elapsed_s=self._clock() - started)
 
     def _move_live(self, uuid, state, source_xml, dest_uri, dest_xml, timeout, data_uri):
@@ -276,7 +282,7 @@ class MigrationMixin:
             raise BuildFailed(MIGRATION_TIMEOUT if timed_out else MIGRATION_FAILED,
                               ' '.join(str(exc).split()))
 
-    def _move_cold(self, uuid, state, source_xml, dest_uri, dest_xml, timeout, data_uri):
+    def _move_cold(self, uuid, state, source_xml, dest_uri, dest_xml, keep_source=False):
         name = domain_name(uuid)
         if xml_facts.has_local_disk(source_xml):
             raise BuildFailed(COLD_MIGRATION_UNSUPPORTED, (
@@ -286,7 +292,7 @@ class MigrationMixin:
         if running:
             self.stop(uuid, self.config.graceful_shutdown_timeout)
         try:
-            self.conn.migrate(name, dest_uri, dest_xml, live=False)
+            self.conn.migrate(name, dest_uri, dest_xml, live=False, keep_source=keep_source)
         except LibvirtError as exc:
             if running:
                 self._restart_after_failure(name)

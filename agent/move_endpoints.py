@@ -1,4 +1,4 @@
-"""The agent's move endpoints (RPC 1.2): the scheduler decided and claimed the
+"""The agent's move endpoints (RPC 1.3; keep_source 1.4): the scheduler decided and claimed the
 destination; this agent verifies and applies (agent.driver_migration).
 
 destination  ``prepare_migration`` (call)  verify the claim like a build, answer the
@@ -53,8 +53,10 @@ class MoveEndpoints:
     @rpc.endpoint
     @trust.from_scheduler
     def migrate_instance(self, ctxt, migration, instance, dest_host, dest_uri, dest_xml,
-                         live=True, data_uri=None):
-        """Source: move the guest to ``dest_host``; the scheduler learns the outcome."""
+                         live=True, data_uri=None, keep_source=False):
+        """Source: move the guest to ``dest_host``; the scheduler learns the outcome.
+        ``keep_source`` (a resize, cold only): the stopped domain and its files stay
+        here until the resize is confirmed (delete_instance) or reverted."""
         arguments.uuid(migration, 'migration')
         arguments.uuid(instance, 'instance')
         arguments.host_name(dest_host, 'dest_host')
@@ -64,9 +66,12 @@ class MoveEndpoints:
         if len(dest_xml) > MAX_XML_CHARS:
             raise rpc.invalid('dest_xml', f"longer than {MAX_XML_CHARS} characters")
         live = rpc.check(live, bool, 'live')
+        keep_source = rpc.check(keep_source, bool, 'keep_source')
+        if keep_source and live:
+            raise rpc.invalid('keep_source', 'only a cold move keeps its source')
         try:
             result = self.driver.migrate_out(instance, dest_uri, dest_xml, live=live,
-                                             data_uri=data_uri)
+                                             data_uri=data_uri, keep_source=keep_source)
         except Exception as exc:      # a bug below: the scheduler must still hear
             LOG.exception('Migration %s of %s failed', migration, instance)
             self.scheduler.migration_update(migration, self.host_name, FAILED,
