@@ -281,10 +281,46 @@ def test_cold_migration_stops_moves_and_starts_on_the_destination(hosts, power_o
 
     assert moved.ok, moved
     assert source.driver.state(instance) is None and dest.driver.state(instance) == 'shutoff'
-    assert source.conn.migrate_kwargs == {'live': False}
+    assert source.conn.migrate_kwargs == {'live': False, 'keep_source': False}
     finished = dest.driver.finish_incoming(instance, claim, power_on=power_on)
     assert finished.ok and finished.state == state, finished
     assert dest.driver.state(instance) == state
+
+
+def test_a_resize_keeps_the_stopped_source_for_a_revert(hosts):
+    source, dest = hosts
+    instance, spec = running_guest(source)
+    claim, xml = prepared(dest, instance, spec, pins={0: 12, 1: 13, 2: 14, 3: 15})
+    moved = source.driver.migrate_out(instance, dest.driver.migration_uri(), xml, live=False,
+                                      keep_source=True)
+    assert moved.ok, moved
+    assert source.driver.state(instance) == 'shutoff'
+    assert os.path.isdir(source.driver.instance_dir(instance))
+    assert source.conn.migrate_kwargs == {'live': False, 'keep_source': True}
+    assert dest.driver.finish_incoming(instance, claim).state == 'running'
+    pins = dest.conn.vcpu_pin_info(domain_name(instance))
+    assert pins == {v: frozenset({12 + v}) for v in range(4)}
+    # revert: the destination's copy deleted, the source's started with its old pins
+    dest.driver.delete(instance)
+    assert dest.driver.state(instance) is None
+    _, old_claim = placed_on('host-a', {0: 2, 1: 3}, instance)
+    started = source.driver.finish_incoming(instance, old_claim)
+    assert started.ok and started.state == 'running', started
+    assert source.conn.vcpu_pin_info(domain_name(instance)) == {0: frozenset({2}),
+                                                                1: frozenset({3})}
+
+
+def test_a_confirmed_resize_removes_the_source_copy_only(hosts):
+    source, dest = hosts
+    instance, spec = running_guest(source)
+    claim, xml = prepared(dest, instance, spec)
+    assert source.driver.migrate_out(instance, dest.driver.migration_uri(), xml, live=False,
+                                     keep_source=True).ok
+    assert dest.driver.finish_incoming(instance, claim).ok
+    source.driver.delete(instance)
+    assert source.driver.state(instance) is None
+    assert not os.path.exists(source.driver.instance_dir(instance))
+    assert dest.driver.state(instance) == 'running'
 
 
 def test_a_failed_cold_migration_starts_the_guest_again_on_the_source(hosts):
