@@ -7,18 +7,14 @@ from oslo_config import cfg
 
 from scheduler.store import ACTIVE, MIGRATING, RESIZED, models
 from tests import busfleet
-from tests.unit.scheduler.test_move_endpoints import (  # noqa: F401 (fixtures)
-    active,
-    bus,
-    call,
-    moving,
-    overruns,
-    shared_store,
-)
+from tests.unit.scheduler import test_move_endpoints as moves_base
 from tests.unit.scheduler.test_manager import add_hosts, reply
+from tests.unit.scheduler.test_move_endpoints import active, call, overruns
 from wire import rpc
 from wire.errors import InvalidInput
 
+# the fixtures of the move tests
+bus, shared_store, moving = moves_base.bus, moves_base.shared_store, moves_base.moving
 BIGGER = {'vcpus': 4, 'memory_mb': 2048, 'extra_specs': {'hw:cpu_policy': 'dedicated'}}
 
 
