@@ -145,7 +145,7 @@ class MoveEndpoints:
         merged = resize_request(record.request, request)
         spec = self._parse(dict(merged, name=record.name))
         with self.lock:
-            migration = self.mover.start(record, models.RESIZE,
+            migration = self.mover.start(record, models.RESIZE, same_host=True,
                                          request_id=context.current_request_id(),
                                          resize=(spec, merged))
         self._background(self.mover.run, migration, record)

@@ -134,6 +134,9 @@ class Mover:
             self.abort(migration.uuid, f"InternalError: {exc}")
 
     def _run(self, migration, record):
+        if migration.source_host == migration.dest_host:
+            self._resize_in_place(migration, record)
+            return
         try:
             answer = self.agents.prepare_migration(
                 migration.dest_host, migration.uuid, record.uuid, record.name,
@@ -178,6 +181,29 @@ class Mover:
         return self.finish(migration_uuid)
 
     # -- resize ---------------------------------------------------------------------
+    def _resize_in_place(self, migration, record):
+        """A resize that stays on its host: the agent verifies the new claim and
+        redefines the guest (no libvirt move); then as a moved resize."""
+        try:
+            answer = self.agents.resize_in_place(
+                migration.dest_host, migration.uuid, record.uuid, record.name,
+                migration.dest_assignment, migration.new_spec, migration.new_request,
+                timeout=self.settings.prepare_timeout)
+        except Exception as exc:
+            self.abort(migration.uuid, f"host {migration.dest_host} did not resize: "
+                       f"{type(exc).__name__}: {exc}")
+            return
+        if not isinstance(answer, dict) or not answer.get('ok'):
+            reason = answer.get('reason') if isinstance(answer, dict) else None
+            self.abort(migration.uuid, f"host {migration.dest_host} refused: "
+                       f"{str(reason or 'no reason given')[:1000]}")
+            return
+        with self.lock:
+            if not self.store.set_move_status(migration.uuid, models.MOVING,
+                                              now=self.state.clock()):
+                return
+        self.resized(migration.uuid)
+
     def resized(self, migration_uuid):
         """The resized guest was moved: the destination starts and verifies it (its
         instance_update makes the instance RESIZED: ``verified``)."""
@@ -191,8 +217,8 @@ class Mover:
 
     def verified(self, migration, state, reason=None):
         """The destination's answer to a resize's finish_migration (lock held):
-        ACTIVE -> RESIZED (resize.end); anything else is recorded, the resize
-        stays to be confirmed or reverted."""
+        ACTIVE -> RESIZED (resize.end); ERROR is recorded, the resize stays to be
+        reverted; other states (a power event of the move) change nothing."""
         if state == ACTIVE:
             self.store.update_instance(migration.instance_uuid, state=RESIZED, task=None,
                                        reason=None)
@@ -200,9 +226,9 @@ class Mover:
                         {'instance': migration.instance_uuid, 'migration': migration.uuid,
                          'source': migration.source_host, 'destination': migration.dest_host})
             return
-        self.store.update_instance(migration.instance_uuid, state=state, task=None,
-                                   reason=reason)
         if state == ERROR:
+            self.store.update_instance(migration.instance_uuid, state=state, task=None,
+                                       reason=reason)
             self.notify(moves.event_name(migration.kind, 'error'),
                         {'instance': migration.instance_uuid, 'migration': migration.uuid,
                          'reason': reason or 'the resized guest did not start'}, error=True)
@@ -235,9 +261,13 @@ class Mover:
                 return None
             self._view_step(migration.dest_host, aborted[1],
                             release=[consumer_assignment(migration)])
-        self.agents.delete_instance(migration.dest_host, migration.instance_uuid)
-        self.agents.finish_migration(migration.source_host, migration.uuid,
-                                     migration.instance_uuid, migration.source_assignment)
+        if migration.source_host == migration.dest_host:
+            self.agents.revert_resize(migration.source_host, migration.uuid,
+                                      migration.instance_uuid, migration.source_assignment)
+        else:
+            self.agents.delete_instance(migration.dest_host, migration.instance_uuid)
+            self.agents.finish_migration(migration.source_host, migration.uuid,
+                                         migration.instance_uuid, migration.source_assignment)
         self.notify('instance.resize_revert.end', event)
         return self.store.get_migration(migration.uuid)
 

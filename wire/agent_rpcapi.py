@@ -16,9 +16,10 @@ Version history:
   migrate_instance (cast, source; the agent answers scheduler
   migration_update), finish_migration and abort_migration (casts,
   destination).  A client capped below 1.3 refuses every move.
-* 1.4 - migrate_instance(keep_source): a resize's cold move keeps the
-  stopped source domain and its files (for a revert).  Sent as 1.4 only
-  with keep_source; a client capped below 1.4 refuses it.
+* 1.4 - Resize: migrate_instance(keep_source): a resize's cold move keeps
+  the stopped source domain and its files (for a revert), sent as 1.4 only
+  with keep_source; resize_in_place (call) and revert_resize (cast) for a
+  resize that stays on its host.  A client capped below 1.4 refuses them.
 """
 
 import logging
@@ -132,6 +133,20 @@ class AgentAPI:
         """Destination: verify the arrived guest; the agent answers instance_update."""
         self._move(host, 'finish_migration', migration=migration, instance=instance,
                    assignment=assignment)
+
+    def resize_in_place(self, host, migration, instance, name, assignment, spec,
+                        request=None, timeout=None):
+        """A resize on the instance's own host: verify ``assignment``, stop, redefine;
+        {'ok'} or {'ok': False, 'reason'} (then finish_migration starts it)."""
+        return self._move(host, 'resize_in_place', call=True, timeout=timeout,
+                          version=RESIZE, migration=migration, instance=instance, name=name,
+                          assignment=assignment, spec=spec, request=request)
+
+    def revert_resize(self, host, migration, instance, assignment):
+        """Revert a resize on its own host: the old XML again, started and verified
+        against ``assignment``; the agent answers instance_update."""
+        self._move(host, 'revert_resize', version=RESIZE, migration=migration,
+                   instance=instance, assignment=assignment)
 
     def abort_migration(self, host, migration, instance):
         """Destination: remove what prepare_migration (or a failed move) left."""

@@ -1,6 +1,7 @@
 """Resize on the real RabbitMQ with the real scheduler process and simulated agents:
-resize then confirm, resize then revert; the store audited at each step (both claims
-held while RESIZED, nothing held twice), the domains where the store says."""
+resize to another host then confirm, then revert, and a resize that stays on its host;
+the store audited at each step (both claims held while RESIZED, nothing held twice),
+the domains where the store says."""
 
 import time
 
@@ -47,11 +48,22 @@ def pcpus_held(stack, uuid):
         store.dispose()
 
 
+def domain_vcpus(stack, host, uuid):
+    """The vCPUs of the assignment in the domain's own metadata on ``host``."""
+    [domain] = [d for d in stack.manager(host).domains() if d['uuid'] == uuid]
+    return domain['assignment']['vcpus']
+
+
 def resized(stack, name):
+    """An instance resized to another host (its own closed for the decision)."""
     api = stack.api()
     uuid = api.boot(dict(busfleet.PINNED, name=name))['instances'][0]['uuid']
     source = wait_state(api, uuid, ('ACTIVE',))['host']
-    answer = api.resize(uuid, BIGGER)
+    api.host_set_enabled(source, False, 'test placement')
+    try:
+        answer = api.resize(uuid, BIGGER)
+    finally:
+        api.host_set_enabled(source, True)
     assert (answer['kind'], answer['source_host']) == ('resize', source)
     record = wait_state(api, uuid, ('RESIZED', 'ERROR'))
     dest = answer['dest_host']
@@ -93,4 +105,35 @@ def test_resize_then_revert_goes_back_to_the_old_size_on_the_source(stack):
     assert wait_state(api, uuid, ('ACTIVE',))['reason'] is None
     time.sleep(2)                       # a few reports later: nothing changed
     assert (api.show(uuid)['state'], api.show(uuid)['host']) == ('ACTIVE', source)
+    assert overruns(stack) == []
+
+
+def test_a_resize_that_fits_on_its_host_stays_there_then_reverts_and_confirms(stack):
+    api = stack.api()
+    uuid = api.boot(dict(busfleet.PINNED, name='in-place'))['instances'][0]['uuid']
+    host = wait_state(api, uuid, ('ACTIVE',))['host']
+    other = next(h for h in stack.host_names if h != host)
+    conn = stack.manager(host).driver.conn
+    api.host_set_enabled(other, False, 'test placement')
+    try:
+        for ending, vcpus in ((api.resize_revert, 2), (api.resize_confirm, 4)):
+            answer = api.resize(uuid, BIGGER)
+            assert answer['dest_host'] == host
+            record = wait_state(api, uuid, ('RESIZED', 'ERROR'))
+            assert (record['state'], record['host']) == ('RESIZED', host)
+            assert pcpus_held(stack, uuid) == {host: 2 + 4}      # both, never shared
+            assert domain_vcpus(stack, host, uuid) == 4
+            assert overruns(stack) == []
+            ending(uuid)
+            deadline = time.monotonic() + 10
+            while not (conn.domain_state(domain_name(uuid)) == 'running' and
+                       api.show(uuid)['state'] == 'ACTIVE'):
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+            assert pcpus_held(stack, uuid) == {host: vcpus}
+            assert domain_vcpus(stack, host, uuid) == vcpus
+            assert api.show(uuid)['spec']['vcpus'] == vcpus
+            assert running_on(stack, uuid) == [host]
+    finally:
+        api.host_set_enabled(other, True)
     assert overruns(stack) == []

@@ -310,6 +310,28 @@ def test_a_resize_keeps_the_stopped_source_for_a_revert(hosts):
                                                                 1: frozenset({3})}
 
 
+def test_a_resize_in_place_redefines_the_guest_and_a_revert_restores_it(hosts):
+    source, _ = hosts
+    instance, spec = running_guest(source)
+    name = domain_name(instance)
+    _, old_claim = placed_on('host-a', {0: 2, 1: 3}, instance)
+    new_spec, new_claim = placed_on('host-a', {0: 4, 1: 5, 2: 6, 3: 7}, instance)
+    assert source.driver.resize_in_place(new_spec, old_claim, IMAGE).reason == \
+        results.VERIFY_FAILED           # the new claim overlaps the guest's own pCPUs
+    assert source.driver.state(instance) == 'running'
+    resized = source.driver.resize_in_place(new_spec, new_claim, IMAGE)
+    assert resized.ok and resized.state == 'resized', resized
+    assert source.driver.state(instance) == 'shutoff'
+    assert facts.defined_pins(source.conn.domain_xml(name))[0] == {
+        v: frozenset({4 + v}) for v in range(4)}
+    assert source.driver.finish_incoming(instance, new_claim).state == 'running'
+    assert source.driver.revert_in_place(instance) is True
+    started = source.driver.finish_incoming(instance, old_claim)
+    assert started.ok and started.state == 'running', started
+    assert source.conn.vcpu_pin_info(name) == {0: frozenset({2}), 1: frozenset({3})}
+    assert source.driver.revert_in_place(instance) is False      # nothing kept any more
+
+
 def test_a_confirmed_resize_removes_the_source_copy_only(hosts):
     source, dest = hosts
     instance, spec = running_guest(source)

@@ -95,6 +95,38 @@ def test_a_resize_moves_cold_and_keeps_the_source_until_confirmed(agents):
     assert U4 not in uuids_on(managers, 'sim-0002') and U4 in uuids_on(managers, 'sim-0000')
 
 
+U5, M5 = '00000000-0000-4000-8000-000000000105', '00000000-0000-4000-8000-000000000205'
+
+
+def test_a_resize_in_place_redefines_and_a_revert_brings_the_old_guest_back(agents):
+    managers, scheduler, api = agents
+    build(api, 'sim-0001', U5, busfleet.PINNED, managers)
+    assert scheduler.wait_update(U5)[2] == 'ACTIVE'
+    [old] = [d['assignment'] for d in managers['sim-0001'].domains() if d['uuid'] == U5]
+    bigger = dict(busfleet.PINNED, vcpus=4)
+    spec, fitted = placement('sim-0001', bigger, U5, managers)   # beside the current one
+    answer = api.resize_in_place('sim-0001', M5, U5, 'pinned', fitted.to_dict(),
+                                 spec.to_dict(), {})
+    assert answer == {'ok': True}
+    [domain] = [d for d in managers['sim-0001'].domains() if d['uuid'] == U5]
+    assert domain['state'] == 'shutoff' and domain['assignment'] == fitted.to_dict()
+    api.finish_migration('sim-0001', M5, U5, fitted.to_dict())
+    running_with(managers['sim-0001'], U5, fitted.to_dict())
+    api.revert_resize('sim-0001', M5, U5, old)
+    running_with(managers['sim-0001'], U5, old)
+
+
+def running_with(manager, uuid, assignment, timeout=10):
+    """Wait until ``uuid`` runs on ``manager``'s host with ``assignment``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        [domain] = [d for d in manager.domains() if d['uuid'] == uuid]
+        if domain['assignment'] == assignment and domain['state'] == 'running':
+            return
+        assert time.monotonic() < deadline, domain
+        time.sleep(0.05)
+
+
 def test_stale_copies_are_destroyed_before_the_first_report(agents):
     managers, scheduler, api = agents
     build(api, 'sim-0002', U3, busfleet.PINNED, managers)

@@ -55,6 +55,16 @@ class MovingAgents(RecordingAgents):
     def abort_migration(self, host, migration, instance):
         self._record('abort_migration', host, instance)
 
+    def resize_in_place(self, host, migration, instance, name, assignment, spec,
+                        request=None, timeout=None):
+        self._record('resize_in_place', host, instance, assignment)
+        if self.refusal:
+            return {'ok': False, 'reason': self.refusal}
+        return {'ok': True}
+
+    def revert_resize(self, host, migration, instance, assignment):
+        self._record('revert_resize', host, instance, assignment)
+
     def named(self, method):
         return [c[1:] for c in self.calls if c[0] == method]
 

@@ -24,11 +24,14 @@ def pcpus(world, uuid, host):
 
 
 def resized(world, request=BIGGER, hosts=2):
-    """An instance resized to ``request`` on another host, waiting for confirmation."""
+    """An instance resized to ``request`` on another host (its own is disabled for
+    the decision), waiting for confirmation."""
     add_hosts(world, hosts)
     uuid = active(world)
     source = world.store.get_instance(uuid)
+    call(world.manager, 'host_set_enabled', host=source.host, enabled=False)
     answer = call(world.manager, 'resize', instance=uuid, request=request)
+    call(world.manager, 'host_set_enabled', host=source.host, enabled=True)
     assert (answer['kind'], answer['source_host']) == ('resize', source.host)
     [(host, _, dest, live, keep)] = world.agents.named('migrate_instance')
     assert (host, dest, live, keep) == (source.host, answer['dest_host'], False, True)
@@ -87,6 +90,39 @@ def test_a_revert_frees_the_destination_and_keeps_the_old_spec(moving):
     assert moving.store.get_instance(uuid).state == ACTIVE
 
 
+def test_a_resize_stays_on_its_host_when_the_new_size_fits_there(moving):
+    hosts = add_hosts(moving, 2)
+    uuid = active(moving)
+    source = moving.store.get_instance(uuid)
+    other = next(h['name'] for h in hosts if h['name'] != source.host)
+    call(moving.manager, 'host_set_enabled', host=other, enabled=False)
+    answer = call(moving.manager, 'resize', instance=uuid, request=BIGGER)
+    assert answer['dest_host'] == source.host
+    assert moving.agents.named('prepare_migration') == []
+    assert moving.agents.named('migrate_instance') == []
+    [(host, _, assignment)] = moving.agents.named('resize_in_place')
+    assert host == source.host and assignment == answer['dest_assignment']
+    reply(moving, uuid, 'STOPPED')      # a power event of the move: changes nothing
+    assert moving.store.get_instance(uuid).state == MIGRATING
+    reply(moving, uuid, ACTIVE)
+    assert moving.store.get_instance(uuid).state == RESIZED
+    # both claims on the one host, disjoint: the old one is never counted as free
+    assert len(pcpus(moving, uuid, source.host)) == 2 + 4 and overruns(moving) == []
+    call(moving.manager, 'resize_revert', instance=uuid)
+    [(host, _, assignment)] = moving.agents.named('revert_resize')
+    assert host == source.host and assignment == source.assignment
+    assert moving.agents.named('delete_instance') == []
+    assert len(pcpus(moving, uuid, source.host)) == 2
+    assert moving.store.get_instance(uuid).spec['vcpus'] == 2
+    call(moving.manager, 'resize', instance=uuid, request=BIGGER)
+    reply(moving, uuid, ACTIVE)
+    call(moving.manager, 'resize_confirm', instance=uuid)
+    assert moving.agents.named('delete_instance') == []      # the one copy stays
+    record = moving.store.get_instance(uuid)
+    assert (record.state, record.host, record.spec['vcpus']) == (ACTIVE, source.host, 4)
+    assert len(pcpus(moving, uuid, source.host)) == 4 and overruns(moving) == []
+
+
 def test_a_resize_that_fits_nowhere_changes_nothing(moving):
     add_hosts(moving, 2)
     uuid = active(moving)
@@ -118,12 +154,17 @@ def test_a_bad_resize_request_is_refused_naming_the_field(moving, request_, fiel
     assert moving.store.list_migrations(instance=uuid) == []
 
 
-def test_a_refused_destination_leaves_the_instance_as_it_was(moving):
-    add_hosts(moving, 2)
+@pytest.mark.parametrize('same_host', [False, True])
+def test_a_refused_destination_leaves_the_instance_as_it_was(moving, same_host):
+    hosts = add_hosts(moving, 2)
     moving.agents.refusal = 'VERIFY_FAILED: pCPU 3 is taken'
     uuid = active(moving)
     source = moving.store.get_instance(uuid)
+    closed = source.host if not same_host else \
+        next(h['name'] for h in hosts if h['name'] != source.host)
+    call(moving.manager, 'host_set_enabled', host=closed, enabled=False)
     answer = call(moving.manager, 'resize', instance=uuid, request=BIGGER)
+    assert (answer['dest_host'] == source.host) == same_host
     assert moving.store.get_migration(answer['uuid']).status == models.FAILED
     record = moving.store.get_instance(uuid)
     assert (record.state, record.host, record.spec) == (ACTIVE, source.host, source.spec)
