@@ -49,17 +49,19 @@ HA_KEY = 'kvmfleet:ha'
 MOVE_RESULTS = ('migrated', 'failed')
 # What a resize request may set; the rest comes from the instance's stored request
 KEPT_FOR_RESIZE = ('ports', 'server_group', 'image')
-NOT_IN_RESIZE = ('count', 'min_count', 'name')
+# An instance's name, count and server group (its membership) are set at boot
+NOT_IN_RESIZE = ('count', 'min_count', 'name', 'server_group')
 
 
 def resize_request(stored, request):
     """The boot-style request of an instance resized by ``request``: its sizing
     (flavor, or vcpus/memory_mb/extra_specs/image_properties) from ``request``,
-    ports, server group and image from the ``stored`` request when absent."""
+    ports and image from the ``stored`` request when absent, its server group
+    always the stored one."""
     for key in NOT_IN_RESIZE:
         if key in request:
             raise rpc.invalid(f"request.{key}", 'a resize changes the size of one instance, '
-                              'not its name or count')
+                              'not its name, count or server group')
     merged = {key: stored[key] for key in KEPT_FOR_RESIZE if key in (stored or {})}
     merged.update(request)
     return merged

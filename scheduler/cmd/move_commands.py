@@ -170,8 +170,8 @@ class Evacuate(BusCommand, lister.Lister):
 
 
 class Resize(BusCommand, show.ShowOne):
-    """Resize an instance (a cold move to a placement of the new size, its own host
-    excluded); it waits in RESIZED for resize-confirm or resize-revert."""
+    """Resize an instance (a cold move to a placement of the new size; its own host when
+    both sizes fit there); it waits in RESIZED for resize-confirm or resize-revert."""
 
     def get_parser(self, prog_name):
         parser = request_arguments(super().get_parser(prog_name))
@@ -188,7 +188,7 @@ class Resize(BusCommand, show.ShowOne):
             record = wait_migration(self.scheduler, record, until=RESIZE_WAITS)
             if record['status'] == 'finished':      # moved: the destination starts it
                 [instance] = wait_settled(self.scheduler, [record['instance_uuid']],
-                                          target='RESIZED')
+                                          out=sys.stderr, target='RESIZED')
                 if instance['state'] != 'RESIZED':
                     self.exit_code = EXIT_FAILED
         if record['status'] == 'failed':

@@ -139,6 +139,7 @@ def test_a_resize_that_fits_nowhere_changes_nothing(moving):
 @pytest.mark.parametrize('request_, field', [
     ({'vcpus': 'four', 'memory_mb': 1024}, 'vcpus'),
     ({'count': 2, 'vcpus': 2, 'memory_mb': 1024}, 'request.count'),
+    ({'server_group': 'g', 'vcpus': 2, 'memory_mb': 1024}, 'request.server_group'),
     ({'flavor': 'no-such-flavor'}, 'flavor'),
     ('big', 'request'),
 ])
