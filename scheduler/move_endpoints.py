@@ -203,9 +203,12 @@ class MoveEndpoints:
                 continue
             if self.store.get_instance(migration.instance_uuid).state != RESIZED:
                 continue
-            LOG.info('Resize %s of %s waited %.0fs: confirmed', migration.uuid,
+            LOG.info('Resize %s of %s waited %.0fs: confirming', migration.uuid,
                      migration.instance_uuid, now - migration.updated_at)
-            self.mover.confirm(migration)
+            try:
+                self.mover.confirm(migration)
+            except Exception:     # the liveness check goes on; the next one tries again
+                LOG.exception('Automatic confirm of resize %s failed', migration.uuid)
 
     @rpc.endpoint
     def migrations(self, ctxt, instance=None, host=None, active=False):
