@@ -127,11 +127,11 @@ def test_a_resize_that_fits_on_its_host_stays_there_then_reverts_and_confirms(st
             ending(uuid)
             deadline = time.monotonic() + 10
             while not (conn.domain_state(domain_name(uuid)) == 'running' and
-                       api.show(uuid)['state'] == 'ACTIVE'):
+                       domain_vcpus(stack, host, uuid) == vcpus):
                 assert time.monotonic() < deadline
                 time.sleep(0.2)
+            assert api.show(uuid)['state'] == 'ACTIVE'
             assert pcpus_held(stack, uuid) == {host: vcpus}
-            assert domain_vcpus(stack, host, uuid) == vcpus
             assert api.show(uuid)['spec']['vcpus'] == vcpus
             assert running_on(stack, uuid) == [host]
     finally:
