@@ -186,7 +186,9 @@ class InstanceDriver(MigrationMixin):
             raise _BuildFailed(ALREADY_EXISTS, f"{self.instance_dir(uuid)} already exists "
                                                '(an interrupted build: reconcile removes it)')
 
-    def _verify(self, assignment):
+    def _verify(self, assignment, count_own=False):
+        """Violations of ``assignment`` on this host; ``count_own`` (a resize in place):
+        the instance's current domain counts as another's (both claims are held)."""
         host = self._host()
         pools = {(c.host_cell, c.page_size_kb) for c in assignment.cells if c.page_size_kb != 4}
         free = {}
@@ -198,6 +200,9 @@ class InstanceDriver(MigrationMixin):
                 raise _BuildFailed(VERIFY_FAILED, str(exc))
         found = self._kvmfleet_domains()[0]
         others = [other for _, _, _, other, _ in found]
+        if count_own:
+            others = [dataclasses.replace(other, instance=f"{other.instance} (current)")
+                      if other.instance == assignment.instance else other for other in others]
         # migrations prepared here hold their pCPUs and pages before their domain exists
         promised = self._held_by_incoming(instance_uuid(assignment.instance),
                                           {uuid for _, uuid, _, _, _ in found})

@@ -12,6 +12,10 @@ source       ``migrate_out``       live: libvirt peer-to-peer live migration wit
 destination  ``finish_incoming``   start a cold-moved guest, plug the claimed SR-IOV VFs,
                                    check the running domain against the claim
              ``abort_incoming``    remove what prepare_incoming made
+one host     ``resize_in_place``   a resize on the guest's own host: verify the new claim
+                                   beside the current one, stop the guest, keep its XML,
+                                   define the new XML (finish_incoming starts it)
+             ``revert_in_place``   define the kept XML again (finish_incoming starts it)
 
 Expected failures return a LaunchResult with a reason code (agent.results),
 as a build does; on any failure of ``migrate_out`` the guest is still defined
@@ -27,6 +31,7 @@ from agent.domain import DomainBuildError, domain_name, domain_xml, instance_uui
 from agent.domain import migration as xml_facts
 from agent.exceptions import AgentError, LibvirtError
 from agent.results import (
+    BUILD_FAILED,
     COLD_MIGRATION_UNSUPPORTED,
     FILES_FAILED,
     INSTANCE_NOT_FOUND,
@@ -46,6 +51,7 @@ LOG = logging.getLogger(__name__)
 
 BUILDING_MARKER = 'building'    # agent.driver's: an instance directory in flight
 INCOMING_XML = 'incoming.xml'     # the destination XML, kept until finish_incoming
+RESIZE_SOURCE_XML = 'resize-source.xml'   # a same-host resize's old XML, for a revert
 
 
 class MigrationError(AgentError):
@@ -217,10 +223,79 @@ class MigrationMixin:
         return [incoming.assignment for other, incoming in list(self._incoming.items())
                 if other != uuid and other not in defined]
 
+    # One host (a resize that stays)
+
+    def resize_in_place(self, spec, assignment, image, ports=None, flavor=None):
+        """Redefine the guest with the new claim on this host; ``resized`` or a refusal.
+
+        The new assignment is verified like a build's beside what every domain here
+        holds, the guest's current one included (the scheduler holds both claims).
+        The guest is powered off, its XML kept in its instance directory, and the new
+        XML defined in place; on a failure to define, the old one stays and the guest
+        is started again.
+        """
+        started = self._clock()
+        with self._in_flight.operating(instance_uuid(assignment.instance)) as uuid:
+            name = domain_name(uuid)
+            with self._build_lock:
+                try:
+                    state = self.conn.domain_state(name)
+                    if state is None:
+                        return LaunchResult(uuid, None, INSTANCE_NOT_FOUND,
+                                            f"domain {name} is not on this host")
+                    violations = self._verify(assignment, count_own=True)
+                    if violations:
+                        return LaunchResult(uuid, state, VERIFY_FAILED,
+                                            '; '.join(map(str, violations)), tuple(violations))
+                    xml = self.incoming_xml(spec, assignment, image, ports, flavor)
+                    old = self.conn.domain_xml(name)
+                    with open(self._resize_source_path(uuid), 'w', encoding='utf-8') as handle:
+                        handle.write(old)
+                    if state != 'shutoff':
+                        self.stop(uuid, self.config.graceful_shutdown_timeout)
+                    self._redefine(name, xml, restart=state != 'shutoff')
+                except MigrationError as exc:
+                    return LaunchResult(uuid, state, BUILD_FAILED, str(exc))
+                except BuildFailed as exc:
+                    return LaunchResult(uuid, self._state_or_none(uuid), exc.reason, exc.detail)
+                except LibvirtError as exc:
+                    return LaunchResult(uuid, None, LIBVIRT_UNAVAILABLE, str(exc))
+                except OSError as exc:
+                    return LaunchResult(uuid, state, FILES_FAILED, str(exc))
+        return LaunchResult(uuid, 'resized', elapsed_s=self._clock() - started)
+
+    def revert_in_place(self, instance):
+        """Power off the resized guest and define its kept XML again (True), or False
+        when nothing was kept (not resized in place here)."""
+        with self._in_flight.operating(instance_uuid(instance)) as uuid:
+            path = self._resize_source_path(uuid)
+            try:
+                with open(path, encoding='utf-8') as handle:
+                    old = handle.read()
+            except FileNotFoundError:
+                return False
+            name = domain_name(uuid)
+            if self.conn.domain_state(name) not in (None, 'shutoff'):
+                self.conn.destroy_domain(name)
+            self.conn.define_domain(old)
+            os.unlink(path)
+            return True
+
+    def _resize_source_path(self, uuid):
+        return os.path.join(self.instance_dir(uuid), RESIZE_SOURCE_XML)
+
+    def _redefine(self, name, xml, restart):
+        try:
+            self.conn.define_domain(xml)
+        except LibvirtError as exc:
+            if restart:
+                self._restart_after_failure(name)
+            raise BuildFailed(MIGRATION_FAILED, ' '.join(str(exc).split()))
+
     # Source
 
     def migrate_out(self, instance, dest_uri, dest_xml, live=True, timeout=None,
-                    data_uri=None):
+                    data_uri=None, keep_source=False):
         """Move the guest to the libvirtd at ``dest_uri`` with ``dest_xml``.
 
         live: a libvirt live migration (peer-to-peer, PERSIST_DEST, UNDEFINE_SOURCE),
@@ -231,7 +306,9 @@ class MigrationMixin:
         cold: the guest is powered off (gracefully first) and its definition
         moved offline with ``dest_xml``; finish_incoming starts it there.
         On success the source's instance directory is removed; on failure the
-        guest is still defined here, running if it was.
+        guest is still defined here, running if it was.  ``keep_source`` (a
+        resize, cold): the stopped domain and its directory stay here, for a
+        revert to start again (a confirm deletes them).
         """
         started = self._clock()
         with self._in_flight.operating(instance_uuid(instance)) as uuid:
@@ -244,12 +321,16 @@ class MigrationMixin:
             if state is None:
                 return LaunchResult(uuid, None, INSTANCE_NOT_FOUND,
                                     f"domain {name} is not on this host")
-            move = self._move_live if live else self._move_cold
             try:
-                move(uuid, state, source_xml, dest_uri, dest_xml, timeout, data_uri)
+                if live:
+                    self._move_live(uuid, state, source_xml, dest_uri, dest_xml, timeout,
+                                    data_uri)
+                else:
+                    self._move_cold(uuid, state, source_xml, dest_uri, dest_xml, keep_source)
             except BuildFailed as exc:
                 return LaunchResult(uuid, self._state_or_none(uuid), exc.reason, exc.detail)
-            self._remove_files(uuid)
+            if not keep_source:
+                self._remove_files(uuid)
         return LaunchResult(uuid, 'migrated', elapsed_s=self._clock() - started)
 
     def _move_live(self, uuid, state, source_xml, dest_uri, dest_xml, timeout, data_uri):
@@ -276,7 +357,7 @@ class MigrationMixin:
             raise BuildFailed(MIGRATION_TIMEOUT if timed_out else MIGRATION_FAILED,
                               ' '.join(str(exc).split()))
 
-    def _move_cold(self, uuid, state, source_xml, dest_uri, dest_xml, timeout, data_uri):
+    def _move_cold(self, uuid, state, source_xml, dest_uri, dest_xml, keep_source=False):
         name = domain_name(uuid)
         if xml_facts.has_local_disk(source_xml):
             raise BuildFailed(COLD_MIGRATION_UNSUPPORTED, (
@@ -286,7 +367,7 @@ class MigrationMixin:
         if running:
             self.stop(uuid, self.config.graceful_shutdown_timeout)
         try:
-            self.conn.migrate(name, dest_uri, dest_xml, live=False)
+            self.conn.migrate(name, dest_uri, dest_xml, live=False, keep_source=keep_source)
         except LibvirtError as exc:
             if running:
                 self._restart_after_failure(name)

@@ -468,7 +468,7 @@ class LibvirtConnection:
         return f"qemu+tcp://{self.hostname()}/system"
 
     def migrate(self, name, dest_uri, dest_xml, live=True, data_uri=None,
-                copy_storage=False, timeout=None, bandwidth_mib=None):
+                copy_storage=False, timeout=None, bandwidth_mib=None, keep_source=False):
         """Move domain ``name`` to the libvirtd at ``dest_uri`` with ``dest_xml``.
 
         Peer-to-peer (this libvirtd talks to the destination's), the definition
@@ -479,12 +479,14 @@ class LibvirtConnection:
         ``copy_storage`` copies local disk overlays (VIR_MIGRATE_NON_SHARED_INC;
         beside a unix:///path data URI, over unix:///path.disks),
         ``timeout`` seconds after which the job is aborted (the guest stays here),
-        ``bandwidth_mib`` the most MiB/s the copy may use (None: no limit).
+        ``bandwidth_mib`` the most MiB/s the copy may use (None: no limit),
+        ``keep_source`` (offline only, a resize) leaves the definition here too.
         On any failure libvirt leaves the domain here, running if it was.
         """
         domain = self._domain(name)
-        flags = (libvirt.VIR_MIGRATE_PEER2PEER | libvirt.VIR_MIGRATE_PERSIST_DEST
-                 | libvirt.VIR_MIGRATE_UNDEFINE_SOURCE)
+        flags = libvirt.VIR_MIGRATE_PEER2PEER | libvirt.VIR_MIGRATE_PERSIST_DEST
+        if not (keep_source and not live):
+            flags |= libvirt.VIR_MIGRATE_UNDEFINE_SOURCE
         if live:
             flags |= libvirt.VIR_MIGRATE_LIVE | libvirt.VIR_MIGRATE_ABORT_ON_ERROR
             if copy_storage:

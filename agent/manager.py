@@ -67,7 +67,7 @@ class AgentManager(MoveEndpoints):
     """One host's endpoints.  ``topology`` is a callable returning its HostTopology.
     Moves: agent.move_endpoints."""
 
-    target = messaging.Target(version='1.3')
+    target = messaging.Target(version='1.4')
     # Checks that orders are signed by a trusted scheduler for this host
     # (agent/trust.py); the service sets it, unit tests may leave it None.
     verifier = None

@@ -1,4 +1,4 @@
-"""The agent's move endpoints (RPC 1.2): the scheduler decided and claimed the
+"""The agent's move endpoints (RPC 1.3; keep_source 1.4): the scheduler decided and claimed the
 destination; this agent verifies and applies (agent.driver_migration).
 
 destination  ``prepare_migration`` (call)  verify the claim like a build, answer the
@@ -7,6 +7,10 @@ source       ``migrate_instance`` (cast)   move the guest; answer scheduler
                                            migration_update (migrated / failed)
 destination  ``finish_migration`` (cast)   verify the arrived guest; instance_update
              ``abort_migration`` (cast)    remove what prepare_migration made
+one host     ``resize_in_place`` (call, 1.4)  a resize that stays on this host: verify the
+                                           new claim, stop, redefine with the new XML
+             ``revert_resize`` (cast, 1.4)    define the kept XML again, start and verify
+                                           it against the old claim; instance_update
 
 Mixed into AgentManager, which provides ``driver``, ``scheduler``, ``host_name``,
 ``_read_build`` and ``_update``.
@@ -53,8 +57,10 @@ class MoveEndpoints:
     @rpc.endpoint
     @trust.from_scheduler
     def migrate_instance(self, ctxt, migration, instance, dest_host, dest_uri, dest_xml,
-                         live=True, data_uri=None):
-        """Source: move the guest to ``dest_host``; the scheduler learns the outcome."""
+                         live=True, data_uri=None, keep_source=False):
+        """Source: move the guest to ``dest_host``; the scheduler learns the outcome.
+        ``keep_source`` (a resize, cold only): the stopped domain and its files stay
+        here until the resize is confirmed (delete_instance) or reverted."""
         arguments.uuid(migration, 'migration')
         arguments.uuid(instance, 'instance')
         arguments.host_name(dest_host, 'dest_host')
@@ -64,9 +70,12 @@ class MoveEndpoints:
         if len(dest_xml) > MAX_XML_CHARS:
             raise rpc.invalid('dest_xml', f"longer than {MAX_XML_CHARS} characters")
         live = rpc.check(live, bool, 'live')
+        keep_source = rpc.check(keep_source, bool, 'keep_source')
+        if keep_source and live:
+            raise rpc.invalid('keep_source', 'only a cold move keeps its source')
         try:
             result = self.driver.migrate_out(instance, dest_uri, dest_xml, live=live,
-                                             data_uri=data_uri)
+                                             data_uri=data_uri, keep_source=keep_source)
         except Exception as exc:      # a bug below: the scheduler must still hear
             LOG.exception('Migration %s of %s failed', migration, instance)
             self.scheduler.migration_update(migration, self.host_name, FAILED,
@@ -89,16 +98,58 @@ class MoveEndpoints:
         """Destination: verify the arrived guest against the claim; ACTIVE or ERROR."""
         arguments.uuid(migration, 'migration')
         arguments.uuid(instance, 'instance')
+        parsed = self._own_assignment(instance, assignment)
+        self._finish(instance, parsed)
+        return None
+
+    def _own_assignment(self, instance, assignment):
         parsed = Assignment.from_dict(rpc.check(assignment, dict, 'assignment'),
                                       limits=limits.from_conf())
         if parsed.instance != instance or parsed.host != self.host_name:
             raise rpc.invalid('assignment', f"is for {shown(parsed.instance)} on "
                               f"{shown(parsed.host)}, not {instance} on {self.host_name}")
+        return parsed
+
+    def _finish(self, instance, parsed):
         result = self.driver.finish_incoming(instance, parsed)
         if result.ok:
             self._update(instance, ACTIVE)
         else:
             self._update(instance, ERROR, f"{result.reason}: {result.detail}")
+        return None
+
+    @rpc.endpoint
+    @trust.from_scheduler
+    def resize_in_place(self, ctxt, migration, instance, name=None, assignment=None,
+                        spec=None, request=None, **unknown):
+        """A resize on this host: {'ok': True} (the guest stopped, its new XML defined;
+        finish_migration starts it) or {'ok': False, 'reason'}."""
+        arguments.uuid(migration, 'migration')
+        arguments.uuid(instance, 'instance')
+        parsed_spec, parsed, image = self._read_build(instance, name, assignment, spec,
+                                                      request, unknown)
+        result = self.driver.resize_in_place(parsed_spec, parsed, image)
+        if not result.ok:
+            return {'ok': False, 'reason': f"{result.reason}: {result.detail}"}
+        self.dirty.set()
+        LOG.info('Instance %s resized in place on %s (migration %s)', instance,
+                 self.host_name, migration)
+        return {'ok': True}
+
+    @rpc.endpoint
+    @trust.from_scheduler
+    def revert_resize(self, ctxt, migration, instance, assignment):
+        """The revert of a resize on this host: the kept XML defined again, then
+        started and verified against ``assignment`` (the old claim) as finish_migration."""
+        arguments.uuid(migration, 'migration')
+        arguments.uuid(instance, 'instance')
+        parsed = self._own_assignment(instance, assignment)
+        try:
+            self.driver.revert_in_place(instance)
+        except AgentError as exc:
+            self._update(instance, ERROR, f"revert failed: {exc}")
+            return None
+        self._finish(instance, parsed)
         return None
 
     @rpc.endpoint

@@ -149,13 +149,13 @@ class SimulatedConnection(LibvirtConnection):
         return defined_pins(self.domain_xml(name))[1]
 
     def migrate(self, name, dest_uri, dest_xml, live=True, data_uri=None, copy_storage=False,
-                timeout=None, bandwidth_mib=None):
+                timeout=None, bandwidth_mib=None, keep_source=False):
         """Hand the domain over to the simulated host at ``dest_uri`` (same process).
 
         Like libvirt's peer-to-peer migration with PERSIST_DEST and
         UNDEFINE_SOURCE: defined (and, live, started) there with ``dest_xml``,
-        then removed here; any failure leaves it here as it was.  Only the copy
-        of the guest's memory is missing.
+        then removed here (``keep_source``, offline: kept); any failure leaves it
+        here as it was.  Only the copy of the guest's memory is missing.
         """
         operation = f"migrate {name} to {dest_uri}"
         dest = _SIMULATED_HOSTS.get(dest_uri)
@@ -177,6 +177,8 @@ class SimulatedConnection(LibvirtConnection):
             except LibvirtError:
                 dest.undefine_domain(name)
                 raise
+        if keep_source and not live:
+            return
         self.destroy_domain(name)
         self.undefine_domain(name)
 

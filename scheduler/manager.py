@@ -27,6 +27,7 @@ from scheduler.store import (
     DELETED,
     ERROR,
     MIGRATING,
+    RESIZED,
     STATES,
     STOPPED,
     NotFound,
@@ -68,7 +69,7 @@ def list_opts():
 class SchedulerManager(MoveEndpoints, GroupEndpoints):
     """The scheduler's endpoints (moves: scheduler.move_endpoints)."""
 
-    target = messaging.Target(version='1.5')
+    target = messaging.Target(version='1.6')
     # Checks that host messages are signed by their host (scheduler/trust.py); the
     # service sets it, library use and unit tests may leave it None (no check).
     verifier = None
@@ -242,6 +243,9 @@ class SchedulerManager(MoveEndpoints, GroupEndpoints):
             if record.state == MIGRATING:
                 raise rpc.BusError(rpc.CONFLICT, f"instance {record.uuid} is moving: delete it "
                                    'when the move has ended')
+            if record.state == RESIZED:
+                raise rpc.BusError(rpc.CONFLICT, f"instance {record.uuid} is RESIZED: confirm "
+                                   'or revert its resize first')
             if record.assignment is None or not self.state.up.get(record.host, False):
                 # no agent will delete it: the scheduler tells the steps itself
                 self.notifier.notify('instance.delete.start', instance_action,
@@ -458,6 +462,8 @@ class SchedulerManager(MoveEndpoints, GroupEndpoints):
                 ratelimit.rejections().log(logging.INFO, 'Ignoring %s from %s for %s: it is on '
                                            '%s now', state, host, record.uuid, record.host)
                 return None
+            if self.resize_update(record, host, state, reason):
+                return None
             if record.state == MIGRATING:
                 # e.g. a cold move powering the guest off: the move's own messages decide
                 LOG.info('Ignoring %s from %s for %s: it is moving', state, host, record.uuid)
@@ -513,6 +519,8 @@ class SchedulerManager(MoveEndpoints, GroupEndpoints):
             self._notify_host('host.up', name)
         if cfg.CONF.scheduler.evacuate_on_host_down:
             self.evacuate_down_hosts(cfg.CONF.scheduler.evacuate_down_time)
+        if cfg.CONF.scheduler.resize_confirm_window:
+            self.confirm_resizes(cfg.CONF.scheduler.resize_confirm_window)
         return went_down
 
 

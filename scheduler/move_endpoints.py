@@ -1,7 +1,8 @@
-"""The scheduler's move endpoints (RPC 1.4): migrate, host drain, evacuate, migrations.
+"""The scheduler's move endpoints: migrate, host drain, evacuate, migrations (RPC 1.5);
+resize, resize_confirm, resize_revert (1.6).
 
 Mixed into SchedulerManager, which provides ``store``, ``state``, ``lock``,
-``mover`` (scheduler.mover), ``_find`` and ``_notify_move``.  Operators' calls are
+``mover`` (scheduler.mover), ``_find``, ``_parse`` and ``_notify_move``.  Operators' calls are
 validated like every other endpoint; the agents' answers (``migration_update``,
 ``placed_elsewhere``) are believed only when signed by the host they name.
 """
@@ -13,7 +14,7 @@ from oslo_config import cfg
 
 from scheduler import moves, payloads, trust
 from scheduler.drain import Drain
-from scheduler.store import ACTIVE, DELETED, MIGRATING, NotFound, models
+from scheduler.store import ACTIVE, DELETED, ERROR, MIGRATING, RESIZED, NotFound, models
 from wire import arguments, context, rpc
 from wire.notifications import host_drain, instance_migration
 
@@ -34,6 +35,10 @@ move_opts = [
                      'kvmfleet:ha=true) from a host down for evacuate_down_time seconds. '
                      'Only safe when a down host is really stopped (fenced): see '
                      'docs/migration.md.'),
+    cfg.IntOpt('resize_confirm_window', default=0, min=0,
+               help='Seconds after which a resize waiting for confirmation (RESIZED) is '
+                    'confirmed by the scheduler itself (its source claim freed); 0: never, '
+                    'the operator confirms or reverts.'),
     cfg.IntOpt('evacuate_down_time', default=300, min=0,
                help='Seconds a host must have been down before evacuate_on_host_down '
                     'evacuates its opted-in instances.'),
@@ -42,6 +47,24 @@ cfg.CONF.register_opts(move_opts, group='scheduler')
 
 HA_KEY = 'kvmfleet:ha'
 MOVE_RESULTS = ('migrated', 'failed')
+# What a resize request may set; the rest comes from the instance's stored request
+KEPT_FOR_RESIZE = ('ports', 'server_group', 'image')
+# An instance's name, count and server group (its membership) are set at boot
+NOT_IN_RESIZE = ('count', 'min_count', 'name', 'server_group')
+
+
+def resize_request(stored, request):
+    """The boot-style request of an instance resized by ``request``: its sizing
+    (flavor, or vcpus/memory_mb/extra_specs/image_properties) from ``request``,
+    ports and image from the ``stored`` request when absent, its server group
+    always the stored one."""
+    for key in NOT_IN_RESIZE:
+        if key in request:
+            raise rpc.invalid(f"request.{key}", 'a resize changes the size of one instance, '
+                              'not its name, count or server group')
+    merged = {key: stored[key] for key in KEPT_FOR_RESIZE if key in (stored or {})}
+    merged.update(request)
+    return merged
 
 
 def list_opts():
@@ -109,6 +132,83 @@ class MoveEndpoints:
                                f"{record.state}" + (f" ({record.task})" if record.task else ''))
         if not self.state.up.get(record.host, False):
             raise rpc.BusError(rpc.OPERATION_FAILED, f"host {record.host} is down: evacuate it")
+
+    # -- resize (1.6) ---------------------------------------------------------------
+    @rpc.endpoint
+    def resize(self, ctxt, instance, request):
+        """Move an ACTIVE instance, cold, to a placement of a new size (1.6); answers its
+        migration record.  The instance goes RESIZED once the destination runs it."""
+        rpc.check(request, dict, 'request')
+        record = self._find(instance)
+        self._movable(record)
+        if not record.spec:
+            raise rpc.BusError(rpc.CONFLICT, f"instance {record.uuid} has no request spec "
+                               '(adopted from a host report): it cannot be resized')
+        merged = resize_request(record.request, request)
+        spec = self._parse(dict(merged, name=record.name))
+        with self.lock:
+            migration = self.mover.start(record, models.RESIZE, same_host=True,
+                                         request_id=context.current_request_id(),
+                                         resize=(spec, merged))
+        self._background(self.mover.run, migration, record)
+        return migration.to_dict()
+
+    def _resize_of(self, record, states):
+        """The instance's resize waiting for confirm or revert (CONFLICT otherwise)."""
+        waiting = [m for m in self.store.list_migrations(instance=record.uuid, active=True)
+                   if m.kind == models.RESIZE and m.status == models.FINISHED]
+        if not waiting or record.state not in states:
+            raise rpc.BusError(rpc.CONFLICT, f"instance {record.uuid} ({record.state}) has no "
+                               'resize waiting for confirmation')
+        return waiting[0]
+
+    @rpc.endpoint
+    def resize_confirm(self, ctxt, instance):
+        """Keep the new size: the source claim and copy are freed (1.6)."""
+        record = self._find(instance)
+        migration = self.mover.confirm(self._resize_of(record, (RESIZED,)))
+        return self._ended(migration, record)
+
+    @rpc.endpoint
+    def resize_revert(self, ctxt, instance):
+        """Back to the old size on the source: the destination claim and copy are freed,
+        the source's kept copy started again (1.6)."""
+        record = self._find(instance)
+        migration = self.mover.revert(self._resize_of(record, (RESIZED, ERROR)))
+        return self._ended(migration, record)
+
+    @staticmethod
+    def _ended(migration, record):
+        if migration is None:
+            raise rpc.BusError(rpc.CONFLICT, f"the resize of {record.uuid} ended meanwhile")
+        return migration.to_dict()
+
+    def resize_update(self, record, host, state, reason):
+        """An instance_update of a resizing instance (lock held): the destination's
+        answer to finish_migration makes it RESIZED; True when it was that."""
+        if record.state != MIGRATING or record.task != models.MOVE_TASKS[models.RESIZE]:
+            return False
+        for migration in self.store.list_migrations(instance=record.uuid, active=True):
+            if migration.status == models.FINISHED and migration.dest_host == host:
+                self.mover.verified(migration, state, reason)
+                return True
+        return False
+
+    def confirm_resizes(self, window):
+        """Auto-confirm: resizes RESIZED for ``window`` seconds since the guest moved."""
+        now = self.clock()
+        for migration in self.store.list_migrations(active=True):
+            if migration.kind != models.RESIZE or migration.status != models.FINISHED or \
+                    now - migration.updated_at < window:
+                continue
+            if self.store.get_instance(migration.instance_uuid).state != RESIZED:
+                continue
+            LOG.info('Resize %s of %s waited %.0fs: confirming', migration.uuid,
+                     migration.instance_uuid, now - migration.updated_at)
+            try:
+                self.mover.confirm(migration)
+            except Exception:     # the liveness check goes on; the next one tries again
+                LOG.exception('Automatic confirm of resize %s failed', migration.uuid)
 
     @rpc.endpoint
     def migrations(self, ctxt, instance=None, host=None, active=False):

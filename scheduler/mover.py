@@ -15,6 +15,16 @@ claims it in the store while the source allocation is still held (store
    failed: the destination claim is freed, the destination told to clean up,
    the instance stays ACTIVE on its source with the reason.
 
+A resize (kind ``resize``) is a cold move of the instance with a new
+RequestSpec, placed the same way (its own host allowed: the destination claim
+is held beside the source's there too, so the source's own claim is never
+counted as free).  The source keeps its stopped copy; once migrated the
+destination becomes the instance's host with both claims held, and the
+destination's start (``finish_migration``'s instance_update) makes it RESIZED.
+``confirm`` frees the source claim (finish_move, the new spec stored) and has
+the source drop its copy; ``revert`` frees the destination claim (abort_move),
+has the destination delete its copy and the source start the old one.
+
 An evacuation (the source host is down) claims the destination, moves the
 instance's host and frees the dead host's claim at once, then builds it
 there from its RequestSpec.  Locking: ``lock`` (the scheduler's) around every
@@ -26,7 +36,7 @@ import logging
 import uuid as uuidlib
 
 from scheduler import moves
-from scheduler.store import ACTIVE, BUILDING, ClaimConflict, NotFound, models
+from scheduler.store import ACTIVE, BUILDING, ERROR, RESIZED, ClaimConflict, NotFound, models
 from scheduler.store.moves import consumer_assignment
 from wire import rpc
 from wire.assignment import Assignment
@@ -57,12 +67,14 @@ class Mover:
         self.settings = settings
 
     # -- decide and claim (callers hold the lock) ------------------------------
-    def start(self, record, kind, host=None, same_host=False, request_id=None):
+    def start(self, record, kind, host=None, same_host=False, request_id=None, resize=None):
         """Claim a destination for ``record`` and record the move; MigrationRecord.
 
         With ``host`` (an operator's choice) a host that does not fit raises
         NoValidHost with its reason and records nothing; without, an instance that
-        fits nowhere gets a failed migration record with the reason.
+        fits nowhere gets a failed migration record with the reason.  ``resize``:
+        (new RequestSpec, new request) placed instead of the instance's own; a
+        resize that fits nowhere raises NoValidHost and records nothing.
         """
         if record.assignment is None:
             raise rpc.BusError(rpc.CONFLICT, f"instance {record.uuid} holds no claim on "
@@ -70,15 +82,17 @@ class Mover:
         if not record.spec:
             raise rpc.BusError(rpc.CONFLICT, f"instance {record.uuid} has no request spec "
                                '(adopted from a host report): it cannot be placed elsewhere')
-        spec = RequestSpec.from_dict(record.spec)
+        spec = RequestSpec.from_dict(record.spec) if resize is None else resize[0]
         migration = {'uuid': str(uuidlib.uuid4()), 'instance_uuid': record.uuid, 'kind': kind,
                      'status': models.CLAIMED, 'source_host': record.host,
                      'source_assignment': record.assignment, 'request_id': request_id}
+        if resize is not None:
+            migration.update(new_spec=resize[0].to_dict(), new_request=resize[1])
         for _ in range(MAX_REFITS):
             dest = moves.choose_destination(self.engine, self.state.fleet, spec,
                                             migration['uuid'], record.host, host, same_host)
             if isinstance(dest, str):
-                if host is not None:
+                if host is not None or resize is not None:
                     raise rpc.BusError(rpc.NO_VALID_HOST, f"cannot move {record.uuid} to {dest}")
                 self.notify(moves.event_name(kind, 'error'),
                             {'instance': record.uuid, 'reason': dest}, error=True)
@@ -120,10 +134,14 @@ class Mover:
             self.abort(migration.uuid, f"InternalError: {exc}")
 
     def _run(self, migration, record):
+        if migration.source_host == migration.dest_host:
+            self._resize_in_place(migration, record)
+            return
         try:
             answer = self.agents.prepare_migration(
                 migration.dest_host, migration.uuid, record.uuid, record.name,
-                migration.dest_assignment, record.spec, record.request,
+                migration.dest_assignment, migration.new_spec or record.spec,
+                migration.new_request or record.request,
                 timeout=self.settings.prepare_timeout)
         except Exception as exc:
             self.abort(migration.uuid, f"destination {migration.dest_host} did not prepare: "
@@ -140,7 +158,8 @@ class Mover:
         self.agents.migrate_instance(migration.source_host, migration.uuid, record.uuid,
                                      migration.dest_host, answer['uri'], answer['xml'],
                                      live=migration.kind == models.LIVE,
-                                     data_uri=answer.get('data_uri'))
+                                     data_uri=answer.get('data_uri'),
+                                     keep_source=migration.kind == models.RESIZE)
 
     def source_result(self, migration_uuid, host, status, reason):
         """The source agent's answer: ``migrated`` finishes the move, ``failed`` aborts."""
@@ -157,7 +176,100 @@ class Mover:
             return None
         if status == 'failed':
             return self.abort(migration_uuid, reason or 'the source could not migrate')
+        if migration.kind == models.RESIZE:
+            return self.resized(migration_uuid)
         return self.finish(migration_uuid)
+
+    # -- resize ---------------------------------------------------------------------
+    def _resize_in_place(self, migration, record):
+        """A resize that stays on its host: the agent verifies the new claim and
+        redefines the guest (no libvirt move); then as a moved resize."""
+        try:
+            answer = self.agents.resize_in_place(
+                migration.dest_host, migration.uuid, record.uuid, record.name,
+                migration.dest_assignment, migration.new_spec, migration.new_request,
+                timeout=self.settings.prepare_timeout)
+        except Exception as exc:
+            self.abort(migration.uuid, f"host {migration.dest_host} did not resize: "
+                       f"{type(exc).__name__}: {exc}")
+            return
+        if not isinstance(answer, dict) or not answer.get('ok'):
+            reason = answer.get('reason') if isinstance(answer, dict) else None
+            self.abort(migration.uuid, f"host {migration.dest_host} refused: "
+                       f"{str(reason or 'no reason given')[:1000]}")
+            return
+        with self.lock:
+            if not self.store.set_move_status(migration.uuid, models.MOVING,
+                                              now=self.state.clock()):
+                return
+        self.resized(migration.uuid)
+
+    def resized(self, migration_uuid):
+        """The resized guest was moved: the destination starts and verifies it (its
+        instance_update makes the instance RESIZED: ``verified``)."""
+        with self.lock:
+            migration = self.store.resized_move(migration_uuid, now=self.state.clock())
+        if migration is None:
+            return None
+        self.agents.finish_migration(migration.dest_host, migration.uuid,
+                                     migration.instance_uuid, migration.dest_assignment)
+        return migration
+
+    def verified(self, migration, state, reason=None):
+        """The destination's answer to a resize's finish_migration (lock held):
+        ACTIVE -> RESIZED (resize.end); ERROR is recorded, the resize stays to be
+        reverted; other states (a power event of the move) change nothing."""
+        if state == ACTIVE:
+            self.store.update_instance(migration.instance_uuid, state=RESIZED, task=None,
+                                       reason=None)
+            self.notify(moves.event_name(migration.kind, 'end'),
+                        {'instance': migration.instance_uuid, 'migration': migration.uuid,
+                         'source': migration.source_host, 'destination': migration.dest_host})
+            return
+        if state == ERROR:
+            self.store.update_instance(migration.instance_uuid, state=state, task=None,
+                                       reason=reason)
+            self.notify(moves.event_name(migration.kind, 'error'),
+                        {'instance': migration.instance_uuid, 'migration': migration.uuid,
+                         'reason': reason or 'the resized guest did not start'}, error=True)
+
+    def confirm(self, migration):
+        """Free the source claim, store the new spec; the source drops its copy."""
+        event = {'instance': migration.instance_uuid, 'migration': migration.uuid,
+                 'source': migration.source_host, 'destination': migration.dest_host}
+        self.notify('instance.resize_confirm.start', event)
+        with self.lock:
+            finished = self.store.finish_move(migration.uuid, now=self.state.clock())
+            if finished is None:
+                return None
+            self._view_finished(*finished)
+        if migration.source_host != migration.dest_host:
+            self.agents.delete_instance(migration.source_host, migration.instance_uuid)
+        self.notify('instance.resize_confirm.end', event)
+        return self.store.get_migration(migration.uuid)
+
+    def revert(self, migration):
+        """Free the destination claim, back on the source with the old spec: the
+        destination deletes its copy, the source starts the one it kept."""
+        event = {'instance': migration.instance_uuid, 'migration': migration.uuid,
+                 'source': migration.source_host, 'destination': migration.dest_host}
+        self.notify('instance.resize_revert.start', event)
+        with self.lock:
+            aborted = self.store.abort_move(migration.uuid, None, now=self.state.clock(),
+                                            revert=True)
+            if aborted is None:
+                return None
+            self._view_step(migration.dest_host, aborted[1],
+                            release=[consumer_assignment(migration)])
+        if migration.source_host == migration.dest_host:
+            self.agents.revert_resize(migration.source_host, migration.uuid,
+                                      migration.instance_uuid, migration.source_assignment)
+        else:
+            self.agents.delete_instance(migration.dest_host, migration.instance_uuid)
+            self.agents.finish_migration(migration.source_host, migration.uuid,
+                                         migration.instance_uuid, migration.source_assignment)
+        self.notify('instance.resize_revert.end', event)
+        return self.store.get_migration(migration.uuid)
 
     # -- end a move -------------------------------------------------------------
     def finish(self, migration_uuid, state=ACTIVE):

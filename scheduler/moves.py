@@ -70,7 +70,10 @@ def kind_for(spec, live):
 
 
 # A move's kind -> the action of its notifications (Nova's names)
-ACTIONS = {'live': 'live_migration', 'cold': 'migrate', 'evacuation': 'evacuate'}
+ACTIONS = {'live': 'live_migration', 'cold': 'migrate', 'evacuation': 'evacuate',
+           'resize': 'resize'}
+# A resize's own steps after it ran (resize_confirm, resize_revert) are of kind resize
+RESIZE_STEPS = ('resize_confirm', 'resize_revert')
 
 
 def event_name(kind, phase):
@@ -81,4 +84,6 @@ def event_name(kind, phase):
 def kind_of(event):
     """The move kind of a notification ``event_name`` made."""
     action = event.split('.')[1]
+    if action in RESIZE_STEPS:
+        return 'resize'
     return next(kind for kind, name in ACTIONS.items() if name == action)

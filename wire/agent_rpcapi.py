@@ -16,6 +16,10 @@ Version history:
   migrate_instance (cast, source; the agent answers scheduler
   migration_update), finish_migration and abort_migration (casts,
   destination).  A client capped below 1.3 refuses every move.
+* 1.4 - Resize: migrate_instance(keep_source): a resize's cold move keeps
+  the stopped source domain and its files (for a revert), sent as 1.4 only
+  with keep_source; resize_in_place (call) and revert_resize (cast) for a
+  resize that stays on its host.  A client capped below 1.4 refuses them.
 """
 
 import logging
@@ -24,10 +28,11 @@ from wire import signing, upgrade_levels
 
 LOG = logging.getLogger(__name__)
 TOPIC = 'kvmfleet-agent'
-VERSION = '1.3'
+VERSION = '1.4'
 # What the signature of a message to every agent names as its destination
 EVERY_HOST = TOPIC
 MOVES = '1.3'
+RESIZE = '1.4'
 
 
 class AgentAPI:
@@ -50,15 +55,15 @@ class AgentAPI:
         ctxt = signing.context_for(self.signer, method, host, kwargs, base={'host': host})
         self._to(host, version).cast(ctxt, method, **kwargs)
 
-    def _move(self, host, method, call=False, timeout=None, **kwargs):
-        """A 1.2 move message; refused (upgrade_levels.capped) below 1.2."""
-        if not self.client.can_send_version(MOVES):
-            raise upgrade_levels.capped(method, MOVES)
+    def _move(self, host, method, call=False, timeout=None, version=MOVES, **kwargs):
+        """A 1.3 move message (``version``); refused (upgrade_levels.capped) below it."""
+        if not self.client.can_send_version(version):
+            raise upgrade_levels.capped(method, version)
         ctxt = signing.context_for(self.signer, method, host, kwargs, base={'host': host})
         if not call:
-            self._to(host, MOVES).cast(ctxt, method, **kwargs)
+            self._to(host, version).cast(ctxt, method, **kwargs)
             return None
-        client = self.client.prepare(server=host, version=MOVES, timeout=timeout)
+        client = self.client.prepare(server=host, version=version, timeout=timeout)
         return client.call(ctxt, method, **kwargs)
 
     # The context names the destination host: an agent process serving many
@@ -116,16 +121,32 @@ class AgentAPI:
                           assignment=assignment, spec=spec, request=request)
 
     def migrate_instance(self, host, migration, instance, dest_host, dest_uri, dest_xml,
-                         live=True, data_uri=None):
-        """Source: move the guest; the agent answers scheduler migration_update."""
+                         live=True, data_uri=None, keep_source=False):
+        """Source: move the guest; the agent answers scheduler migration_update.
+        ``keep_source`` (1.4, a resize): the stopped source domain stays defined."""
+        extra = {'keep_source': True, 'version': RESIZE} if keep_source else {}
         self._move(host, 'migrate_instance', migration=migration, instance=instance,
                    dest_host=dest_host, dest_uri=dest_uri, dest_xml=dest_xml, live=live,
-                   data_uri=data_uri)
+                   data_uri=data_uri, **extra)
 
     def finish_migration(self, host, migration, instance, assignment):
         """Destination: verify the arrived guest; the agent answers instance_update."""
         self._move(host, 'finish_migration', migration=migration, instance=instance,
                    assignment=assignment)
+
+    def resize_in_place(self, host, migration, instance, name, assignment, spec,
+                        request=None, timeout=None):
+        """A resize on the instance's own host: verify ``assignment``, stop, redefine;
+        {'ok'} or {'ok': False, 'reason'} (then finish_migration starts it)."""
+        return self._move(host, 'resize_in_place', call=True, timeout=timeout,
+                          version=RESIZE, migration=migration, instance=instance, name=name,
+                          assignment=assignment, spec=spec, request=request)
+
+    def revert_resize(self, host, migration, instance, assignment):
+        """Revert a resize on its own host: the old XML again, started and verified
+        against ``assignment``; the agent answers instance_update."""
+        self._move(host, 'revert_resize', version=RESIZE, migration=migration,
+                   instance=instance, assignment=assignment)
 
     def abort_migration(self, host, migration, instance):
         """Destination: remove what prepare_migration (or a failed move) left."""

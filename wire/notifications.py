@@ -75,6 +75,11 @@ EVENTS = {
     **_move_steps('live_migration'),
     **_move_steps('migrate'),
     **_move_steps('evacuate'),
+    **_move_steps('resize'),
+    'instance.resize_confirm.start': (INSTANCE_MIGRATION, INFO),
+    'instance.resize_confirm.end': (INSTANCE_MIGRATION, INFO),
+    'instance.resize_revert.start': (INSTANCE_MIGRATION, INFO),
+    'instance.resize_revert.end': (INSTANCE_MIGRATION, INFO),
     'host.drain.start': (HOST_DRAIN, INFO),
     'host.drain.end': (HOST_DRAIN, INFO),
     'host.up': (HOST_STATUS, INFO),
@@ -195,7 +200,7 @@ def instance_migration(facts, migration, kind, source_host, destination_host, re
                        request_id=None, occurred_at=None):
     """InstanceMigrationPayload: the instance and its move (``reason``: why it failed).
 
-    ``kind`` is live, cold or evacuation; ``destination_host`` is None when no host
+    ``kind`` is live, cold, evacuation or resize; ``destination_host`` is None when no host
     was found.  The fault's ``exception`` is the reason's code (``NoValidHost``,
     ``VERIFY_FAILED``, ...) when it starts with one.
     """

@@ -21,6 +21,9 @@ Version history:
   drain_status, evacuate (operators); migration_update and
   placed_elsewhere (agents); show answers the instance's migration
   records.  A client capped below 1.5 refuses them.
+* 1.6 - Resize (docs/migration.md): resize(instance, request),
+  resize_confirm(instance), resize_revert(instance); the state RESIZED.
+  A client capped below 1.6 refuses them.
 
 Every payload is a plain dict (wire ``to_dict`` forms); errors come back as
 ``wire.rpc.BusError`` with a code (InvalidInput, NoValidHost, NotFound,
@@ -31,10 +34,11 @@ method's payload and answer.
 from wire import signing, upgrade_levels
 
 TOPIC = 'kvmfleet-scheduler'
-VERSION = '1.5'
+VERSION = '1.6'
 # Seconds an agent waits for a scheduler to take a report sent as a call
 REPORT_CALL_TIMEOUT_S = 2
 MOVES = '1.5'
+RESIZE = '1.6'
 
 
 class SchedulerAPI:
@@ -144,6 +148,18 @@ class SchedulerAPI:
     def evacuate(self, host):
         """Rebuild elsewhere every instance of ``host`` (down): its migration records."""
         return self._moves_call('evacuate', host=host)
+
+    # -- resize (1.6) -------------------------------------------------------------
+    def resize(self, instance, request):
+        """Resize ``instance`` to ``request`` (flavor, or vcpus/memory_mb/...): its
+        migration record; the instance goes RESIZED, waiting for confirm or revert."""
+        return self._call_since(RESIZE, 'resize', instance=instance, request=request)
+
+    def resize_confirm(self, instance):
+        return self._call_since(RESIZE, 'resize_confirm', instance=instance)
+
+    def resize_revert(self, instance):
+        return self._call_since(RESIZE, 'resize_revert', instance=instance)
     def _call_since(self, version, method, **kwargs):
         """A method added in ``version``: refused here when the client is capped below it."""
         if not self.client.can_send_version(version):

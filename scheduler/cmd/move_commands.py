@@ -1,4 +1,5 @@
-"""Operator commands of moves over the bus: migrate, host drain, evacuate, migrations.
+"""Operator commands of moves over the bus: migrate, host drain, evacuate, migrations,
+resize, resize-confirm, resize-revert.
 
 ``-f json|yaml`` gives every field the scheduler answered (docs/migration.md).
 Exit codes as the other bus commands: 1 when a move failed or could not start.
@@ -10,18 +11,26 @@ import time
 from cliff import lister, show
 
 from scheduler.cmd import bus_render
-from scheduler.cmd.bus_commands import BusCommand, every_field, wait_settled
+from scheduler.cmd.bus_commands import (
+    BusCommand,
+    build_request,
+    every_field,
+    request_arguments,
+    wait_settled,
+)
 from scheduler.cmd.cli_base import EXIT_FAILED
 
 MIGRATION_COLUMNS = ('uuid', 'instance_uuid', 'kind', 'status', 'source_host', 'dest_host',
                      'reason')
 DRAIN_COLUMNS = ('instance', 'outcome', 'detail')
 FINISHED = ('done', 'failed')
+# A resize waits for confirmation once its guest moved ('finished'), or ended
+RESIZE_WAITS = ('finished', 'done', 'failed', 'reverted')
 
 
-def wait_migration(api, migration, interval=0.25, out=None, timeout=None):
-    """Poll the migration record until it is done or failed; progress on ``out``
-    (default stderr)."""
+def wait_migration(api, migration, interval=0.25, out=None, timeout=None, until=FINISHED):
+    """Poll the migration record until its status is one of ``until`` (done or
+    failed); progress on ``out`` (default stderr)."""
     out = out or sys.stderr
     started, last = time.monotonic(), None
     while True:
@@ -31,7 +40,7 @@ def wait_migration(api, migration, interval=0.25, out=None, timeout=None):
             last = record['status']
             print(f"[{time.monotonic() - started:5.1f}s] migration {record['uuid']}: "
                   f"{record['status']}", file=out)
-        if record['status'] in FINISHED:
+        if record['status'] in until:
             return record
         if timeout is not None and time.monotonic() - started > timeout:
             return record
@@ -160,6 +169,56 @@ class Evacuate(BusCommand, lister.Lister):
         return names, bus_render.rows(items, names)
 
 
+class Resize(BusCommand, show.ShowOne):
+    """Resize an instance (a cold move to a placement of the new size; its own host when
+    both sizes fit there); it waits in RESIZED for resize-confirm or resize-revert."""
+
+    def get_parser(self, prog_name):
+        parser = request_arguments(super().get_parser(prog_name))
+        parser.add_argument('instance', help='uuid or unique name')
+        parser.add_argument('--wait', action='store_true',
+                            help='wait until the instance is RESIZED or the resize failed')
+        return parser
+
+    def take_action(self, parsed_args):
+        request = build_request(parsed_args, None)
+        del request['name']
+        record = self.scheduler.resize(parsed_args.instance, request)
+        if parsed_args.wait:
+            record = wait_migration(self.scheduler, record, until=RESIZE_WAITS)
+            if record['status'] == 'finished':      # moved: the destination starts it
+                [instance] = wait_settled(self.scheduler, [record['instance_uuid']],
+                                          out=sys.stderr, target='RESIZED')
+                if instance['state'] != 'RESIZED':
+                    self.exit_code = EXIT_FAILED
+        if record['status'] == 'failed':
+            self.exit_code = EXIT_FAILED
+        return bus_render.one(record, MIGRATION_COLUMNS)
+
+
+class ResizeConfirm(BusCommand, show.ShowOne):
+    """Keep a RESIZED instance's new size: its source host's claim and copy are freed."""
+
+    def get_parser(self, prog_name):
+        parser = super().get_parser(prog_name)
+        parser.add_argument('instance', help='uuid or unique name')
+        return parser
+
+    def take_action(self, parsed_args):
+        return bus_render.one(self.scheduler.resize_confirm(parsed_args.instance),
+                              MIGRATION_COLUMNS)
+
+
+class ResizeRevert(ResizeConfirm):
+    """Go back to the old size on the source host: the destination's claim and copy
+    are freed, the source's kept copy started again."""
+
+    def take_action(self, parsed_args):
+        return bus_render.one(self.scheduler.resize_revert(parsed_args.instance),
+                              MIGRATION_COLUMNS)
+
+
 def commands():
     return {'migrate': Migrate, 'migrations': Migrations, 'host drain': HostDrain,
-            'evacuate': Evacuate}
+            'evacuate': Evacuate, 'resize': Resize, 'resize-confirm': ResizeConfirm,
+            'resize-revert': ResizeRevert}

@@ -1,6 +1,15 @@
 """The scheduler's persistent state (SQLAlchemy 2): hosts, instances, claims."""
 
-from scheduler.store.models import ACTIVE, BUILDING, DELETED, ERROR, MIGRATING, STATES, STOPPED
+from scheduler.store.models import (
+    ACTIVE,
+    BUILDING,
+    DELETED,
+    ERROR,
+    MIGRATING,
+    RESIZED,
+    STATES,
+    STOPPED,
+)
 from scheduler.store.moves import MigrationRecord
 from scheduler.store.repository import (
     ClaimConflict,
@@ -14,6 +23,6 @@ from scheduler.store.repository import (
     resource_keys,
 )
 
-__all__ = ['ACTIVE', 'BUILDING', 'DELETED', 'ERROR', 'MIGRATING', 'STATES', 'STOPPED',
+__all__ = ['ACTIVE', 'BUILDING', 'DELETED', 'ERROR', 'MIGRATING', 'RESIZED', 'STATES', 'STOPPED',
            'ClaimConflict', 'GroupInUse', 'GroupRecord', 'HeldInstance', 'HostRecord',
            'InstanceRecord', 'MigrationRecord', 'NotFound', 'Store', 'resource_keys']

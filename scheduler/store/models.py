@@ -10,18 +10,24 @@ from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, 
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.expression import false
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 BUILDING, ACTIVE, STOPPED, ERROR, DELETED = 'BUILDING', 'ACTIVE', 'STOPPED', 'ERROR', 'DELETED'
 MIGRATING = 'MIGRATING'    # a move holds a destination claim beside the source's
-STATES = (BUILDING, ACTIVE, STOPPED, ERROR, DELETED, MIGRATING)
+RESIZED = 'RESIZED'        # Nova's VERIFY_RESIZE: runs resized, both claims held until confirm
+STATES = (BUILDING, ACTIVE, STOPPED, ERROR, DELETED, MIGRATING, RESIZED)
 
 # Kinds and statuses of a migration record (docs/migration.md).
-LIVE, COLD, EVACUATION = 'live', 'cold', 'evacuation'
-MOVE_KINDS = (LIVE, COLD, EVACUATION)
+LIVE, COLD, EVACUATION, RESIZE = 'live', 'cold', 'evacuation', 'resize'
+MOVE_KINDS = (LIVE, COLD, EVACUATION, RESIZE)
+# The instance's task while a move of each kind is under way (default: the kind)
+MOVE_TASKS = {RESIZE: 'resizing'}
 CLAIMED, MOVING, DONE, FAILED = 'claimed', 'migrating', 'done', 'failed'
-MOVE_STATUSES = (CLAIMED, MOVING, DONE, FAILED)
-MOVE_ACTIVE = (CLAIMED, MOVING)      # the destination claim is held
+# A resize whose guest runs on the destination, waiting for confirm or revert
+# (Nova's migration status 'finished'); a reverted one ends 'reverted'.
+FINISHED, REVERTED = 'finished', 'reverted'
+MOVE_STATUSES = (CLAIMED, MOVING, FINISHED, DONE, FAILED, REVERTED)
+MOVE_ACTIVE = (CLAIMED, MOVING, FINISHED)      # the destination claim is held
 
 RESOURCE_PCPU = 'pcpu'
 RESOURCE_PCI = 'pci'
@@ -114,6 +120,9 @@ class Migration(Base):
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
     finished_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # A resize's new RequestSpec and request: the instance's once confirmed
+    new_spec: Mapped[dict | None] = mapped_column(JSON, nullable=True)
+    new_request: Mapped[dict | None] = mapped_column(JSON, nullable=True)
 
 
 class ServerGroup(Base):

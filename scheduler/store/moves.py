@@ -6,7 +6,13 @@ A move's life in the store, each step one transaction:
   destination's generation (like a boot's claim) while the source allocation
   stays held; its exclusive resources are rows of the instance marked with the
   migration uuid, so the UNIQUE (host, kind, key) refuses anything held twice.
-  The instance goes MIGRATING with the move's kind as its task.
+  The instance goes MIGRATING with the move's kind as its task (``resizing``
+  for a resize).
+* ``resized_move`` (resize only): the guest runs on the destination; the
+  destination becomes the instance's host, both claims stay held (migration
+  ``finished``) until ``finish_move`` (confirm: the new spec becomes the
+  instance's) or ``abort_move`` with ``revert`` (the instance is back on its
+  source, the destination claim freed).
 * ``finish_move``: the source rows are freed, the destination rows unmarked and
   the allocation moved to the destination, in the same transaction that makes
   the destination the instance's host.
@@ -53,6 +59,8 @@ class MigrationRecord:
     created_at: float
     updated_at: float
     finished_at: float | None
+    new_spec: dict | None = None
+    new_request: dict | None = None
 
     @property
     def active(self):
@@ -114,7 +122,9 @@ class MoveStore:
                         for kind, key in keys])
                 conn.execute(update(models.Instance.__table__)
                              .where(models.Instance.__table__.c.uuid == dest.instance)
-                             .values(state=models.MIGRATING, task=migration['kind'],
+                             .values(state=models.MIGRATING,
+                                     task=models.MOVE_TASKS.get(migration['kind'],
+                                                                migration['kind']),
                                      updated_at=now))
         except (IntegrityError, db_exc.DBError) as exc:
             if not integrity_violation(exc):
@@ -141,12 +151,29 @@ class MoveStore:
                 .values(status=status, updated_at=now)).rowcount
         return changed == 1
 
+    def resized_move(self, uuid, now=None):
+        """A resize's guest was moved: the destination becomes the instance's host, the
+        migration ``finished``; both claims stay held.  The record, or None when the
+        migration is not an active resize being moved."""
+        now = self.clock() if now is None else now
+        with self._writer, self.engine.begin() as conn:
+            row = _active_locked(conn, uuid)
+            if row is None or row.kind != models.RESIZE or row.status != models.MOVING:
+                return None
+            instances = models.Instance.__table__
+            conn.execute(update(instances).where(instances.c.uuid == row.instance_uuid)
+                         .values(host=row.dest_host, updated_at=now))
+            conn.execute(update(MIGRATIONS).where(MIGRATIONS.c.uuid == uuid)
+                         .values(status=models.FINISHED, updated_at=now))
+            return dataclasses.replace(_record(row), status=models.FINISHED, updated_at=now)
+
     def finish_move(self, uuid, state=models.ACTIVE, now=None):
         """Make the destination the instance's host and free the source claim, together.
 
         Returns (the MigrationRecord as it was, {host: new generation}), or None when
         it is not active (already finished or aborted: nothing changed).  ``state`` is
         the instance's new state (BUILDING for an evacuation, which rebuilds there).
+        A resize's new spec and request become the instance's (confirm).
         """
         now = self.clock() if now is None else now
         with self._writer, self.engine.begin() as conn:
@@ -169,17 +196,22 @@ class MoveStore:
                 generations[host] = conn.execute(select(HOSTS.c.generation)
                                                  .where(HOSTS.c.name == host)).scalar_one()
             instances = models.Instance.__table__
+            values = dict(host=row.dest_host, state=state, task=None, reason=None,
+                          updated_at=now)
+            if row.new_spec is not None:
+                values.update(spec=row.new_spec, request=row.new_request)
             conn.execute(update(instances).where(instances.c.uuid == instance)
-                         .values(host=row.dest_host, state=state, task=None, reason=None,
-                                 updated_at=now))
+                         .values(**values))
             conn.execute(update(MIGRATIONS).where(MIGRATIONS.c.uuid == uuid)
                          .values(status=models.DONE, updated_at=now, finished_at=now))
             return _record(row), generations
 
-    def abort_move(self, uuid, reason, now=None):
+    def abort_move(self, uuid, reason, now=None, revert=False):
         """Free the destination claim; the instance stays on its source, ACTIVE, with
         ``reason``.  Returns (the MigrationRecord as it was, the destination's new
-        generation), or None when not active."""
+        generation), or None when not active.  ``revert`` (a resize's revert): the
+        instance is back on its source, ACTIVE without a reason, the migration
+        ``reverted``."""
         now = self.clock() if now is None else now
         with self._writer, self.engine.begin() as conn:
             row = _active_locked(conn, uuid)
@@ -191,14 +223,17 @@ class MoveStore:
             generation = conn.execute(select(HOSTS.c.generation)
                                       .where(HOSTS.c.name == row.dest_host)).scalar_one()
             instances = models.Instance.__table__
+            moved = (models.MIGRATING, models.RESIZED, models.ERROR) if revert \
+                else (models.MIGRATING,)
             conn.execute(update(instances).where(instances.c.uuid == row.instance_uuid,
-                                                 instances.c.state == models.MIGRATING)
-                         .values(state=models.ACTIVE, task=None,
-                                 reason=f"{row.kind} migration failed: {reason}",
+                                                 instances.c.state.in_(moved))
+                         .values(state=models.ACTIVE, task=None, host=row.source_host,
+                                 reason=None if revert else
+                                 f"{row.kind} migration failed: {reason}",
                                  updated_at=now))
             conn.execute(update(MIGRATIONS).where(MIGRATIONS.c.uuid == uuid)
-                         .values(status=models.FAILED, reason=reason, updated_at=now,
-                                 finished_at=now))
+                         .values(status=models.REVERTED if revert else models.FAILED,
+                                 reason=reason, updated_at=now, finished_at=now))
             return _record(row), generation
 
     def get_migration(self, uuid):

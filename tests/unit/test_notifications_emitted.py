@@ -33,6 +33,7 @@ U1, U2 = (f"00000000-0000-4000-8000-0000000001{i:02d}" for i in range(2))
 MISSING = '00000000-0000-4000-8000-000000000199'
 FLAVOR = 'c1.pinned-isolate'     # of etc/kvmfleet/flavors.yaml: pins, held siblings, emulator
 PORTS = busfleet.SRIOV['ports']  # and a VF: every list of the samples has an item
+BIGGER = {'vcpus': 4, 'memory_mb': 1024, 'extra_specs': {'hw:cpu_policy': 'dedicated'}}
 ISOLATED = {'name': 'sample', 'vcpus': 4, 'memory_mb': 8192, 'ports': PORTS,
             'extra_specs': {'hw:cpu_policy': 'dedicated', 'hw:cpu_thread_policy': 'isolate',
                             'hw:emulator_threads_policy': 'isolate'}}    # FLAVOR, expanded
@@ -114,6 +115,14 @@ def move_steps(tmp_path):
     for name in others:
         call(manager.host_set_enabled, host=name, enabled=True)
     call(manager.evacuate, host=dead)                               # evacuate.start/end
+    c = active(manager, 'c')
+    for ending in (manager.resize_revert, manager.resize_confirm):
+        call(manager.resize, instance=c, request=BIGGER)
+        call(manager.instance_update, instance=c, host=store.get_instance(c).host,
+             state='ACTIVE')                                        # resize.start/end
+        call(ending, instance=c)                              # resize_revert/confirm.*
+    agents.refusal = 'VERIFY_FAILED: pCPU 3 is pinned by another domain'
+    call(manager.resize, instance=c, request=BIGGER)  # resize.error
     notifier.close()
     store.dispose()
 

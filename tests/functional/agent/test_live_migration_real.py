@@ -385,3 +385,32 @@ def test_cold_migration_stops_moves_and_boots_the_guest_with_the_claim(
 def hugepages_free():
     text = pathlib.Path('/proc/meminfo').read_text()
     return int(re.search(r'^HugePages_Free:\s+(\d+)', text, re.M).group(1))
+
+
+def test_a_resize_s_cold_move_keeps_the_stopped_source_for_a_revert(hosts, image):
+    """keep_source (a resize): libvirt's offline move without UNDEFINE_SOURCE; the
+    source's definition stays, stopped, and starts again with its own pins (revert).
+    After the tests above the module's guest runs on the private daemon on DEST_PCPU:
+    this guest takes SOURCE_PCPU on both sides."""
+    source, dest = hosts
+    instance = str(uuid_lib.uuid4())
+    name = domain_name(instance)
+    spec, on_source = request('source-host', instance, SOURCE_PCPU)
+    assert source.build_and_launch(spec, on_source, image).ok
+    try:
+        _, claim = request('destination-host', instance, SOURCE_PCPU)
+        assert dest.prepare_incoming(spec, claim, image).ok
+        xml = dest.incoming_xml(spec, claim, image)
+        moved = source.migrate_out(instance, dest.migration_uri(), xml, live=False,
+                                   keep_source=True)
+        assert moved.ok, moved
+        assert (source.state(instance), dest.state(instance)) == ('shutoff', 'shutoff')
+        assert dest.finish_incoming(instance, claim).state == 'running'
+        assert dest.conn.vcpu_pin_info(name) == {0: frozenset({SOURCE_PCPU})}
+        dest.delete(instance)                                   # the revert
+        reverted = source.finish_incoming(instance, on_source)
+        assert reverted.ok and reverted.state == 'running', reverted
+        assert source.conn.vcpu_pin_info(name) == {0: frozenset({SOURCE_PCPU})}
+    finally:
+        for driver in (source, dest):
+            driver.delete(instance)

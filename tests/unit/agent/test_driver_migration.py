@@ -281,10 +281,68 @@ def test_cold_migration_stops_moves_and_starts_on_the_destination(hosts, power_o
 
     assert moved.ok, moved
     assert source.driver.state(instance) is None and dest.driver.state(instance) == 'shutoff'
-    assert source.conn.migrate_kwargs == {'live': False}
+    assert source.conn.migrate_kwargs == {'live': False, 'keep_source': False}
     finished = dest.driver.finish_incoming(instance, claim, power_on=power_on)
     assert finished.ok and finished.state == state, finished
     assert dest.driver.state(instance) == state
+
+
+def test_a_resize_keeps_the_stopped_source_for_a_revert(hosts):
+    source, dest = hosts
+    instance, spec = running_guest(source)
+    claim, xml = prepared(dest, instance, spec, pins={0: 12, 1: 13, 2: 14, 3: 15})
+    moved = source.driver.migrate_out(instance, dest.driver.migration_uri(), xml, live=False,
+                                      keep_source=True)
+    assert moved.ok, moved
+    assert source.driver.state(instance) == 'shutoff'
+    assert os.path.isdir(source.driver.instance_dir(instance))
+    assert source.conn.migrate_kwargs == {'live': False, 'keep_source': True}
+    assert dest.driver.finish_incoming(instance, claim).state == 'running'
+    pins = dest.conn.vcpu_pin_info(domain_name(instance))
+    assert pins == {v: frozenset({12 + v}) for v in range(4)}
+    # revert: the destination's copy deleted, the source's started with its old pins
+    dest.driver.delete(instance)
+    assert dest.driver.state(instance) is None
+    _, old_claim = placed_on('host-a', {0: 2, 1: 3}, instance)
+    started = source.driver.finish_incoming(instance, old_claim)
+    assert started.ok and started.state == 'running', started
+    assert source.conn.vcpu_pin_info(domain_name(instance)) == {0: frozenset({2}),
+                                                                1: frozenset({3})}
+
+
+def test_a_resize_in_place_redefines_the_guest_and_a_revert_restores_it(hosts):
+    source, _ = hosts
+    instance, spec = running_guest(source)
+    name = domain_name(instance)
+    _, old_claim = placed_on('host-a', {0: 2, 1: 3}, instance)
+    new_spec, new_claim = placed_on('host-a', {0: 4, 1: 5, 2: 6, 3: 7}, instance)
+    assert source.driver.resize_in_place(new_spec, old_claim, IMAGE).reason == \
+        results.VERIFY_FAILED           # the new claim overlaps the guest's own pCPUs
+    assert source.driver.state(instance) == 'running'
+    resized = source.driver.resize_in_place(new_spec, new_claim, IMAGE)
+    assert resized.ok and resized.state == 'resized', resized
+    assert source.driver.state(instance) == 'shutoff'
+    assert facts.defined_pins(source.conn.domain_xml(name))[0] == {
+        v: frozenset({4 + v}) for v in range(4)}
+    assert source.driver.finish_incoming(instance, new_claim).state == 'running'
+    assert source.driver.revert_in_place(instance) is True
+    started = source.driver.finish_incoming(instance, old_claim)
+    assert started.ok and started.state == 'running', started
+    assert source.conn.vcpu_pin_info(name) == {0: frozenset({2}), 1: frozenset({3})}
+    assert source.driver.revert_in_place(instance) is False      # nothing kept any more
+
+
+def test_a_confirmed_resize_removes_the_source_copy_only(hosts):
+    source, dest = hosts
+    instance, spec = running_guest(source)
+    claim, xml = prepared(dest, instance, spec)
+    assert source.driver.migrate_out(instance, dest.driver.migration_uri(), xml, live=False,
+                                     keep_source=True).ok
+    assert dest.driver.finish_incoming(instance, claim).ok
+    source.driver.delete(instance)
+    assert source.driver.state(instance) is None
+    assert not os.path.exists(source.driver.instance_dir(instance))
+    assert dest.driver.state(instance) == 'running'
 
 
 def test_a_failed_cold_migration_starts_the_guest_again_on_the_source(hosts):

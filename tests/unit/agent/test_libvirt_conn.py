@@ -134,18 +134,22 @@ class MigratingDomain:
         self.calls.append(('abortJob',))
 
 
-@pytest.mark.parametrize('live, copy, expected', [
-    (True, False, ('PEER2PEER', 'PERSIST_DEST', 'UNDEFINE_SOURCE', 'LIVE', 'ABORT_ON_ERROR')),
-    (True, True, ('PEER2PEER', 'PERSIST_DEST', 'UNDEFINE_SOURCE', 'LIVE', 'ABORT_ON_ERROR',
-                  'NON_SHARED_INC')),
-    (False, False, ('PEER2PEER', 'PERSIST_DEST', 'UNDEFINE_SOURCE', 'OFFLINE')),
+@pytest.mark.parametrize('live, copy, keep, expected', [
+    (True, False, False, ('PEER2PEER', 'PERSIST_DEST', 'UNDEFINE_SOURCE', 'LIVE',
+                          'ABORT_ON_ERROR')),
+    (True, True, False, ('PEER2PEER', 'PERSIST_DEST', 'UNDEFINE_SOURCE', 'LIVE',
+                         'ABORT_ON_ERROR', 'NON_SHARED_INC')),
+    (False, False, False, ('PEER2PEER', 'PERSIST_DEST', 'UNDEFINE_SOURCE', 'OFFLINE')),
+    # a resize keeps the stopped source definition for a revert
+    (False, False, True, ('PEER2PEER', 'PERSIST_DEST', 'OFFLINE')),
 ])
 def test_migrate_asks_libvirt_for_a_peer_to_peer_move_with_the_destination_xml(
-        conn, monkeypatch, live, copy, expected):
+        conn, monkeypatch, live, copy, keep, expected):
     domain = MigratingDomain()
     monkeypatch.setattr(conn, '_domain', lambda name: domain)
     conn.migrate('kvmfleet-x', 'qemu+tcp://host-b/system', '<domain/>', live=live,
-                 data_uri='unix:///run/m.sock', copy_storage=copy, bandwidth_mib=64)
+                 data_uri='unix:///run/m.sock', copy_storage=copy, bandwidth_mib=64,
+                 keep_source=keep)
     (_, uri, params, flags), = domain.calls
     virt = libvirt_conn.libvirt
     assert uri == 'qemu+tcp://host-b/system'

@@ -37,10 +37,14 @@ def agent(tmp_path_factory):
                  'prepare_migration': dict(build, migration=MIGRATION),
                  'migrate_instance': {'migration': MIGRATION, 'instance': UUID,
                                       'dest_host': 'sim-0001', 'dest_uri': 'sim://sim-0001',
-                                      'dest_xml': '<domain/>', 'live': True},
+                                      'dest_xml': '<domain/>', 'live': False,
+                                      'keep_source': True},
                  'finish_migration': {'migration': MIGRATION, 'instance': UUID,
                                       'assignment': assignment.to_dict()},
-                 'abort_migration': {'migration': MIGRATION, 'instance': UUID}}
+                 'abort_migration': {'migration': MIGRATION, 'instance': UUID},
+                 'resize_in_place': dict(build, migration=MIGRATION),
+                 'revert_resize': {'migration': MIGRATION, 'instance': UUID,
+                                   'assignment': assignment.to_dict()}}
     guard = rpc.GuardedDispatcher([manager], None, rpc.messaging.ExplicitRPCAccessPolicy)
     return manager, scheduler, guard, templates
 

@@ -22,11 +22,13 @@ def prepare(api, managers, uuid, migration, host, request=busfleet.PINNED, assig
     return answer, assignment
 
 
-def wait_for(scheduler, item, host, timeout=10):
-    """The first update of ``item`` (instance or migration) sent by ``host``."""
+def wait_for(scheduler, item, host, timeout=10, state=None):
+    """The first update of ``item`` (instance or migration) sent by ``host`` (with
+    ``state``)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = [u for u in list(scheduler.updates) if u[:2] == (item, host)]
+        found = [u for u in list(scheduler.updates) if u[:2] == (item, host)
+                 and state in (None, u[2])]
         if found:
             return found[0]
         time.sleep(0.02)
@@ -69,6 +71,60 @@ def test_a_source_without_the_guest_reports_the_failure(agents):
     api.migrate_instance('sim-0001', M3, U3, 'sim-0002', 'sim://nowhere', '<domain/>')
     migration, host, status, reason = scheduler.wait_update(M3)
     assert (host, status) == ('sim-0001', 'failed') and 'INSTANCE_NOT_FOUND' in reason
+
+
+U4, M4 = '00000000-0000-4000-8000-000000000104', '00000000-0000-4000-8000-000000000204'
+
+
+def test_a_resize_moves_cold_and_keeps_the_source_until_confirmed(agents):
+    managers, scheduler, api = agents
+    build(api, 'sim-0002', U4, busfleet.PINNED, managers)
+    assert scheduler.wait_update(U4)[2] == 'ACTIVE'
+    bigger = dict(busfleet.PINNED, vcpus=4)
+    answer, assignment = prepare(api, managers, U4, M4, 'sim-0000', bigger)
+    assert answer['ok'], answer
+    api.migrate_instance('sim-0002', M4, U4, 'sim-0000', answer['uri'], answer['xml'],
+                         live=False, keep_source=True)
+    assert wait_for(scheduler, M4, 'sim-0002') == (M4, 'sim-0002', 'migrated', None)
+    [kept] = [d for d in managers['sim-0002'].domains() if d['uuid'] == U4]
+    assert kept['state'] == 'shutoff' and len(kept['assignment']['cells'][0]['pinning']) == 2
+    api.finish_migration('sim-0000', M4, U4, assignment)
+    assert wait_for(scheduler, U4, 'sim-0000')[2] == 'ACTIVE'
+    api.delete_instance('sim-0002', U4)          # confirmed: the source copy goes
+    assert wait_for(scheduler, U4, 'sim-0002', state='DELETED')
+    assert U4 not in uuids_on(managers, 'sim-0002') and U4 in uuids_on(managers, 'sim-0000')
+
+
+U5, M5 = '00000000-0000-4000-8000-000000000105', '00000000-0000-4000-8000-000000000205'
+
+
+def test_a_resize_in_place_redefines_and_a_revert_brings_the_old_guest_back(agents):
+    managers, scheduler, api = agents
+    build(api, 'sim-0001', U5, busfleet.PINNED, managers)
+    assert scheduler.wait_update(U5)[2] == 'ACTIVE'
+    [old] = [d['assignment'] for d in managers['sim-0001'].domains() if d['uuid'] == U5]
+    bigger = dict(busfleet.PINNED, vcpus=4)
+    spec, fitted = placement('sim-0001', bigger, U5, managers)   # beside the current one
+    answer = api.resize_in_place('sim-0001', M5, U5, 'pinned', fitted.to_dict(),
+                                 spec.to_dict(), {})
+    assert answer == {'ok': True}
+    [domain] = [d for d in managers['sim-0001'].domains() if d['uuid'] == U5]
+    assert domain['state'] == 'shutoff' and domain['assignment'] == fitted.to_dict()
+    api.finish_migration('sim-0001', M5, U5, fitted.to_dict())
+    running_with(managers['sim-0001'], U5, fitted.to_dict())
+    api.revert_resize('sim-0001', M5, U5, old)
+    running_with(managers['sim-0001'], U5, old)
+
+
+def running_with(manager, uuid, assignment, timeout=10):
+    """Wait until ``uuid`` runs on ``manager``'s host with ``assignment``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        [domain] = [d for d in manager.domains() if d['uuid'] == uuid]
+        if domain['assignment'] == assignment and domain['state'] == 'running':
+            return
+        assert time.monotonic() < deadline, domain
+        time.sleep(0.05)
 
 
 def test_stale_copies_are_destroyed_before_the_first_report(agents):

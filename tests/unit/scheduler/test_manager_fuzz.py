@@ -32,6 +32,8 @@ TEMPLATES = {
     'migration_update': {'migration': UUID, 'host': 'fuzz-0000', 'status': 'failed',
                          'reason': 'x'},
     'placed_elsewhere': {'host': 'fuzz-0000', 'instances': [UUID]},
+    'resize': {'instance': UUID, 'request': {'vcpus': 4, 'memory_mb': 2048}},
+    'resize_confirm': {'instance': UUID}, 'resize_revert': {'instance': 'vm'},
     'server_group_create': {'group': {'name': 'g', 'policy': 'anti-affinity',
                                       'rules': {'max_server_per_host': 2}}},
     'server_group_list': {}, 'server_group_show': {'group': 'g'},

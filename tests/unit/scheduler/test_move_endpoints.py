@@ -42,8 +42,8 @@ class MovingAgents(RecordingAgents):
         return {'ok': True, 'uri': f"qemu+tcp://{host}/system", 'xml': '<domain/>'}
 
     def migrate_instance(self, host, migration, instance, dest_host, dest_uri, dest_xml,
-                         live=True, data_uri=None):
-        self._record('migrate_instance', host, instance, dest_host, live)
+                         live=True, data_uri=None, keep_source=False):
+        self._record('migrate_instance', host, instance, dest_host, live, keep_source)
         if self.answer_source:
             status = 'failed' if self.failure else 'migrated'
             call(self.manager, 'migration_update', migration=migration, host=host,
@@ -54,6 +54,16 @@ class MovingAgents(RecordingAgents):
 
     def abort_migration(self, host, migration, instance):
         self._record('abort_migration', host, instance)
+
+    def resize_in_place(self, host, migration, instance, name, assignment, spec,
+                        request=None, timeout=None):
+        self._record('resize_in_place', host, instance, assignment)
+        if self.refusal:
+            return {'ok': False, 'reason': self.refusal}
+        return {'ok': True}
+
+    def revert_resize(self, host, migration, instance, assignment):
+        self._record('revert_resize', host, instance, assignment)
 
     def named(self, method):
         return [c[1:] for c in self.calls if c[0] == method]
@@ -133,8 +143,8 @@ def test_a_live_migration_claims_the_destination_then_frees_the_source(moving):
     [(host, _, assignment)] = moving.agents.named('prepare_migration')
     assert host == dest and assignment == answer['dest_assignment']
     assert assignment['instance'] == uuid
-    [(host, _, to, live)] = moving.agents.named('migrate_instance')
-    assert (host, to, live) == (source.host, dest, True)
+    [(host, _, to, live, keep)] = moving.agents.named('migrate_instance')
+    assert (host, to, live, keep) == (source.host, dest, True, False)
     call(moving.manager, 'migration_update', migration=answer['uuid'], host=source.host,
          status='migrated')
     record = moving.store.get_instance(uuid)

@@ -82,10 +82,12 @@ def test_unset_or_empty_means_no_cap(bus, levels, value):
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.3'),
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.4'),
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.5'),
+    (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.6'),
     (agent_rpcapi.AgentAPI, 'agent', '1.0'),
     (agent_rpcapi.AgentAPI, 'agent', '1.1'),
     (agent_rpcapi.AgentAPI, 'agent', '1.2'),
     (agent_rpcapi.AgentAPI, 'agent', '1.3'),
+    (agent_rpcapi.AgentAPI, 'agent', '1.4'),
 ])
 def test_a_version_this_release_speaks_caps_the_client(bus, levels, api_class, api, value):
     levels(api, value)
@@ -105,10 +107,10 @@ def test_a_cap_is_logged_when_the_client_is_made(bus, levels, caplog):
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1', 'must be a version of the form N.M'),
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.0.1', 'must be a version of the form N.M'),
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', 'v1.0', 'must be a version of the form N.M'),
-    (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.6', 'must not be newer than 1.5'),
-    (scheduler_rpcapi.SchedulerAPI, 'scheduler', '2.0', 'must not be newer than 1.5'),
+    (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.7', 'must not be newer than 1.6'),
+    (scheduler_rpcapi.SchedulerAPI, 'scheduler', '2.0', 'must not be newer than 1.6'),
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '0.9', 'must be a 1.x version'),
-    (agent_rpcapi.AgentAPI, 'agent', '1.4', 'must not be newer than 1.3'),
+    (agent_rpcapi.AgentAPI, 'agent', '1.5', 'must not be newer than 1.4'),
     (agent_rpcapi.AgentAPI, 'agent', 'kilo', 'must be a version of the form N.M'),
 ])
 def test_a_bad_level_fails_at_client_creation_naming_option_and_rule(bus, levels, api_class,
@@ -263,3 +265,15 @@ def test_moves_are_refused_by_clients_capped_below_them(bus, levels):
     levels('agent', '1.2')
     with pytest.raises(rpc.BusError, match='prepare_migration needs RPC API 1.3'):
         agent_rpcapi.AgentAPI().prepare_migration('h', 'm', 'i', 'vm', {}, {})
+
+
+def test_resize_is_refused_by_clients_capped_below_it(bus, levels):
+    levels('scheduler', '1.5')
+    with pytest.raises(rpc.BusError, match='resize needs RPC API 1.6'):
+        scheduler_rpcapi.SchedulerAPI().resize('vm', {'vcpus': 2})
+    with pytest.raises(rpc.BusError, match='resize_confirm needs RPC API 1.6'):
+        scheduler_rpcapi.SchedulerAPI().resize_confirm('vm')
+    levels('agent', '1.3')
+    with pytest.raises(rpc.BusError, match='migrate_instance needs RPC API 1.4'):
+        agent_rpcapi.AgentAPI().migrate_instance('h', 'm', 'i', 'd', 'uri', '<x/>',
+                                                 live=False, keep_source=True)

@@ -41,6 +41,22 @@ class MovesAPI:
     def drain_status(self, host):
         return DRAIN
 
+    def resize(self, instance, request):
+        self.calls.append(('resize', instance, request))
+        return dict(MIGRATION, kind='resize')
+
+    def resize_confirm(self, instance):
+        self.calls.append(('resize_confirm', instance))
+        return dict(MIGRATION, kind='resize', status='done')
+
+    def resize_revert(self, instance):
+        self.calls.append(('resize_revert', instance))
+        return dict(MIGRATION, kind='resize', status='reverted')
+
+    def show(self, instance):
+        return {'uuid': instance, 'name': 'web', 'state': 'RESIZED', 'task': None,
+                'host': 'h2'}
+
     def evacuate(self, host):
         self.calls.append(('evacuate', host))
         return {'host': host, 'migrations': [dict(MIGRATION, kind='evacuation',
@@ -93,3 +109,28 @@ def test_migrations_and_evacuate_list_records(api, capsys):
     assert api.calls[-1] == ('migrations', None, 'h1', True)
     assert cli.main(['evacuate', 'h1', '-f', 'value', '-c', 'kind', '-c', 'status']) == 0
     assert capsys.readouterr().out.split() == ['evacuation', 'done']
+
+
+def test_resize_sends_the_new_size_and_waits_until_resized(api, monkeypatch, capsys):
+    looks = iter(['migrating', 'finished'])
+    monkeypatch.setattr(api, 'migrations', lambda **k: {'migrations': [
+        dict(MIGRATION, kind='resize', status=next(looks))]})
+    assert cli.main(['resize', 'web', '--vcpus', '4', '--memory', '2048', '--property',
+                     'hw:cpu_policy=dedicated', '--wait', '-f', 'json']) == 0
+    assert api.calls[0] == ('resize', 'web', {'vcpus': 4, 'memory_mb': 2048, 'extra_specs':
+                                              {'hw:cpu_policy': 'dedicated'}})
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)['status'] == 'finished' and 'RESIZED' in captured.err
+
+
+def test_resize_needs_a_size(api, capsys):
+    assert cli.main(['resize', 'web']) == 2
+    assert 'give --flavor' in capsys.readouterr().err and api.calls == []
+
+
+@pytest.mark.parametrize('command, status', [('resize-confirm', 'done'),
+                                             ('resize-revert', 'reverted')])
+def test_confirm_and_revert_answer_the_migration_record(api, capsys, command, status):
+    assert cli.main([command, 'web', '-f', 'json']) == 0
+    assert json.loads(capsys.readouterr().out)['status'] == status
+    assert api.calls == [(command.replace('-', '_'), 'web')]

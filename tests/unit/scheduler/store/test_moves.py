@@ -4,7 +4,7 @@ import uuid as uuidlib
 
 import pytest
 
-from scheduler.store import ACTIVE, BUILDING, MIGRATING, ClaimConflict, models
+from scheduler.store import ACTIVE, BUILDING, MIGRATING, RESIZED, ClaimConflict, models
 from tests.unit.scheduler.store.test_store import (  # noqa: F401  (fixtures)
     new_instance,
     pinned,
@@ -147,3 +147,50 @@ def test_listing_filters_by_instance_host_and_activity(hosts):
     assert [m.uuid for m in hosts.list_migrations(instance=first)] == [done, failed.uuid]
     assert [m.uuid for m in hosts.list_migrations(active=True)] == [active]
     assert {m.uuid for m in hosts.list_migrations(host=SOURCE)} == {done, active}
+
+
+def start_resize(db, uuid, pcpus=(2, 3, 4, 5), dest=DEST):
+    migration = {'uuid': str(uuidlib.uuid4()), 'instance_uuid': uuid, 'kind': models.RESIZE,
+                 'status': models.CLAIMED, 'source_host': SOURCE,
+                 'source_assignment': db.get_instance(uuid).assignment,
+                 'new_spec': {'vcpus': len(pcpus)}, 'new_request': {'vcpus': len(pcpus)}}
+    db.claim_move(migration, pinned(uuid, pcpus, host=dest), db.get_host(dest).generation)
+    assert db.set_move_status(migration['uuid'], models.MOVING)
+    return migration['uuid']
+
+
+@pytest.mark.parametrize('dest', [DEST, SOURCE])
+def test_a_resize_holds_both_claims_once_moved_until_confirmed(hosts, dest):
+    uuid = booted(hosts)
+    old_spec = hosts.get_instance(uuid).spec
+    migration = start_resize(hosts, uuid, dest=dest)
+    assert hosts.get_instance(uuid).task == 'resizing'
+    moved = hosts.resized_move(migration)
+    assert moved.status == models.FINISHED and moved.active
+    assert hosts.resized_move(migration) is None          # once only
+    record = hosts.get_instance(uuid)
+    assert (record.host, record.state, record.spec) == (dest, MIGRATING, old_spec)
+    hosts.update_instance(uuid, state=RESIZED, task=None)
+    assert len(held(hosts)) == 2 + 4
+    assert hosts.list_migrations(active=True)[0].new_spec == {'vcpus': 4}
+    hosts.finish_move(migration)
+    record = hosts.get_instance(uuid)
+    assert (record.state, record.host, record.spec, record.request) == (
+        ACTIVE, dest, {'vcpus': 4}, {'vcpus': 4})
+    assert held(hosts) == [(dest, str(p)) for p in (2, 3, 4, 5)]
+
+
+def test_a_reverted_resize_is_back_on_its_source_with_its_old_spec(hosts):
+    uuid = booted(hosts)
+    old = hosts.get_instance(uuid)
+    migration = start_resize(hosts, uuid)
+    hosts.resized_move(migration)
+    hosts.update_instance(uuid, state=RESIZED, task=None)
+    record, generation = hosts.abort_move(migration, None, revert=True)
+    assert generation == hosts.get_host(DEST).generation
+    record = hosts.get_instance(uuid)
+    assert (record.state, record.host, record.spec, record.reason) == (
+        ACTIVE, SOURCE, old.spec, None)
+    assert held(hosts) == [(SOURCE, '0'), (SOURCE, '1')]
+    assert hosts.get_migration(migration).status == models.REVERTED
+    assert hosts.move_claims() == []
