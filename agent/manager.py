@@ -399,8 +399,10 @@ def _assignment_from_dict(assignment):
 
 
 def _spec_from_dict(spec):
-    """A RequestSpec that also writes itself back (the domain metadata needs that)."""
+    """A RequestSpec that also writes itself back (the domain metadata needs that), its
+    name checked by the instance name rule (it becomes the domain's title)."""
     parsed = RequestSpec.from_dict(spec)
+    names.instance_name(parsed.name, 'spec.name')
     parsed.to_dict()
     return parsed
 

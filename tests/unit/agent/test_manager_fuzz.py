@@ -89,3 +89,13 @@ def test_a_hostile_message_gets_a_documented_answer_and_creates_nothing(agent, d
         instance, _, state, reason = scheduler.updates[-1]
         assert len(scheduler.updates) == answered + 1
         assert instance == message['args']['instance'] and state in ('ACTIVE', 'ERROR')
+
+
+def test_a_spec_whose_name_is_not_text_is_refused_by_build_and_prepare(agent):
+    """Found by the fuzz above: a spec name of another type reached the domain builder."""
+    manager, _scheduler, guard, templates = agent
+    for method in ('build_instance', 'prepare_migration'):
+        args = dict(templates[method], spec=dict(templates[method]['spec'], name={}))
+        code, answer = rpc_fuzz.checked_answer(guard, {'method': method, 'args': args},
+                                               BUILD_TIME_LIMIT_S)
+        assert code == rpc.INVALID_INPUT and 'spec.name' in answer.message, answer
