@@ -79,10 +79,7 @@ def same_as_stored(group, record):
 
 def listing(store):
     """Every group with its member count (one pass over the instances)."""
-    counts = {}
-    for record in store.list_instances():
-        group = ((record.spec or {}).get('server_group') or {}).get('name')
-        counts[group] = counts.get(group, 0) + 1
+    counts = store.group_member_counts()
     return [dict(g.to_dict(), rules=as_request(g).get('rules', {}), members=counts.get(g.name, 0))
             for g in store.list_server_groups()]
 

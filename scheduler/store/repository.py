@@ -398,6 +398,15 @@ class Store(MoveStore):
         """The instances (not DELETED) whose spec names group ``name``, oldest first."""
         return [r for r in self.list_instances() if _group_of(r.spec) == name]
 
+    def group_member_counts(self):
+        """{group name: its instances not DELETED}, in one pass over the instances."""
+        counts = {}
+        for record in self.list_instances():
+            group = _group_of(record.spec)
+            if group is not None:
+                counts[group] = counts.get(group, 0) + 1
+        return counts
+
     def delete_server_group(self, name):
         """Remove a group without members; returns its record.
 
