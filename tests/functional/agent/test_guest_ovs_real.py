@@ -32,6 +32,7 @@ from tests.functional.agent.test_real_guest import (  # noqa: F401  (module fixt
     console_values,
     image,
     instances_path,
+    launch_failure,
     wait_for_console,
 )
 from wire.assignment import Assignment, CellAssignment
@@ -95,7 +96,7 @@ def guest(conn, lan, instances_path, image):  # noqa: F811  (fixtures imported a
                         memory_mb=128, shared_cpus=shared,
                         cells=(CellAssignment(0, 0, (0,), 128, 4, {}, shared),))
     result = driver.build_and_launch(spec, placed, booted)
-    assert result.ok, result
+    assert result.ok, launch_failure(result)
     try:
         live = ET.fromstring(conn.domain_xml(domain_name(result.uuid)))
         console = wait_for_console(driver, result.uuid, 'KVMFLEET done', 120)

@@ -48,6 +48,7 @@ from agent.exceptions import LibvirtError
 from agent.libvirt_conn import LibvirtConnection
 from agent.results import COLD_MIGRATION_UNSUPPORTED, MIGRATION_FAILED
 from tests.conftest import REPO_ROOT, missing_service
+from tests.functional.agent.test_real_guest import launch_failure
 from tests.functional.private_libvirtd import PrivateLibvirtd
 from wire.assignment import Assignment, CellAssignment
 from wire.request_spec import CPU_DEDICATED, GuestCell, RequestSpec
@@ -204,7 +205,7 @@ def guest(hosts, disk_image, destination_daemon):
     instance = str(uuid_lib.uuid4())
     spec, claim = request('source-host', instance, SOURCE_PCPU)
     result = source.build_and_launch(spec, claim, disk_image)
-    assert result.ok, result
+    assert result.ok, launch_failure(result)
     try:
         assert wait_for(lambda: ticks(source.console_log(instance)), BOOT_TIMEOUT_S), \
             source.console_log(instance)[-2000:]
@@ -218,7 +219,7 @@ def guest(hosts, disk_image, destination_daemon):
 def prepared(dest, guest):
     spec, claim = request('destination-host', guest['instance'], DEST_PCPU)
     result = dest.prepare_incoming(guest['spec'], claim, guest['image'])
-    assert result.ok, result
+    assert result.ok, launch_failure(result)
     return claim, dest.incoming_xml(guest['spec'], claim, guest['image'])
 
 
