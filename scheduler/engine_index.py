@@ -83,11 +83,14 @@ def device_checks(demand):
             checks.append(lambda c, p=physnet, n=count: c.free_vfs_by_physnet.get(p, 0) >= n)
     for product, count in demand.pci_by_product:
         checks.append(lambda c, k=product, n=count: c.free_pci_by_product.get(k, 0) >= n)
-    if demand.sev == sev.SEV_ES:
-        checks.append(lambda c: c.sev_es_free >= 1)
-    elif demand.sev:
-        checks.append(lambda c: c.sev_free >= 1)
+    if demand.sev:
+        free = _SEV_FREE[demand.sev]
+        checks.append(lambda c: getattr(c, free) >= 1)
     return checks
+
+
+# HostCapacity's free slots for one more guest of each model (wire/sev.py).
+_SEV_FREE = {sev.SEV: 'sev_free', sev.SEV_ES: 'sev_es_free', sev.SEV_SNP: 'sev_snp_free'}
 
 
 def necessary_check(demand, policy):

@@ -50,6 +50,7 @@ class HostCapacity:
     free_pci_by_product: dict   # (vendor_id, product_id) -> free devices
     sev_free: int
     sev_es_free: int
+    sev_snp_free: int           # the SEV-ES slots, 0 on a host without SEV-SNP
     free_ram_mb: int            # small-page and hugepage memory nothing holds
     free_shared_vcpus: int      # shared pCPUs minus floating vCPUs (no ratio)
     free_pci: int               # free PCI devices of any kind
@@ -101,6 +102,7 @@ def host_capacity(topology, usage):
         free_vfs=free_vfs, free_vfs_by_physnet=by_physnet, free_pci_by_product=by_product,
         sev_free=sev.free(topology, usage, sev.SEV),
         sev_es_free=sev.free(topology, usage, sev.SEV_ES),
+        sev_snp_free=sev.free(topology, usage, sev.SEV_SNP),
         free_ram_mb=small_mb - usage.small_memory_mb + free_hugepage_mb,
         free_shared_vcpus=shared_cpus - usage.shared_vcpus,
         free_pci=sum(by_product.values()),

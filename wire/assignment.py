@@ -61,6 +61,7 @@ class Assignment:
     pci_devices: tuple = ()
     sev: bool = False
     sev_es: bool = False             # an SEV-ES guest (wire/sev.py), only with ``sev``
+    sev_snp: bool = False            # an SEV-SNP guest, only with ``sev_es``: an ES guest too
 
     @property
     def pinned_pcpus(self):
@@ -81,7 +82,8 @@ class Assignment:
             'emulator_pcpus': sorted(self.emulator_pcpus),
             'pci_devices': [_pci_to_dict(p) for p in self.pci_devices],
             'sev': self.sev,
-        } | ({'sev_es': True} if self.sev_es else {})
+        } | ({'sev_es': True} if self.sev_es else {}) | (
+            {'sev_snp': True} if self.sev_snp else {})
 
     @classmethod
     def from_dict(cls, data, path='assignment', limits=DEFAULT):
@@ -106,16 +108,21 @@ class Assignment:
                                          f"{path}.emulator_pcpus", limits.max_cpu_id),
             pci_devices=tuple(_pci_from_dict(p, f"{path}.pci_devices[{i}]")
                               for i, p in enumerate(pcis)),
-            sev=fields.boolean(data.get('sev', False), f"{path}.sev"),
-            sev_es=_sev_es(data, path),
+            **_sev_flags(data, path),
         )
 
 
-def _sev_es(data, path):
+def _sev_flags(data, path):
+    """sev, sev_es and sev_snp, each implying the one before (wire/sev.py)."""
+    sev = fields.boolean(data.get('sev', False), f"{path}.sev")
     sev_es = fields.boolean(data.get('sev_es', False), f"{path}.sev_es")
-    if sev_es and not data.get('sev'):
+    sev_snp = fields.boolean(data.get('sev_snp', False), f"{path}.sev_snp")
+    if sev_es and not sev:
         raise FieldError(f"{path}.sev_es", 'an SEV-ES guest is an SEV guest: needs sev true')
-    return sev_es
+    if sev_snp and not sev_es:
+        raise FieldError(f"{path}.sev_snp", 'an SEV-SNP guest is an SEV-ES guest (it takes an '
+                                            'SEV-ES slot): needs sev_es true')
+    return {'sev': sev, 'sev_es': sev_es, 'sev_snp': sev_snp}
 
 
 def _cell_to_dict(cell):

@@ -83,7 +83,7 @@ class RequestSpec:
     pci_numa_affinity_policy: str = PCI_LEGACY
     multiqueue: bool | None = None    # None: the agent's default (on for >= 2 vCPUs)
     mem_encryption: bool = False
-    mem_encryption_model: str | None = None   # wire.sev.SEV or SEV_ES when mem_encryption
+    mem_encryption_model: str | None = None   # a wire.sev model when mem_encryption
     secure_boot: str = SECURE_BOOT_DISABLED
     required_traits: frozenset = frozenset()
     forbidden_traits: frozenset = frozenset()

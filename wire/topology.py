@@ -90,7 +90,8 @@ class HostTopology:
     cells: tuple
     pci_devices: tuple = ()
     sev_slots: int = 0               # plain SEV guests (libvirt maxGuests)
-    sev_es_slots: int = 0            # SEV-ES guests (maxESGuests), a pool of its own
+    sev_es_slots: int = 0            # SEV-ES and SEV-SNP guests (maxESGuests), a pool of its own
+    sev_snp_supported: bool = False  # SEV-SNP guests can run (they take sev_es_slots)
     secure_boot: bool = False
     traits: frozenset = frozenset()
     aggregates: dict = dataclasses.field(default_factory=dict)  # name -> metadata
@@ -111,7 +112,7 @@ class HostTopology:
             'cells': [_cell_to_dict(c) for c in self.cells],
             'pci_devices': [_pci_to_dict(d) for d in self.pci_devices],
             'sev_slots': self.sev_slots, 'sev_es_slots': self.sev_es_slots,
-            'secure_boot': self.secure_boot,
+            'sev_snp_supported': self.sev_snp_supported, 'secure_boot': self.secure_boot,
             'traits': sorted(self.traits),
             'aggregates': {k: dict(v) for k, v in sorted(self.aggregates.items())},
             'instances': [_instance_to_dict(i) for i in self.instances],
@@ -251,6 +252,8 @@ def _scalars(data, path, limits):
     return {
         'sev_slots': fields.integer(data.get('sev_slots', 0), f"{path}.sev_slots"),
         'sev_es_slots': fields.integer(data.get('sev_es_slots', 0), f"{path}.sev_es_slots"),
+        'sev_snp_supported': fields.boolean(data.get('sev_snp_supported', False),
+                                            f"{path}.sev_snp_supported"),
         'secure_boot': fields.boolean(data.get('secure_boot', False), f"{path}.secure_boot"),
         'traits': frozenset(names.trait(t, f"{path}.traits[{i}]") for i, t in enumerate(traits)),
         'aggregates': _aggregates(data.get('aggregates', {}) or {}, f"{path}.aggregates",

@@ -3,7 +3,7 @@
 The fit never produces an overrun; this is the independent check of the
 result.  It counts what the instances hold, pool by pool (pinned pCPUs,
 hugepages per cell and size, small-page memory per cell and host-wide,
-floating vCPUs per cell and host-wide, PCI devices, SEV slots), with the
+floating vCPUs per cell and host-wide, PCI devices, SEV slots, SEV-SNP support), with the
 allocation ratios of the policy, and says in one line per pool what is over.
 Reconciliation refuses to adopt a domain that would overrun a pool, and the
 concurrency tests audit the store with it.
@@ -24,7 +24,8 @@ def overruns(host, policy, assignments=None):
     for assignment in assignments:
         usage = usage.consume(assignment)
     return (_held_twice(assignments) + _pcpus(host, usage) + _cells(host, usage, policy)
-            + _hostwide(host, usage, policy) + _devices(host, usage))
+            + _hostwide(host, usage, policy) + _devices(host, usage)
+            + _unsupported_sev(host, assignments))
 
 
 def _held_twice(assignments):
@@ -34,6 +35,14 @@ def _held_twice(assignments):
         counts.update(('PCI device', p.address) for p in assignment.pci_devices)
     return [f"{kind} {key} held by {count} instances"
             for (kind, key), count in sorted(counts.items(), key=str) if count > 1]
+
+
+def _unsupported_sev(host, assignments):
+    """Guests of a model the host cannot run at all (SEV-SNP on a host without it)."""
+    counts = collections.Counter(sev.model_of(a) for a in assignments)
+    return [f"host: {counts[model]} {sev.LABELS[model]} guests, the host has no "
+            f"{sev.LABELS[model]} support"
+            for model in sev.MODELS if counts[model] and not sev.supported(host, model)]
 
 
 def _pcpus(host, usage):
@@ -73,7 +82,7 @@ def _hostwide(host, usage, policy):
     vcpu_room = int(facts.shared_total * policy.cpu_allocation_ratio)
     if usage.shared_vcpus > vcpu_room:
         lines.append(f"host: {usage.shared_vcpus} floating vCPUs, room for {vcpu_room}")
-    for model in sev.MODELS:
+    for model in sev.POOLS:             # SEV-SNP guests are counted in the SEV-ES pool
         if sev.used(usage, model) > sev.slots(host, model):
             lines.append(f"host: {sev.used(usage, model)} {sev.LABELS[model]} guests, "
                          f"{sev.slots(host, model)} slots")

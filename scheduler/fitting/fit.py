@@ -30,6 +30,8 @@ def fit(host, usage, spec, policy, instance):
 
 def _fit(host, usage, spec, policy, instance):
     model = sev.spec_model(spec)
+    if model and not sev.supported(host, model):
+        return Rejection(reasons.SEV_SNP_UNSUPPORTED, sev.unsupported(host, model), shortfall=1)
     shortage = model and sev.shortage(sev.used(usage, model), host, model)
     if shortage:
         return Rejection(reasons.SEV_NO_SLOTS, shortage, shortfall=1)
@@ -124,8 +126,7 @@ def _numa_assignment(host, spec, instance, fits, chosen):
 
 
 def _sev_fields(spec):
-    model = sev.spec_model(spec)
-    return {'sev': model is not None, 'sev_es': model == sev.SEV_ES}
+    return sev.assignment_fields(sev.spec_model(spec))
 
 
 def _cells_with_devices(facts, devices):

@@ -15,6 +15,7 @@ HOST_NO_SHARED_CPUS = 'HOST_NO_SHARED_CPUS'      # floating vCPUs but no shared 
 HOST_VCPUS = 'HOST_VCPUS'                        # shared pCPUs x ratio exhausted host-wide
 HOST_RAM = 'HOST_RAM'                            # small-page memory x ratio exhausted host-wide
 SEV_NO_SLOTS = 'SEV_NO_SLOTS'
+SEV_SNP_UNSUPPORTED = 'SEV_SNP_UNSUPPORTED'      # amd-sev-snp on a host without SEV-SNP
 
 # NUMA cell checks.
 NOT_ENOUGH_CELLS = 'NOT_ENOUGH_CELLS'            # fewer usable host cells than guest cells
@@ -36,7 +37,8 @@ PCI_IOMMU_GROUP = 'PCI_IOMMU_GROUP'              # free devices, but their IOMMU
 PCI_NO_SOCKET_INFO = 'PCI_NO_SOCKET_INFO'        # policy socket, host cells without a socket
 
 RESOURCE_REASONS = (
-    HOST_NO_SHARED_CPUS, HOST_VCPUS, HOST_RAM, SEV_NO_SLOTS, NOT_ENOUGH_CELLS,
+    HOST_NO_SHARED_CPUS, HOST_VCPUS, HOST_RAM, SEV_NO_SLOTS, SEV_SNP_UNSUPPORTED,
+    NOT_ENOUGH_CELLS,
     NUMA_CELL_NO_FREE_PCPUS, NUMA_CELL_NO_FREE_CORES, NO_SMT_FOR_REQUIRE,
     NUMA_CELL_NO_SHARED_CPUS, NUMA_CELL_SHARED_VCPUS, NUMA_CELL_NO_MEMORY,
     NUMA_CELL_NO_PAGE_SIZE, NUMA_CELL_NO_FREE_PAGES, PAGE_SIZE_NOT_DIVISOR,

@@ -45,7 +45,8 @@ class HostSummary:
     small_total_mb: int
     small_used_mb: int
     sev_free: int                # free plain SEV slots
-    sev_es_free: int             # free SEV-ES slots
+    sev_es_free: int             # free SEV-ES slots (SEV-SNP guests take them too)
+    sev_snp: bool                # the host runs SEV-SNP guests at all
     free_devices: dict           # (vendor, product) lower-case -> free devices
     free_vfs: dict               # physical network -> free VFs
     free_pfs: dict               # physical network -> free PFs
@@ -63,6 +64,7 @@ class HostSummary:
             small_total_mb=facts.small_total_mb, small_used_mb=usage.small_memory_mb,
             sev_free=sev.free(host, usage, sev.SEV),
             sev_es_free=sev.free(host, usage, sev.SEV_ES),
+            sev_snp=sev.supported(host, sev.SEV_SNP),
             **tables)
 
 
@@ -111,6 +113,7 @@ def _count(table, key):
 
 _DETAILS = {
     reasons.SEV_NO_SLOTS: "{have} free {unit} slots, needs {need}",
+    reasons.SEV_SNP_UNSUPPORTED: sev.SNP_UNSUPPORTED_DETAIL,
     reasons.HOST_NO_SHARED_CPUS: "no shared pCPUs for {need} floating vCPUs",
     reasons.HOST_RAM: "{have} MiB of small-page memory free, needs {need}",
     reasons.NOT_ENOUGH_CELLS: "{have} host cells can each take a guest cell, guest has {need}",
@@ -202,9 +205,9 @@ class RequestNeeds:
 
     def _miss(self, summary):
         if self.sev:
-            free = summary.sev_es_free if self.sev == sev.SEV_ES else summary.sev_free
-            if free < 1:
-                return reasons.SEV_NO_SLOTS, None, 1, free, sev.LABELS[self.sev]
+            miss = _sev_miss(self.sev, summary)
+            if miss is not None:
+                return miss
         miss = self._host_miss(summary)
         if miss is None and self.cells:
             miss = self._cells_miss(summary)
@@ -285,6 +288,16 @@ class RequestNeeds:
                 reason = reasons.PCI_IOMMU_GROUP if grouped else reasons.PCI_NO_DEVICE
                 return reason, None, count, have, unit
         return None
+
+
+def _sev_miss(model, summary):
+    """The fit's SEV checks (wire/sev.py) on the summary: support first, then a slot."""
+    if model == sev.SEV_SNP and not summary.sev_snp:
+        return reasons.SEV_SNP_UNSUPPORTED, None, 1, 0, ''
+    free = summary.sev_es_free if sev.pool(model) == sev.SEV_ES else summary.sev_free
+    if free < 1:
+        return reasons.SEV_NO_SLOTS, None, 1, free, sev.SLOT_LABELS[model]
+    return None
 
 
 def _gap(miss):

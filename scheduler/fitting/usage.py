@@ -32,7 +32,7 @@ class HostUsage:
     floating_memory_mb: int = 0   # small-page MiB of guests without NUMA topology
     pci_used: frozenset = frozenset()
     sev_used: int = 0             # plain SEV guests
-    sev_es_used: int = 0          # SEV-ES guests (their own pool, wire/sev.py)
+    sev_es_used: int = 0          # SEV-ES and SEV-SNP guests (their own pool, wire/sev.py)
     instances: int = 0
 
     @classmethod
@@ -93,9 +93,12 @@ class HostUsage:
             floating_memory_mb=self.floating_memory_mb + (
                 0 if numa else sign * assignment.memory_mb),
             pci_used=self.pci_used | addresses if sign > 0 else self.pci_used - addresses,
-            sev_used=self.sev_used + (sign if sev.model_of(assignment) == sev.SEV else 0),
-            sev_es_used=self.sev_es_used + (
-                sign if sev.model_of(assignment) == sev.SEV_ES else 0),
+            sev_used=self.sev_used + (sign if _sev_pool(assignment) == sev.SEV else 0),
+            sev_es_used=self.sev_es_used + (sign if _sev_pool(assignment) == sev.SEV_ES else 0),
             instances=self.instances + sign,
         )
 
+
+def _sev_pool(assignment):
+    model = sev.model_of(assignment)
+    return None if model is None else sev.pool(model)

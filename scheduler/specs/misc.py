@@ -31,7 +31,7 @@ def parse_multiqueue(sources, errors):
 def parse_mem_encryption(sources, errors):
     """SEV: either side may ask, both must agree; needs a UEFI image, q35 if named.
 
-    Returns the model (wire.sev.SEV or SEV_ES), None without encryption.
+    Returns the model (wire.sev.SEV, SEV_ES or SEV_SNP), None without encryption.
     """
     flavor = src.flavor_bool(sources, 'hw:mem_encryption', errors)
     image = src.image_bool(sources, 'hw_mem_encryption', errors)
@@ -63,6 +63,17 @@ def _model_field(sources):
     if sources.flavor(MODEL_KEY) is not None:
         return src.flavor_field(MODEL_KEY)
     return src.image_field(IMAGE_MODEL_KEY)
+
+
+def check_snp_secure_boot(sources, model, secure_boot, errors):
+    """An SEV-SNP guest boots the firmware libvirt finds for ``sev-snp`` (edk2's AmdSev
+    build: stateless, no secure boot), so it cannot also require secure boot."""
+    if model != sev.SEV_SNP or secure_boot != rs.SECURE_BOOT_REQUIRED:
+        return
+    field = (src.flavor_field('os:secure_boot') if sources.flavor('os:secure_boot') is not None
+             else src.image_field('os_secure_boot'))
+    errors.add(field, "'required': an amd-sev-snp guest boots the SEV-SNP firmware (edk2 "
+                      'AmdSev, stateless), which has no secure boot')
 
 
 def parse_secure_boot(sources, errors):

@@ -5,6 +5,7 @@ from scheduler.specs.cpu import check_cpu_topology, parse_cpu
 from scheduler.specs.memory import parse_page_size
 from scheduler.specs.misc import (
     check_guest_hardware,
+    check_snp_secure_boot,
     parse_aggregate_specs,
     parse_mem_encryption,
     parse_multiqueue,
@@ -67,6 +68,8 @@ def _resolve(sources, vcpus, memory_mb, aliases, errors):
     check_cpu_topology(sources, vcpus, numa_cells, errors)
     guest_traits = check_guest_hardware(sources, errors)
     encryption = parse_mem_encryption(sources, errors)
+    secure_boot = parse_secure_boot(sources, errors)
+    check_snp_secure_boot(sources, encryption, secure_boot, errors)
     return dict(
         cpu_policy=cpu.policy, dedicated_vcpus=cpu.dedicated_vcpus,
         thread_policy=cpu.thread_policy, emulator_threads_policy=cpu.emulator_threads_policy,
@@ -77,7 +80,7 @@ def _resolve(sources, vcpus, memory_mb, aliases, errors):
         pci_numa_affinity_policy=policy or rs.PCI_LEGACY,
         multiqueue=parse_multiqueue(sources, errors),
         mem_encryption=encryption is not None, mem_encryption_model=encryption,
-        secure_boot=parse_secure_boot(sources, errors),
+        secure_boot=secure_boot,
         # the guest hardware and tunables asked need hosts that can give them (a vTPM, ...)
         required_traits=required | guest_traits,
         forbidden_traits=forbidden,

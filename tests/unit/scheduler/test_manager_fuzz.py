@@ -12,7 +12,8 @@ from tests.unit.scheduler.test_manager import Clock, RecordingAgents
 from wire import rpc
 
 UUID = '6f1c3b52-93a4-4d5e-8c1a-0b2d3e4f5a61'
-HOST = busfleet.host('fuzz-0000')
+# An SEV host, so the fuzz mutates the slot counts and SEV-SNP support of a report too.
+HOST = dict(busfleet.host('fuzz-0000'), sev_slots=2, sev_es_slots=2, sev_snp_supported=True)
 DOMAIN = {'uuid': UUID, 'name': 'vm', 'state': 'running'}
 UPDATE = {'instance': UUID, 'host': 'fuzz-0000', 'state': 'ERROR', 'reason': 'x'}
 TEMPLATES = {
@@ -93,6 +94,8 @@ ISSUE_CASES = [
     ('report_host', {'host': dict(HOST, cells=[dict(HOST['cells'][0], cpus='0-300000000')]),
                      'instances': []}),
     ('report_host', {'host': HOST, 'instances': [DOMAIN] * 5000}),
+    ('report_host', {'host': dict(HOST, sev_snp_supported='maybe'), 'instances': []}),
+    ('report_host', {'host': dict(HOST, sev_es_slots=-2), 'instances': []}),
     ('instance_updates', {'updates': [UPDATE] * 1001}),
     ('show', {'instance': 'a\u202eb'}),
 ]

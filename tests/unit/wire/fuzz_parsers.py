@@ -67,7 +67,8 @@ ASSIGNMENT = {'host': 'h1', 'instance': 'vm-1', 'vcpus': 2, 'memory_mb': 1024,
                          'page_size_kb': 2048, 'pinning': {'0': 2, '1': 3}}],
               'shared_cpus': [], 'emulator_pcpus': [2],
               'pci_devices': [{'address': '0000:81:10.0', 'host_cell': 0, 'request': 'port:0',
-                               'physical_network': 'physnet1'}]}
+                               'physical_network': 'physnet1'}],
+              'sev': True, 'sev_es': True, 'sev_snp': True}
 HOST = {'name': 'h1', 'cells': [CELL, dict(CELL, id=1, cpus='8-11', shared_cpus='6-7',
                                            siblings=[])],
         'pci_devices': [{'address': '0000:81:00.0', 'vendor_id': '8086', 'product_id': '1572',
@@ -75,7 +76,8 @@ HOST = {'name': 'h1', 'cells': [CELL, dict(CELL, id=1, cpus='8-11', shared_cpus=
                         {'address': '0000:81:10.0', 'vendor_id': '8086', 'product_id': '154c',
                          'type': 'type-VF', 'parent': '0000:81:00.0', 'numa_node': 0,
                          'iommu_group': 40}],
-        'sev_slots': 2, 'secure_boot': True, 'traits': ['HW_CPU_X86_AVX2'],
+        'sev_slots': 2, 'sev_es_slots': 2, 'sev_snp_supported': True, 'secure_boot': True,
+        'traits': ['HW_CPU_X86_AVX2'],
         'aggregates': {'fast': {'ssd': 'true'}}, 'enabled': True,
         'instances': [{'uuid': 'vm-1', 'name': 'web 1', 'assignment': ASSIGNMENT,
                        'server_group': 'g'}]}

@@ -69,6 +69,9 @@ def test_cell_socket_is_optional_and_round_trips():
     (lambda h: h['pci_devices'][1].pop('address'), 'host.pci_devices[1].address'),
     (lambda h: h.update(sev_slots=-1), 'host.sev_slots'),
     (lambda h: h.update(sev_es_slots=-1), 'host.sev_es_slots'),
+    (lambda h: h.update(sev_snp_supported='maybe'), 'host.sev_snp_supported'),
+    (lambda h: h.update(sev_snp_supported=1), 'host.sev_snp_supported'),
+    (lambda h: h.update(sev_snp_supported=None), 'host.sev_snp_supported'),
     (lambda h: h['cells'][0].update(socket=-1), 'host.cells[0].socket'),
     (lambda h: h['cells'][0].update(socket=65536), 'host.cells[0].socket'),
     (lambda h: h['cells'][0].update(socket='x'), 'host.cells[0].socket'),
@@ -114,6 +117,31 @@ def test_sev_es_assignment_round_trips_and_needs_sev():
     data['sev'] = False
     with pytest.raises(FieldError) as info:      # as every field of an assignment
         Assignment.from_dict(data)
+    assert info.value.field == 'assignment.sev_es'
+
+
+def test_sev_snp_support_round_trips_and_defaults_to_false():
+    assert HostTopology.from_dict(HOST).sev_snp_supported is False      # absent: no SEV-SNP
+    data = dict(json.loads(json.dumps(HOST)), sev_es_slots=7, sev_snp_supported=True)
+    host = HostTopology.from_dict(data)
+    assert (host.sev_es_slots, host.sev_snp_supported) == (7, True)
+    assert host.to_dict()['sev_snp_supported'] is True
+    assert HostTopology.from_dict(json.loads(json.dumps(host.to_dict()))) == host
+
+
+def test_sev_snp_assignment_round_trips_and_needs_sev_es():
+    snp = dataclasses.replace(_assignment(), sev_es=True, sev_snp=True)
+    data = json.loads(json.dumps(snp.to_dict()))
+    assert (data['sev_es'], data['sev_snp']) == (True, True)
+    assert Assignment.from_dict(data) == snp
+    assert 'sev_snp' not in dataclasses.replace(snp, sev_snp=False).to_dict()
+    for field, value in (('sev_es', False), ('sev_snp', 'sure')):
+        bad = dict(data, **{field: value})
+        with pytest.raises(FieldError) as info:
+            Assignment.from_dict(bad)
+        assert info.value.field == 'assignment.sev_snp'
+    with pytest.raises(FieldError) as info:         # 'no' is a boolean, and it is false
+        Assignment.from_dict(dict(data, sev='no'))
     assert info.value.field == 'assignment.sev_es'
 
 

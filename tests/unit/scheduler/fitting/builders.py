@@ -28,6 +28,7 @@ class HostBuilder:
         self._cells = []
         self._devices = []
         self._sev = self._sev_es = 0
+        self._sev_snp = False
 
     def cells(self, count, cores=4, threads=1, shared_cores=0, memory_mb=16384):
         per_cell = cores + shared_cores
@@ -78,8 +79,8 @@ class HostBuilder:
         self._devices.append(PciDevice(address, vendor, product, kind, None, numa_node))
         return self
 
-    def sev(self, slots, es_slots=0):
-        self._sev, self._sev_es = slots, es_slots
+    def sev(self, slots, es_slots=0, snp=False):
+        self._sev, self._sev_es, self._sev_snp = slots, es_slots, snp
         return self
 
     def build(self):
@@ -87,7 +88,7 @@ class HostBuilder:
             self.cells(1)
         return HostTopology(name=self.name, cells=tuple(self._cells),
                             pci_devices=tuple(self._devices), sev_slots=self._sev,
-                            sev_es_slots=self._sev_es)
+                            sev_es_slots=self._sev_es, sev_snp_supported=self._sev_snp)
 
 
 class RequestBuilder:

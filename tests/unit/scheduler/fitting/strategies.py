@@ -3,7 +3,7 @@
 from hypothesis import strategies as st
 
 from wire.request_spec import GuestCell, PciRequest, PortRequest, RequestSpec
-from wire.sev import SEV, SEV_ES
+from wire.sev import SEV, SEV_ES, SEV_SNP
 
 from .builders import host
 
@@ -34,7 +34,8 @@ def hosts(draw):
                    draw(st.sampled_from(PHYSNETS)), vfs=draw(st.integers(0, 4)))
     for index in range(draw(st.integers(0, 3))):
         builder.device(f"0000:{index + 0x40:02x}:00.0", numa_node=draw(_numa_node(cells)))
-    return builder.sev(draw(st.integers(0, 2)), draw(st.integers(0, 2))).build()
+    return builder.sev(draw(st.integers(0, 2)), draw(st.integers(0, 2)),
+                       draw(st.booleans())).build()
 
 
 def _numa_node(cells):
@@ -71,12 +72,13 @@ def requests(draw):
                                 draw(st.sampled_from(PHYSNETS)))
                     for _ in range(draw(st.sampled_from((0, 0, 1, 2))))),
         pci_numa_affinity_policy=draw(st.sampled_from(PCI_POLICIES)),
-        **_encryption(draw(st.integers(0, 9)), draw(st.sampled_from((None, SEV, SEV_ES)))),
+        **_encryption(draw(st.integers(0, 9)),
+                      draw(st.sampled_from((None, SEV, SEV_ES, SEV_SNP)))),
     )
 
 
 def _encryption(draw_value, model):
-    """One request in ten is encrypted, with no model named, amd-sev or amd-sev-es."""
+    """One request in ten is encrypted, with no model named, amd-sev, -es or -snp."""
     encrypted = draw_value == 0
     return {'mem_encryption': encrypted, 'mem_encryption_model': model if encrypted else None}
 

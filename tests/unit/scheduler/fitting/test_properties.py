@@ -127,7 +127,9 @@ def test_pci_and_sev_invariants(topology, specs, policy):
         topology.sev_slots)
     assert usage.sev_es_used == sum(r.sev_es for _s, r in placed) <= topology.sev_es_slots
     for spec, result in placed:
-        assert result.sev_es == (spec.mem_encryption_model == 'amd-sev-es')
+        assert result.sev_es == (spec.mem_encryption_model in ('amd-sev-es', 'amd-sev-snp'))
+        assert result.sev_snp == (spec.mem_encryption_model == 'amd-sev-snp')
+        assert topology.sev_snp_supported or not result.sev_snp
 
 
 def _check_affinity(spec, result, devices, topology):

@@ -31,6 +31,7 @@ def test_mem_encryption(extra, image, expected):
 
 
 ES = {'hw:mem_encryption': 'true', 'hw:mem_encryption_model': 'amd-sev-es'}
+SNP = {'hw:mem_encryption': 'true', 'hw:mem_encryption_model': 'amd-sev-snp'}
 
 
 @pytest.mark.parametrize('extra,image,expected', [
@@ -43,6 +44,14 @@ ES = {'hw:mem_encryption': 'true', 'hw:mem_encryption_model': 'amd-sev-es'}
     (ES, {'hw_mem_encryption_model': 'amd-sev-es', **UEFI}, 'amd-sev-es'),
     ({'hw:mem_encryption_model': 'amd-sev-es'}, {'hw_mem_encryption': 'true', **UEFI},
      'amd-sev-es'),
+    (SNP, UEFI, 'amd-sev-snp'),
+    ({}, {'hw_mem_encryption': 'true', 'hw_mem_encryption_model': 'amd-sev-snp', **UEFI},
+     'amd-sev-snp'),
+    (SNP, {'hw_mem_encryption_model': 'amd-sev-snp', 'hw_machine_type': 'q35', **UEFI},
+     'amd-sev-snp'),
+    ({'hw:mem_encryption_model': 'amd-sev-snp'}, {'hw_mem_encryption': 'true', **UEFI},
+     'amd-sev-snp'),
+    (dict(SNP, **{'os:secure_boot': 'optional'}), UEFI, 'amd-sev-snp'),  # used where it can
 ])
 def test_mem_encryption_model(extra, image, expected):
     spec = parse(extra, image)
@@ -75,8 +84,23 @@ def test_secure_boot(extra, image, expected):
      'image_properties.hw_machine_type', ('q35',)),
     (ES, {'hw_mem_encryption_model': 'amd-sev', **UEFI},
      'image_properties.hw_mem_encryption_model', ('conflicts', "'amd-sev-es'")),
-    ({'hw:mem_encryption': 'true', 'hw:mem_encryption_model': 'amd-sev-snp'}, UEFI,
-     'extra_specs.hw:mem_encryption_model', ("'amd-sev-snp'", 'amd-sev-es')),
+    ({'hw:mem_encryption': 'true', 'hw:mem_encryption_model': 'amd-sev-tdx'}, UEFI,
+     'extra_specs.hw:mem_encryption_model', ("'amd-sev-tdx'", 'amd-sev-es', 'amd-sev-snp')),
+    ({}, {'hw_mem_encryption': 'true', 'hw_mem_encryption_model': 'sev-snp', **UEFI},
+     'image_properties.hw_mem_encryption_model', ("'sev-snp'", 'amd-sev-snp')),
+    (SNP, {'hw_mem_encryption_model': 'amd-sev-es', **UEFI},
+     'image_properties.hw_mem_encryption_model', ('conflicts', "'amd-sev-snp'")),
+    (ES, {'hw_mem_encryption_model': 'amd-sev-snp', **UEFI},
+     'image_properties.hw_mem_encryption_model', ('conflicts', "'amd-sev-es'")),
+    ({'hw:mem_encryption_model': 'amd-sev-snp'}, UEFI, 'extra_specs.hw:mem_encryption_model',
+     ("'amd-sev-snp' needs memory encryption",)),
+    (SNP, None, 'image_properties.hw_firmware_type', ('hw:mem_encryption=true', 'uefi')),
+    (SNP, {'hw_machine_type': 'pc-i440fx-8.2', **UEFI}, 'image_properties.hw_machine_type',
+     ('q35',)),
+    (dict(SNP, **{'os:secure_boot': 'required'}), UEFI, 'extra_specs.os:secure_boot',
+     ('amd-sev-snp', 'no secure boot')),
+    (SNP, {'os_secure_boot': 'required', **UEFI}, 'image_properties.os_secure_boot',
+     ('amd-sev-snp', 'no secure boot')),
     ({'hw:mem_encryption_model': 'amd-sev-es'}, UEFI, 'extra_specs.hw:mem_encryption_model',
      ('needs memory encryption', 'hw:mem_encryption=true')),
     ({}, {'hw_mem_encryption_model': 'amd-sev', **UEFI},
