@@ -176,9 +176,13 @@ def _pci_violations(host, others, assignment, pci_whitelist):
 
 
 def _sev_violations(host, others, assignment):
+    """No SEV-SNP on this host, or no slot left in the model's pool (wire/sev.py)."""
     model = sev.model_of(assignment)
     if model is None:
         return []
-    shortage = sev.shortage(sum(1 for other in others if sev.model_of(other) == model),
-                            host, model)
-    return [Violation(SEV_UNAVAILABLE, shortage)] if shortage else []
+    refusal = sev.unsupported(host, model)
+    if refusal is None:
+        held = [sev.model_of(other) for other in others]
+        refusal = sev.shortage(sum(1 for other in held if other and sev.pool(other) ==
+                                   sev.pool(model)), host, model)
+    return [Violation(SEV_UNAVAILABLE, refusal)] if refusal else []

@@ -50,7 +50,8 @@ def render_table(found):
     host = found.topology
     lines = [f"host {host.name}  virt_type {found.virt_type}  sev_slots {host.sev_slots}  "
              f"secure_boot {'yes' if host.secure_boot else 'no'}  "
-             f"sev_es_slots {host.sev_es_slots}", '',
+             f"sev_es_slots {host.sev_es_slots}  "
+             f"sev_snp {'yes' if host.sev_snp_supported else 'no'}", '',
              f"{'cell':>4}  {'dedicated':<16} {'shared':<16} {'memory MiB':>10} "
              f"{'reserved':>8} {'small MiB':>9} {'socket':>6}  pools (size KiB: total/free)"]
     for cell in host.cells:

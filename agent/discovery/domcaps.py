@@ -1,8 +1,10 @@
 """Domain capabilities XML (virConnectGetDomainCapabilities) -> what guests can get.
 
 Read here: the virt type and machine libvirt answered for, SEV support with
-its guest limits, the UEFI loaders and whether secure boot is possible, and
-the vTPM models and versions libvirt can emulate (swtpm).
+its guest limits, the launch security types (``sev-snp`` among them on
+libvirt >= 10.5 with an SEV-SNP capable QEMU and kernel), the UEFI loaders
+and whether secure boot is possible, and the vTPM models and versions libvirt
+can emulate (swtpm).
 
 Secure boot counts as available when the loader's ``secure`` enum offers
 ``yes``, or when a loader path names a secure-boot build (``secboot``):
@@ -14,6 +16,7 @@ import dataclasses
 from agent.discovery import xmlutil
 
 SOURCE = 'domain capabilities'
+SEV_SNP_TYPE = 'sev-snp'
 SECURE_BOOT_LOADER_MARK = 'secboot'
 # Debian's names for secure-boot builds besides ``secboot`` (symlinks to them).
 SECURE_BOOT_LOADER_ALIASES = ('.ms.', 'snakeoil')
@@ -35,6 +38,7 @@ class DomainCapabilities:
     sev_max_es_guests: int | None = None
     sev_cbitpos: int | None = None           # SEV launch parameters for <launchSecurity>
     sev_reduced_phys_bits: int | None = None
+    launch_security: tuple = ()      # <launchSecurity> types offered: 'sev', 'sev-snp', ...
     host_model_features: frozenset = frozenset()
     tpm_models: tuple = ()           # emulated vTPM models ('tpm-tis', 'tpm-crb')
     tpm_versions: tuple = ()         # emulated vTPM versions ('1.2', '2.0')
@@ -43,6 +47,15 @@ class DomainCapabilities:
     def uefi(self):
         """UEFI firmware is usable: 'efi' offered, or at least one loader listed."""
         return 'efi' in self.firmware or bool(self.loaders)
+
+    @property
+    def sev_snp_supported(self):
+        """SEV-SNP guests can be launched: ``sev-snp`` is an offered launch security type.
+
+        libvirt reports SEV-SNP only there; its limits and launch parameters are the
+        ``<sev>`` element's (SEV-SNP guests take SEV-ES slots), so that must say yes too.
+        """
+        return self.sev_supported and SEV_SNP_TYPE in self.launch_security
 
     @property
     def stateless_loader(self):
@@ -85,6 +98,7 @@ def parse_domain_capabilities(xml_text):
         sev_max_es_guests=_sev_limit(sev, 'maxESGuests') if sev_supported else None,
         sev_cbitpos=_sev_limit(sev, 'cbitpos') if sev_supported else None,
         sev_reduced_phys_bits=_sev_limit(sev, 'reducedPhysBits') if sev_supported else None,
+        launch_security=_launch_security(root.find('features/launchSecurity')),
         host_model_features=_host_model_features(root),
         **_tpm(root.find('devices/tpm')),
     )
@@ -97,6 +111,13 @@ def _enum_values(element, name):
         if enum.get('name') == name:
             return tuple(v.text.strip() for v in enum.findall('value') if v.text)
     return ()
+
+
+def _launch_security(element):
+    """The ``sectype`` values of ``<features><launchSecurity supported='yes'>``."""
+    if element is None or element.get('supported') != 'yes':
+        return ()
+    return _enum_values(element, 'sectype')
 
 
 def _sev_limit(sev, tag):

@@ -47,6 +47,7 @@ def build_topology(name, capabilities, devices, domcaps, settings, node_memory_k
     return HostTopology(
         name=name, cells=cells, pci_devices=whitelisted_devices(devices, settings),
         sev_slots=sev_slots, sev_es_slots=sev_es_slot_count(domcaps),
+        sev_snp_supported=bool(domcaps and domcaps.sev_snp_supported),
         secure_boot=bool(domcaps and domcaps.secure_boot),
         traits=host_traits.host_traits(capabilities, domcaps, sev_slots, vif_shaping)
         | settings.networks.traits())
@@ -150,8 +151,8 @@ def sev_slot_count(domcaps, settings):
 
 
 def sev_es_slot_count(domcaps):
-    """SEV-ES guests this host can run: libvirt's maxESGuests (a pool of its own,
-    wire/sev.py); 0 without SEV or when libvirt does not say."""
+    """SEV-ES and SEV-SNP guests this host can run: libvirt's maxESGuests (a pool of its
+    own, wire/sev.py); 0 without SEV or when libvirt does not say."""
     if domcaps is None or not domcaps.sev_supported:
         return 0
     return domcaps.sev_max_es_guests or 0

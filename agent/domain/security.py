@@ -2,6 +2,10 @@
 
 SEV needs a q35 machine booted from UEFI; its C-bit position and reduced
 physical address bits come from the host's domain capabilities (settings).
+SEV and SEV-ES guests get ``<launchSecurity type='sev'>``; SEV-SNP guests
+``type='sev-snp'`` (libvirt >= 10.5) with the SNP guest policy of wire/sev.py,
+and stateless UEFI that libvirt picks for SEV-SNP (``<loader stateless='yes'/>``:
+edk2's AmdSev build, which has no secure boot, so secure boot is never asked).
 Secure boot asks libvirt for UEFI firmware with the secure-boot feature and
 turns on SMM, which that firmware requires.  Stateless firmware
 (``hw_firmware_stateless``) is the host's plain UEFI code as a stateless
@@ -21,8 +25,16 @@ def wants_sev(spec, assignment):
     return bool(assignment.sev or spec.mem_encryption)
 
 
-def wants_secure_boot(spec, settings):
-    """Required: always (the scheduler chose a capable host); optional: if the host can."""
+def encryption_model(spec, assignment):
+    """The memory encryption model (wire/sev.py) the guest runs with, or None."""
+    return sev.model_of(assignment) or sev.spec_model(spec)
+
+
+def wants_secure_boot(spec, settings, assignment):
+    """Required: always (the scheduler chose a capable host); optional: if the host can.
+    Never for SEV-SNP (its firmware has none; the scheduler refuses it required)."""
+    if encryption_model(spec, assignment) == sev.SEV_SNP:
+        return False
     if spec.secure_boot == SECURE_BOOT_REQUIRED:
         return True
     return spec.secure_boot == SECURE_BOOT_OPTIONAL and settings.secure_boot_available
@@ -30,7 +42,7 @@ def wants_secure_boot(spec, settings):
 
 def needs_uefi(spec, assignment, settings, hardware=None):
     """SEV, secure boot and stateless firmware (``hardware``: wire GuestHardware) are UEFI."""
-    return (wants_sev(spec, assignment) or wants_secure_boot(spec, settings)
+    return (wants_sev(spec, assignment) or wants_secure_boot(spec, settings, assignment)
             or bool(hardware and hardware.firmware_stateless))
 
 
@@ -46,11 +58,12 @@ def apply_firmware(os_element, spec, assignment, settings, hardware=None):
     """Ask for UEFI (secure boot, stateless) on <os>; call before kernel/boot children."""
     if not needs_uefi(spec, assignment, settings, hardware):
         return
-    if hardware and hardware.firmware_stateless:
+    snp = encryption_model(spec, assignment) == sev.SEV_SNP
+    if hardware and hardware.firmware_stateless and not snp:
         _stateless_loader(os_element, settings)
         return
     os_element.set('firmware', 'efi')
-    secure = wants_secure_boot(spec, settings)
+    secure = wants_secure_boot(spec, settings, assignment)
     firmware = ET.SubElement(os_element, 'firmware')
     ET.SubElement(firmware, 'feature', {'enabled': 'yes' if secure else 'no',
                                         'name': 'secure-boot'})
@@ -58,6 +71,8 @@ def apply_firmware(os_element, spec, assignment, settings, hardware=None):
         ET.SubElement(firmware, 'feature', {'enabled': 'yes', 'name': 'enrolled-keys'})
     if secure:
         ET.SubElement(os_element, 'loader', {'secure': 'yes'})
+    elif snp:       # autoselected: the firmware that declares SEV-SNP, stateless
+        ET.SubElement(os_element, 'loader', {'stateless': 'yes'})
 
 
 def _stateless_loader(os_element, settings):
@@ -77,23 +92,27 @@ def features_element(spec, assignment, settings):
     features = ET.Element('features')
     ET.SubElement(features, 'acpi')
     ET.SubElement(features, 'apic')
-    if wants_secure_boot(spec, settings):
+    if wants_secure_boot(spec, settings, assignment):
         ET.SubElement(features, 'smm', {'state': 'on'})
     return features
 
 
 def launch_security_element(spec, assignment, settings):
-    """<launchSecurity type='sev'>, or None without memory encryption."""
+    """<launchSecurity type='sev'> (SEV, SEV-ES) or type='sev-snp', or None without memory
+    encryption."""
     if not wants_sev(spec, assignment):
         return None
     if settings.sev_cbitpos is None or settings.sev_reduced_phys_bits is None:
         raise DomainBuildError('settings.sev_cbitpos/sev_reduced_phys_bits: SEV needs both, '
                                "from the host's domain capabilities")
-    launch = ET.Element('launchSecurity', {'type': 'sev'})
+    model = encryption_model(spec, assignment)
+    snp = model == sev.SEV_SNP
+    launch = ET.Element('launchSecurity', {'type': 'sev-snp' if snp else 'sev'})
     ET.SubElement(launch, 'cbitpos').text = str(settings.sev_cbitpos)
     ET.SubElement(launch, 'reducedPhysBits').text = str(settings.sev_reduced_phys_bits)
-    model = sev.model_of(assignment) or sev.spec_model(spec)
-    ET.SubElement(launch, 'policy').text = f"0x{sev.launch_policy(settings.sev_policy, model):04x}"
+    policy = (f"0x{sev.SNP_POLICY:08x}" if snp
+              else f"0x{sev.launch_policy(settings.sev_policy, model):04x}")
+    ET.SubElement(launch, 'policy').text = policy
     return launch
 
 

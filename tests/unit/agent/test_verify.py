@@ -126,3 +126,32 @@ def test_sev_es_guests_take_their_own_pool():
     [violation] = v.verify(host, FREE, [OTHER, held], placed, WHITELIST)
     assert (violation.reason, violation.detail) == (
         v.SEV_UNAVAILABLE, '1 of 1 SEV-ES slots used, needs 1')
+
+
+SNP_GUEST = {'sev': True, 'sev_es': True, 'sev_snp': True}
+
+
+@pytest.mark.parametrize('snp, es_slots, held, detail', [
+    (True, 1, [], None),
+    (True, 1, [{'sev': True, 'sev_es': True}], '1 of 1 SEV-ES/SNP slots used, needs 1'),
+    (True, 1, [SNP_GUEST], '1 of 1 SEV-ES/SNP slots used, needs 1'),
+    (True, 2, [SNP_GUEST], None),
+    (True, 0, [], '0 of 0 SEV-ES/SNP slots used, needs 1'),
+    (False, 4, [], 'the host has no SEV-SNP support (0 SEV-SNP slots), needs 1'),
+])
+def test_sev_snp_guests_need_support_and_an_es_slot(snp, es_slots, held, detail):
+    """OTHER holds the one plain SEV slot, which an SEV-SNP guest never takes."""
+    host = dataclasses.replace(HOST, sev_es_slots=es_slots, sev_snp_supported=snp)
+    others = [OTHER] + [pinned(1, {0: 12 + i}, instance=f'es-{i}', **flags)
+                        for i, flags in enumerate(held)]
+    found = v.verify(host, FREE, others, pinned(0, {0: 4}, **SNP_GUEST), WHITELIST)
+    assert found == ([] if detail is None else [v.Violation(v.SEV_UNAVAILABLE, detail)])
+
+
+def test_an_snp_guest_holds_the_slot_an_es_guest_needs():
+    host = dataclasses.replace(HOST, sev_es_slots=1, sev_snp_supported=True)
+    snp = pinned(1, {0: 12}, instance='snp', **SNP_GUEST)
+    [violation] = v.verify(host, FREE, [snp], pinned(0, {0: 4}, sev=True, sev_es=True),
+                           WHITELIST)
+    assert violation.detail == '1 of 1 SEV-ES slots used, needs 1'
+

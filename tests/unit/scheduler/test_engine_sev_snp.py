@@ -6,6 +6,7 @@ from scheduler.fitting.fit import fit
 from scheduler.fitting.policy import FitPolicy
 from scheduler.fitting.usage import HostUsage
 from scheduler.fleet import FleetView
+from scheduler.moves import kind_for
 from tests.unit.scheduler.helpers import engine, host, request
 
 SNP = request(1, 512).sev('amd-sev-snp').build()
@@ -49,3 +50,9 @@ def test_capacity_counts_snp_guests_against_the_es_slots():
     result, = capacity([request(1, 256).sev('amd-sev-snp').build()], fleet, engine())
     assert result.fits == 3         # the ES slots of the one SNP host; plain SEV slots unused
     assert result.stops == {'SEV_SNP_UNSUPPORTED': 1, 'SEV_NO_SLOTS': 1}
+
+
+def test_snp_guests_move_cold_only():
+    """Their memory is encrypted, as an SEV guest's: no live move."""
+    assert kind_for(SNP.to_dict(), live=True) == 'cold'
+    assert kind_for(request(1, 512).build().to_dict(), live=True) == 'live'

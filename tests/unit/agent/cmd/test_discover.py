@@ -61,7 +61,8 @@ def test_table_shows_each_cell_pools_with_free_and_devices(conf):
     status, out, _, _ = _run(conf, 'table')
     assert status == 0
     lines = out.splitlines()
-    assert lines[0].startswith('host compute-7  virt_type kvm  sev_slots 0  secure_boot yes')
+    assert lines[0] == ('host compute-7  virt_type kvm  sev_slots 0  secure_boot yes  '
+                        'sev_es_slots 0  sev_snp no')
     cell_rows = [line.split() for line in lines if line.lstrip().startswith(('0 ', '1 '))]
     assert cell_rows[0][:7] == ['0', '2-3,10-11', '0-1,8-9', '16384', '256', '12032', '0']
     assert '2048: 1024/1000, 1048576: 2/2' in lines[3]

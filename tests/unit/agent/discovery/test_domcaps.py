@@ -6,24 +6,26 @@ from agent.discovery.domcaps import parse_domain_capabilities
 from agent.exceptions import HostXmlError
 from tests.unit.agent.fakes import read
 
-# file: virt type, machine, sev supported, maxGuests, maxESGuests, loaders, secure boot, uefi
+# file: virt type, machine, sev supported, maxGuests, maxESGuests, sev-snp, loaders,
+# secure boot, uefi
 CAPTURES = {
     'virtmanager_kvm-x86_64-domcaps-amd-sev.xml': (
-        'kvm', 'pc-q35-6.2', True, 502, 7, 1, False, True),
+        'kvm', 'pc-q35-6.2', True, 502, 7, False, 1, False, True),
     'virtmanager_kvm-x86_64-domcaps-latest.xml': (
-        'kvm', 'pc-q35-9.0', False, None, None, 6, True, True),
+        'kvm', 'pc-q35-9.0', False, None, None, False, 6, True, True),
     'kubevirt_domcapabilities_sevsnp.xml': (
-        'kvm', 'pc-i440fx-6.0', True, 15, 15, 10, False, True),
+        'kvm', 'pc-i440fx-6.0', True, 15, 15, True, 10, False, True),
 }
 
 
 @pytest.mark.parametrize('name', sorted(CAPTURES))
 def test_every_capture(shared_fixtures, name):
-    virt, machine, sev, max_guests, max_es, loaders, secure, uefi = CAPTURES[name]
+    virt, machine, sev, max_guests, max_es, snp, loaders, secure, uefi = CAPTURES[name]
     caps = parse_domain_capabilities(read(shared_fixtures / 'domcaps' / name))
     assert (caps.virt_type, caps.machine, caps.arch) == (virt, machine, 'x86_64')
     assert (caps.sev_supported, caps.sev_max_guests, caps.sev_max_es_guests) == (
         sev, max_guests, max_es)
+    assert caps.sev_snp_supported is snp
     assert len(caps.loaders) == loaders
     assert caps.secure_boot is secure
     assert caps.uefi is uefi
@@ -74,6 +76,30 @@ def test_sev_supported_without_max_guests():
     caps = parse_domain_capabilities(_domcaps(features="<sev supported='yes'><cbitpos>47"
                                                        "</cbitpos></sev>"))
     assert caps.sev_supported and caps.sev_max_guests is None
+
+
+SEV = ("<sev supported='yes'><cbitpos>51</cbitpos><reducedPhysBits>1</reducedPhysBits>"
+       "<maxGuests>59</maxGuests><maxESGuests>450</maxESGuests></sev>")
+
+
+def _launch_security(supported, *types):
+    values = ''.join(f"<value>{t}</value>" for t in types)
+    return (f"<launchSecurity supported='{supported}'><enum name='sectype'>{values}</enum>"
+            "</launchSecurity>")
+
+
+@pytest.mark.parametrize('features, snp, types', [
+    # libvirt >= 10.5 on an SEV-SNP host (the form of libvirt's own amdsev test data)
+    (SEV + _launch_security('yes', 'sev', 'sev-snp'), True, ('sev', 'sev-snp')),
+    (SEV + _launch_security('yes', 'sev'), False, ('sev',)),             # SEV and SEV-ES only
+    (SEV, False, ()),                                                    # libvirt < 10.5
+    (SEV + _launch_security('no', 'sev', 'sev-snp'), False, ()),         # not supported: none
+    ("<sev supported='no'/>" + _launch_security('yes', 'sev-snp'), False, ('sev-snp',)),
+    (_launch_security('yes', 's390-pv'), False, ('s390-pv',)),
+])
+def test_sev_snp_support_from_the_launch_security_types(features, snp, types):
+    caps = parse_domain_capabilities(_domcaps(features=features))
+    assert (caps.sev_snp_supported, caps.launch_security) == (snp, types)
 
 
 def test_no_loader_means_no_uefi():

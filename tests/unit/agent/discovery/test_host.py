@@ -66,13 +66,14 @@ def test_sev_host_from_real_captures(shared_fixtures):
                  domcaps='virtmanager_kvm-x86_64-domcaps-amd-sev.xml')
     host = discover(conn, HostSettings()).topology
     assert (host.sev_slots, host.sev_es_slots, host.secure_boot) == (502, 7, False)
+    assert host.sev_snp_supported is False         # no <launchSecurity> sev-snp
     assert 'HW_CPU_X86_AMD_SEV' in host.traits
     conn = _conn(shared_fixtures, 'virttuner_caps_cascadelake_2socket.xml',
                  domcaps='kubevirt_domcapabilities_sevsnp.xml')
     host = discover(conn, HostSettings()).topology
-    assert (host.sev_slots, host.sev_es_slots) == (15, 15)
+    assert (host.sev_slots, host.sev_es_slots, host.sev_snp_supported) == (15, 15, True)
     [parsed] = parse_fleet({'version': 1, 'hosts': [host.to_dict()]})
-    assert parsed.sev_es_slots == 15
+    assert (parsed.sev_es_slots, parsed.sev_snp_supported) == (15, True)
 
 
 def test_the_option_caps_plain_sev_slots_only(shared_fixtures):

@@ -26,13 +26,13 @@ def cell(guest, host, vcpus, memory_mb, page_kb=4, pinning=None, shared=(), rese
 
 
 def assignment(cells=(), vcpus=None, memory_mb=None, host='host-a', instance=UUID,
-               shared=(), emulator=(), pci=(), sev=False, sev_es=False):
+               shared=(), emulator=(), pci=(), sev=False, sev_es=False, sev_snp=False):
     vcpus = vcpus if vcpus is not None else sum(len(c.vcpus) for c in cells)
     memory_mb = memory_mb if memory_mb is not None else sum(c.memory_mb for c in cells)
     return Assignment(host=host, instance=instance, vcpus=vcpus, memory_mb=memory_mb,
                       cells=tuple(cells), shared_cpus=frozenset(shared),
                       emulator_pcpus=frozenset(emulator), pci_devices=tuple(pci), sev=sev,
-                      sev_es=sev_es)
+                      sev_es=sev_es, sev_snp=sev_snp)
 
 
 def pci(address, request, host_cell=0, physnet=None):

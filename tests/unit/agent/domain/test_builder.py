@@ -1,5 +1,7 @@
 """Domain XML for each kind of guest, compared structurally and schema-validated."""
 
+import xml.etree.ElementTree as ET
+
 import pytest
 
 from agent.domain import DomainBuildError, parse_metadata
@@ -14,7 +16,7 @@ from tests.unit.agent.domain.builders import (
     settings,
     spec_for,
 )
-from tests.unit.agent.domain.schema import validate_domain_xml
+from tests.unit.agent.domain.schema import validate_domain_xml, validate_sev_snp_domain_xml
 from wire.request_spec import CPU_DEDICATED, CPU_MIXED, EMULATOR_ISOLATE, PortRequest
 
 
@@ -201,6 +203,77 @@ def test_sev_es_guest_sets_the_es_policy_bit(build, model, sev_es, policy):
     domain = build(spec, placed, DISK_IMAGE,
                    settings(disk_path='/i/disk.qcow2', sev_cbitpos=51, sev_reduced_phys_bits=1))
     assert domain.find('launchSecurity').findtext('policy') == policy
+
+
+def snp_domain(spec_fields=None, image=DISK_IMAGE, **setting_fields):
+    """An SEV-SNP guest's domain, parsed, after validate_sev_snp_domain_xml."""
+    placed = assignment([cell(0, 0, (0, 1), 2048, pinning={0: 2, 1: 3})], sev=True,
+                        sev_es=True, sev_snp=True)
+    spec = spec_for(placed, mem_encryption=True, mem_encryption_model='amd-sev-snp',
+                    ports=(PortRequest(),), **(spec_fields or {}))
+    values = dict(disk_path='/i/disk.qcow2', sev_cbitpos=51, sev_reduced_phys_bits=1)
+    xml = unchecked_domain_xml(spec, placed, image, settings(**values, **setting_fields))
+    return ET.fromstring(validate_sev_snp_domain_xml(xml))
+
+
+def test_sev_snp_guest_has_its_own_launch_security_and_stateless_uefi():
+    domain = snp_domain()
+    launch = domain.find('launchSecurity')
+    assert attrs(launch) == {'type': 'sev-snp'}
+    assert [(child.tag, child.text) for child in launch] == [
+        ('cbitpos', '51'), ('reducedPhysBits', '1'), ('policy', '0x00030000')]
+    assert domain.find('os/type').get('machine') == 'q35'
+    assert domain.find('os').get('firmware') == 'efi'
+    assert attrs(domain.find('os/loader')) == {'stateless': 'yes'}     # libvirt picks it
+    assert [attrs(f) for f in domain.findall('os/firmware/feature')] == [
+        {'enabled': 'no', 'name': 'secure-boot'}]
+    assert domain.find('os/nvram') is None and domain.find('features/smm') is None
+    assert domain.find('memoryBacking/locked') is not None
+    assert domain.find('devices/disk/driver').get('iommu') == 'on'
+    assert domain.find('devices/interface/driver').get('iommu') == 'on'
+
+
+def test_sev_snp_policy_allows_smt_keeps_the_reserved_bit_and_no_debug():
+    policy = int(snp_domain().find('launchSecurity').findtext('policy'), 16)
+    assert policy & (1 << 17) and policy & (1 << 16)       # reserved must-be-one; SMT
+    assert not policy & (1 << 19)                          # no debugging
+    assert policy >> 32 == 0 and policy & 0xffff == 0      # no ABI minimum, no other bit
+
+
+@pytest.mark.parametrize('spec_fields, available', [
+    ({'secure_boot': 'optional'}, True),            # SNP firmware has none: not used
+    ({'image_properties': {'hw_firmware_stateless': 'true', 'hw_firmware_type': 'uefi'}},
+     False),                                        # stateless anyway: the SNP firmware
+])
+def test_sev_snp_firmware_is_never_secure_boot_nor_a_named_loader(spec_fields, available):
+    domain = snp_domain(spec_fields, secure_boot_available=available,
+                        stateless_loader='/usr/share/OVMF/OVMF_CODE_4M.fd')
+    assert attrs(domain.find('os/loader')) == {'stateless': 'yes'}
+    assert domain.find('os/loader').text is None and domain.find('features/smm') is None
+
+
+@pytest.mark.parametrize('launch', [
+    "<launchSecurity type='sev-snp'><cbitpos>51</cbitpos></launchSecurity>",   # no policy
+    "<launchSecurity type='sev-snp'><policy>0x3000g</policy></launchSecurity>",
+    "<launchSecurity type='sev-snp' vcek='maybe'><policy>0x30000</policy></launchSecurity>",
+    "<launchSecurity type='sev-snp'><policy>1</policy><dhCert>x</dhCert></launchSecurity>",
+])
+def test_the_sev_snp_check_refuses_what_libvirts_schema_refuses(launch):
+    xml = ET.tostring(snp_domain(), encoding='unicode')
+    head = xml[:xml.index('<launchSecurity')]
+    good = ("<launchSecurity type='sev-snp' authorKey='no'><policy>0x30000</policy>"
+            "<hostData>AAAA</hostData></launchSecurity>")
+    assert validate_sev_snp_domain_xml(head + good + '</domain>')
+    with pytest.raises(AssertionError):
+        validate_sev_snp_domain_xml(head + launch + '</domain>')
+
+
+def test_sev_snp_without_host_parameters_is_refused():
+    placed = assignment([cell(0, 0, (0,), 512, pinning={0: 2})], sev=True, sev_es=True,
+                        sev_snp=True)
+    spec = spec_for(placed, mem_encryption=True, mem_encryption_model='amd-sev-snp')
+    with pytest.raises(DomainBuildError, match='sev_cbitpos'):
+        unchecked_domain_xml(spec, placed, KERNEL_IMAGE, settings())
 
 
 def test_sev_without_host_parameters_is_refused():

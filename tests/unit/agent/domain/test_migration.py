@@ -60,9 +60,10 @@ def test_live_migration_blockers(change, blocker):
     assert (found is None) if blocker is None else (blocker in found)
 
 
-def test_an_sev_domain_cannot_move_live():
+@pytest.mark.parametrize('kind', ['sev', 'sev-snp'])
+def test_an_sev_domain_cannot_move_live(kind):
     _, xml = build()
-    sev = xml.replace('</domain>', "<launchSecurity type='sev'/></domain>")
+    sev = xml.replace('</domain>', f"<launchSecurity type='{kind}'/></domain>")
     assert 'SEV' in facts.live_migration_blocker(sev)
 
 
