@@ -1,0 +1,229 @@
+"""Make room: the fewest live migrations after which a request fits (pure).
+
+A big pinned request often finds no host although the fleet has the room in
+total, scattered over cells.  ``plan`` searches, bounded, for a set of moves of
+live-migratable instances (``Movable``) off one target host after which the
+engine places the request:
+
+1. the request placed as it is: it fits, no move is needed;
+2. target hosts: hosts with movable instances, closest first (the smallest
+   shortfall of pinned pCPUs and memory, from HostCapacity numbers), kept only
+   when the request fits there once all their candidate instances are gone
+   (static and dynamic filters and the exact fit on that emptied state); at
+   most ``max_hosts`` of them, after examining at most ``4 * max_hosts``;
+3. for k = 1 .. ``max_moves`` (fewest moves first), for each target host, each
+   set of k of its candidate instances (its ``CANDIDATES_PER_HOST`` smallest,
+   smallest sets first): the request must fit the target without them (the
+   exact fit, then the filters), each of them must be placed by the engine on
+   another host (the target excluded, earlier moves of the plan held), and
+   then the engine must place the whole request.  The first such set is the
+   plan.
+
+Cost: at most ``max_hosts x sum(C(n, k), k = 1..max_moves)`` exact fits of
+the request on a target (n <= CANDIDATES_PER_HOST: 298 fits per host at the
+default max_moves 3), plus, for each set that frees the target, k engine
+placements of the moved instances and one of the request; and ``4 x
+max_hosts`` fits to choose targets.  Every placement is the engine's own
+(``Engine.place`` on a ScratchFleet): its filters (server groups of the moved
+instances included) and exact fit, so a plan never holds a resource twice.
+The fleet view is never changed.
+"""
+
+import dataclasses
+import itertools
+import time
+
+from scheduler import claims, moves
+from scheduler.engine_index import demand_of
+from scheduler.fleet import make_state
+from wire.assignment import Assignment
+
+# Instances of one target host a plan may move: its smallest ones (bounds the search).
+CANDIDATES_PER_HOST = 12
+# Hosts examined to find the ``max_hosts`` targets, per target wanted.
+EXAMINED_PER_TARGET = 4
+# The instance id of the request's trial fits on a target
+ROOM = 'make-room'
+
+
+@dataclasses.dataclass(frozen=True)
+class RoomSettings:
+    """[scheduler] make_room_* options, passed in as values."""
+
+    max_moves: int = 3
+    max_hosts: int = 8
+
+
+@dataclasses.dataclass(frozen=True)
+class Movable:
+    """An instance a plan may live-migrate: ACTIVE, idle, on a host that is up."""
+
+    uuid: str
+    assignment: Assignment          # what it holds on its host
+    spec: object                    # its RequestSpec (one instance)
+
+    @property
+    def host(self):
+        return self.assignment.host
+
+    @property
+    def group(self):
+        return claims.group_of(self.spec)
+
+    @property
+    def size(self):
+        return (self.spec.vcpus, self.spec.memory_mb, self.uuid)
+
+
+@dataclasses.dataclass(frozen=True)
+class Move:
+    """One live migration of a plan: its exact assignment on the destination."""
+
+    instance: str
+    source: str
+    destination: str
+    assignment: Assignment
+
+    def to_dict(self):
+        return {'instance': self.instance, 'source': self.source,
+                'destination': self.destination, 'assignment': self.assignment.to_dict()}
+
+
+@dataclasses.dataclass
+class RoomPlan:
+    """The moves, in order, and the request's assignments once they are done;
+    ``moves`` is empty when the request fits already, ``reason`` set when no plan
+    was found within the bounds."""
+
+    moves: tuple = ()
+    assignments: tuple = ()
+    target: str | None = None
+    hosts_searched: int = 0
+    sets_tried: int = 0
+    seconds: float = 0.0
+    reason: str | None = None
+
+    @property
+    def found(self):
+        return self.reason is None
+
+    def to_dict(self):
+        return {'found': self.found, 'moves': [m.to_dict() for m in self.moves],
+                'assignments': [a.to_dict() for a in self.assignments],
+                'target': self.target, 'hosts_searched': self.hosts_searched,
+                'sets_tried': self.sets_tried, 'seconds': round(self.seconds, 6),
+                'reason': self.reason}
+
+
+def live_movable(spec_dict):
+    """Whether an instance of ``spec_dict`` (stored) may move live (the mover's rule)."""
+    return moves.kind_for(spec_dict, True) == 'live'
+
+
+def plan(engine, fleet, spec, instances, movable, settings=RoomSettings(), clock=time.perf_counter):
+    """The RoomPlan of ``spec`` (``instances``: the ids to place) over ``fleet`` (a
+    FleetView), moving only ``movable`` (Movable) instances; see the module docstring."""
+    started = clock()
+    placement = engine.place(spec, fleet, list(instances))
+    if placement.placed:
+        return RoomPlan(assignments=tuple(placement.assignments), seconds=clock() - started)
+    search = _Search(engine, fleet, spec, list(instances))
+    by_host = _by_host(movable, fleet)
+    targets = search.targets(by_host, settings.max_hosts)
+    for count in range(1, settings.max_moves + 1):
+        for target in targets:
+            for chosen in itertools.combinations(by_host[target], count):
+                found = search.attempt(target, chosen)
+                if found is not None:
+                    return dataclasses.replace(found, hosts_searched=len(targets),
+                                               sets_tried=search.tried,
+                                               seconds=clock() - started)
+    reason = (f"no set of at most {settings.max_moves} live migration(s) off "
+              f"{len(targets)} candidate host(s) makes room")
+    return RoomPlan(hosts_searched=len(targets), sets_tried=search.tried,
+                    seconds=clock() - started, reason=reason)
+
+
+def _by_host(movable, fleet):
+    """host -> its candidate instances, smallest first (at most CANDIDATES_PER_HOST)."""
+    by_host = {}
+    for item in movable:
+        if item.host in fleet:
+            by_host.setdefault(item.host, []).append(item)
+    return {host: sorted(items, key=lambda m: m.size)[:CANDIDATES_PER_HOST]
+            for host, items in by_host.items()}
+
+
+def _shortfall(demand, capacity):
+    """How far a host is from taking the request (pinned pCPUs, then memory MB)."""
+    return (max(0, demand.pinned_total - capacity.free_pcpus)
+            + max(0, demand.pinned_max_cell - capacity.free_pcpus_max_cell),
+            max(0, demand.memory_mb - capacity.free_ram_mb))
+
+
+class _Search:
+    """One plan's search state: the request's context and checks, derived once."""
+
+    def __init__(self, engine, fleet, spec, instances):
+        self.engine, self.fleet, self.spec, self.instances = engine, fleet, spec, instances
+        self.one = claims.single(spec)
+        self.context = engine.context(self.one, fleet.scratch())
+        self.checks = ([check for _, check in engine.static_checks(self.context)]
+                       + engine.dynamic_checks(self.context))
+        self.tried = 0
+
+    def targets(self, by_host, max_hosts):
+        """Hosts where the request fits once their candidates are gone, closest first."""
+        demand = demand_of(self.one)
+        order = sorted(by_host, key=lambda name: (
+            _shortfall(demand, self.fleet.state(name).capacity), name))
+        chosen = []
+        for name in order[:EXAMINED_PER_TARGET * max_hosts]:
+            if self._emptied(self.fleet.state(name), by_host[name]) is not None:
+                chosen.append(name)
+                if len(chosen) == max_hosts:
+                    break
+        return chosen
+
+    def attempt(self, target, chosen):
+        """The RoomPlan moving ``chosen`` off ``target``, or None."""
+        self.tried += 1
+        emptied = self._emptied(self.fleet.state(target), chosen)
+        if emptied is None:
+            return None
+        scratch = self.fleet.scratch()
+        scratch.changed[target] = dataclasses.replace(
+            emptied, topology=dataclasses.replace(emptied.topology, enabled=False))
+        planned = []
+        for item in chosen:
+            placement = self.engine.place(item.spec, scratch, [item.uuid])
+            if not placement.placed:
+                return None
+            assignment = placement.assignments[0]
+            scratch.consume(assignment, item.group)
+            planned.append(Move(item.uuid, target, assignment.host, assignment))
+        scratch.changed[target] = emptied
+        placement = self.engine.place(self.spec, scratch, self.instances)
+        if not placement.placed:
+            return None
+        return RoomPlan(moves=tuple(planned), assignments=tuple(placement.assignments),
+                        target=target)
+
+    def _emptied(self, state, chosen):
+        """``state`` without what ``chosen`` hold (and their group memberships) when
+        one instance of the request fits it then, else None.  The exact fit runs
+        first, on the usage alone: most sets fail it, and it needs no HostState."""
+        usage = state.usage
+        for item in chosen:
+            usage = usage.release(item.assignment)
+        engine = self.engine
+        if not isinstance(engine.fit(state.topology, usage, self.one, engine.policy, ROOM),
+                          Assignment):
+            return None
+        members = dict(state.members)
+        for item in chosen:
+            if item.group:
+                members[item.group] = max(0, members.get(item.group, 0) - 1)
+        emptied = make_state(state.topology, usage, members)
+        verdict = engine.verdict(emptied, self.checks, self.context, ROOM)
+        return emptied if isinstance(verdict, Assignment) else None
