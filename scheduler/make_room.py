@@ -129,7 +129,7 @@ def plan(engine, fleet, spec, instances, movable, settings=RoomSettings(), clock
         return RoomPlan(assignments=tuple(placement.assignments), seconds=clock() - started)
     search = _Search(engine, fleet, spec, list(instances))
     by_host = _by_host(movable, fleet)
-    targets = search.targets(by_host, settings.max_hosts)
+    targets = search.targets(by_host, settings)
     for count in range(1, settings.max_moves + 1):
         for target in targets:
             for chosen in itertools.combinations(by_host[target], count):
@@ -170,25 +170,33 @@ class _Search:
         self.context = engine.context(self.one, fleet.scratch())
         self.checks = ([check for _, check in engine.static_checks(self.context)]
                        + engine.dynamic_checks(self.context))
+        self.demand = demand_of(self.one)
+        self.pcpus = PcpuRoom(self.demand)
         self.tried = 0
 
-    def targets(self, by_host, max_hosts):
-        """Hosts where the request fits once their candidates are gone, closest first."""
-        demand = demand_of(self.one)
+    def targets(self, by_host, settings):
+        """Hosts where the request fits once their candidates are gone, closest first;
+        hosts that need more than ``max_moves`` of them for pCPUs alone are skipped."""
         order = sorted(by_host, key=lambda name: (
-            _shortfall(demand, self.fleet.state(name).capacity), name))
+            _shortfall(self.demand, self.fleet.state(name).capacity), name))
         chosen = []
-        for name in order[:EXAMINED_PER_TARGET * max_hosts]:
-            if self._emptied(self.fleet.state(name), by_host[name]) is not None:
+        for name in order[:EXAMINED_PER_TARGET * settings.max_hosts]:
+            state = self.fleet.state(name)
+            if self.pcpus.fewest_moves(state, by_host[name]) > settings.max_moves:
+                continue
+            if self._emptied(state, by_host[name]) is not None:
                 chosen.append(name)
-                if len(chosen) == max_hosts:
+                if len(chosen) == settings.max_hosts:
                     break
         return chosen
 
     def attempt(self, target, chosen):
         """The RoomPlan moving ``chosen`` off ``target``, or None."""
+        state = self.fleet.state(target)
+        if not self.pcpus.may_fit(state, chosen):
+            return None
         self.tried += 1
-        emptied = self._emptied(self.fleet.state(target), chosen)
+        emptied = self._emptied(state, chosen)
         if emptied is None:
             return None
         scratch = self.fleet.scratch()
@@ -227,3 +235,52 @@ class _Search:
         emptied = make_state(state.topology, usage, members)
         verdict = engine.verdict(emptied, self.checks, self.context, ROOM)
         return emptied if isinstance(verdict, Assignment) else None
+
+
+class PcpuRoom:
+    """Counting pCPUs only, whether a set of moves can free enough: a necessary
+    condition (the request's largest guest cell needs that many free pCPUs in one host
+    cell, the request that many on the host) that spares the exact fit most sets."""
+
+    def __init__(self, demand):
+        self.per_cell, self.total = demand.pinned_max_cell, demand.pinned_total
+        self._freed = {}     # instance -> (host, {host cell: pCPUs it holds there})
+
+    def freed(self, topology, item):
+        known = self._freed.get(item.uuid)
+        if known is None or known[0] != topology.name:
+            held = item.assignment.pinned_pcpus
+            known = (topology.name, {c.id: len(held & c.cpus) for c in topology.cells})
+            self._freed[item.uuid] = known
+        return known[1]
+
+    @staticmethod
+    def free(state):
+        pinned = state.usage.pinned
+        return {cell.id: len(cell.cpus - pinned) for cell in state.topology.cells}
+
+    def may_fit(self, state, chosen):
+        free = self.free(state)
+        for item in chosen:
+            for cell, count in self.freed(state.topology, item).items():
+                free[cell] += count
+        return sum(free.values()) >= self.total and max(free.values(), default=0) >= \
+            self.per_cell
+
+    def fewest_moves(self, state, candidates):
+        """A lower bound of the moves ``state`` needs (len(candidates) + 1: never)."""
+        free = self.free(state)
+        freed = [self.freed(state.topology, item) for item in candidates]
+        need = _fewest(sum(free.values()), [sum(f.values()) for f in freed], self.total)
+        by_cell = min((_fewest(free[cell], [f[cell] for f in freed], self.per_cell)
+                       for cell in free), default=0)
+        return max(need, by_cell)
+
+
+def _fewest(have, gains, need):
+    """The fewest of ``gains`` that bring ``have`` to ``need`` (len(gains) + 1: never)."""
+    for count, gain in enumerate([0] + sorted(gains, reverse=True)):
+        have += gain
+        if have >= need:
+            return count
+    return len(gains) + 1

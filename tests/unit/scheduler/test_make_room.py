@@ -3,6 +3,7 @@ migrations make room, where none within the bounds does, and every plan audited:
 moved instances and the request together never overrun a pool."""
 
 import dataclasses
+import itertools
 
 import pytest
 
@@ -162,10 +163,18 @@ def test_a_multi_instance_request_fits_whole_or_has_no_plan():
 
 def test_the_search_is_bounded_by_max_hosts():
     world = fragmented([(TINY, 2)], count=6)
-    room = world.plan(max_moves=1, max_hosts=2)
-    assert not room.found
+    room = world.plan(max_moves=2, max_hosts=2)
+    assert room.found and len(room.moves) == 2
     assert room.hosts_searched == 2
-    assert room.sets_tried == 2 * 2       # 2 hosts x 2 candidates x sets of 1
+    assert 1 <= room.sets_tried <= 2 * (2 + 1)     # 2 hosts x (2 sets of 1 + 1 set of 2)
+
+
+def test_hosts_that_need_more_moves_than_allowed_are_not_searched():
+    """Counting pCPUs alone shows three guests must go: with two allowed no set is
+    even fitted."""
+    world = fragmented([(TINY, 3)])
+    room = world.plan(max_moves=2)
+    assert not room.found and room.hosts_searched == 0 and room.sets_tried == 0
 
 
 def test_the_plan_is_a_plain_dict_for_the_bus():
@@ -176,3 +185,30 @@ def test_the_plan_is_a_plain_dict_for_the_bus():
     assert set(move) == {'instance', 'source', 'destination', 'assignment'}
     assert move['assignment']['host'] == move['destination']
     assert answer['assignments'][0]['host'] == answer['target']
+
+
+@pytest.mark.parametrize('have,gains,need,fewest', [
+    (4, [1, 3, 2], 4, 0), (1, [1, 3, 2], 4, 1), (0, [1, 3, 2], 5, 2), (0, [1, 1], 3, 3),
+    (2, [], 3, 1),
+])
+def test_fewest_gains_to_reach_a_need(have, gains, need, fewest):
+    assert make_room._fewest(have, gains, need) == fewest
+
+
+@pytest.mark.parametrize('per_host', [[(TINY, 2)], [(SMALL, 1), (TINY, 1)], [(TINY, 3)]])
+def test_the_pcpu_count_never_rules_out_a_set_the_exact_fit_takes(per_host):
+    """PcpuRoom is a necessary condition: every set after which the request fits the
+    host (filters and exact fit) passes it."""
+    world = fragmented(per_host, count=2)
+    search = make_room._Search(world.engine, world.fleet, BIG, ['new-0'])
+    by_host = make_room._by_host(world.movable, world.fleet)
+    fitted = 0
+    for name, candidates in by_host.items():
+        state = world.fleet.state(name)
+        for count in range(len(candidates) + 1):
+            for chosen in itertools.combinations(candidates, count):
+                if search._emptied(state, chosen) is not None:
+                    fitted += 1
+                    assert search.pcpus.may_fit(state, chosen), chosen
+                    assert search.pcpus.fewest_moves(state, candidates) <= count
+    assert fitted > 0
