@@ -37,6 +37,7 @@ from scheduler import claims, moves
 from scheduler.engine_index import demand_of
 from scheduler.fleet import make_state
 from wire.assignment import Assignment
+from wire.gcpause import gc_paused
 
 # Instances of one target host a plan may move: its smallest ones (bounds the search).
 CANDIDATES_PER_HOST = 12
@@ -123,16 +124,20 @@ def live_movable(spec_dict):
 def plan(engine, fleet, spec, instances, movable, settings=RoomSettings(), clock=time.perf_counter):
     """The RoomPlan of ``spec`` (``instances``: the ids to place) over ``fleet`` (a
     FleetView), moving only ``movable`` (Movable) instances; see the module docstring."""
+    with gc_paused():   # thousands of short-lived acyclic states and sets
+        return _plan(engine, fleet, spec, list(instances), movable, settings, clock)
+
+
+def _plan(engine, fleet, spec, instances, movable, settings, clock):
     started = clock()
-    placement = engine.place(spec, fleet, list(instances))
+    placement = engine.place(spec, fleet, instances)
     if placement.placed:
         return RoomPlan(assignments=tuple(placement.assignments), seconds=clock() - started)
-    search = _Search(engine, fleet, spec, list(instances))
-    by_host = _by_host(movable, fleet)
-    targets = search.targets(by_host, settings)
+    search = _Search(engine, fleet, spec, instances)
+    targets = search.targets(_by_host(movable, fleet), settings)
     for count in range(1, settings.max_moves + 1):
-        for target in targets:
-            for chosen in itertools.combinations(by_host[target], count):
+        for target, candidates in targets:
+            for chosen in itertools.combinations(candidates, count):
                 found = search.attempt(target, chosen)
                 if found is not None:
                     return dataclasses.replace(found, hosts_searched=len(targets),
@@ -145,13 +150,17 @@ def plan(engine, fleet, spec, instances, movable, settings=RoomSettings(), clock
 
 
 def _by_host(movable, fleet):
-    """host -> its candidate instances, smallest first (at most CANDIDATES_PER_HOST)."""
+    """host -> its movable instances (of the hosts in ``fleet``)."""
     by_host = {}
     for item in movable:
-        if item.host in fleet:
-            by_host.setdefault(item.host, []).append(item)
-    return {host: sorted(items, key=lambda m: m.size)[:CANDIDATES_PER_HOST]
-            for host, items in by_host.items()}
+        by_host.setdefault(item.assignment.host, []).append(item)
+    return {host: items for host, items in by_host.items() if host in fleet}
+
+
+def candidates_of(items):
+    """The instances of one host a plan may move: its smallest, CANDIDATES_PER_HOST at
+    most, smallest first (so the first sets of each size are the smallest)."""
+    return sorted(items, key=lambda m: m.size)[:CANDIDATES_PER_HOST]
 
 
 def _shortfall(demand, capacity):
@@ -175,17 +184,18 @@ class _Search:
         self.tried = 0
 
     def targets(self, by_host, settings):
-        """Hosts where the request fits once their candidates are gone, closest first;
-        hosts that need more than ``max_moves`` of them for pCPUs alone are skipped."""
+        """(host, its candidates) where the request fits once they are gone, closest
+        first; hosts that need more than ``max_moves`` of them for pCPUs alone are
+        skipped."""
         order = sorted(by_host, key=lambda name: (
             _shortfall(self.demand, self.fleet.state(name).capacity), name))
         chosen = []
         for name in order[:EXAMINED_PER_TARGET * settings.max_hosts]:
-            state = self.fleet.state(name)
-            if self.pcpus.fewest_moves(state, by_host[name]) > settings.max_moves:
+            state, candidates = self.fleet.state(name), candidates_of(by_host[name])
+            if self.pcpus.fewest_moves(state, candidates) > settings.max_moves:
                 continue
-            if self._emptied(state, by_host[name]) is not None:
-                chosen.append(name)
+            if self._emptied(state, candidates) is not None:
+                chosen.append((name, candidates))
                 if len(chosen) == settings.max_hosts:
                     break
         return chosen

@@ -203,7 +203,8 @@ def test_the_pcpu_count_never_rules_out_a_set_the_exact_fit_takes(per_host):
     search = make_room._Search(world.engine, world.fleet, BIG, ['new-0'])
     by_host = make_room._by_host(world.movable, world.fleet)
     fitted = 0
-    for name, candidates in by_host.items():
+    for name, items in by_host.items():
+        candidates = make_room.candidates_of(items)
         state = world.fleet.state(name)
         for count in range(len(candidates) + 1):
             for chosen in itertools.combinations(candidates, count):
