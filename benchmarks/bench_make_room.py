@@ -18,11 +18,11 @@ failed placement included, as a boot pays it) p50 / p99 / max, wall and process 
 import argparse
 import collections
 import json
+import pathlib
 import random
 import statistics
 import sys
 import time
-import pathlib
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))

@@ -121,7 +121,8 @@ def live_movable(spec_dict):
     return moves.kind_for(spec_dict, True) == 'live'
 
 
-def plan(engine, fleet, spec, instances, movable, settings=RoomSettings(), clock=time.perf_counter):
+def plan(engine, fleet, spec, instances, movable, settings=RoomSettings(),
+         clock=time.perf_counter):
     """The RoomPlan of ``spec`` (``instances``: the ids to place) over ``fleet`` (a
     FleetView), moving only ``movable`` (Movable) instances; see the module docstring."""
     with gc_paused():   # thousands of short-lived acyclic states and sets
