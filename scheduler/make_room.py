@@ -185,16 +185,18 @@ class _Search:
         self.tried = 0
 
     def targets(self, by_host, settings):
-        """(host, its candidates) where the request fits once they are gone, closest
-        first; hosts that need more than ``max_moves`` of them for pCPUs alone are
-        skipped."""
-        order = sorted(by_host, key=lambda name: (
-            _shortfall(self.demand, self.fleet.state(name).capacity), name))
+        """(host, its candidates) where the request fits once they are gone: fewest
+        moves by the pCPU count first, then closest; hosts that need more than
+        ``max_moves`` moves for pCPUs alone are left out."""
+        ranked = []
+        for name, items in by_host.items():
+            state = self.fleet.state(name)
+            fewest = self.pcpus.fewest_moves(state, items)
+            if fewest <= settings.max_moves:
+                ranked.append((fewest, _shortfall(self.demand, state.capacity), name))
         chosen = []
-        for name in order[:EXAMINED_PER_TARGET * settings.max_hosts]:
+        for _, _, name in sorted(ranked)[:EXAMINED_PER_TARGET * settings.max_hosts]:
             state, candidates = self.fleet.state(name), candidates_of(by_host[name])
-            if self.pcpus.fewest_moves(state, candidates) > settings.max_moves:
-                continue
             if self._emptied(state, candidates) is not None:
                 chosen.append((name, candidates))
                 if len(chosen) == settings.max_hosts:
@@ -255,15 +257,25 @@ class PcpuRoom:
 
     def __init__(self, demand):
         self.per_cell, self.total = demand.pinned_max_cell, demand.pinned_total
-        self._freed = {}     # instance -> (host, {host cell: pCPUs it holds there})
+        self._freed = {}     # instance -> {host cell: pCPUs it holds there}
 
-    def freed(self, topology, item):
+    def freed(self, item):
+        """{host cell: pCPUs} ``item`` holds there, and under None its isolated emulator
+        pCPUs, whose cell the assignment does not say (counted in every cell)."""
         known = self._freed.get(item.uuid)
-        if known is None or known[0] != topology.name:
-            held = item.assignment.pinned_pcpus
-            known = (topology.name, {c.id: len(held & c.cpus) for c in topology.cells})
+        if known is None:
+            held, in_cells, known = item.assignment, set(), {}
+            for cell in held.cells:
+                in_cells.update(cell.pinning.values())
+                in_cells.update(cell.reserved_pcpus)
+                known[cell.host_cell] = (known.get(cell.host_cell, 0) + len(cell.pinning)
+                                         + len(cell.reserved_pcpus))
+            known[None] = len(held.emulator_pcpus - held.shared_cpus - in_cells)
             self._freed[item.uuid] = known
-        return known[1]
+        return known
+
+    def _in(self, freed, cell):
+        return freed.get(cell, 0) + freed[None]
 
     @staticmethod
     def free(state):
@@ -273,17 +285,18 @@ class PcpuRoom:
     def may_fit(self, state, chosen):
         free = self.free(state)
         for item in chosen:
-            for cell, count in self.freed(state.topology, item).items():
-                free[cell] += count
+            freed = self.freed(item)
+            for cell in free:
+                free[cell] += self._in(freed, cell)
         return sum(free.values()) >= self.total and max(free.values(), default=0) >= \
             self.per_cell
 
     def fewest_moves(self, state, candidates):
         """A lower bound of the moves ``state`` needs (len(candidates) + 1: never)."""
         free = self.free(state)
-        freed = [self.freed(state.topology, item) for item in candidates]
+        freed = [self.freed(item) for item in candidates]
         need = _fewest(sum(free.values()), [sum(f.values()) for f in freed], self.total)
-        by_cell = min((_fewest(free[cell], [f[cell] for f in freed], self.per_cell)
+        by_cell = min((_fewest(free[cell], [self._in(f, cell) for f in freed], self.per_cell)
                        for cell in free), default=0)
         return max(need, by_cell)
 
