@@ -6,27 +6,30 @@ live-migratable instances (``Movable``) off one target host after which the
 engine places the request:
 
 1. the request placed as it is: it fits, no move is needed;
-2. target hosts: hosts with movable instances, closest first (the smallest
-   shortfall of pinned pCPUs and memory, from HostCapacity numbers), kept only
-   when the request fits there once all their candidate instances are gone
-   (static and dynamic filters and the exact fit on that emptied state); at
-   most ``max_hosts`` of them, after examining at most ``4 * max_hosts``;
+2. target hosts: hosts with movable instances, ranked by the fewest moves a
+   count of pCPUs allows (``PcpuRoom``: the request's largest guest cell needs
+   that many free pCPUs in one host cell), then by their shortfall of pinned
+   pCPUs and memory; hosts that need more than ``max_moves`` moves by that
+   count are left out.  In that order, at most ``4 * max_hosts`` are examined
+   and kept when the request fits once all their candidates (their
+   ``CANDIDATES_PER_HOST`` smallest instances) are gone (static and dynamic
+   filters and the exact fit on that emptied state): ``max_hosts`` at most;
 3. for k = 1 .. ``max_moves`` (fewest moves first), for each target host, each
-   set of k of its candidate instances (its ``CANDIDATES_PER_HOST`` smallest,
-   smallest sets first): the request must fit the target without them (the
-   exact fit, then the filters), each of them must be placed by the engine on
-   another host (the target excluded, earlier moves of the plan held), and
-   then the engine must place the whole request.  The first such set is the
-   plan.
+   set of k of its candidates (smallest sets first): the pCPU count must allow
+   it, the request must fit the target without them (the exact fit, then the
+   filters), each of them must be placed by the engine on another host (the
+   target excluded, earlier moves of the plan held), and then the engine must
+   place the whole request.  The first such set is the plan.
 
 Cost: at most ``max_hosts x sum(C(n, k), k = 1..max_moves)`` exact fits of
 the request on a target (n <= CANDIDATES_PER_HOST: 298 fits per host at the
-default max_moves 3), plus, for each set that frees the target, k engine
-placements of the moved instances and one of the request; and ``4 x
-max_hosts`` fits to choose targets.  Every placement is the engine's own
-(``Engine.place`` on a ScratchFleet): its filters (server groups of the moved
-instances included) and exact fit, so a plan never holds a resource twice.
-The fleet view is never changed.
+default max_moves 3), fewer as the pCPU count rules sets out; plus, for each
+set that frees the target, k engine placements of the moved instances and one
+of the request; ``4 x max_hosts`` fits to choose targets; and one pCPU count
+per movable instance.  Every placement is the engine's own (``Engine.place``
+on a ScratchFleet): its filters (server groups of the moved instances
+included) and exact fit, so a plan never holds a resource twice.  The fleet
+view is never changed.
 """
 
 import dataclasses
