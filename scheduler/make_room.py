@@ -33,6 +33,7 @@ view is never changed.
 """
 
 import dataclasses
+import functools
 import itertools
 import time
 
@@ -77,6 +78,20 @@ class Movable:
     @property
     def size(self):
         return (self.spec.vcpus, self.spec.memory_mb, self.uuid)
+
+    @functools.cached_property
+    def pcpus_by_cell(self):
+        """{host cell: pCPUs} it holds there, and under None its isolated emulator
+        pCPUs, whose cell the assignment does not say (PcpuRoom counts them in every
+        cell).  Computed once: a plan reads it for every movable instance."""
+        held, in_cells, by_cell = self.assignment, set(), {}
+        for cell in held.cells:
+            in_cells.update(cell.pinning.values())
+            in_cells.update(cell.reserved_pcpus)
+            by_cell[cell.host_cell] = (by_cell.get(cell.host_cell, 0) + len(cell.pinning)
+                                       + len(cell.reserved_pcpus))
+        by_cell[None] = len(held.emulator_pcpus - held.shared_cpus - in_cells)
+        return by_cell
 
 
 @dataclasses.dataclass(frozen=True)
@@ -260,24 +275,9 @@ class PcpuRoom:
 
     def __init__(self, demand):
         self.per_cell, self.total = demand.pinned_max_cell, demand.pinned_total
-        self._freed = {}     # instance -> {host cell: pCPUs it holds there}
 
-    def freed(self, item):
-        """{host cell: pCPUs} ``item`` holds there, and under None its isolated emulator
-        pCPUs, whose cell the assignment does not say (counted in every cell)."""
-        known = self._freed.get(item.uuid)
-        if known is None:
-            held, in_cells, known = item.assignment, set(), {}
-            for cell in held.cells:
-                in_cells.update(cell.pinning.values())
-                in_cells.update(cell.reserved_pcpus)
-                known[cell.host_cell] = (known.get(cell.host_cell, 0) + len(cell.pinning)
-                                         + len(cell.reserved_pcpus))
-            known[None] = len(held.emulator_pcpus - held.shared_cpus - in_cells)
-            self._freed[item.uuid] = known
-        return known
-
-    def _in(self, freed, cell):
+    @staticmethod
+    def _in(freed, cell):
         return freed.get(cell, 0) + freed[None]
 
     @staticmethod
@@ -288,7 +288,7 @@ class PcpuRoom:
     def may_fit(self, state, chosen):
         free = self.free(state)
         for item in chosen:
-            freed = self.freed(item)
+            freed = item.pcpus_by_cell
             for cell in free:
                 free[cell] += self._in(freed, cell)
         return sum(free.values()) >= self.total and max(free.values(), default=0) >= \
@@ -297,7 +297,7 @@ class PcpuRoom:
     def fewest_moves(self, state, candidates):
         """A lower bound of the moves ``state`` needs (len(candidates) + 1: never)."""
         free = self.free(state)
-        freed = [self.freed(item) for item in candidates]
+        freed = [item.pcpus_by_cell for item in candidates]
         need = _fewest(sum(free.values()), [sum(f.values()) for f in freed], self.total)
         by_cell = min((_fewest(free[cell], [self._in(f, cell) for f in freed], self.per_cell)
                        for cell in free), default=0)
