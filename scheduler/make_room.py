@@ -139,17 +139,21 @@ def live_movable(spec_dict):
     return moves.kind_for(spec_dict, True) == 'live'
 
 
-def plan(engine, fleet, spec, instances, movable, settings=RoomSettings(),
+def plan(engine, fleet, spec, instances, movable, settings=RoomSettings(), placement=None,
          clock=time.perf_counter):
     """The RoomPlan of ``spec`` (``instances``: the ids to place) over ``fleet`` (a
-    FleetView), moving only ``movable`` (Movable) instances; see the module docstring."""
+    FleetView), moving only ``movable`` (Movable) instances; see the module docstring.
+    ``placement``: the engine's Placement of the request on ``fleet`` when the caller
+    has it already (not placed again)."""
     with gc_paused():   # thousands of short-lived acyclic states and sets
-        return _plan(engine, fleet, spec, list(instances), movable, settings, clock)
+        return _plan(engine, fleet, spec, list(instances), movable, settings, placement,
+                     clock)
 
 
-def _plan(engine, fleet, spec, instances, movable, settings, clock):
+def _plan(engine, fleet, spec, instances, movable, settings, placement, clock):
     started = clock()
-    placement = engine.place(spec, fleet, instances)
+    if placement is None:
+        placement = engine.place(spec, fleet, instances)
     if placement.placed:
         return RoomPlan(assignments=tuple(placement.assignments), seconds=clock() - started)
     search = _Search(engine, fleet, spec, instances)

@@ -367,7 +367,7 @@ class SchedulerManager(MoveEndpoints, RoomEndpoints, GroupEndpoints):
         with self.lock:
             placement = self.engine.place(spec, self.state.fleet, uuids)
             explanation = placement.explanation or self.engine.explain(spec, self.state.fleet)
-            room = self._room_plan(spec, uuids) if make_room else None
+            room = self._room_plan(spec, uuids, placement) if make_room else None
         answer = {'assignments': [a.to_dict() for a in placement.assignments],
                   'alternates': dict(placement.alternates or {}),
                   'explanation': claims.explanation_text(explanation)}

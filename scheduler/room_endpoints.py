@@ -51,10 +51,11 @@ def room_settings():
 class RoomEndpoints:
     """The make-room steps of explain and boot; see the module docstring."""
 
-    def _room_plan(self, spec, uuids):
-        """The RoomPlan of ``spec`` for ``uuids`` on the warm view (lock held)."""
+    def _room_plan(self, spec, uuids, placement=None):
+        """The RoomPlan of ``spec`` for ``uuids`` on the warm view (lock held);
+        ``placement``: the request's Placement on that view, when known."""
         plan = make_room.plan(self.engine, self.state.fleet, spec, uuids, self._movables(),
-                              room_settings())
+                              room_settings(), placement)
         LOG.info('Make room for %s: %s in %.3fs (%d host(s), %d set(s) tried)', spec.name,
                  f"{len(plan.moves)} move(s)" if plan.found else plan.reason, plan.seconds,
                  plan.hosts_searched, plan.sets_tried)

@@ -6,6 +6,8 @@ import dataclasses
 import itertools
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from scheduler import make_room
 from scheduler.fitting import audit
@@ -213,3 +215,35 @@ def test_the_pcpu_count_never_rules_out_a_set_the_exact_fit_takes(per_host):
                     assert search.pcpus.may_fit(state, chosen), chosen
                     assert search.pcpus.fewest_moves(state, candidates) <= count
     assert fitted > 0
+
+
+ONE = request(1, 512, 'one').dedicated().numa(1).build()
+TWO = request(2, 1024, 'two').dedicated().numa(1).build()
+GUESTS = (ONE, TWO, TINY, SMALL)
+BIG_ONES = (BIG, request(6, 3072, 'six').dedicated().numa(1).build(),
+            request(12, 6144, 'twelve').dedicated().numa(2).build())
+
+
+@settings(max_examples=40, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.too_slow])
+@given(loads=st.lists(st.lists(st.sampled_from(range(len(GUESTS))), min_size=3, max_size=6),
+                      min_size=3, max_size=3),
+       big=st.sampled_from(range(len(BIG_ONES))), max_moves=st.integers(1, 3))
+def test_a_plan_never_holds_a_resource_twice(loads, big, max_moves):
+    """Random loads of 3 to 6 guests per host (about 4 in 10 need moves to take the big
+    request, 3 in 10 have no plan): every plan found is audited."""
+    world = World(hosts(3))
+    for h, load in enumerate(loads):
+        for i, shape in enumerate(load):
+            state = world.fleet.state(f"h{h}")
+            if isinstance(world.engine.fit(state.topology, state.usage, GUESTS[shape],
+                                           world.engine.policy, 'probe'),
+                          make_room.Assignment):
+                world.occupy(f"h{h}", GUESTS[shape], f"vm-{h}-{i}")
+    room = world.plan(BIG_ONES[big], max_moves=max_moves)
+    if not room.found:
+        return
+    assert world.audited(room) == []
+    assert len(room.moves) <= max_moves
+    assert len({m.instance for m in room.moves}) == len(room.moves)
+    assert all(m.source == room.target != m.destination for m in room.moves)
