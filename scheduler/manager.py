@@ -1,4 +1,4 @@
-"""Server side of the scheduler's RPC API (topic ``kvmfleet-scheduler``, 1.4).
+"""Server side of the scheduler's RPC API (topic ``kvmfleet-scheduler``, 1.7).
 
 One lock guards the warm view and every decision that changes it (place +
 claim, release, host reports), so the view and the store move together.
@@ -19,6 +19,7 @@ from scheduler.capacity import shape_capacity
 from scheduler.metrics import NO_METRICS
 from scheduler.move_endpoints import MoveEndpoints
 from scheduler.mover import Mover, MoveSettings
+from scheduler.room_endpoints import RoomEndpoints
 from scheduler.server_groups import GroupEndpoints
 from scheduler.specs import parse_request
 from scheduler.store import (
@@ -66,10 +67,11 @@ def list_opts():
     return [('scheduler', manager_opts)]
 
 
-class SchedulerManager(MoveEndpoints, GroupEndpoints):
-    """The scheduler's endpoints (moves: scheduler.move_endpoints)."""
+class SchedulerManager(MoveEndpoints, RoomEndpoints, GroupEndpoints):
+    """The scheduler's endpoints (moves: scheduler.move_endpoints; make room:
+    scheduler.room_endpoints)."""
 
-    target = messaging.Target(version='1.6')
+    target = messaging.Target(version='1.7')
     # Checks that host messages are signed by their host (scheduler/trust.py); the
     # service sets it, library use and unit tests may leave it None (no check).
     verifier = None
@@ -128,9 +130,14 @@ class SchedulerManager(MoveEndpoints, GroupEndpoints):
 
     # -- boot --------------------------------------------------------------
     @rpc.endpoint
-    def boot(self, ctxt, request, instance_uuids=None):
-        """Place, claim and dispatch; answer at once with the instances in BUILDING."""
+    def boot(self, ctxt, request, instance_uuids=None, make_room=False):
+        """Place, claim and dispatch; answer at once with the instances in BUILDING.
+
+        ``make_room`` (1.7): when the request fits nowhere, first run the live
+        migrations that make room for it (scheduler.room_endpoints), each to its end.
+        """
         rpc.check(request, dict, 'request')
+        make_room = rpc.check(make_room, bool, 'make_room')
         uuids = payloads.boot_uuids(request, instance_uuids, self.limits)
         if instance_uuids is not None and 'count' not in request:
             request = dict(request, count=len(uuids))
@@ -142,6 +149,8 @@ class SchedulerManager(MoveEndpoints, GroupEndpoints):
             uuids = [str(uuidlib.uuid4()) for _ in range(spec.count)]
         elif len(uuids) != spec.count:
             raise rpc.invalid('instance_uuids', f"{len(uuids)} uuids for count {spec.count}")
+        if make_room and not self._known(uuids):    # a retried boot made its room before
+            self._make_room(spec, uuids)
         spec_dict = spec.to_dict()
         started = notifications.now()
         with self.lock:
@@ -348,17 +357,23 @@ class SchedulerManager(MoveEndpoints, GroupEndpoints):
         return view
 
     @rpc.endpoint
-    def explain(self, ctxt, request):
-        """Dry run: the assignments it would get, and every host's verdict."""
+    def explain(self, ctxt, request, make_room=False):
+        """Dry run: the assignments it would get, and every host's verdict; with
+        ``make_room`` (1.7) also the live migrations that would make room for it."""
         rpc.check(request, dict, 'request')
+        make_room = rpc.check(make_room, bool, 'make_room')
         spec = self._parse(server_groups.resolved(self.store, request))
         uuids = [f"dry-run-{i}" for i in range(spec.count)]
         with self.lock:
             placement = self.engine.place(spec, self.state.fleet, uuids)
             explanation = placement.explanation or self.engine.explain(spec, self.state.fleet)
-        return {'assignments': [a.to_dict() for a in placement.assignments],
-                'alternates': dict(placement.alternates or {}),
-                'explanation': claims.explanation_text(explanation)}
+            room = self._room_plan(spec, uuids, placement) if make_room else None
+        answer = {'assignments': [a.to_dict() for a in placement.assignments],
+                  'alternates': dict(placement.alternates or {}),
+                  'explanation': claims.explanation_text(explanation)}
+        if room is not None:
+            answer['make_room'] = room.to_dict()
+        return answer
 
     @rpc.endpoint
     def capacity(self, ctxt, request):

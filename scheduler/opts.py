@@ -14,6 +14,7 @@ OPTION_MODULES = (
     'scheduler.manager',
     'scheduler.builds',
     'scheduler.move_endpoints',
+    'scheduler.room_endpoints',
     'scheduler.engine_opts',
     'scheduler.warm_state',
     'scheduler.reconcile',

@@ -24,6 +24,10 @@ Version history:
 * 1.6 - Resize (docs/migration.md): resize(instance, request),
   resize_confirm(instance), resize_revert(instance); the state RESIZED.
   A client capped below 1.6 refuses them.
+* 1.7 - Make room (docs/migration.md): explain(make_room) answers the live
+  migrations after which the request fits; boot(make_room) runs them, then
+  boots.  Sent as 1.7 only when asked (a plain explain or boot stays 1.0); a
+  client capped below 1.7 refuses them.
 
 Every payload is a plain dict (wire ``to_dict`` forms); errors come back as
 ``wire.rpc.BusError`` with a code (InvalidInput, NoValidHost, NotFound,
@@ -34,11 +38,12 @@ method's payload and answer.
 from wire import signing, upgrade_levels
 
 TOPIC = 'kvmfleet-scheduler'
-VERSION = '1.6'
+VERSION = '1.7'
 # Seconds an agent waits for a scheduler to take a report sent as a call
 REPORT_CALL_TIMEOUT_S = 2
 MOVES = '1.5'
 RESIZE = '1.6'
+MAKE_ROOM = '1.7'
 
 
 class SchedulerAPI:
@@ -71,8 +76,15 @@ class SchedulerAPI:
         return self.client.prepare(version='1.0', timeout=timeout).call(ctxt, method, **kwargs)
 
     # -- operators ---------------------------------------------------------
-    def boot(self, request, instance_uuids=None):
-        """Place, claim and dispatch ``request``; {'instances': [...]} in BUILDING."""
+    def boot(self, request, instance_uuids=None, make_room=False):
+        """Place, claim and dispatch ``request``; {'instances': [...]} in BUILDING.
+
+        ``make_room`` (1.7): live-migrate what the scheduler plans to make room first;
+        the call then lasts as long as the moves (give the client a timeout for it).
+        """
+        if make_room:
+            return self._call_since(MAKE_ROOM, 'boot', request=request,
+                                    instance_uuids=instance_uuids, make_room=True)
         return self._call('boot', request=request, instance_uuids=instance_uuids)
 
     def delete(self, instance):
@@ -116,8 +128,11 @@ class SchedulerAPI:
     def host_set_enabled(self, host, enabled, reason=None):
         return self._call('host_set_enabled', host=host, enabled=enabled, reason=reason)
 
-    def explain(self, request):
-        """Dry run: where ``request`` would go, or why it cannot go anywhere."""
+    def explain(self, request, make_room=False):
+        """Dry run: where ``request`` would go, or why it cannot go anywhere; with
+        ``make_room`` (1.7) also the live migrations after which it would fit."""
+        if make_room:
+            return self._call_since(MAKE_ROOM, 'explain', request=request, make_room=True)
         return self._call('explain', request=request)
 
     def capacity(self, request):

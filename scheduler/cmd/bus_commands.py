@@ -230,6 +230,9 @@ class Boot(InstanceLister):
                                  'uuid does not boot twice')
         parser.add_argument('--wait', action='store_true', help='wait until every instance '
                             'is ACTIVE or ERROR, showing progress on stderr')
+        make_room_argument(parser, 'first live-migrate the instances the scheduler plans to '
+                           'move (see explain --make-room), one after the other, then boot; '
+                           'a failed move fails the boot (raise --timeout for long moves)')
         return parser
 
     def take_action(self, parsed_args):
@@ -238,7 +241,9 @@ class Boot(InstanceLister):
             request['count'] = parsed_args.count
         if parsed_args.min_count is not None:
             request['min_count'] = parsed_args.min_count
-        instances = self.scheduler.boot(request, instance_uuids=parsed_args.uuid)['instances']
+        options = {'make_room': True} if parsed_args.make_room else {}
+        instances = self.scheduler.boot(request, instance_uuids=parsed_args.uuid,
+                                        **options)['instances']
         if parsed_args.wait:
             instances = wait_settled(self.scheduler, [i['uuid'] for i in instances])
             if not all(i['state'] == 'ACTIVE' for i in instances):
@@ -362,12 +367,22 @@ class Explain(BusCommand, Report):
         parser = request_arguments(super().get_parser(prog_name))
         parser.add_argument('name', nargs='?', default='explain',
                             help='request name in the answer (default: explain)')
+        make_room_argument(parser, 'also the fewest live migrations (within [scheduler] '
+                           'make_room_* bounds) after which the request would fit: which '
+                           'instances, from where to where, with their new assignments')
         return parser
 
     def take_action(self, parsed_args):
-        answer = self.scheduler.explain(build_request(parsed_args, parsed_args.name))
-        code = EXIT_OK if answer['assignments'] else EXIT_FAILED
-        return answer, bus_render.explain_text, code
+        request = build_request(parsed_args, parsed_args.name)
+        options = {'make_room': True} if parsed_args.make_room else {}
+        answer = self.scheduler.explain(request, **options)
+        fits = answer['assignments'] or (answer.get('make_room') or {}).get('found')
+        return answer, bus_render.explain_text, EXIT_OK if fits else EXIT_FAILED
+
+
+def make_room_argument(parser, text):
+    """--make-room (scheduler RPC 1.7) of boot and explain."""
+    parser.add_argument('--make-room', action='store_true', help=text)
 
 
 def live_capacity(api, args, name):

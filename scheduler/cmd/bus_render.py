@@ -55,7 +55,28 @@ def explain_text(answer):
             lines.append(f"  alternates: {', '.join(others)}")
     explanation = answer.get('explanation') or {}
     lines += explanation.get('lines', [])
+    if answer.get('make_room') is not None:
+        lines += make_room_lines(answer['make_room'])
     return '\n'.join(lines) or json.dumps(answer)
+
+
+def make_room_lines(room):
+    """Readable lines of a make-room plan (explain --make-room)."""
+    searched = (f"{room['hosts_searched']} host(s), {room['sets_tried']} set(s) tried in "
+                f"{room['seconds'] * 1000:.1f} ms")
+    if not room['found']:
+        return [f"make room: {room['reason']} ({searched})"]
+    if not room['moves']:
+        return ['make room: no move needed, the request fits']
+    lines = [f"make room on {room['target']}: {len(room['moves'])} live migration(s) "
+             f"({searched})"]
+    for number, move in enumerate(room['moves'], 1):
+        lines.append(f"{number}. {move['instance']}: {move['source']} -> {move['destination']}")
+        lines += ['   ' + line for line in assignment_lines(move['assignment'])]
+    lines.append('then:')
+    for assignment in room['assignments']:
+        lines += [f"{assignment['instance']}:"] + assignment_lines(assignment)
+    return lines
 
 
 def capacity_text(answer):

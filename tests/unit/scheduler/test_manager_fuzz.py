@@ -17,13 +17,14 @@ HOST = dict(busfleet.host('fuzz-0000'), sev_slots=2, sev_es_slots=2, sev_snp_sup
 DOMAIN = {'uuid': UUID, 'name': 'vm', 'state': 'running'}
 UPDATE = {'instance': UUID, 'host': 'fuzz-0000', 'state': 'ERROR', 'reason': 'x'}
 TEMPLATES = {
-    'boot': {'request': busfleet.SRIOV, 'instance_uuids': [UUID]},
+    'boot': {'request': busfleet.SRIOV, 'instance_uuids': [UUID], 'make_room': True},
     'delete': {'instance': UUID}, 'stop': {'instance': 'vm'}, 'start': {'instance': UUID},
     'reboot': {'instance': UUID}, 'show': {'instance': 'vm'}, 'console_log': {'instance': UUID},
     'list': {'state': 'ACTIVE', 'host': 'fuzz-0000'}, 'hosts': {},
     'host_detail': {'host': 'fuzz-0000'},
     'host_set_enabled': {'host': 'fuzz-0000', 'enabled': False, 'reason': 'fuzz'},
-    'explain': {'request': busfleet.HUGE}, 'capacity': {'request': busfleet.PINNED},
+    'explain': {'request': busfleet.HUGE, 'make_room': True},
+    'capacity': {'request': busfleet.PINNED},
     'report_host': {'host': HOST, 'instances': [DOMAIN]},
     'instance_update': UPDATE, 'instance_updates': {'updates': [UPDATE, UPDATE]},
     'migrate': {'instance': UUID, 'live': True, 'host': 'fuzz-0001'},
@@ -98,6 +99,8 @@ ISSUE_CASES = [
     ('report_host', {'host': dict(HOST, sev_es_slots=-2), 'instances': []}),
     ('instance_updates', {'updates': [UPDATE] * 1001}),
     ('show', {'instance': 'a\u202eb'}),
+    ('boot', {'request': busfleet.PINNED, 'make_room': 'yes'}),
+    ('explain', {'request': busfleet.PINNED, 'make_room': 1}),
 ]
 
 

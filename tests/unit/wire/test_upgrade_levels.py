@@ -83,6 +83,7 @@ def test_unset_or_empty_means_no_cap(bus, levels, value):
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.4'),
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.5'),
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.6'),
+    (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.7'),
     (agent_rpcapi.AgentAPI, 'agent', '1.0'),
     (agent_rpcapi.AgentAPI, 'agent', '1.1'),
     (agent_rpcapi.AgentAPI, 'agent', '1.2'),
@@ -107,8 +108,8 @@ def test_a_cap_is_logged_when_the_client_is_made(bus, levels, caplog):
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1', 'must be a version of the form N.M'),
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.0.1', 'must be a version of the form N.M'),
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', 'v1.0', 'must be a version of the form N.M'),
-    (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.7', 'must not be newer than 1.6'),
-    (scheduler_rpcapi.SchedulerAPI, 'scheduler', '2.0', 'must not be newer than 1.6'),
+    (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.8', 'must not be newer than 1.7'),
+    (scheduler_rpcapi.SchedulerAPI, 'scheduler', '2.0', 'must not be newer than 1.7'),
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '0.9', 'must be a 1.x version'),
     (agent_rpcapi.AgentAPI, 'agent', '1.5', 'must not be newer than 1.4'),
     (agent_rpcapi.AgentAPI, 'agent', 'kilo', 'must be a version of the form N.M'),
@@ -168,6 +169,18 @@ def test_capped_below_1_4_host_detail_is_refused_before_anything_is_sent(bus, le
         api.host_detail('compute-1')
     assert caught.value.code == rpc.OPERATION_FAILED and sent == []
     assert 'host_detail needs RPC API 1.4' in caught.value.message
+
+
+def test_make_room_is_sent_as_1_7_only_when_asked_and_refused_capped_below(bus, levels,
+                                                                         monkeypatch):
+    api = capped_scheduler_api(levels, '1.6')
+    sent = record_sends(monkeypatch, api)
+    for call in (lambda: api.explain({'name': 'x'}, make_room=True),
+                 lambda: api.boot({'name': 'x'}, make_room=True)):
+        with pytest.raises(rpc.BusError) as caught:
+            call()
+        assert caught.value.code == rpc.OPERATION_FAILED and sent == []
+    assert 'needs RPC API 1.7' in caught.value.message
 
 
 def test_report_now_is_a_1_2_fanout_and_not_sent_capped_below(bus, levels, monkeypatch):

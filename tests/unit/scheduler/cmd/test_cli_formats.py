@@ -163,6 +163,23 @@ def test_reports_keep_their_text_and_give_json(scheduler, capsys):
     assert code == 0 and yaml.safe_load(out)['fits'] > 0
 
 
+def test_make_room_options_of_explain_and_boot(scheduler, capsys):
+    code, out, _ = kvmfleet(capsys, 'explain', 'x', '--vcpus', '1', '--memory', '512',
+                            '--make-room')
+    assert code == 0 and 'make room: no move needed, the request fits' in out
+    code, out, _ = kvmfleet(capsys, 'explain', 'x', '--vcpus', '512', '--memory', '512',
+                            '--make-room', '-f', 'json')
+    answer = json.loads(out)
+    assert code == 1 and answer['make_room']['found'] is False
+    assert 'live migration' in answer['make_room']['reason']
+    code, out, err = kvmfleet(capsys, 'boot', 'roomy', '--vcpus', '1', '--memory', '512',
+                              '--make-room', '-f', 'json')
+    assert code == 0 and [r['state'] for r in json.loads(out)] == ['BUILDING'], err
+    code, _, err = kvmfleet(capsys, 'boot', 'huge', '--vcpus', '512', '--memory', '512',
+                            '--make-room')
+    assert code == 1 and 'make room: no set of at most 3' in err.splitlines()[-1]
+
+
 def test_console_log(scheduler, capsys):
     _, instance = scheduler
     code, out, _ = kvmfleet(capsys, 'console-log', instance['uuid'])
