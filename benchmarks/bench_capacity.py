@@ -23,11 +23,11 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_placement import machine  # noqa: E402
 from benchmarks.generate_fleet import generate  # noqa: E402
-from scheduler.capacity import capacity  # noqa: E402
 from scheduler.engine import EngineSettings, build_engine  # noqa: E402
-from scheduler.fleet import FleetView  # noqa: E402
+from scheduler.engine.capacity import capacity  # noqa: E402
+from scheduler.engine.fleet import FleetView  # noqa: E402
 from scheduler.specs import parse_request  # noqa: E402
-from tests.unit.scheduler.capacity_reference import reference_capacity  # noqa: E402
+from tests.unit.scheduler.engine.capacity_reference import reference_capacity  # noqa: E402
 from wire.errors import InvalidInput  # noqa: E402
 from wire.files import parse_fleet  # noqa: E402
 

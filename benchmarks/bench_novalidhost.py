@@ -30,9 +30,9 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.bench_placement import machine, p99, stream  # noqa: E402
 from benchmarks.generate_fleet import generate  # noqa: E402
 from scheduler.engine import EngineSettings, build_engine  # noqa: E402
-from scheduler.fleet import FleetView  # noqa: E402
+from scheduler.engine.fleet import FleetView  # noqa: E402
 from scheduler.specs import parse_request  # noqa: E402
-from tests.unit.scheduler.explain_reference import reference_engine  # noqa: E402
+from tests.unit.scheduler.engine.explain_reference import reference_engine  # noqa: E402
 from wire.files import parse_fleet  # noqa: E402
 
 PINNED = {'hw:cpu_policy': 'dedicated'}

@@ -29,7 +29,7 @@ from benchmarks.bench_placement import machine  # noqa: E402
 from benchmarks.generate_fleet import host_dict  # noqa: E402
 from benchmarks.packing_bound import lp_bound  # noqa: E402
 from scheduler.engine import EngineSettings, build_engine  # noqa: E402
-from scheduler.fleet import FleetView  # noqa: E402
+from scheduler.engine.fleet import FleetView  # noqa: E402
 from scheduler.specs import parse_request  # noqa: E402
 from wire.topology import HostTopology  # noqa: E402
 

@@ -14,7 +14,7 @@ Callers hold the scheduler lock around these functions.
 import dataclasses
 import logging
 
-from scheduler.engine_fit import exact_fit
+from scheduler.engine.fit import exact_fit
 from scheduler.store import ClaimConflict
 from wire.assignment import Assignment
 

@@ -4,7 +4,7 @@
 (``host_view``) and a fleet file read offline (``kvmfleet hosts --fleet``) both use it.
 """
 
-from scheduler.fleet import free_pci_devices
+from scheduler.engine.fleet import free_pci_devices
 from wire import rpc
 
 

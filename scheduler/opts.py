@@ -14,7 +14,7 @@ OPTION_MODULES = (
     'scheduler.manager',
     'scheduler.builds',
     'scheduler.move_endpoints',
-    'scheduler.engine_opts',
+    'scheduler.engine.opts',
     'scheduler.warm_state',
     'scheduler.reconcile',
     'scheduler.store.database',

@@ -16,7 +16,7 @@ Class attributes tell the engine how to run a filter cheaply:
   say about (no traits asked, no server group), so it costs nothing then.
 """
 
-from scheduler import engine_fit
+from scheduler.engine import fit as engine_fit
 from scheduler.fitting.reasons import Rejection
 
 HOST_DISABLED = 'HOST_DISABLED'

@@ -29,19 +29,20 @@ import random
 import threading
 from importlib import metadata
 
-from scheduler import engine_fit, engine_shapes
-from scheduler.engine_index import (
+from scheduler.engine import fit as engine_fit
+from scheduler.engine import shapes as engine_shapes
+from scheduler.engine.explain import explain_request
+from scheduler.engine.fleet import ScratchFleet
+from scheduler.engine.index import (
     OrderIndex,
     StaticIndex,
     demand_of,
     estimate_coefficients,
     necessary_check,
 )
-from scheduler.engine_shapes import WALK_SHAPES_AFTER
-from scheduler.explain import explain_request
+from scheduler.engine.shapes import WALK_SHAPES_AFTER
 from scheduler.filters.base import SummaryFilter
 from scheduler.filters.server_group import AffinityFilter, AntiAffinityFilter
-from scheduler.fleet import ScratchFleet
 from scheduler.weighers.base import normalise
 from wire.assignment import Assignment
 

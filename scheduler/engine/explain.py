@@ -12,7 +12,7 @@ import dataclasses
 import functools
 import heapq
 
-from scheduler import engine_shapes
+from scheduler.engine import shapes as engine_shapes
 from scheduler.fitting.reasons import RESOURCE_REASONS
 from wire.assignment import Assignment
 

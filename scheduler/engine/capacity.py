@@ -25,7 +25,7 @@ with any other dynamic filter or fit every host is filled on its own.
 import dataclasses
 import json
 
-from scheduler import host_shapes
+from scheduler.engine import shape_index as host_shapes
 from scheduler.fitting.reasons import Rejection
 from wire.assignment import Assignment
 

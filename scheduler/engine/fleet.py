@@ -14,11 +14,11 @@ resulting assignments with ``FleetView.apply``.
 import dataclasses
 import itertools
 
-from scheduler import engine_fit
+from scheduler.engine import fit as engine_fit
+from scheduler.engine.shape_index import ShapeIndex
 from scheduler.fitting.facts import facts_of
 from scheduler.fitting.pci import device_free
 from scheduler.fitting.usage import HostUsage
-from scheduler.host_shapes import ShapeIndex
 from wire import sev
 from wire.gcpause import gc_paused
 

@@ -1,7 +1,7 @@
 """FleetView: warm per-host state, changed one host at a time."""
 
+from scheduler.engine.fleet import FleetView, host_capacity
 from scheduler.fitting.usage import HostUsage
-from scheduler.fleet import FleetView, host_capacity
 from tests.unit.scheduler.helpers import engine, host, request, two_socket
 from wire.topology import Instance
 

@@ -6,11 +6,11 @@ import pytest
 from oslo_config import cfg
 
 from scheduler.engine import EngineSettings, build_engine
-from scheduler.engine_index import demand_of, necessary_check
-from scheduler.engine_opts import list_opts, settings_from_conf
+from scheduler.engine.fleet import FleetView
+from scheduler.engine.index import demand_of, necessary_check
+from scheduler.engine.opts import list_opts, settings_from_conf
 from scheduler.fitting.fit import fit
 from scheduler.fitting.policy import FitPolicy
-from scheduler.fleet import FleetView
 from tests.unit.scheduler.helpers import engine, host, replace, request, two_socket
 from wire.assignment import Assignment
 from wire.request_spec import ServerGroup

@@ -9,7 +9,7 @@ the two on random fleets and benchmarks/bench_novalidhost.py times both.
 import heapq
 
 from scheduler.engine import Engine, build_engine
-from scheduler.explain import (  # helpers the shapes left as they were
+from scheduler.engine.explain import (  # helpers the shapes left as they were
     NEAREST_MISSES,
     Explanation,
     Miss,

@@ -12,10 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scheduler.engine import EngineSettings, build_engine
-from scheduler.engine_index import demand_of, necessary_check
+from scheduler.engine.fleet import FleetView
+from scheduler.engine.index import demand_of, necessary_check
 from scheduler.fitting.fit import fit
 from scheduler.fitting.policy import FitPolicy
-from scheduler.fleet import FleetView
 from tests.unit.scheduler.fitting.strategies import hosts, requests
 from wire.assignment import Assignment
 
