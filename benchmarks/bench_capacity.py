@@ -2,7 +2,7 @@
 
 For each fleet size one FleetView is built from a generated, partly filled
 fleet (benchmarks/generate_fleet.py); then, run after run, the reference
-algorithm (every host filled on its own: "before") and ``scheduler.capacity``
+algorithm (every host filled on its own: "before") and ``scheduler.engine.capacity``
 ("after") answer for every valid request of samples/requests.json, and their
 answers are compared.  Printed: the machine, the command, per size the median
 process CPU time and wall time of each over the runs, and the ratio.

@@ -5,7 +5,7 @@ hosts: 0..14 guests) is loaded, then run after run a fresh FleetView is
 filled further with ``--fill`` decisions of the placement stream (so many
 hosts differ), and each never-fitting request of IMPOSSIBLE is placed
 ``--repeat`` times by the reference engine (every host walked and judged:
-"before", tests/unit/scheduler/explain_reference.py) and by the engine
+"before", tests/unit/scheduler/engine/explain_reference.py) and by the engine
 ("after"); their explanations are compared.  A decision is one
 ``Engine.place`` call.  Printed: the machine, the command, per size the p50
 and p99 of each (all runs pooled; wall time, and this thread's CPU time), the

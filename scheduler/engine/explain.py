@@ -90,10 +90,10 @@ class Explanation:
 def explain_request(engine, context, instance_index=0, min_count=1, fits=None, count=1):
     """Judge every host of ``context.fleet`` and explain the outcome.
 
-    Alike hosts are judged once (``engine_shapes``), when only their shape
+    Alike hosts are judged once (``engine.shapes``), when only their shape
     decides (``Engine.follows_shape``); otherwise every host is judged.  The
     counts and nearest misses are those of judging every host
-    (tests/unit/scheduler/explain_reference.py is that full pass).  ``fits``
+    (tests/unit/scheduler/engine/explain_reference.py is that full pass).  ``fits``
     is the engine's per-request cache of exact fits: hosts it already fitted
     for this request are not fitted again.
     """

@@ -11,7 +11,7 @@ Three cheap pieces keep a decision from scanning the fleet:
 3. a necessary check per visited host (free pCPUs, shared vCPU room, memory
    of the asked page size, VFs per physnet, matching PCI devices, SEV slots)
    that never rejects a host the exact fit would accept
-   (tests/unit/scheduler/test_engine_properties.py holds it to that).
+   (tests/unit/scheduler/engine/test_properties.py holds it to that).
 
 The engine walks the order and runs the real filters and the exact fit only
 on hosts that pass, until enough of them fit.

@@ -6,7 +6,7 @@ Read ``build_engine`` to see the pipeline; per instance of a request it is
    request shape until a topology changes;
 2. necessary conditions on HostCapacity numbers for every remaining host, in
    one bulk pass that also ranks them by a cheap linear pre-weight
-   (``engine_index``);
+   (``engine.index``);
 3. best estimate first: the dynamic filters, cheapest first (the resource
    filters share one O(1) quick reject on the fit helper's HostSummary),
    then the exact fit, until ``fit_candidates`` hosts fit (hosts the soft
@@ -100,7 +100,7 @@ class RequestContext:
     needs: object
     demand: object
     fleet: object          # the ScratchFleet of this request
-    necessary: object = None   # HostCapacity -> bool (engine_index.necessary_check)
+    necessary: object = None   # HostCapacity -> bool (engine.index.necessary_check)
 
 
 def load_plugin(group, name, policy):
@@ -242,7 +242,7 @@ class Engine:
         Past the first ``walk_shapes_after`` hosts (a request that fits few hosts), the
         walk judges one host per shape and goes on with only the hosts whose shape
         may still fit: the same hosts fit, in the same order, without visiting the
-        fleet one host at a time (engine_shapes).
+        fleet one host at a time (engine.shapes).
         """
         entries = order.entries
         after = self.walk_shapes_after
@@ -345,7 +345,7 @@ class Engine:
     def follows_shape(self, spec):
         """True when only a host's shape and its members of the request's group decide.
 
-        So alike hosts get one verdict (scheduler/host_shapes.py): the exact fit is the
+        So alike hosts get one verdict (scheduler/engine/shape_index.py): the exact fit is the
         fitting core's, and every dynamic filter that applies is a resource precheck or
         a member filter (static filters read only STATIC_FIELDS, part of the shape).
         """

@@ -1,6 +1,6 @@
 """Alike hosts judged once: the same placements and explanations as judging every host.
 
-The reference (tests/unit/scheduler/explain_reference.py) walks every host and
+The reference (tests/unit/scheduler/engine/explain_reference.py) walks every host and
 explains a failure by judging every host, as the engine did before shapes.
 """
 
