@@ -97,13 +97,10 @@ def explain_request(engine, context, instance_index=0, min_count=1, fits=None, c
     is the engine's per-request cache of exact fits: hosts it already fitted
     for this request are not fitted again.
     """
-    static = [check for _, check in engine.static_checks(context)]
-    dynamic = engine.dynamic_checks(context)
+    checks = engine.all_checks(context)
 
     def judge(state):
-        verdict = _first_rejection(static, state)
-        return verdict if verdict is not None else engine.verdict(
-            state, dynamic, context, 'explain', fits)
+        return engine.verdict(state, checks, context, 'explain', fits)
 
     reasons, misses, fitting, examples = {}, [], 0, {}
     for verdict, names, hosts in _judged(engine, context, judge):
@@ -186,14 +183,6 @@ def _nearest(misses, reasons):
 
 def _miss(name, verdict):
     return Miss(name, verdict.reason, verdict.detail, verdict.cell, verdict.shortfall)
-
-
-def _first_rejection(checks, state):
-    for check in checks:
-        rejection = check(state)
-        if rejection is not None:
-            return rejection
-    return None
 
 
 def _shortfall_key(rejection):

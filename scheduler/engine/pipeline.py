@@ -195,6 +195,19 @@ class Engine:
             context = self.context(spec, _scratch_of(fleet))
             return self.explain_failure(context, 0, 1)
 
+    def evaluate(self, spec, fleet, name, instance):
+        """The verdict on host ``name`` as ``fleet`` holds it now, for one instance of ``spec``.
+
+        The decision's own path on that one host: every filter that applies
+        (static and dynamic, so server groups, traits, aggregates and a host
+        disabled meanwhile count), then the exact fit.  An Assignment, or the
+        first Rejection.  What a build retried on an alternate host asks.
+        """
+        with self._lock:
+            context = self.context(spec, _scratch_of(fleet))
+            return self.verdict(context.fleet.state(name), self.all_checks(context), context,
+                                instance)
+
     def explain_failure(self, context, instance_index, min_count, fits=None, count=1):
         """The Explanation of instance ``instance_index`` (of ``count``) finding no host."""
         return explain_request(self, context, instance_index=instance_index,
@@ -285,10 +298,9 @@ class Engine:
 
     def verdict(self, state, checks, context, instance, fits=None):
         """The first Rejection of ``checks`` or of the exact fit, else the Assignment."""
-        for check in checks:
-            rejection = check(state)
-            if rejection is not None:
-                return rejection
+        rejection = first_rejection(checks, state)
+        if rejection is not None:
+            return rejection
         cached = fits.get(state.name) if fits is not None else None
         if cached is not None and cached[0] is state:
             result = cached[1]
@@ -321,6 +333,11 @@ class Engine:
         spec = context.spec
         return tuple(((f.name, f.static_key(spec)), f.prepare(spec, context))
                      for f in self.filters if f.static and f.applies(spec))
+
+    def all_checks(self, context):
+        """The static filters' checks, then the dynamic ones: every filter, in the
+        engine's order (the exact fit comes after them, in ``verdict``)."""
+        return [check for _, check in self.static_checks(context)] + self.dynamic_checks(context)
 
     def dynamic_checks(self, context, summaries=True):
         """Checks of the dynamic filters, cheapest first; summary filters share one call.
@@ -368,6 +385,15 @@ class Engine:
         for weigher, _ in weighers:
             names.update(weigher.preferred_hosts(context.spec, context.fleet))
         return sorted(names - set(context.fleet.changed))
+
+
+def first_rejection(checks, state):
+    """The first Rejection any of ``checks`` gives ``state``, or None."""
+    for check in checks:
+        rejection = check(state)
+        if rejection is not None:
+            return rejection
+    return None
 
 
 def _scratch_of(fleet):
