@@ -17,7 +17,7 @@ import itertools
 from scheduler.engine import fit as engine_fit
 from scheduler.engine.shape_index import ShapeIndex
 from scheduler.fitting.facts import facts_of
-from scheduler.fitting.pci import device_free
+from scheduler.fitting.pci import device_free, vf_physical_network
 from scheduler.fitting.usage import HostUsage
 from wire import sev
 from wire.gcpause import gc_paused
@@ -110,15 +110,13 @@ def host_capacity(topology, usage):
 def _free_pci_counts(topology, usage):
     if not topology.pci_devices:
         return {}, {}, 0
-    devices = {d.address: d for d in topology.pci_devices}
     by_physnet, by_product, free_vfs = {}, {}, 0
     for device in free_pci_devices(topology, usage):
         key = (device.vendor_id.lower(), device.product_id.lower())
         by_product[key] = by_product.get(key, 0) + 1
         if device.type == 'type-VF':
             free_vfs += 1
-            parent = devices.get(device.parent)
-            physnet = device.physical_network or (parent and parent.physical_network)
+            physnet = vf_physical_network(device)
             if physnet:
                 by_physnet[physnet] = by_physnet.get(physnet, 0) + 1
     return by_physnet, by_product, free_vfs

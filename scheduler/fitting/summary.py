@@ -98,7 +98,7 @@ def _free_pci(facts, usage):
 
 def _table_keys(device):
     keys = [('free_devices', (device.vendor_id.lower(), device.product_id.lower()))]
-    if device.physical_network and device.type == 'type-VF':
+    if pci.vf_physical_network(device):
         keys.append(('free_vfs', device.physical_network))
     if device.physical_network and device.type == 'type-PF':
         keys.append(('free_pfs', device.physical_network))
