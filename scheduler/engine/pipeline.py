@@ -4,7 +4,7 @@ Read ``build_engine`` to see the pipeline; per instance of a request it is
 
 1. static filters (enabled, traits, aggregates, secure boot), cached per
    request shape until a topology changes;
-2. necessary conditions on HostCapacity numbers for every remaining host, in
+2. necessary conditions on the host totals of each HostSummary, in
    one bulk pass that also ranks them by a cheap linear pre-weight
    (``engine.index``);
 3. best estimate first: the dynamic filters, cheapest first (the resource
@@ -33,13 +33,7 @@ from scheduler.engine import fit as engine_fit
 from scheduler.engine import shapes as engine_shapes
 from scheduler.engine.explain import explain_request
 from scheduler.engine.fleet import ScratchFleet
-from scheduler.engine.index import (
-    OrderIndex,
-    StaticIndex,
-    demand_of,
-    estimate_coefficients,
-    necessary_check,
-)
+from scheduler.engine.index import OrderIndex, StaticIndex, estimate_coefficients
 from scheduler.engine.shapes import WALK_SHAPES_AFTER
 from scheduler.filters.base import SummaryFilter
 from scheduler.filters.server_group import AffinityFilter, AntiAffinityFilter
@@ -97,10 +91,9 @@ class RequestContext:
     """What is derived once per request and shared by its instances."""
 
     spec: object
-    needs: object
-    demand: object
+    needs: object          # the fitting core's RequestNeeds
     fleet: object          # the ScratchFleet of this request
-    necessary: object = None   # HostCapacity -> bool (engine.index.necessary_check)
+    necessary: object = None   # HostSummary -> bool (fitting.necessary.necessary_check)
 
 
 def load_plugin(group, name, policy):
@@ -214,10 +207,9 @@ class Engine:
                                min_count=min_count, fits=fits, count=count)
 
     def context(self, spec, scratch):
-        """What the request's instances share: needs and demand, derived once."""
-        demand = demand_of(spec)
-        return RequestContext(spec, engine_fit.needs_of(spec, self.policy), demand, scratch,
-                              necessary_check(demand, self.policy))
+        """What the request's instances share: its needs, derived once."""
+        needs = engine_fit.needs_of(spec, self.policy)
+        return RequestContext(spec, needs, scratch, engine_fit.necessary_check(needs))
 
     # -- one instance -------------------------------------------------------
 
@@ -274,7 +266,7 @@ class Engine:
         for state, _, names in engine_shapes.shape_groups(context, special):
             position = fleet.position(state.name)
             if (passing is not None and position not in passing
-                    or not context.necessary(state.capacity)
+                    or not context.necessary(state.summary)
                     or not isinstance(self.verdict(state, checks, context, instance, fits),
                                       Assignment)):
                 continue
@@ -290,7 +282,7 @@ class Engine:
         if state.name in tried:
             return
         tried.add(state.name)
-        if not context.necessary(state.capacity):
+        if not context.necessary(state.summary):
             return
         verdict = self.verdict(state, checks, context, instance, fits)
         if isinstance(verdict, Assignment):

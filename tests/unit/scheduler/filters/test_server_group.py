@@ -24,7 +24,7 @@ def _fleet_with_member_on_a():
 
 
 def _check(plugin, spec, fleet):
-    context = RequestContext(spec, None, None, fleet.scratch())
+    context = RequestContext(spec, None, fleet.scratch())
     return plugin.prepare(spec, context)
 
 
