@@ -94,7 +94,7 @@ class FleetView:
         # (the engine's estimate order) catch up without rescanning every host.
         self.change_log = []
         self.change_epoch = 0       # bumps when the log is trimmed
-        self._shapes = ShapeIndex()  # alike hosts grouped (scheduler/host_shapes.py)
+        self._shapes = ShapeIndex()  # alike hosts grouped (scheduler/engine/shape_index.py)
         with gc_paused():   # thousands of acyclic states: nothing for the collector
             for topology in hosts:
                 self._replace(make_state(topology, HostUsage.of_host(topology),
