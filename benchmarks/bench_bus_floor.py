@@ -42,7 +42,7 @@ HOST = 'floor-host'
 def sample_payloads():
     """A real assignment, spec and BUILDING record for a pinned 2-vCPU request."""
     from scheduler.engine import build_engine
-    from scheduler.fleet import FleetView
+    from scheduler.engine.fleet import FleetView
     from scheduler.specs import parse_request
     from tests import busfleet
     from wire.topology import HostTopology

@@ -2,7 +2,7 @@
 
 For each fleet size one FleetView is built from a generated, partly filled
 fleet (benchmarks/generate_fleet.py); then, run after run, the reference
-algorithm (every host filled on its own: "before") and ``scheduler.capacity``
+algorithm (every host filled on its own: "before") and ``scheduler.engine.capacity``
 ("after") answer for every valid request of samples/requests.json, and their
 answers are compared.  Printed: the machine, the command, per size the median
 process CPU time and wall time of each over the runs, and the ratio.
@@ -23,11 +23,11 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_placement import machine  # noqa: E402
 from benchmarks.generate_fleet import generate  # noqa: E402
-from scheduler.capacity import capacity  # noqa: E402
 from scheduler.engine import EngineSettings, build_engine  # noqa: E402
-from scheduler.fleet import FleetView  # noqa: E402
+from scheduler.engine.capacity import capacity  # noqa: E402
+from scheduler.engine.fleet import FleetView  # noqa: E402
 from scheduler.specs import parse_request  # noqa: E402
-from tests.unit.scheduler.capacity_reference import reference_capacity  # noqa: E402
+from tests.unit.scheduler.engine.capacity_reference import reference_capacity  # noqa: E402
 from wire.errors import InvalidInput  # noqa: E402
 from wire.files import parse_fleet  # noqa: E402
 

@@ -41,7 +41,7 @@ from dashboard import fleet as fleet_page  # noqa: E402
 from dashboard.app import Dashboard  # noqa: E402
 from dashboard.source import SchedulerSource  # noqa: E402
 from scheduler import host_views  # noqa: E402
-from scheduler.fleet import FleetView  # noqa: E402
+from scheduler.engine.fleet import FleetView  # noqa: E402
 from wire.files import parse_fleet  # noqa: E402
 
 AGGREGATES = ('az1', 'az2', 'az3', 'edge')

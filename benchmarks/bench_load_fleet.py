@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_placement import machine_line  # noqa: E402
 from benchmarks.generate_fleet import generate  # noqa: E402
-from scheduler.fleet import FleetView  # noqa: E402
+from scheduler.engine.fleet import FleetView  # noqa: E402
 from wire.files import load_document, parse_fleet  # noqa: E402
 
 

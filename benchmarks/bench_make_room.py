@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.bench_placement import machine  # noqa: E402
 from scheduler import make_room  # noqa: E402
 from scheduler.engine import EngineSettings, build_engine  # noqa: E402
-from scheduler.fleet import FleetView  # noqa: E402
+from scheduler.engine.fleet import FleetView  # noqa: E402
 from wire.assignment import Assignment  # noqa: E402
 from wire.request_spec import CPU_DEDICATED, GuestCell, RequestSpec  # noqa: E402
 from wire.topology import Cell, HostTopology  # noqa: E402
@@ -122,13 +122,13 @@ def run(args):
         if plan.found:
             found += 1
             moves[len(plan.moves)] += 1
-    free = sum(s.capacity.free_pcpus for s in fleet.hosts())
+    free = sum(s.summary.free_pcpus for s in fleet.hosts())
     needing = len(timings)
     return {
         'hosts': args.hosts, 'pcpus_per_cell': args.pcpus, 'fill': args.fill,
         'instances': len(movable), 'free_pcpus': free,
         'hosts_with_a_free_cell_of_request_size': sum(
-            1 for s in fleet.hosts() if s.capacity.free_pcpus_max_cell >= args.pcpus),
+            1 for s in fleet.hosts() if s.summary.free_pcpus_max_cell >= args.pcpus),
         'requests': args.requests, 'fit_without_moves': fit_now, 'needing_room': needing,
         'plans_found': found,
         'plans_found_pct': round(100.0 * found / needing, 1) if needing else None,

@@ -30,7 +30,7 @@ import prometheus_client  # noqa: E402
 
 from benchmarks.bench_placement import machine_line  # noqa: E402
 from scheduler.engine import build_engine  # noqa: E402
-from scheduler.fleet import FleetView  # noqa: E402
+from scheduler.engine.fleet import FleetView  # noqa: E402
 from scheduler.metrics import GaugeSettings, SchedulerMetrics, manager_snapshot  # noqa: E402
 from scheduler.specs import parse_request  # noqa: E402
 from tests import busfleet  # noqa: E402

@@ -5,7 +5,7 @@ hosts: 0..14 guests) is loaded, then run after run a fresh FleetView is
 filled further with ``--fill`` decisions of the placement stream (so many
 hosts differ), and each never-fitting request of IMPOSSIBLE is placed
 ``--repeat`` times by the reference engine (every host walked and judged:
-"before", tests/unit/scheduler/explain_reference.py) and by the engine
+"before", tests/unit/scheduler/engine/explain_reference.py) and by the engine
 ("after"); their explanations are compared.  A decision is one
 ``Engine.place`` call.  Printed: the machine, the command, per size the p50
 and p99 of each (all runs pooled; wall time, and this thread's CPU time), the
@@ -30,9 +30,9 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.bench_placement import machine, p99, stream  # noqa: E402
 from benchmarks.generate_fleet import generate  # noqa: E402
 from scheduler.engine import EngineSettings, build_engine  # noqa: E402
-from scheduler.fleet import FleetView  # noqa: E402
+from scheduler.engine.fleet import FleetView  # noqa: E402
 from scheduler.specs import parse_request  # noqa: E402
-from tests.unit.scheduler.explain_reference import reference_engine  # noqa: E402
+from tests.unit.scheduler.engine.explain_reference import reference_engine  # noqa: E402
 from wire.files import parse_fleet  # noqa: E402
 
 PINNED = {'hw:cpu_policy': 'dedicated'}

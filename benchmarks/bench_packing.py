@@ -29,7 +29,7 @@ from benchmarks.bench_placement import machine  # noqa: E402
 from benchmarks.generate_fleet import host_dict  # noqa: E402
 from benchmarks.packing_bound import lp_bound  # noqa: E402
 from scheduler.engine import EngineSettings, build_engine  # noqa: E402
-from scheduler.fleet import FleetView  # noqa: E402
+from scheduler.engine.fleet import FleetView  # noqa: E402
 from scheduler.specs import parse_request  # noqa: E402
 from wire.topology import HostTopology  # noqa: E402
 
@@ -102,17 +102,17 @@ def idle(fleet, ratio):
     """What the fleet has left, as a share of what it has, by kind of resource."""
     free, total = dict.fromkeys(IDLE_KINDS, 0), dict.fromkeys(IDLE_KINDS, 0)
     for state in fleet.hosts():
-        capacity, topology = state.capacity, state.topology
-        free['pcpus'] += capacity.free_pcpus
+        summary, topology = state.summary, state.topology
+        free['pcpus'] += summary.free_pcpus
         total['pcpus'] += sum(len(cell.cpus) for cell in topology.cells)
-        free['floating_vcpus'] += capacity.shared_cpus * ratio - capacity.shared_vcpus_used
-        total['floating_vcpus'] += capacity.shared_cpus * ratio
-        free['small_mb'] += capacity.small_mb - capacity.small_mb_used
-        total['small_mb'] += capacity.small_mb
+        free['floating_vcpus'] += summary.shared_total * ratio - summary.shared_used
+        total['floating_vcpus'] += summary.shared_total * ratio
+        free['small_mb'] += summary.small_total_mb - summary.small_used_mb
+        total['small_mb'] += summary.small_total_mb
         for size, kind in ((G1, '1G_pages'), (M2, '2M_pages')):
-            free[kind] += capacity.free_pages.get(size, 0)
+            free[kind] += summary.free_pages.get(size, 0)
             total[kind] += sum(cell.pages.get(size, 0) for cell in topology.cells)
-        free['vfs'] += capacity.free_vfs
+        free['vfs'] += summary.free_vf_total
         total['vfs'] += sum(1 for d in topology.pci_devices if d.type == 'type-VF')
     return {kind: round(free[kind] / total[kind], 3) if total[kind] else None
             for kind in IDLE_KINDS}

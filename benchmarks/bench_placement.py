@@ -25,7 +25,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from benchmarks.generate_fleet import generate  # noqa: E402
 from scheduler.engine import EngineSettings, build_engine  # noqa: E402
-from scheduler.fleet import FleetView  # noqa: E402
+from scheduler.engine.fleet import FleetView  # noqa: E402
 from scheduler.specs import parse_request  # noqa: E402
 from wire.files import parse_fleet  # noqa: E402
 

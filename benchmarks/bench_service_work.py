@@ -108,7 +108,7 @@ def scheduler_run(hosts, boots):
 def agent_run(builds, hosts=50):
     from agent import simulated
     from scheduler.engine import build_engine
-    from scheduler.fleet import FleetView
+    from scheduler.engine.fleet import FleetView
     from scheduler.specs import parse_request
     from wire.topology import HostTopology
     workdir = tempfile.mkdtemp(prefix='kvmfleet-work-', dir='/var/tmp')

@@ -7,14 +7,13 @@ and that one instance is refitted on fresh state.  The siblings of a
 multi-create that were computed on the stale view keep the old generation, so
 they conflict too and are refitted: never claimed on usage they did not see.
 ``replace_on_alternate`` is the build retry after an agent failure: the next
-alternate host that still fits.
+alternate host that still passes every filter and fits, on current state.
 Callers hold the scheduler lock around these functions.
 """
 
 import dataclasses
 import logging
 
-from scheduler.engine_fit import exact_fit
 from scheduler.store import ClaimConflict
 from wire.assignment import Assignment
 
@@ -109,19 +108,27 @@ def claim_with_refit(engine, state, spec, assignment, row=None, computed_on=None
 
 
 def replace_on_alternate(engine, state, spec, uuid, alternates, tried):
-    """Fit and claim ``uuid`` on the first alternate not tried yet; Assignment or None."""
-    policy = engine.policy
+    """Fit and claim ``uuid`` on the first alternate not tried yet; Assignment or None.
+
+    Each alternate is judged by the engine's own evaluation path on current state
+    (every filter, then the exact fit): the fleet moved since the alternates were
+    chosen, so a host now disabled, holding an anti-affine sibling or missing a trait
+    is skipped, with its reason logged.
+    """
+    one = single(spec)
     for name in alternates:
-        if name in tried or name not in state.fleet or not state.placeable(name):
+        if name in tried or name not in state.fleet:
             continue
-        host_state = state.fleet.state(name)
-        result = exact_fit(host_state.topology, host_state.usage, single(spec), policy, uuid)
-        if isinstance(result, Assignment):
-            claimed = claim_with_refit(engine, state, spec, result)
-            if isinstance(claimed, Assignment) and claimed.host not in tried:
-                return claimed
-            if isinstance(claimed, Assignment):   # refit went back to a failed host
-                release_claim(state, claimed)
+        result = engine.evaluate(one, state.fleet, name, uuid)
+        if not isinstance(result, Assignment):
+            LOG.info('Reschedule of %s: alternate %s skipped: %s (%s)', uuid, name,
+                     result.reason, result.detail)
+            continue
+        claimed = claim_with_refit(engine, state, spec, result)
+        if isinstance(claimed, Assignment) and claimed.host not in tried:
+            return claimed
+        if isinstance(claimed, Assignment):   # refit went back to a failed host
+            release_claim(state, claimed)
     return None
 
 

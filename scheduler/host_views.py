@@ -4,7 +4,8 @@
 (``host_view``) and a fleet file read offline (``kvmfleet hosts --fleet``) both use it.
 """
 
-from scheduler.fleet import free_pci_devices
+from scheduler.engine.fleet import free_pci_devices
+from scheduler.fitting.pci import vf_physical_network
 from wire import rpc
 
 
@@ -68,13 +69,12 @@ def _cell_view(topology, usage, cell, free_pci):
 
 
 def _vfs_by_physnet(topology, free_pci, cell_id):
-    devices = {d.address: d for d in topology.pci_devices}
+    """VFs per physical network (fitting.pci.vf_physical_network; '-': untagged)."""
     result = {}
     for device in topology.pci_devices:
         if device.type != 'type-VF' or (cell_id is not None and device.numa_node != cell_id):
             continue
-        parent = devices.get(device.parent)
-        physnet = device.physical_network or (parent.physical_network if parent else None)
+        physnet = vf_physical_network(device)
         entry = result.setdefault(physnet or '-', {'total': 0, 'used': 0, 'free': 0})
         entry['total'] += 1
         entry['free' if device.address in free_pci else 'used'] += 1

@@ -38,8 +38,7 @@ import itertools
 import time
 
 from scheduler import claims, moves
-from scheduler.engine_index import demand_of
-from scheduler.fleet import make_state
+from scheduler.engine.fleet import make_state
 from wire.assignment import Assignment
 from wire.gcpause import gc_paused
 
@@ -186,11 +185,11 @@ def candidates_of(items):
     return sorted(items, key=lambda m: m.size)[:CANDIDATES_PER_HOST]
 
 
-def _shortfall(demand, capacity):
+def _shortfall(needs, summary):
     """How far a host is from taking the request (pinned pCPUs, then memory MB)."""
-    return (max(0, demand.pinned_total - capacity.free_pcpus)
-            + max(0, demand.pinned_max_cell - capacity.free_pcpus_max_cell),
-            max(0, demand.memory_mb - capacity.free_ram_mb))
+    return (max(0, needs.pinned_total - summary.free_pcpus)
+            + max(0, needs.pinned_max_cell - summary.free_pcpus_max_cell),
+            max(0, needs.memory_mb - summary.free_ram_mb))
 
 
 class _Search:
@@ -202,8 +201,7 @@ class _Search:
         self.context = engine.context(self.one, fleet.scratch())
         self.checks = ([check for _, check in engine.static_checks(self.context)]
                        + engine.dynamic_checks(self.context))
-        self.demand = demand_of(self.one)
-        self.pcpus = PcpuRoom(self.demand)
+        self.pcpus = PcpuRoom(self.context.needs)
         self.tried = 0
 
     def targets(self, by_host, settings):
@@ -215,7 +213,7 @@ class _Search:
             state = self.fleet.state(name)
             fewest = self.pcpus.fewest_moves(state, items)
             if fewest <= settings.max_moves:
-                ranked.append((fewest, _shortfall(self.demand, state.capacity), name))
+                ranked.append((fewest, _shortfall(self.context.needs, state.summary), name))
         chosen = []
         for _, _, name in sorted(ranked)[:EXAMINED_PER_TARGET * settings.max_hosts]:
             state, candidates = self.fleet.state(name), candidates_of(by_host[name])
@@ -277,8 +275,8 @@ class PcpuRoom:
     condition (the request's largest guest cell needs that many free pCPUs in one host
     cell, the request that many on the host) that spares the exact fit most sets."""
 
-    def __init__(self, demand):
-        self.per_cell, self.total = demand.pinned_max_cell, demand.pinned_total
+    def __init__(self, needs):
+        self.per_cell, self.total = needs.pinned_max_cell, needs.pinned_total
 
     @staticmethod
     def _in(freed, cell):

@@ -15,7 +15,7 @@ import oslo_messaging as messaging
 from oslo_config import cfg
 
 from scheduler import builds, claims, host_views, payloads, reconcile, server_groups, trust
-from scheduler.capacity import shape_capacity
+from scheduler.engine.capacity import shape_capacity
 from scheduler.metrics import NO_METRICS
 from scheduler.move_endpoints import MoveEndpoints
 from scheduler.mover import Mover, MoveSettings

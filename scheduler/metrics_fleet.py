@@ -61,7 +61,7 @@ def fleet_totals(hosts):
             for totals in targets:
                 totals.add_cell(cell, cell_summary)
         for totals in targets:
-            totals.add_vfs(host.capacity.free_vfs_by_physnet)
+            totals.add_vfs(host.summary.free_vfs)
     return fleet, by_aggregate
 
 
@@ -121,7 +121,7 @@ def per_host_families(hosts):
                 pages.add_metric(where + [str(size_kb)], count)
                 free_pages.add_metric(where + [str(size_kb)],
                                       cell_summary.free_pages.get(size_kb, 0))
-        for physnet, count in sorted(host.capacity.free_vfs_by_physnet.items()):
+        for physnet, count in sorted(host.summary.free_vfs.items()):
             free_vfs.add_metric([host.name, physnet], count)
     return [pcpus, free_pcpus, pages, free_pages, free_vfs]
 

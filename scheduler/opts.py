@@ -15,7 +15,7 @@ OPTION_MODULES = (
     'scheduler.builds',
     'scheduler.move_endpoints',
     'scheduler.room_endpoints',
-    'scheduler.engine_opts',
+    'scheduler.engine.opts',
     'scheduler.warm_state',
     'scheduler.reconcile',
     'scheduler.store.database',

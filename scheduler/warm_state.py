@@ -12,7 +12,7 @@ import time
 
 from oslo_config import cfg
 
-from scheduler.fleet import FleetView
+from scheduler.engine.fleet import FleetView
 from wire.errors import InvalidInput
 from wire.topology import HostTopology, Instance
 

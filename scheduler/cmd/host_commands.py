@@ -10,7 +10,7 @@ from scheduler import host_views
 from scheduler.cmd import bus_render
 from scheduler.cmd.bus_commands import BusCommand, every_field
 from scheduler.cmd.cli_base import EXIT_BAD_INPUT, fail, with_format
-from scheduler.fleet import FleetView
+from scheduler.engine.fleet import FleetView
 from wire.files import FileFormatError, load_fleet
 
 

@@ -8,13 +8,13 @@ without files asks the running scheduler instead (``--live``, bus exit codes).
 from dashboard import fleet as dashboard_fleet
 from dashboard.pages import simulation_section
 from scheduler import host_views
-from scheduler.capacity import capacity
 from scheduler.cmd import bus_commands, render
 from scheduler.cmd.cli_base import EXIT_BAD_INPUT, EXIT_OK, Report, fail, with_format
 from scheduler.cmd.simulation import run_stream
 from scheduler.engine import build_engine
-from scheduler.engine_opts import settings_from_conf
-from scheduler.fleet import FleetView
+from scheduler.engine.capacity import capacity
+from scheduler.engine.fleet import FleetView
+from scheduler.engine.opts import settings_from_conf
 from scheduler.specs import parse_request
 from scheduler.specs.flavors import load_flavors
 from wire.errors import InvalidInput

@@ -25,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from scheduler import builds, trust
 from scheduler import metrics as scheduler_metrics
 from scheduler.engine import build_engine
-from scheduler.engine_opts import settings_from_conf, weigher_multipliers
+from scheduler.engine.opts import settings_from_conf, weigher_multipliers
 from scheduler.filters.nova_names import FilterNameError
 from scheduler.manager import SchedulerManager
 from scheduler.specs.flavors import load_flavors

@@ -9,14 +9,14 @@ Class attributes tell the engine how to run a filter cheaply:
 
 * ``cost`` orders filters, cheapest first;
 * ``static`` filters look only at the topology fields in
-  ``scheduler.fleet.STATIC_FIELDS`` (enabled, up, secure_boot, traits,
+  ``scheduler.engine.fleet.STATIC_FIELDS`` (enabled, up, secure_boot, traits,
   aggregates), so the engine caches their verdicts per request shape until
   one of those changes on some host;
 * ``applies(spec)`` lets a filter step aside for requests it has nothing to
   say about (no traits asked, no server group), so it costs nothing then.
 """
 
-from scheduler import engine_fit
+from scheduler.engine import fit as engine_fit
 from scheduler.fitting.reasons import Rejection
 
 HOST_DISABLED = 'HOST_DISABLED'

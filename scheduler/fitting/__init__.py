@@ -4,9 +4,12 @@ Entry points:
 
 * ``fit.fit(host, usage, spec, policy, instance)`` - the exact, authoritative
   fit (CPU, memory and hugepages per cell, PCI devices and VFs, SEV slots);
-* ``summary.HostSummary.of(host, usage)`` and ``summary.RequestNeeds.of(spec,
+* ``summary.HostSummary.of(host, usage)`` (per cell, and the host totals the
+  engine's index and weighers read) and ``summary.RequestNeeds.of(spec,
   policy)`` with ``needs.quick_reject(summary)`` - cheap rejection before the
-  fit that never rejects what the fit would accept;
+  fit that never rejects what the fit would accept; ``necessary.necessary_check
+  (needs)`` - the index's cheaper predicate on the host totals alone (the one
+  summary type and the one needs type of the scheduler);
 * ``usage.HostUsage`` - what a host's instances hold, as a value;
 * ``policy.FitPolicy`` and ``reasons`` (codes and ``Rejection``).
 

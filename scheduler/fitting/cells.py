@@ -13,7 +13,7 @@ combines them; the search is bounded (``MAX_SEARCH_STEPS``,
 
 import dataclasses
 
-from scheduler.fitting import pages, pinning, reasons
+from scheduler.fitting import cell_checks, pages, pinning, reasons
 from scheduler.fitting.reasons import Rejection
 from wire.assignment import CellAssignment
 from wire.request_spec import (
@@ -92,20 +92,18 @@ def _check_floating(cell, usage, floating, policy):
     if not floating:
         return None
     shared = len(cell.shared_cpus)
-    if not shared:
-        return Rejection(reasons.NUMA_CELL_NO_SHARED_CPUS,
-                         f"cell {cell.id}: no shared pCPUs for {floating} floating vCPUs",
-                         cell=cell.id, shortfall=floating)
-    if floating > shared:
-        return Rejection(reasons.NUMA_CELL_SHARED_VCPUS,
-                         reasons.vcpu_limit_detail(floating, shared, cell.id),
-                         cell=cell.id, shortfall=floating - shared)
-    room = int(shared * policy.cpu_allocation_ratio) - usage.shared_vcpus_by_cell.get(cell.id, 0)
-    if floating > room:
-        return Rejection(reasons.NUMA_CELL_SHARED_VCPUS, reasons.vcpu_room_detail(
-            floating, room, shared, policy.cpu_allocation_ratio, cell.id),
-                         cell=cell.id, shortfall=floating - room)
-    return None
+    miss = cell_checks.floating_miss(floating, shared, usage.shared_vcpus_by_cell.get(cell.id, 0),
+                                     policy.cpu_allocation_ratio)
+    if miss is None:
+        return None
+    reason, _, have, ratio = miss
+    if reason == reasons.NUMA_CELL_NO_SHARED_CPUS:
+        detail = f"cell {cell.id}: no shared pCPUs for {floating} floating vCPUs"
+    elif ratio is None:
+        detail = reasons.vcpu_limit_detail(floating, shared, cell.id)
+    else:
+        detail = reasons.vcpu_room_detail(floating, have, shared, ratio, cell.id)
+    return Rejection(reason, detail, cell=cell.id, shortfall=floating - have)
 
 
 def _pin(cell, cores, usage, need, thread_policy):

@@ -14,9 +14,8 @@
 Hugepage memory is never overcommitted.
 """
 
-from scheduler.fitting import reasons
-from scheduler.fitting.reasons import Rejection, page_label
-from wire.request_spec import PAGE_ANY, PAGE_LARGE, PAGE_SMALL
+from scheduler.fitting import cell_checks, reasons
+from scheduler.fitting.reasons import Rejection
 from wire.topology import SMALL_PAGE_KB
 
 
@@ -33,35 +32,33 @@ def choose(cell, usage, memory_mb, page_size, ram_ratio, order='largest'):
     """Return the page size in KiB for ``memory_mb`` on ``cell``, or a Rejection.
 
     ``order`` (policy.LARGE_PAGE_ORDERS): which hugepage size ``large`` and ``any`` try first.
+    The checks are ``cell_checks.choose_page``'s, which the quick reject shares.
     """
-    if page_size is None or page_size == PAGE_SMALL or page_size == SMALL_PAGE_KB:
-        return _small(cell, usage, memory_mb, ram_ratio)
-    if page_size == PAGE_LARGE:
-        return _large(cell, usage, memory_mb, order)
-    if page_size == PAGE_ANY:
-        chosen = _large(cell, usage, memory_mb, order)
-        if not isinstance(chosen, Rejection):
-            return chosen
-        small = _small(cell, usage, memory_mb, ram_ratio)
-        if not isinstance(small, Rejection) or chosen.reason == reasons.NUMA_CELL_NO_PAGE_SIZE:
-            return small
-        return chosen
-    return _exact(cell, usage, memory_mb, int(page_size))
+    sizes = () if cell_checks.is_small(page_size) else sorted(
+        (size for size in cell.pages if size > SMALL_PAGE_KB),
+        key=lambda size: _page_rank(cell, usage, size, order))
+    chosen = cell_checks.choose_page(
+        memory_mb, page_size, (cell.small_page_mb, usage.small_mb_by_cell.get(cell.id, 0),
+                               ram_ratio), sizes,
+        lambda size_kb: free_pages(cell, usage, size_kb) if size_kb in cell.pages else None)
+    return chosen if isinstance(chosen, int) else _rejection(cell, memory_mb, chosen)
 
 
-def _small(cell, usage, memory_mb, ram_ratio):
-    small_mb = cell.small_page_mb
-    if memory_mb > small_mb:
-        return Rejection(reasons.NUMA_CELL_NO_MEMORY,
-                         f"cell {cell.id}: {small_mb} MiB of small-page memory in "
-                         f"all, needs {memory_mb}", cell=cell.id,
-                         shortfall=memory_mb - small_mb)
-    available = small_available_mb(cell, usage, ram_ratio, small_mb)
-    if memory_mb > available:
-        return Rejection(reasons.NUMA_CELL_NO_MEMORY,
-                         f"cell {cell.id}: {max(0, available)} MiB of small-page memory free, "
-                         f"needs {memory_mb}", cell=cell.id, shortfall=memory_mb - available)
-    return SMALL_PAGE_KB
+def _rejection(cell, memory_mb, miss):
+    reason, need, have, unit = miss
+    if reason == reasons.NUMA_CELL_NO_MEMORY:
+        amount = have if unit == 'in all' else max(0, have)
+        return Rejection(reason, f"cell {cell.id}: {amount} MiB of small-page memory {unit}, "
+                                 f"needs {need}", cell=cell.id, shortfall=need - have)
+    if reason == reasons.PAGE_SIZE_NOT_DIVISOR:
+        return Rejection(reason, f"{memory_mb} MiB is not a whole number of {unit} pages",
+                         cell=cell.id)
+    if reason == reasons.NUMA_CELL_NO_PAGE_SIZE:
+        detail = (f"cell {cell.id}: no hugepage pool, needs large pages" if unit == 'large'
+                  else f"cell {cell.id}: no {unit} page pool")
+        return Rejection(reason, detail, cell=cell.id)
+    return Rejection(reason, f"cell {cell.id}: {have} free {unit} pages, needs {need}",
+                     cell=cell.id, shortfall=need - have)
 
 
 def _page_rank(cell, usage, size_kb, order):
@@ -75,38 +72,3 @@ def _page_rank(cell, usage, size_kb, order):
 
 def free_pages(cell, usage, size_kb):
     return cell.pages.get(size_kb, 0) - usage.pages_used(cell.id, size_kb)
-
-
-def _large(cell, usage, memory_mb, order):
-    sizes = sorted((size for size in cell.pages if size > SMALL_PAGE_KB),
-                   key=lambda size: _page_rank(cell, usage, size, order))
-    if not sizes:
-        return Rejection(reasons.NUMA_CELL_NO_PAGE_SIZE,
-                         f"cell {cell.id}: no hugepage pool, needs large pages", cell=cell.id)
-    nearest = None
-    for size_kb in sizes:
-        chosen = _exact(cell, usage, memory_mb, size_kb)
-        if not isinstance(chosen, Rejection):
-            return chosen
-        if nearest is None or chosen.reason == reasons.NUMA_CELL_NO_FREE_PAGES and (
-                nearest.reason != reasons.NUMA_CELL_NO_FREE_PAGES):
-            nearest = chosen
-    return nearest
-
-
-def _exact(cell, usage, memory_mb, size_kb):
-    label = page_label(size_kb)
-    if (memory_mb * 1024) % size_kb:
-        return Rejection(reasons.PAGE_SIZE_NOT_DIVISOR,
-                         f"{memory_mb} MiB is not a whole number of {label} pages",
-                         cell=cell.id)
-    if size_kb not in cell.pages:
-        return Rejection(reasons.NUMA_CELL_NO_PAGE_SIZE,
-                         f"cell {cell.id}: no {label} page pool", cell=cell.id)
-    needed = memory_mb * 1024 // size_kb
-    free = free_pages(cell, usage, size_kb)
-    if needed > free:
-        return Rejection(reasons.NUMA_CELL_NO_FREE_PAGES,
-                         f"cell {cell.id}: {free} free {label} pages, needs {needed}",
-                         cell=cell.id, shortfall=needed - free)
-    return size_kb

@@ -68,6 +68,17 @@ class DeviceNeed:
         return f"{kind} on {self.physical_network}"
 
 
+def vf_physical_network(device):
+    """The physical network ``device`` is a free VF of, or None (not a VF, or untagged).
+
+    The one meaning of "VFs per physnet" (summary, fleet view, host views, metrics):
+    a VF's own ``physical_network`` tag, the one ``DeviceNeed.matches`` compares a
+    port's network with.  Its PF's tag does not carry over: a VF the agent's
+    ``[pci] device_spec`` left untagged serves only ports that name no network.
+    """
+    return device.physical_network if device.type == 'type-VF' else None
+
+
 def device_needs(spec):
     """The request's PCI needs, most specific first (ports, typed aliases, others)."""
     explicit = (POLICY_KEYS[0] in spec.extra_specs or POLICY_KEYS[1] in spec.image_properties)

@@ -11,13 +11,13 @@ that over random hosts and request streams.
 
 import dataclasses
 
-from scheduler.fitting import pci, pinning, reasons
+from scheduler.fitting import cell_checks, pci, pinning, reasons
 from scheduler.fitting.cells import guest_cell_needs
 from scheduler.fitting.facts import facts_of
 from scheduler.fitting.policy import FitPolicy
-from scheduler.fitting.reasons import Rejection, page_label
+from scheduler.fitting.reasons import Rejection
 from wire import sev
-from wire.request_spec import PAGE_ANY, PAGE_LARGE, PAGE_SMALL, THREAD_ISOLATE, THREAD_REQUIRE
+from wire.request_spec import PAGE_SMALL, THREAD_ISOLATE, THREAD_REQUIRE
 from wire.topology import SMALL_PAGE_KB
 
 
@@ -51,20 +51,40 @@ class HostSummary:
     free_vfs: dict               # physical network -> free VFs
     free_pfs: dict               # physical network -> free PFs
     iommu_blocked: dict          # (table, key) -> devices free but for their IOMMU group
+    free_vf_total: int           # free VFs of any network (or none)
+    # Host totals of the above, for the engine's index and weighers (fitting.necessary):
+    free_pcpus: int
+    free_pcpus_max_cell: int
+    free_pages: dict             # size_kb -> free pages, whole host
+    free_hugepage_mb: int
+    free_ram_mb: int             # small-page and hugepage memory nothing holds
+    free_shared_vcpus: int       # shared pCPUs minus floating vCPUs (no ratio)
+    free_pci: int                # free PCI devices of any kind
 
     @classmethod
     def of(cls, host, usage):
         """Summarise what ``host`` has free under ``usage``."""
         facts = facts_of(host)
         tables = _free_pci(facts, usage)
+        cells = tuple(_cell_summary(cell, facts.cores[cell.id], usage) for cell in host.cells)
+        free_pcpus = [cs.free_pcpus for cs in cells]
+        free_pages = {}
+        for cs in cells:
+            for size_kb, free in cs.free_pages.items():
+                free_pages[size_kb] = free_pages.get(size_kb, 0) + free
+        free_hugepage_mb = sum(kb * n for kb, n in free_pages.items()) // 1024
         return cls(
-            name=host.name,
-            cells=tuple(_cell_summary(cell, facts.cores[cell.id], usage) for cell in host.cells),
+            name=host.name, cells=cells,
             shared_total=facts.shared_total, shared_used=usage.shared_vcpus,
             small_total_mb=facts.small_total_mb, small_used_mb=usage.small_memory_mb,
             sev_free=sev.free(host, usage, sev.SEV),
             sev_es_free=sev.free(host, usage, sev.SEV_ES),
             sev_snp=sev.supported(host, sev.SEV_SNP),
+            free_pcpus=sum(free_pcpus), free_pcpus_max_cell=max(free_pcpus, default=0),
+            free_pages=free_pages, free_hugepage_mb=free_hugepage_mb,
+            free_ram_mb=facts.small_total_mb - usage.small_memory_mb + free_hugepage_mb,
+            free_shared_vcpus=facts.shared_total - usage.shared_vcpus,
+            free_pci=sum(tables['free_devices'].values()),
             **tables)
 
 
@@ -84,12 +104,15 @@ def _cell_summary(cell, cores, usage):
 
 def _free_pci(facts, usage):
     """Free devices per table key, and those free but for their IOMMU group."""
-    tables = {'free_devices': {}, 'free_vfs': {}, 'free_pfs': {}, 'iommu_blocked': {}}
+    tables = {'free_devices': {}, 'free_vfs': {}, 'free_pfs': {}, 'iommu_blocked': {},
+              'free_vf_total': 0}
     used = usage.pci_used
     for device in facts.devices.values():
         if not pci.unshared(facts, used, device):
             continue
         blocked = bool(pci.group_blockers(facts, device, used))
+        if device.type == 'type-VF' and not blocked:
+            tables['free_vf_total'] += 1
         for table, key in _table_keys(device):
             if blocked:
                 _count(tables['iommu_blocked'], (table, key))
@@ -100,7 +123,7 @@ def _free_pci(facts, usage):
 
 def _table_keys(device):
     keys = [('free_devices', (device.vendor_id.lower(), device.product_id.lower()))]
-    if device.physical_network and device.type == 'type-VF':
+    if pci.vf_physical_network(device):
         keys.append(('free_vfs', device.physical_network))
     if device.physical_network and device.type == 'type-PF':
         keys.append(('free_pfs', device.physical_network))
@@ -118,7 +141,7 @@ _DETAILS = {
     reasons.HOST_RAM: "{have} MiB of small-page memory free, needs {need}",
     reasons.NOT_ENOUGH_CELLS: "{have} host cells can each take a guest cell, guest has {need}",
     reasons.NUMA_CELL_NO_SHARED_CPUS: "cell {cell}: no shared pCPUs for {need} floating vCPUs",
-    reasons.NUMA_CELL_NO_MEMORY: "cell {cell}: {have} MiB of small-page memory free, "
+    reasons.NUMA_CELL_NO_MEMORY: "cell {cell}: {have} MiB of small-page memory {unit}, "
                                  "needs {need}",
     reasons.NUMA_CELL_NO_PAGE_SIZE: "cell {cell}: no {unit} page pool",
     reasons.NUMA_CELL_NO_FREE_PAGES: "cell {cell}: {have} free {unit} pages, needs {need}",
@@ -162,6 +185,9 @@ class RequestNeeds:
     cpu_ratio: float
     ram_ratio: float
     devices: tuple               # ((table, key, count, unit), ...)
+    memory_mb: int = 0           # the guest's memory, of its page size
+    pinned_max_cell: int = 0     # pinned vCPUs plus isolated emulator pCPU of one guest cell
+    any_vfs: int = 0             # VFs asked by ports that name no network
 
     @classmethod
     def of(cls, spec, policy=None):
@@ -173,6 +199,7 @@ class RequestNeeds:
                       for n in guest_cells)
         floating = sum(c.floating for c in cells) if cells else spec.vcpus
         memory = [c.memory_mb for c in cells] if cells else [spec.memory_mb]
+        device_needs = pci.device_needs(spec)
         return cls(
             sev=sev.spec_model(spec), cells=cells, floating=floating,
             largest_floating=0 if cells else spec.vcpus,
@@ -181,7 +208,10 @@ class RequestNeeds:
             pinned_total=sum(c.pinned + c.emulator for c in cells),
             page_size=spec.page_size, thread_policy=spec.thread_policy,
             cpu_ratio=policy.cpu_allocation_ratio, ram_ratio=policy.ram_allocation_ratio,
-            devices=_device_counts(pci.device_needs(spec)))
+            devices=_device_counts(device_needs), memory_mb=sum(memory),
+            pinned_max_cell=max((c.pinned + c.emulator for c in cells), default=0),
+            any_vfs=sum(n.count for n in device_needs
+                        if n.device_type == 'type-VF' and not n.physical_network))
 
     def reject_reason(self, summary):
         """The reason code quick_reject would give, or None (no formatting cost)."""
@@ -266,15 +296,13 @@ class RequestNeeds:
 
     def _cell_miss(self, cs, need):
         if need.floating:
-            if not cs.shared_cpus:
-                return reasons.NUMA_CELL_NO_SHARED_CPUS, cs.id, need.floating, 0, ''
-            if need.floating > cs.shared_cpus:
-                return (reasons.NUMA_CELL_SHARED_VCPUS, cs.id, need.floating, cs.shared_cpus,
-                        (cs.shared_cpus, None))
-            room = int(cs.shared_cpus * self.cpu_ratio) - cs.shared_vcpus_used
-            if need.floating > room:
-                return (reasons.NUMA_CELL_SHARED_VCPUS, cs.id, need.floating, room,
-                        (cs.shared_cpus, self.cpu_ratio))
+            miss = cell_checks.floating_miss(need.floating, cs.shared_cpus,
+                                             cs.shared_vcpus_used, self.cpu_ratio)
+            if miss is not None:
+                reason, floating, have, ratio = miss
+                unit = '' if reason == reasons.NUMA_CELL_NO_SHARED_CPUS else (cs.shared_cpus,
+                                                                             ratio)
+                return reason, cs.id, floating, have, unit
         miss = _memory_miss(cs, need.memory_mb, self.page_size, self.ram_ratio)
         if miss is None and (need.pinned or need.emulator):
             miss = _pinning_miss(cs, need, self.thread_policy)
@@ -343,55 +371,14 @@ def _pinning_miss(cs, need, thread_policy):
 
 
 def _memory_miss(cs, memory_mb, page_size, ram_ratio):
-    if page_size is None or page_size == PAGE_SMALL or page_size == SMALL_PAGE_KB:
-        return _small_miss(cs, memory_mb, ram_ratio)
-    if page_size == PAGE_LARGE:
-        return _large_miss(cs, memory_mb)
-    if page_size == PAGE_ANY:
-        large = _large_miss(cs, memory_mb)
-        if large is None:
-            return None
-        small = _small_miss(cs, memory_mb, ram_ratio)
-        if small is None or large[0] == reasons.NUMA_CELL_NO_PAGE_SIZE:
-            return small
-        return large
-    return _pages_miss(cs, memory_mb, int(page_size))
-
-
-def _small_miss(cs, memory_mb, ram_ratio):
-    if memory_mb > cs.small_mb:
-        return reasons.NUMA_CELL_NO_MEMORY, cs.id, memory_mb, cs.small_mb, ''
-    room = int(cs.small_mb * ram_ratio) - cs.small_used_mb
-    if memory_mb > room:
-        return reasons.NUMA_CELL_NO_MEMORY, cs.id, memory_mb, room, ''
-    return None
-
-
-def _large_miss(cs, memory_mb):
-    sizes = cs.hugepage_sizes
-    if not sizes:
-        return reasons.NUMA_CELL_NO_PAGE_SIZE, cs.id, 1, 0, 'large'
-    nearest = None
-    for size_kb in sizes:
-        miss = _pages_miss(cs, memory_mb, size_kb)
-        if miss is None:
-            return None
-        if nearest is None or (miss[0] == reasons.NUMA_CELL_NO_FREE_PAGES
-                               and nearest[0] != reasons.NUMA_CELL_NO_FREE_PAGES):
-            nearest = miss
-    return nearest
-
-
-def _pages_miss(cs, memory_mb, size_kb):
-    if (memory_mb * 1024) % size_kb:
-        return reasons.PAGE_SIZE_NOT_DIVISOR, cs.id, memory_mb, 0, page_label(size_kb)
-    free = cs.free_pages.get(size_kb)
-    if free is None:
-        return reasons.NUMA_CELL_NO_PAGE_SIZE, cs.id, 1, 0, page_label(size_kb)
-    needed = memory_mb * 1024 // size_kb
-    if needed > free:
-        return reasons.NUMA_CELL_NO_FREE_PAGES, cs.id, needed, free, page_label(size_kb)
-    return None
+    """The fit's own page checks (cell_checks.choose_page) on the cell's summary."""
+    chosen = cell_checks.choose_page(memory_mb, page_size,
+                                     (cs.small_mb, cs.small_used_mb, ram_ratio),
+                                     cs.hugepage_sizes, cs.free_pages.get)
+    if isinstance(chosen, int):
+        return None
+    reason, need, have, unit = chosen
+    return reason, cs.id, need, have, unit
 
 
 def _device_counts(needs):

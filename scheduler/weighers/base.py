@@ -8,7 +8,7 @@ and sums.  A positive multiplier prefers big raw values, a negative one
 small raw values (e.g. RAM: spread vs pack).
 
 ``estimate_terms(spec)`` describes the weigher as a linear function of
-HostCapacity fields ({field: coefficient}); the engine uses it to rank all
+HostSummary host totals ({field: coefficient}); the engine uses it to rank all
 hosts cheaply before it runs exact fits on the best few.  A weigher whose
 value depends on the exact fit returns {} (it only orders fitted hosts).
 ``preferred_hosts(spec, fleet)`` names hosts that must be fitted whatever

@@ -7,7 +7,7 @@ class CpuWeigher(BaseWeigher):
     name = 'cpu'
 
     def weigh(self, host_state, spec, assignment):
-        return float(host_state.capacity.free_shared_vcpus)
+        return float(host_state.summary.free_shared_vcpus)
 
     def estimate_terms(self, spec):
         return {'free_shared_vcpus': 1.0}

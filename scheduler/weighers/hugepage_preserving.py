@@ -19,7 +19,7 @@ class HugepagePreservingWeigher(BaseWeigher):
         return not wants_hugepages(spec)
 
     def weigh(self, host_state, spec, assignment):
-        return -float(host_state.capacity.free_hugepage_mb)
+        return -float(host_state.summary.free_hugepage_mb)
 
     def estimate_terms(self, spec):
         return {'free_hugepage_mb': -1.0}

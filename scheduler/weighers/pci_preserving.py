@@ -18,7 +18,7 @@ class PciPreservingWeigher(BaseWeigher):
         return not wants_pci(spec)
 
     def weigh(self, host_state, spec, assignment):
-        return -float(host_state.capacity.free_pci)
+        return -float(host_state.summary.free_pci)
 
     def estimate_terms(self, spec):
         return {'free_pci': -1.0}

@@ -11,7 +11,7 @@ import types
 import pytest
 
 from agent.metrics import AgentMetrics
-from scheduler.fleet import FleetView
+from scheduler.engine.fleet import FleetView
 from scheduler.metrics import SchedulerMetrics
 from tests import busfleet
 from wire.topology import HostTopology

@@ -18,7 +18,7 @@ from oslo_config import cfg
 from agent import simulated
 from agent.driver import LaunchResult
 from scheduler.engine import build_engine
-from scheduler.fleet import FleetView
+from scheduler.engine.fleet import FleetView
 from scheduler.specs import parse_request
 from tests import busfleet
 from wire import agent_rpcapi, rpc

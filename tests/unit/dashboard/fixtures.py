@@ -1,7 +1,7 @@
 """Scheduler answers for the dashboard's tests, made by the scheduler's own views."""
 
 from scheduler import host_views
-from scheduler.fleet import FleetView
+from scheduler.engine.fleet import FleetView
 from tests import busfleet
 from wire.assignment import Assignment, CellAssignment
 from wire.topology import HostTopology

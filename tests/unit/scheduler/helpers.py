@@ -3,7 +3,7 @@
 import dataclasses
 
 from scheduler.engine import EngineSettings, build_engine
-from scheduler.fleet import FleetView
+from scheduler.engine.fleet import FleetView
 from tests.unit.scheduler.fitting.builders import host, request
 
 __all__ = ['engine', 'fleet_of', 'host', 'replace', 'request', 'state_of', 'two_socket']

@@ -9,7 +9,7 @@ from oslo_messaging.rpc import dispatcher as rpc_dispatcher
 from scheduler import metrics
 from scheduler.claims import Claimed
 from scheduler.engine import EngineSettings, build_engine
-from scheduler.explain import Explanation
+from scheduler.engine.explain import Explanation
 from scheduler.manager import SchedulerManager
 from scheduler.store import ERROR, ClaimConflict, Store
 from tests import busfleet

@@ -3,7 +3,7 @@
 import pytest
 from oslo_config import cfg
 
-from scheduler.engine_opts import filter_names, settings_from_conf
+from scheduler.engine.opts import filter_names, settings_from_conf
 from scheduler.filters.nova_names import (
     NOVA_ALIASES,
     NOVA_UNSUPPORTED,

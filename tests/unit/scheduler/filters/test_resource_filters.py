@@ -2,6 +2,7 @@
 
 import pytest
 
+from scheduler.engine.fleet import make_state
 from scheduler.filters.numa import NumaFilter
 from scheduler.filters.pci import PciFilter
 from scheduler.filters.ram import RamFilter
@@ -10,7 +11,6 @@ from scheduler.filters.vcpu import VcpuFilter
 from scheduler.fitting import reasons
 from scheduler.fitting.policy import FitPolicy
 from scheduler.fitting.usage import HostUsage
-from scheduler.fleet import make_state
 from tests.unit.scheduler.helpers import host, request, state_of
 
 SMALL_HOST = host('h').cells(1, cores=2, threads=2, shared_cores=1, memory_mb=4096).build()

@@ -3,9 +3,9 @@
 import dataclasses
 
 from scheduler.engine import RequestContext
+from scheduler.engine.fleet import FleetView
 from scheduler.filters.base import SERVER_GROUP_AFFINITY, SERVER_GROUP_ANTI_AFFINITY
 from scheduler.filters.server_group import AffinityFilter, AntiAffinityFilter
-from scheduler.fleet import FleetView
 from tests.unit.scheduler.helpers import engine, replace, request, two_socket
 from wire.request_spec import ServerGroup
 
@@ -24,7 +24,7 @@ def _fleet_with_member_on_a():
 
 
 def _check(plugin, spec, fleet):
-    context = RequestContext(spec, None, None, fleet.scratch())
+    context = RequestContext(spec, None, fleet.scratch())
     return plugin.prepare(spec, context)
 
 

@@ -11,7 +11,7 @@ from oslo_config import cfg
 
 from scheduler.cmd import manage
 from scheduler.engine import build_engine
-from scheduler.engine_opts import EngineSettings
+from scheduler.engine.opts import EngineSettings
 from scheduler.manager import SchedulerManager
 from scheduler.store import ClaimConflict, Store, schema
 from tests.unit.scheduler.store.test_store import pinned, topology

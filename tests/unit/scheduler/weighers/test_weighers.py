@@ -5,8 +5,8 @@ from importlib import metadata
 import pytest
 
 from scheduler.engine import WEIGHER_GROUP, load_plugin
+from scheduler.engine.fleet import FleetView
 from scheduler.fitting.policy import FitPolicy
-from scheduler.fleet import FleetView
 from scheduler.weighers.base import BaseWeigher, normalise
 from scheduler.weighers.hugepage_preserving import HugepagePreservingWeigher
 from scheduler.weighers.numa_fragmentation import NumaFragmentationWeigher, intact_capacity

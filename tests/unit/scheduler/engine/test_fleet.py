@@ -1,7 +1,8 @@
 """FleetView: warm per-host state, changed one host at a time."""
 
+from scheduler.engine.fleet import FleetView
+from scheduler.fitting.summary import HostSummary
 from scheduler.fitting.usage import HostUsage
-from scheduler.fleet import FleetView, host_capacity
 from tests.unit.scheduler.helpers import engine, host, request, two_socket
 from wire.topology import Instance
 
@@ -12,13 +13,13 @@ def _placed(fleet, spec=PINNED4, instance='vm-1'):
     return engine().place(spec, fleet, [instance]).assignments[0]
 
 
-def test_states_carry_topology_usage_summary_and_capacity():
+def test_states_carry_topology_usage_and_summary():
     fleet = FleetView([two_socket('a'), two_socket('b')])
     state = fleet.state('a')
     assert [s.name for s in fleet.hosts()] == ['a', 'b']
     assert state.usage == HostUsage()
     assert state.summary.name == 'a'
-    assert state.capacity.free_pcpus == 16 and state.capacity.free_pcpus_max_cell == 8
+    assert state.summary.free_pcpus == 16 and state.summary.free_pcpus_max_cell == 8
 
 
 def test_apply_recomputes_only_that_host_and_release_restores_it():
@@ -29,10 +30,10 @@ def test_apply_recomputes_only_that_host_and_release_restores_it():
     changed = fleet.state(assignment.host)
     untouched = fleet.state('b' if assignment.host == 'a' else 'a')
     assert untouched is (before_b if assignment.host == 'a' else before_a)
-    assert changed.capacity.free_pcpus == 12
+    assert changed.summary.free_pcpus == 12
     assert changed.summary.cells[0].free_pcpus + changed.summary.cells[1].free_pcpus == 12
     fleet.release(assignment)
-    assert fleet.state(assignment.host).capacity == before_a.capacity
+    assert fleet.state(assignment.host).summary == before_a.summary
     assert fleet.state(assignment.host).usage.pinned == frozenset()
 
 
@@ -63,7 +64,7 @@ def test_a_report_changing_only_usage_keeps_the_static_generation():
     assignment = _placed(FleetView([base]))
     fleet.update_host(two_socket('a', instances=(Instance('vm', 'vm', assignment, 'g'),)))
     assert fleet.static_generation == 0 and fleet.change_log == ['a']
-    assert fleet.state('a').capacity.free_pcpus == 12 and fleet.group_hosts('g') == {'a'}
+    assert fleet.state('a').summary.free_pcpus == 12 and fleet.group_hosts('g') == {'a'}
     fleet.update_host(two_socket('a', enabled=False))
     assert fleet.static_generation == 1 and fleet.group_hosts('g') == set()
 
@@ -95,31 +96,32 @@ def test_scratch_overlays_pending_placements_without_touching_the_view():
     original = fleet.state('a')
     scratch = fleet.scratch()
     scratch.consume(_placed(fleet), 'web')
-    assert scratch.state('a').capacity.free_pcpus == 12
+    assert scratch.state('a').summary.free_pcpus == 12
     assert scratch.group_hosts('web') == {'a'}
     assert scratch.hosts()[0] is scratch.state('a')
     assert fleet.state('a') is original and fleet.group_hosts('web') == frozenset()
     copy = scratch.copy()
     copy.consume(engine().place(PINNED4, scratch, ['vm-2']).assignments[0])
-    assert scratch.state('a').capacity.free_pcpus == 12
-    assert copy.state('a').capacity.free_pcpus == 8
+    assert scratch.state('a').summary.free_pcpus == 12
+    assert copy.state('a').summary.free_pcpus == 8
 
 
-def test_capacity_counts_free_vfs_with_pf_vf_exclusivity():
+def test_summary_totals_count_free_vfs_with_pf_vf_exclusivity():
     topology = host('a').cells(1).pf('0000:01:00.0', vfs=3).pf('0000:02:00.0', vfs=2).build()
     usage = HostUsage(pci_used=frozenset({'0000:01:00.0.v0', '0000:02:00.0'}))
-    capacity = host_capacity(topology, usage)
+    summary = HostSummary.of(topology, usage)
     # PF 01 is held through its VF, PF 02 is used whole so its VFs are gone.
-    assert capacity.free_vfs == 2
-    assert capacity.free_vfs_by_physnet == {'physnet1': 2}
-    assert capacity.free_pci == 2
+    assert summary.free_vf_total == 2
+    assert summary.free_vfs == {'physnet1': 2}
+    assert summary.free_pci == 2
 
 
-def test_capacity_memory_pages_and_sev():
+def test_summary_totals_memory_pages_and_sev():
     topology = host('a').cells(2, memory_mb=8192).pages({2048: 1024}).sev(2, 3).build()
-    capacity = host_capacity(topology, HostUsage(sev_used=1, sev_es_used=1,
+    summary = HostSummary.of(topology, HostUsage(sev_used=1, sev_es_used=1,
                                                  pages_by_cell={0: {2048: 24}}))
-    assert capacity.free_pages == {2048: 2024}
-    assert capacity.small_mb == 2 * (8192 - 2048)
-    assert capacity.free_hugepage_mb == 2024 * 2
-    assert (capacity.sev_free, capacity.sev_es_free) == (1, 2)
+    assert summary.free_pages == {2048: 2024}
+    assert summary.small_total_mb == 2 * (8192 - 2048)
+    assert summary.free_hugepage_mb == 2024 * 2
+    assert summary.free_ram_mb == 2 * (8192 - 2048) + 2024 * 2
+    assert (summary.sev_free, summary.sev_es_free) == (1, 2)

@@ -4,9 +4,9 @@ Read ``build_engine`` to see the pipeline; per instance of a request it is
 
 1. static filters (enabled, traits, aggregates, secure boot), cached per
    request shape until a topology changes;
-2. necessary conditions on HostCapacity numbers for every remaining host, in
+2. necessary conditions on the host totals of each HostSummary, in
    one bulk pass that also ranks them by a cheap linear pre-weight
-   (``engine_index``);
+   (``engine.index``);
 3. best estimate first: the dynamic filters, cheapest first (the resource
    filters share one O(1) quick reject on the fit helper's HostSummary),
    then the exact fit, until ``fit_candidates`` hosts fit (hosts the soft
@@ -29,19 +29,14 @@ import random
 import threading
 from importlib import metadata
 
-from scheduler import engine_fit, engine_shapes
-from scheduler.engine_index import (
-    OrderIndex,
-    StaticIndex,
-    demand_of,
-    estimate_coefficients,
-    necessary_check,
-)
-from scheduler.engine_shapes import WALK_SHAPES_AFTER
-from scheduler.explain import explain_request
+from scheduler.engine import fit as engine_fit
+from scheduler.engine import shapes as engine_shapes
+from scheduler.engine.explain import explain_request
+from scheduler.engine.fleet import ScratchFleet
+from scheduler.engine.index import OrderIndex, StaticIndex, estimate_coefficients
+from scheduler.engine.shapes import WALK_SHAPES_AFTER
 from scheduler.filters.base import SummaryFilter
 from scheduler.filters.server_group import AffinityFilter, AntiAffinityFilter
-from scheduler.fleet import ScratchFleet
 from scheduler.weighers.base import normalise
 from wire.assignment import Assignment
 
@@ -96,10 +91,9 @@ class RequestContext:
     """What is derived once per request and shared by its instances."""
 
     spec: object
-    needs: object
-    demand: object
+    needs: object          # the fitting core's RequestNeeds
     fleet: object          # the ScratchFleet of this request
-    necessary: object = None   # HostCapacity -> bool (engine_index.necessary_check)
+    necessary: object = None   # HostSummary -> bool (fitting.necessary.necessary_check)
 
 
 def load_plugin(group, name, policy):
@@ -194,16 +188,28 @@ class Engine:
             context = self.context(spec, _scratch_of(fleet))
             return self.explain_failure(context, 0, 1)
 
+    def evaluate(self, spec, fleet, name, instance):
+        """The verdict on host ``name`` as ``fleet`` holds it now, for one instance of ``spec``.
+
+        The decision's own path on that one host: every filter that applies
+        (static and dynamic, so server groups, traits, aggregates and a host
+        disabled meanwhile count), then the exact fit.  An Assignment, or the
+        first Rejection.  What a build retried on an alternate host asks.
+        """
+        with self._lock:
+            context = self.context(spec, _scratch_of(fleet))
+            return self.verdict(context.fleet.state(name), self.all_checks(context), context,
+                                instance)
+
     def explain_failure(self, context, instance_index, min_count, fits=None, count=1):
         """The Explanation of instance ``instance_index`` (of ``count``) finding no host."""
         return explain_request(self, context, instance_index=instance_index,
                                min_count=min_count, fits=fits, count=count)
 
     def context(self, spec, scratch):
-        """What the request's instances share: needs and demand, derived once."""
-        demand = demand_of(spec)
-        return RequestContext(spec, engine_fit.needs_of(spec, self.policy), demand, scratch,
-                              necessary_check(demand, self.policy))
+        """What the request's instances share: its needs, derived once."""
+        needs = engine_fit.needs_of(spec, self.policy)
+        return RequestContext(spec, needs, scratch, engine_fit.necessary_check(needs))
 
     # -- one instance -------------------------------------------------------
 
@@ -241,7 +247,7 @@ class Engine:
         Past the first ``walk_shapes_after`` hosts (a request that fits few hosts), the
         walk judges one host per shape and goes on with only the hosts whose shape
         may still fit: the same hosts fit, in the same order, without visiting the
-        fleet one host at a time (engine_shapes).
+        fleet one host at a time (engine.shapes).
         """
         entries = order.entries
         after = self.walk_shapes_after
@@ -260,7 +266,7 @@ class Engine:
         for state, _, names in engine_shapes.shape_groups(context, special):
             position = fleet.position(state.name)
             if (passing is not None and position not in passing
-                    or not context.necessary(state.capacity)
+                    or not context.necessary(state.summary)
                     or not isinstance(self.verdict(state, checks, context, instance, fits),
                                       Assignment)):
                 continue
@@ -276,7 +282,7 @@ class Engine:
         if state.name in tried:
             return
         tried.add(state.name)
-        if not context.necessary(state.capacity):
+        if not context.necessary(state.summary):
             return
         verdict = self.verdict(state, checks, context, instance, fits)
         if isinstance(verdict, Assignment):
@@ -284,10 +290,9 @@ class Engine:
 
     def verdict(self, state, checks, context, instance, fits=None):
         """The first Rejection of ``checks`` or of the exact fit, else the Assignment."""
-        for check in checks:
-            rejection = check(state)
-            if rejection is not None:
-                return rejection
+        rejection = first_rejection(checks, state)
+        if rejection is not None:
+            return rejection
         cached = fits.get(state.name) if fits is not None else None
         if cached is not None and cached[0] is state:
             result = cached[1]
@@ -321,6 +326,11 @@ class Engine:
         return tuple(((f.name, f.static_key(spec)), f.prepare(spec, context))
                      for f in self.filters if f.static and f.applies(spec))
 
+    def all_checks(self, context):
+        """The static filters' checks, then the dynamic ones: every filter, in the
+        engine's order (the exact fit comes after them, in ``verdict``)."""
+        return [check for _, check in self.static_checks(context)] + self.dynamic_checks(context)
+
     def dynamic_checks(self, context, summaries=True):
         """Checks of the dynamic filters, cheapest first; summary filters share one call.
 
@@ -344,7 +354,7 @@ class Engine:
     def follows_shape(self, spec):
         """True when only a host's shape and its members of the request's group decide.
 
-        So alike hosts get one verdict (scheduler/host_shapes.py): the exact fit is the
+        So alike hosts get one verdict (scheduler/engine/shape_index.py): the exact fit is the
         fitting core's, and every dynamic filter that applies is a resource precheck or
         a member filter (static filters read only STATIC_FIELDS, part of the shape).
         """
@@ -367,6 +377,15 @@ class Engine:
         for weigher, _ in weighers:
             names.update(weigher.preferred_hosts(context.spec, context.fleet))
         return sorted(names - set(context.fleet.changed))
+
+
+def first_rejection(checks, state):
+    """The first Rejection any of ``checks`` gives ``state``, or None."""
+    for check in checks:
+        rejection = check(state)
+        if rejection is not None:
+            return rejection
+    return None
 
 
 def _scratch_of(fleet):

@@ -1,11 +1,11 @@
 """Through the engine (index, summary filters, fit, explain, capacity): SEV-SNP guests go to
 hosts that offer SEV-SNP and have an SEV-ES slot free; SEV-ES guests share those slots."""
 
-from scheduler.capacity import capacity
+from scheduler.engine.capacity import capacity
+from scheduler.engine.fleet import FleetView
 from scheduler.fitting.fit import fit
 from scheduler.fitting.policy import FitPolicy
 from scheduler.fitting.usage import HostUsage
-from scheduler.fleet import FleetView
 from scheduler.moves import kind_for
 from tests.unit.scheduler.helpers import engine, host, request
 

@@ -3,7 +3,9 @@
 * a multi-instance placement never gives a pCPU, a PCI device (or a PF and
   one of its VFs) or a hugepage twice, and stays within every pool;
 * it is all-or-nothing down to min_count;
-* the bulk necessary check never rejects a host the exact fit accepts.
+* the bulk necessary check never rejects a host the exact fit accepts;
+* neither does the quick reject on the summaries the fleet view keeps warm
+  (placements, releases, a request's earlier instances), which equal fresh ones.
 """
 
 import dataclasses
@@ -12,10 +14,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scheduler.engine import EngineSettings, build_engine
-from scheduler.engine_index import demand_of, necessary_check
+from scheduler.engine.fleet import FleetView
 from scheduler.fitting.fit import fit
+from scheduler.fitting.necessary import necessary_check
 from scheduler.fitting.policy import FitPolicy
-from scheduler.fleet import FleetView
+from scheduler.fitting.summary import HostSummary, RequestNeeds
 from tests.unit.scheduler.fitting.strategies import hosts, requests
 from wire.assignment import Assignment
 
@@ -88,4 +91,33 @@ def test_necessary_check_never_rejects_a_fitting_host(topology, earlier, spec):
     state = fleet.state(topology.name)
     policy = FitPolicy()
     if isinstance(fit(topology, state.usage, spec, policy, 'x'), Assignment):
-        assert necessary_check(demand_of(spec), policy)(state.capacity)
+        assert necessary_check(RequestNeeds.of(spec, policy))(state.summary)
+
+
+@PROPERTY
+@given(fleets(), st.lists(requests(), max_size=4), st.data(), requests(), st.integers(1, 3))
+def test_the_warm_summary_never_contradicts_the_exact_fit(topologies, earlier, data, spec,
+                                                          count):
+    """The quick reject and the index's necessary check, on the summaries the fleet view
+    keeps through placements, releases and a request's own earlier instances, never
+    reject a host the exact fit accepts; and those summaries are what a fresh one says."""
+    fleet = FleetView(topologies)
+    held = []
+    for index, earlier_spec in enumerate(earlier):
+        for assignment in ENGINE.place(earlier_spec, fleet, [f'old{index}']).assignments:
+            fleet.apply(assignment)
+            held.append(assignment)
+    released = data.draw(st.sets(st.integers(0, len(held) - 1))) if held else ()
+    for index in released:
+        fleet.release(held[index])
+    scratch = fleet.scratch()
+    for assignment in ENGINE.place(spec, fleet, [f'new{i}' for i in range(count)]).assignments:
+        scratch.consume(assignment)
+    policy = ENGINE.policy
+    needs = RequestNeeds.of(spec, policy)
+    necessary = necessary_check(needs)
+    for state in scratch.hosts():
+        assert state.summary == HostSummary.of(state.topology, state.usage)
+        if isinstance(fit(state.topology, state.usage, spec, policy, 'x'), Assignment):
+            assert needs.quick_reject(state.summary) is None
+            assert necessary(state.summary)

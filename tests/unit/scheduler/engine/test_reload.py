@@ -3,8 +3,8 @@
 from oslo_config import cfg
 
 from scheduler.cmd.service import reload_engine
-from scheduler.engine_opts import register_opts
-from scheduler.fleet import FleetView
+from scheduler.engine.fleet import FleetView
+from scheduler.engine.opts import register_opts
 from tests.unit.scheduler.helpers import engine, host, request
 
 SMALL = request(1, 1024).build()

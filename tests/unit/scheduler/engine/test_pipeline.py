@@ -6,11 +6,12 @@ import pytest
 from oslo_config import cfg
 
 from scheduler.engine import EngineSettings, build_engine
-from scheduler.engine_index import demand_of, necessary_check
-from scheduler.engine_opts import list_opts, settings_from_conf
+from scheduler.engine.fleet import FleetView
+from scheduler.engine.opts import list_opts, settings_from_conf
 from scheduler.fitting.fit import fit
+from scheduler.fitting.necessary import necessary_check
 from scheduler.fitting.policy import FitPolicy
-from scheduler.fleet import FleetView
+from scheduler.fitting.summary import RequestNeeds
 from tests.unit.scheduler.helpers import engine, host, replace, request, two_socket
 from wire.assignment import Assignment
 from wire.request_spec import ServerGroup
@@ -177,7 +178,7 @@ def test_necessary_check_accepts_every_host_the_fit_accepts(spec):
         verdict = fit(topology, state.usage, spec, FitPolicy(), 'x')
         if isinstance(verdict, Assignment):
             fitted += 1
-            assert necessary_check(demand_of(spec), FitPolicy())(state.capacity)
+            assert necessary_check(RequestNeeds.of(spec, FitPolicy()))(state.summary)
     assert fitted
 
 

@@ -7,7 +7,7 @@ the fast version with this one and benchmarks/bench_capacity.py times both.
 
 import dataclasses
 
-from scheduler.capacity import AFFINITY, MAX_PER_HOST, ShapeCapacity, shape_key
+from scheduler.engine.capacity import AFFINITY, MAX_PER_HOST, ShapeCapacity, shape_key
 from scheduler.fitting.reasons import Rejection
 from wire.assignment import Assignment
 

@@ -14,13 +14,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from benchmarks.generate_fleet import generate
-from scheduler import capacity as capacity_module
-from scheduler.capacity import capacity, host_classes, shape_key
+from scheduler.engine import capacity as capacity_module
+from scheduler.engine.capacity import capacity, host_classes, shape_key
+from scheduler.engine.fleet import FleetView
 from scheduler.filters.base import BaseFilter
 from scheduler.fitting.reasons import Rejection
-from scheduler.fleet import FleetView
 from scheduler.specs import parse_request
-from tests.unit.scheduler.capacity_reference import reference_capacity
+from tests.unit.scheduler.engine.capacity_reference import reference_capacity
 from tests.unit.scheduler.fitting.strategies import hosts, requests
 from tests.unit.scheduler.helpers import engine, host, replace, request
 from wire.assignment import Assignment
@@ -29,7 +29,7 @@ from wire.files import parse_fleet
 from wire.request_spec import ServerGroup
 from wire.topology import Instance
 
-SAMPLE_REQUESTS = pathlib.Path(__file__).resolve().parents[3] / 'samples' / 'requests.json'
+SAMPLE_REQUESTS = pathlib.Path(__file__).resolve().parents[4] / 'samples' / 'requests.json'
 ENGINE = engine()
 
 PINNED2 = request(2, 1024, 'pinned').numa(1).dedicated().build()

@@ -1,6 +1,6 @@
 """Alike hosts judged once: the same placements and explanations as judging every host.
 
-The reference (tests/unit/scheduler/explain_reference.py) walks every host and
+The reference (tests/unit/scheduler/engine/explain_reference.py) walks every host and
 explains a failure by judging every host, as the engine did before shapes.
 """
 
@@ -9,13 +9,13 @@ import dataclasses
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from scheduler.engine_shapes import WALK_SHAPES_AFTER
-from scheduler.fleet import FleetView
+from scheduler.engine.fleet import FleetView
+from scheduler.engine.shapes import WALK_SHAPES_AFTER
 from scheduler.specs import parse_request
-from tests.unit.scheduler.explain_reference import reference_engine
+from tests.unit.scheduler.engine.explain_reference import reference_engine
+from tests.unit.scheduler.engine.test_capacity import FLEETS, GROUPS, _specs, cloned_fleets
 from tests.unit.scheduler.fitting.strategies import requests
 from tests.unit.scheduler.helpers import engine, host
-from tests.unit.scheduler.test_capacity import FLEETS, GROUPS, _specs, cloned_fleets
 
 ONE_G = 1048576
 IMPOSSIBLE = (

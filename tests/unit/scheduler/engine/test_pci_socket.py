@@ -1,7 +1,7 @@
 """End to end through the engine: hosts from the fleet format with and without sockets,
 a guest asking ``hw:pci_numa_affinity_policy=socket``."""
 
-from scheduler.fleet import FleetView
+from scheduler.engine.fleet import FleetView
 from tests.unit.scheduler.helpers import engine, request
 from wire.files import parse_fleet
 

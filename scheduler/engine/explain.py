@@ -12,7 +12,7 @@ import dataclasses
 import functools
 import heapq
 
-from scheduler import engine_shapes
+from scheduler.engine import shapes as engine_shapes
 from scheduler.fitting.reasons import RESOURCE_REASONS
 from wire.assignment import Assignment
 
@@ -90,20 +90,17 @@ class Explanation:
 def explain_request(engine, context, instance_index=0, min_count=1, fits=None, count=1):
     """Judge every host of ``context.fleet`` and explain the outcome.
 
-    Alike hosts are judged once (``engine_shapes``), when only their shape
+    Alike hosts are judged once (``engine.shapes``), when only their shape
     decides (``Engine.follows_shape``); otherwise every host is judged.  The
     counts and nearest misses are those of judging every host
-    (tests/unit/scheduler/explain_reference.py is that full pass).  ``fits``
+    (tests/unit/scheduler/engine/explain_reference.py is that full pass).  ``fits``
     is the engine's per-request cache of exact fits: hosts it already fitted
     for this request are not fitted again.
     """
-    static = [check for _, check in engine.static_checks(context)]
-    dynamic = engine.dynamic_checks(context)
+    checks = engine.all_checks(context)
 
     def judge(state):
-        verdict = _first_rejection(static, state)
-        return verdict if verdict is not None else engine.verdict(
-            state, dynamic, context, 'explain', fits)
+        return engine.verdict(state, checks, context, 'explain', fits)
 
     reasons, misses, fitting, examples = {}, [], 0, {}
     for verdict, names, hosts in _judged(engine, context, judge):
@@ -186,14 +183,6 @@ def _nearest(misses, reasons):
 
 def _miss(name, verdict):
     return Miss(name, verdict.reason, verdict.detail, verdict.cell, verdict.shortfall)
-
-
-def _first_rejection(checks, state):
-    for check in checks:
-        rejection = check(state)
-        if rejection is not None:
-            return rejection
-    return None
 
 
 def _shortfall_key(rejection):

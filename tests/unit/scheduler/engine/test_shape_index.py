@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from scheduler.fleet import FleetView
+from scheduler.engine.fleet import FleetView
 from tests.unit.scheduler.helpers import engine, host, request
 
 

@@ -1,6 +1,6 @@
 """Alike hosts judged once: the engine's long walks and its explanations.
 
-Hosts of one shape (``scheduler.host_shapes``) get the same verdict from the
+Hosts of one shape (``scheduler.engine.shape_index``) get the same verdict from the
 static filters, the resource filters, the member filters and the exact fit,
 but for the host name, unless this request changed them (its earlier
 instances) or they hold members of its server group.  Those few are judged

@@ -1,6 +1,6 @@
 """Through the engine (index, summary filters, fit): SEV-ES guests go where ES slots are."""
 
-from scheduler.fleet import FleetView
+from scheduler.engine.fleet import FleetView
 from tests.unit.scheduler.helpers import engine, host, request
 
 

@@ -2,8 +2,8 @@
 
 import json
 
-from scheduler.explain import Explanation, Miss
-from scheduler.fleet import FleetView
+from scheduler.engine.explain import Explanation, Miss
+from scheduler.engine.fleet import FleetView
 from scheduler.specs import parse_request
 from tests.unit.scheduler.helpers import engine, host, replace, request, two_socket
 

@@ -25,7 +25,8 @@ with any other dynamic filter or fit every host is filled on its own.
 import dataclasses
 import json
 
-from scheduler import host_shapes
+from scheduler.engine import shape_index as host_shapes
+from scheduler.engine.pipeline import first_rejection
 from scheduler.fitting.reasons import Rejection
 from wire.assignment import Assignment
 
@@ -86,21 +87,13 @@ def shape_capacity(spec, fleet, engine, classes=None):
     fill = _Filler(engine, context, spec)
     tally = _Tally()
     for state, host_class in zip(hosts, classes):
-        rejection = _static_rejection(static, state)
+        rejection = first_rejection(static, state)
         if rejection is not None:
             tally.add(0, rejection)
         else:
             tally.add(*fill(state, host_class))
     affinity = spec.server_group is not None and spec.server_group.policy == AFFINITY
     return tally.result(spec, affinity)
-
-
-def _static_rejection(static, state):
-    for check in static:
-        rejection = check(state)
-        if rejection is not None:
-            return rejection
-    return None
 
 
 class _Tally:

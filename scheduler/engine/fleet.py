@@ -1,8 +1,8 @@
 """The scheduler's warm in-memory view of the fleet.
 
-Per host it keeps the topology, the usage of what runs there, the fit
-helper's HostSummary and a small ``HostCapacity`` of free amounts that the
-engine compares in bulk.  A change to one host recomputes that host only.
+Per host it keeps the topology, the usage of what runs there and the fitting
+core's HostSummary (free amounts per cell, and host totals the engine
+compares in bulk).  A change to one host recomputes that host only.
 
 The engine never mutates a FleetView: it places a multi-instance request on a
 ``ScratchFleet`` (``fleet.scratch()``), which overlays the hosts touched by
@@ -14,12 +14,11 @@ resulting assignments with ``FleetView.apply``.
 import dataclasses
 import itertools
 
-from scheduler import engine_fit
+from scheduler.engine import fit as engine_fit
+from scheduler.engine.shape_index import ShapeIndex
 from scheduler.fitting.facts import facts_of
 from scheduler.fitting.pci import device_free
 from scheduler.fitting.usage import HostUsage
-from scheduler.host_shapes import ShapeIndex
-from wire import sev
 from wire.gcpause import gc_paused
 
 _CHANGE_LOG_LIMIT = 100000
@@ -27,33 +26,6 @@ _CHANGE_LOG_LIMIT = 100000
 # these changes on some host (FleetView.static_generation).
 STATIC_FIELDS = ('enabled', 'up', 'secure_boot', 'traits', 'aggregates', 'images')
 _view_ids = itertools.count(1)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class HostCapacity:
-    """Free amounts of one host, for O(1) necessary-condition checks.
-
-    Shared CPUs and small-page memory are kept as capacity and use, because
-    the allocation ratios belong to the engine's policy, not to the host.
-    """
-
-    free_pcpus: int
-    free_pcpus_max_cell: int
-    shared_cpus: int
-    shared_vcpus_used: int
-    small_mb: int
-    small_mb_used: int
-    free_pages: dict            # size_kb -> free pages, whole host
-    free_hugepage_mb: int
-    free_vfs: int
-    free_vfs_by_physnet: dict   # physnet -> free VFs
-    free_pci_by_product: dict   # (vendor_id, product_id) -> free devices
-    sev_free: int
-    sev_es_free: int
-    sev_snp_free: int           # the SEV-ES slots, 0 on a host without SEV-SNP
-    free_ram_mb: int            # small-page and hugepage memory nothing holds
-    free_shared_vcpus: int      # shared pCPUs minus floating vCPUs (no ratio)
-    free_pci: int               # free PCI devices of any kind
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -67,8 +39,7 @@ class HostState:
     name: str
     topology: object
     usage: HostUsage
-    summary: object
-    capacity: HostCapacity
+    summary: object            # the fitting core's HostSummary: per cell and host totals
     members: dict
 
 
@@ -76,54 +47,6 @@ def free_pci_devices(topology, usage):
     """Devices a new instance could get: PF/VF exclusivity and IOMMU groups honoured."""
     facts = facts_of(topology)
     return [d for d in topology.pci_devices if device_free(facts, usage.pci_used, d)]
-
-
-def host_capacity(topology, usage):
-    """Compute the HostCapacity of ``topology`` under ``usage``."""
-    pinned = usage.pinned
-    free_by_cell = [len(cell.cpus - pinned) for cell in topology.cells]
-    free_pages = {}
-    for cell in topology.cells:
-        for size_kb, count in cell.pages.items():
-            free = count - usage.pages_used(cell.id, size_kb)
-            free_pages[size_kb] = free_pages.get(size_kb, 0) + free
-    by_physnet, by_product, free_vfs = _free_pci_counts(topology, usage)
-    small_mb = sum(cell.small_page_mb for cell in topology.cells)
-    shared_cpus = sum(len(cell.shared_cpus) for cell in topology.cells)
-    free_hugepage_mb = sum(kb * n for kb, n in free_pages.items()) // 1024
-    return HostCapacity(
-        free_pcpus=sum(free_by_cell), free_pcpus_max_cell=max(free_by_cell, default=0),
-        shared_cpus=shared_cpus,
-        shared_vcpus_used=usage.shared_vcpus,
-        small_mb=small_mb,
-        small_mb_used=usage.small_memory_mb,
-        free_pages=free_pages,
-        free_hugepage_mb=free_hugepage_mb,
-        free_vfs=free_vfs, free_vfs_by_physnet=by_physnet, free_pci_by_product=by_product,
-        sev_free=sev.free(topology, usage, sev.SEV),
-        sev_es_free=sev.free(topology, usage, sev.SEV_ES),
-        sev_snp_free=sev.free(topology, usage, sev.SEV_SNP),
-        free_ram_mb=small_mb - usage.small_memory_mb + free_hugepage_mb,
-        free_shared_vcpus=shared_cpus - usage.shared_vcpus,
-        free_pci=sum(by_product.values()),
-    )
-
-
-def _free_pci_counts(topology, usage):
-    if not topology.pci_devices:
-        return {}, {}, 0
-    devices = {d.address: d for d in topology.pci_devices}
-    by_physnet, by_product, free_vfs = {}, {}, 0
-    for device in free_pci_devices(topology, usage):
-        key = (device.vendor_id.lower(), device.product_id.lower())
-        by_product[key] = by_product.get(key, 0) + 1
-        if device.type == 'type-VF':
-            free_vfs += 1
-            parent = devices.get(device.parent)
-            physnet = device.physical_network or (parent and parent.physical_network)
-            if physnet:
-                by_physnet[physnet] = by_physnet.get(physnet, 0) + 1
-    return by_physnet, by_product, free_vfs
 
 
 def static_part(topology):
@@ -140,10 +63,9 @@ def _members_of(topology):
 
 
 def make_state(topology, usage, members):
-    """A HostState with its summary and capacity computed."""
+    """A HostState with its summary computed."""
     return HostState(name=topology.name, topology=topology, usage=usage,
-                     summary=engine_fit.summarize(topology, usage),
-                     capacity=host_capacity(topology, usage), members=members)
+                     summary=engine_fit.summarize(topology, usage), members=members)
 
 
 def with_assignment(state, assignment, server_group=None, sign=1):
@@ -172,7 +94,7 @@ class FleetView:
         # (the engine's estimate order) catch up without rescanning every host.
         self.change_log = []
         self.change_epoch = 0       # bumps when the log is trimmed
-        self._shapes = ShapeIndex()  # alike hosts grouped (scheduler/host_shapes.py)
+        self._shapes = ShapeIndex()  # alike hosts grouped (scheduler/engine/shape_index.py)
         with gc_paused():   # thousands of acyclic states: nothing for the collector
             for topology in hosts:
                 self._replace(make_state(topology, HostUsage.of_host(topology),

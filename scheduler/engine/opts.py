@@ -75,9 +75,13 @@ def weigher_multipliers(conf):
     return {name: group[f'{name}_weight_multiplier'] for name in DEFAULT_MULTIPLIERS}
 
 
-def settings_from_conf(conf=None):
-    """EngineSettings from ``conf`` (default: the global CONF), options registered if needed."""
-    conf = cfg.CONF if conf is None else conf
+def settings_from_conf(conf):
+    """EngineSettings from ``conf``, options registered if needed.
+
+    The commands (scheduler/cmd/) call it with the configuration they loaded and
+    hand the values to ``build_engine``: no module of the algorithm reads
+    configuration (tests/unit/scheduler/engine/test_opts.py holds them to that).
+    """
     register_opts(conf)
     group = conf[GROUP]
     return EngineSettings(

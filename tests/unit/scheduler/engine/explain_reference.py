@@ -2,21 +2,21 @@
 
 ``ReferenceEngine`` walks every host of the estimate order one by one and
 explains a failure by judging every host, exactly as the engine did before
-it judged alike hosts once (scheduler/engine_shapes.py); the tests compare
+it judged alike hosts once (scheduler/engine/shapes.py); the tests compare
 the two on random fleets and benchmarks/bench_novalidhost.py times both.
 """
 
 import heapq
 
 from scheduler.engine import Engine, build_engine
-from scheduler.explain import (  # helpers the shapes left as they were
+from scheduler.engine.explain import (  # helpers the shapes left as they were
     NEAREST_MISSES,
     Explanation,
     Miss,
-    _first_rejection,
     _shortfall_key,
     example_texts,
 )
+from scheduler.engine.pipeline import first_rejection
 from scheduler.fitting.reasons import RESOURCE_REASONS
 from wire.assignment import Assignment
 
@@ -45,7 +45,7 @@ def reference_explain(engine, context, instance_index=0, min_count=1, fits=None,
     reasons, resource_misses, fitting, hosts = {}, [], 0, context.fleet.hosts()
     examples = {}
     for state in hosts:
-        verdict = _first_rejection(static, state)
+        verdict = first_rejection(static, state)
         if verdict is None:
             verdict = engine.verdict(state, dynamic, context, 'explain', fits)
             if isinstance(verdict, Assignment):
