@@ -104,11 +104,19 @@ def wait_all_up(schedulers, count, timeout=300):
     """Until every scheduler's ``hosts`` shows ``count`` hosts up."""
     deadline = time.monotonic() + timeout
     for index in range(len(schedulers.names)):
-        api = schedulers.api(index, timeout=30)
-        while sum(1 for h in api.hosts()['hosts'] if h['up']) < count:
+        api = schedulers.api(index, timeout=60)
+        while up_count(api) < count:
             if time.monotonic() >= deadline:
                 raise RuntimeError(f"{schedulers.names[index]}: {count} hosts not up")
             time.sleep(1)
+
+
+def up_count(api):
+    from oslo_messaging import MessagingTimeout
+    try:
+        return sum(1 for h in api.hosts()['hosts'] if h['up'])
+    except MessagingTimeout:     # busy taking the first reports of every host
+        return 0
 
 
 def pcpus_used(view):
