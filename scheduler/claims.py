@@ -53,7 +53,9 @@ def place_and_claim(engine, state, spec, uuids, rows=None):
     """Place ``spec`` for ``uuids`` and claim each placement; returns Claimed.
 
     ``rows`` (uuid -> instance column values) are inserted with each claim.
+    The view first catches up with what other schedulers wrote since its last look.
     """
+    state.catch_up()
     placement = engine.place(spec, state.fleet, list(uuids))
     claimed = Claimed([], dict(placement.alternates or {}), {}, placement.explanation)
     # The generation each host had in the view the placement was computed on;
@@ -111,6 +113,7 @@ def claim_with_refit(engine, state, spec, assignment, row=None, computed_on=None
 def replace_on_alternate(engine, state, spec, uuid, alternates, tried):
     """Fit and claim ``uuid`` on the first alternate not tried yet; Assignment or None."""
     policy = engine.policy
+    state.catch_up()
     for name in alternates:
         if name in tried or name not in state.fleet or not state.placeable(name):
             continue

@@ -30,6 +30,7 @@ from sqlalchemy import and_, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from scheduler.store import models
+from scheduler.store.changes import change_stamp
 from scheduler.store.records import (
     ClaimConflict,
     HeldInstance,
@@ -110,7 +111,7 @@ class MoveStore:
                     created_at=now, updated_at=now)])
                 bumped = conn.execute(update(HOSTS).where(
                     HOSTS.c.name == dest.host, HOSTS.c.generation == expected_generation)
-                    .values(generation=HOSTS.c.generation + 1))
+                    .values(generation=HOSTS.c.generation + 1, changed_seq=change_stamp()))
                 if bumped.rowcount != 1:
                     raise ClaimConflict(f"host {dest.host}: generation "
                                         f"{expected_generation} is stale")
@@ -192,7 +193,8 @@ class MoveStore:
             generations = {}
             for host in {row.source_host, row.dest_host} - {None}:
                 conn.execute(update(HOSTS).where(HOSTS.c.name == host)
-                             .values(generation=HOSTS.c.generation + 1))
+                             .values(generation=HOSTS.c.generation + 1,
+                                     changed_seq=change_stamp()))
                 generations[host] = conn.execute(select(HOSTS.c.generation)
                                                  .where(HOSTS.c.name == host)).scalar_one()
             instances = models.Instance.__table__
@@ -219,7 +221,8 @@ class MoveStore:
                 return None
             conn.execute(delete(RESOURCES).where(RESOURCES.c.migration_uuid == uuid))
             conn.execute(update(HOSTS).where(HOSTS.c.name == row.dest_host)
-                         .values(generation=HOSTS.c.generation + 1))
+                         .values(generation=HOSTS.c.generation + 1,
+                                 changed_seq=change_stamp()))
             generation = conn.execute(select(HOSTS.c.generation)
                                       .where(HOSTS.c.name == row.dest_host)).scalar_one()
             instances = models.Instance.__table__

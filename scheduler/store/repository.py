@@ -18,8 +18,9 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
-from scheduler.store import models, schema
+from scheduler.store import changes, models, schema
 from scheduler.store import statements as sql
+from scheduler.store.changes import change_stamp
 from scheduler.store.database import default_connection, is_sqlite, make_engine
 from scheduler.store.moves import MoveStore
 from scheduler.store.records import (
@@ -182,12 +183,27 @@ class Store(MoveStore):
         with self.engine.connect() as conn:
             return [tuple(row) for row in conn.execute(sql.LIVENESS)]
 
+    def host_changes(self, since):
+        """(horizon, [(name, generation, enabled), ...]): the hosts changed at or past
+        ``since`` and the next ``since`` (scheduler/store/changes.py).  None: every
+        host, as at a view's first load."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(changes.HOST_CHANGES, {'since': 0 if since is None else since})
+            rows = rows.all()
+        return rows[0][0], [tuple(row[1:]) for row in rows if row[1] is not None]
+
+    def change_horizon(self):
+        """The ``since`` of the next ``host_changes``: what is visible now is seen."""
+        with self.engine.connect() as conn:
+            return conn.execute(changes.HORIZON).scalar_one()
+
     def set_host_enabled(self, name, enabled, reason=None):
         with self._writer, self.session.begin() as session:
             row = session.get(models.Host, name)
             if row is None:
                 raise NotFound(f"host {name!r} is not known")
             row.enabled = enabled
+            row.changed_seq = change_stamp()
             row.disabled_reason = None if enabled else reason
             return _host_record(row)
 
@@ -262,7 +278,8 @@ class Store(MoveStore):
                 .values(status=models.FAILED, reason='instance claim released'))
             session.flush()
             session.execute(update(models.Host).where(models.Host.name == host)
-                            .values(generation=models.Host.generation + 1))
+                            .values(generation=models.Host.generation + 1,
+                                    changed_seq=change_stamp()))
             generation = session.scalar(select(models.Host.generation)
                                         .where(models.Host.name == host))
             return host, generation
