@@ -166,11 +166,11 @@ class Store(MoveStore):
                                row.enabled, row.disabled_reason, now), False, changed)
 
     def get_host(self, name):
-        with self.session() as session:
-            row = session.get(models.Host, name)
-            if row is None:
-                raise NotFound(f"host {name!r} is not known")
-            return _host_record(row)
+        with self.engine.connect() as conn:    # Core: every view reload reads this
+            row = conn.execute(sql.HOST_ROW, {'n': name}).first()
+        if row is None:
+            raise NotFound(f"host {name!r} is not known")
+        return _host_record(row)
 
     def list_hosts(self):
         with self.session() as session:
@@ -295,12 +295,12 @@ class Store(MoveStore):
 
     def held_instances(self, host=None):
         """HeldInstance of every claim (on ``host``), with name and server group."""
-        query = sql.HELD if host is None else sql.HELD.where(sql.ALLOCATIONS.c.host == host)
+        query, values = (sql.HELD, {}) if host is None else (sql.HELD_ON_HOST, {'h': host})
         with self.engine.connect() as conn:    # Core: every report reads this
             return [HeldInstance(Assignment.from_dict(assignment), name,
                                  _group_of(spec),
                                  claimed_at)
-                    for assignment, claimed_at, name, spec in conn.execute(query)]
+                    for assignment, claimed_at, name, spec in conn.execute(query, values)]
 
     def all_allocations(self):
         with self.session() as session:

@@ -59,3 +59,8 @@ LIVENESS = select(HOSTS.c.name, HOSTS.c.generation, HOSTS.c.enabled, HOSTS.c.las
 HELD = (select(ALLOCATIONS.c.assignment, ALLOCATIONS.c.claimed_at, INSTANCES.c.name,
                INSTANCES.c.spec)
         .join(INSTANCES, INSTANCES.c.uuid == ALLOCATIONS.c.instance_uuid))
+# One host reloaded into a view (WarmState.refresh_host: a conflict, a catch-up).
+HELD_ON_HOST = HELD.where(ALLOCATIONS.c.host == bindparam('h'))
+HOST_ROW = select(HOSTS.c.name, HOSTS.c.topology, HOSTS.c.generation, HOSTS.c.enabled,
+                  HOSTS.c.disabled_reason, HOSTS.c.last_heartbeat).where(
+                      HOSTS.c.name == bindparam('n'))
