@@ -169,6 +169,9 @@ def main():
     parser.add_argument('--database-url',
                         help='with --schedulers: the PostgreSQL database (a private schema '
                              'is made in it)')
+    parser.add_argument('--host-subset-size', type=int,
+                        help='with --schedulers: [filter_scheduler] host_subset_size of the '
+                             'schedulers (default: the option\'s default)')
     args = parser.parse_args()
     if args.schedulers > 1:
         from benchmarks import bench_bus_schedulers

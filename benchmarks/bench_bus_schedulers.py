@@ -84,13 +84,17 @@ def run_mixed_clients(url, clients, boots, schedulers):
     return elapsed, done, cpu
 
 
-def wait_ended(store, timeout=600):
-    """Until no instance is BUILDING or in a task (a delete in flight)."""
-    deadline = time.monotonic() + timeout
+def wait_ended(store, timeout=600, quiet_s=3.0):
+    """Until no instance is BUILDING or in a task (a delete in flight) and nothing has
+    changed for ``quiet_s`` seconds (results still on their way); the count per state."""
+    deadline, last, quiet_since = time.monotonic() + timeout, None, time.monotonic()
     while True:
         records = store.list_instances(include_deleted=True)
+        now = {(r.uuid, r.state, r.task) for r in records}
+        if now != last:
+            last, quiet_since = now, time.monotonic()
         pending = [r for r in records if r.state == 'BUILDING' or r.task]
-        if not pending:
+        if not pending and time.monotonic() - quiet_since >= quiet_s:
             states = {}
             for record in records:
                 states[record.state] = states.get(record.state, 0) + 1
@@ -150,6 +154,12 @@ def compare_shows(schedulers, uuids):
     return all(a == answers[0] for a in answers)
 
 
+def subset_config(args):
+    if not args.host_subset_size:
+        return ''
+    return f"[filter_scheduler]\nhost_subset_size = {args.host_subset_size}\n"
+
+
 def run(args):
     """The multi-scheduler run of bench_bus; returns its result dict."""
     from scheduler.store import Store
@@ -162,7 +172,7 @@ def run(args):
         # reports every 60 s; a scheduler follows the store's heartbeats every 20 s
         stack = Stack(workdir, busfleet.fleet(args.hosts, prefix='sim'), report_interval=60,
                       down_time=120, grace=600, on_change=False, hosts_per_connection=100,
-                      extra_config=extra_config(args))
+                      extra_config=extra_config(args) + subset_config(args))
         stack.create_vhost()
         schedulers, agent, store = Schedulers(stack, args.schedulers, db_url), None, None
         try:
@@ -192,6 +202,7 @@ def run(args):
     boots = len(latencies)
     return {
         'schedulers': args.schedulers, 'hosts': args.hosts, 'clients': args.clients,
+        'host_subset_size': args.host_subset_size or 1,
         'boot_calls': boots, 'deletes': sum(len(d[4]) for d in done),
         'no_valid_host': sum(d[5] for d in done), 'final_states': states,
         'boots_per_s': round(boots / elapsed, 1),
