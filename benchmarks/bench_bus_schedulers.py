@@ -127,12 +127,21 @@ def pcpus_used(view):
     return sum(cell['pcpus']['used'] for cell in view['cells'])
 
 
-def compare_views(schedulers, store):
-    """How each scheduler's ``hosts`` compares with the store's truth, and with the others."""
+def compare_views(schedulers, store, tries=3):
+    """How each scheduler's ``hosts`` compares with the store's truth, and with the others.
+
+    The store is read before and after the schedulers are asked; when it moved in
+    between (a host report reconciling something), the comparison is made again.
+    """
     from tests.functional.multi_scheduler import comparable, store_views
-    truth = store_views(store)
-    answers = [{h['name']: h for h in schedulers.api(i, timeout=60).hosts()['hosts']}
-               for i in range(len(schedulers.names))]
+    for _ in range(tries):
+        truth = store_views(store)
+        answers = [{h['name']: h for h in schedulers.api(i, timeout=60).hosts()['hosts']}
+                   for i in range(len(schedulers.names))]
+        after = store_views(store)
+        if {n: comparable(v) for n, v in truth.items()} == \
+                {n: comparable(v) for n, v in after.items()}:
+            break
     differing, worst_pcpus = set(), 0
     for answer in answers:
         for name, view in truth.items():

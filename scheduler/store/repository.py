@@ -116,6 +116,7 @@ class Store(MoveStore):
         # this process's writers queue on a mutex instead (handed over at once).
         # PostgreSQL locks rows: no mutex.
         self._writer = threading.RLock() if is_sqlite(self.url) else contextlib.nullcontext()
+        self._changes = changes.ChangeReader(self.engine)   # before every decision
 
     def create_schema(self):
         """Migrate the database to this code's schema (``db sync``); returns self.
@@ -138,6 +139,7 @@ class Store(MoveStore):
                                   .order_by(models.SchemaVersion.version.desc()))
 
     def dispose(self):
+        self._changes.close()
         self.engine.dispose()
 
     # -- hosts -------------------------------------------------------------
@@ -187,9 +189,7 @@ class Store(MoveStore):
         """(horizon, [(name, generation, enabled), ...]): the hosts changed at or past
         ``since`` and the next ``since`` (scheduler/store/changes.py).  None: every
         host, as at a view's first load."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(changes.HOST_CHANGES, {'since': 0 if since is None else since})
-            rows = rows.all()
+        rows = self._changes.rows(since)
         return rows[0][0], [tuple(row[1:]) for row in rows if row[1] is not None]
 
     def change_horizon(self):
