@@ -12,19 +12,14 @@ and wall time over runs.
         [--database-url postgresql+psycopg2://root@127.0.0.1/kvmfleet_test]
 """
 
-import argparse
 import json
 import pathlib
 import sys
-import tempfile
-import time
 
 TOP = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TOP))
 
-from benchmarks.bench_liveness import fill, summary, timed  # noqa: E402
-from benchmarks.bench_placement import machine_line  # noqa: E402
-from scheduler.store import Store  # noqa: E402
+from benchmarks.bench_liveness import measure, summary, timed  # noqa: E402
 from scheduler.warm_state import WarmState  # noqa: E402
 from wire.assignment import Assignment  # noqa: E402
 
@@ -58,27 +53,11 @@ def run(store, hosts, runs, now):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument('--hosts', type=int, default=10000)
-    parser.add_argument('--runs', type=int, default=50)
-    parser.add_argument('--database-url', help='default: a SQLite file in a temporary directory')
-    parser.add_argument('--json', action='store_true')
-    args = parser.parse_args(argv)
-    command = ' '.join(['bench_catch_up.py'] + list(sys.argv[1:] if argv is None else argv))
-    now = time.time()
-    with tempfile.TemporaryDirectory() as tmp:
-        store = Store(args.database_url or f"sqlite:///{tmp}/catch_up.sqlite").create_schema()
-        if store.list_hosts():
-            parser.error('the database must be empty (its hosts would be counted)')
-        fill(store, args.hosts, now)
-        result = dict(run(store, args.hosts, args.runs, now), hosts=args.hosts,
-                      database=store.engine.dialect.name, command=command,
-                      machine=machine_line())
-        store.dispose()
+    args, result = measure(argv, 'bench_catch_up.py', run, 50, __doc__.splitlines()[0])
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"$ {command}\nmachine: {result['machine']}")
+    print(f"$ {result['command']}\nmachine: {result['machine']}")
     print(f"{'catch-up after':<28}{'CPU ms':>10}{'wall ms':>10}   ({result['hosts']} hosts, "
           f"{result['database']}, median of {args.runs})")
     for label, key in CASES:

@@ -11,7 +11,6 @@ import re
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 
 from tests.functional.bus_stack import BIN
@@ -81,15 +80,7 @@ class Schedulers:
         return api
 
     def wait_serving(self, index, timeout=60):
-        deadline, api = time.monotonic() + timeout, self.api(index, timeout=3)
-        while True:
-            try:
-                return api.list(state='ERROR')
-            except Exception:   # not consuming yet: the call times out
-                if time.monotonic() >= deadline:
-                    raise AssertionError(f"{self.names[index]} did not answer within "
-                                         f"{timeout}s; see {self.stack.workdir}")
-                time.sleep(0.3)
+        return self.stack.wait_scheduler(timeout, api=self.api(index, timeout=3))
 
     def claims(self, index):
         """{'claimed': n, 'conflict': n, ...}: scheduler ``index``'s claims so far."""
