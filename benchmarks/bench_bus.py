@@ -10,6 +10,9 @@ domain XML on libvirt's test driver and reported back).
 
     .venv/bin/python benchmarks/bench_bus.py [--hosts 1000] [--boots 3000] [--clients 4]
 
+``--schedulers N`` (N > 1) runs N schedulers on one PostgreSQL store under a mixed
+load of boots and deletes instead (benchmarks/bench_bus_schedulers.py).
+
 Needs RabbitMQ on 127.0.0.1:5672 and rabbitmqctl (tools/setup-host.sh).
 """
 
@@ -160,7 +163,19 @@ def main():
     parser.add_argument('--signing', choices=('on', 'off'), default='on',
                         help='off: [signing] required = false and no keys (to measure what '
                              'signing costs; never in production)')
+    parser.add_argument('--schedulers', type=int, default=1,
+                        help='N > 1: N schedulers on one PostgreSQL store, boots and deletes; '
+                             'reports refits and whether their views agree')
+    parser.add_argument('--database-url',
+                        help='with --schedulers: the PostgreSQL database (a private schema '
+                             'is made in it)')
+    parser.add_argument('--host-subset-size', type=int,
+                        help='with --schedulers: [filter_scheduler] host_subset_size of the '
+                             'schedulers (default: the option\'s default)')
     args = parser.parse_args()
+    if args.schedulers > 1:
+        from benchmarks import bench_bus_schedulers
+        return bench_bus_schedulers.main(args)
 
     from tests import busfleet
     from tests.functional.bus_stack import Stack

@@ -67,17 +67,19 @@ def summary(samples):
             'wall_ms': round(statistics.median(s[1] for s in samples), 2)}
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def measure(argv, script, run, runs, description):
+    """(args, result): ``run(store, hosts, runs, now)`` on a store filled with --hosts
+    hosts (a SQLite file unless --database-url), with the command and the machine."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument('--hosts', type=int, default=10000)
-    parser.add_argument('--runs', type=int, default=5)
+    parser.add_argument('--runs', type=int, default=runs)
     parser.add_argument('--database-url', help='default: a SQLite file in a temporary directory')
     parser.add_argument('--json', action='store_true')
     args = parser.parse_args(argv)
-    command = ' '.join(['bench_liveness.py'] + list(sys.argv[1:] if argv is None else argv))
+    command = ' '.join([script] + list(sys.argv[1:] if argv is None else argv))
     now = time.time()
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(args.database_url or f"sqlite:///{tmp}/liveness.sqlite").create_schema()
+        store = Store(args.database_url or f"sqlite:///{tmp}/bench.sqlite").create_schema()
         if store.list_hosts():
             parser.error('the database must be empty (its hosts would be counted)')
         fill(store, args.hosts, now)
@@ -85,10 +87,15 @@ def main(argv=None):
                       database=store.engine.dialect.name, command=command,
                       machine=machine_line())
         store.dispose()
+    return args, result
+
+
+def main(argv=None):
+    args, result = measure(argv, 'bench_liveness.py', run, 5, __doc__.splitlines()[0])
     if args.json:
         print(json.dumps(result))
         return 0
-    print(f"$ {command}\nmachine: {result['machine']}")
+    print(f"$ {result['command']}\nmachine: {result['machine']}")
     print(f"{'check':<22}{'CPU ms':>10}{'wall ms':>10}   ({result['hosts']} hosts, "
           f"{result['database']}, median of {args.runs})")
     for label, key in (('nothing moved', 'quiet'),

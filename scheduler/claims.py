@@ -52,7 +52,9 @@ def place_and_claim(engine, state, spec, uuids, rows=None):
     """Place ``spec`` for ``uuids`` and claim each placement; returns Claimed.
 
     ``rows`` (uuid -> instance column values) are inserted with each claim.
+    The view first catches up with what other schedulers wrote since its last look.
     """
+    state.catch_up()
     placement = engine.place(spec, state.fleet, list(uuids))
     claimed = Claimed([], dict(placement.alternates or {}), {}, placement.explanation)
     # The generation each host had in the view the placement was computed on;
@@ -113,9 +115,11 @@ def replace_on_alternate(engine, state, spec, uuid, alternates, tried):
     Each alternate is judged by the engine's own evaluation path on current state
     (every filter, then the exact fit): the fleet moved since the alternates were
     chosen, so a host now disabled, holding an anti-affine sibling or missing a trait
-    is skipped, with its reason logged.
+    is skipped, with its reason logged.  The view first catches up with the claims
+    and releases other schedulers made.
     """
     one = single(spec)
+    state.catch_up()
     for name in alternates:
         if name in tried or name not in state.fleet:
             continue

@@ -325,6 +325,9 @@ class SchedulerManager(MoveEndpoints, RoomEndpoints, GroupEndpoints):
     # -- hosts -------------------------------------------------------------
     @rpc.endpoint
     def hosts(self, ctxt):
+        """Every host as the store has it now (whichever scheduler answers): the view
+        follows the store's heartbeats, claims and releases first."""
+        self._follow_store()
         with self.lock:
             names = sorted(self.state.generations)
             return {'hosts': [host_views.host_view(self.state, n, self.flags.get(n, ()))
@@ -335,6 +338,7 @@ class SchedulerManager(MoveEndpoints, RoomEndpoints, GroupEndpoints):
         """One host as ``hosts`` answers it, with its topology and held instances (1.4)."""
         arguments.host_name(host, 'host')
         with self.lock:
+            self.state.catch_up()
             if host not in self.state.fleet:
                 raise rpc.BusError(rpc.NOT_FOUND, f"host {host} is not known")
             held = self.store.held_instances(host)
@@ -365,6 +369,7 @@ class SchedulerManager(MoveEndpoints, RoomEndpoints, GroupEndpoints):
         spec = self._parse(server_groups.resolved(self.store, request))
         uuids = [f"dry-run-{i}" for i in range(spec.count)]
         with self.lock:
+            self.state.catch_up()
             placement = self.engine.place(spec, self.state.fleet, uuids)
             explanation = placement.explanation or self.engine.explain(spec, self.state.fleet)
             room = self._room_plan(spec, uuids, placement) if make_room else None
@@ -382,6 +387,7 @@ class SchedulerManager(MoveEndpoints, RoomEndpoints, GroupEndpoints):
         request = server_groups.resolved(self.store, request)
         spec = claims.single(self._parse(dict(request, count=1, min_count=1)))
         with self.lock:
+            self.state.catch_up()
             return shape_capacity(spec, self.state.fleet, self.engine).to_dict()
 
     # -- from agents -------------------------------------------------------
@@ -524,6 +530,16 @@ class SchedulerManager(MoveEndpoints, RoomEndpoints, GroupEndpoints):
     def check_hosts(self):
         """Follow the store's heartbeats: hosts that missed theirs go down (nothing new
         goes there), hosts another scheduler heard from come up; returns those down."""
+        went_down = self._follow_store()
+        if cfg.CONF.scheduler.evacuate_on_host_down:
+            self.evacuate_down_hosts(cfg.CONF.scheduler.evacuate_down_time)
+        if cfg.CONF.scheduler.resize_confirm_window:
+            self.confirm_resizes(cfg.CONF.scheduler.resize_confirm_window)
+        return went_down
+
+    def _follow_store(self):
+        """WarmState.follow_store under the lock, each host that went down or came up
+        told (host.down, host.up); returns those down."""
         with self.lock:
             went_down, came_up = self.state.follow_store()
         for name in went_down:
@@ -532,10 +548,6 @@ class SchedulerManager(MoveEndpoints, RoomEndpoints, GroupEndpoints):
         for name in came_up:
             LOG.info('Host %s reports again: up', name)
             self._notify_host('host.up', name)
-        if cfg.CONF.scheduler.evacuate_on_host_down:
-            self.evacuate_down_hosts(cfg.CONF.scheduler.evacuate_down_time)
-        if cfg.CONF.scheduler.resize_confirm_window:
-            self.confirm_resizes(cfg.CONF.scheduler.resize_confirm_window)
         return went_down
 
 

@@ -88,6 +88,7 @@ class Mover:
                      'source_assignment': record.assignment, 'request_id': request_id}
         if resize is not None:
             migration.update(new_spec=resize[0].to_dict(), new_request=resize[1])
+        self.state.catch_up()     # what other schedulers claimed and released
         for _ in range(MAX_REFITS):
             dest = moves.choose_destination(self.engine, self.state.fleet, spec,
                                             migration['uuid'], record.host, host, same_host)

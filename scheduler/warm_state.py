@@ -4,7 +4,9 @@ The engine places against a FleetView (fast, in memory).  This module builds
 that view from the store (host topologies + the claims held there), tracks
 each host's generation as the view last saw it, its heartbeat and whether it
 is up/enabled, and reloads one host from the store when a claim finds the view
-stale.  The store is the truth; the view is a cache of it.
+stale.  Before each decision it catches up with what other schedulers wrote
+(``catch_up``: the hosts stamped since its last look, scheduler/store/changes.py).
+The store is the truth; the view is a cache of it.
 """
 
 import logging
@@ -58,9 +60,13 @@ class WarmState:
         self.heartbeats = {}
         self.up = {}
         self.enabled = {}
+        # The store's change horizon this view has followed to (Store.host_changes)
+        self.seen = None
 
     def load(self):
         """(Re)build the whole view from the store (scheduler start)."""
+        # Read first: whatever changes while the view loads is read again by catch_up.
+        horizon = self.store.change_horizon()
         held_by_host = {}
         for held in self.store.held_instances() + self.store.move_claims():
             held_by_host.setdefault(held.assignment.host, []).append(held)
@@ -75,6 +81,7 @@ class WarmState:
             self._remember(record)
             topologies.append(_replace(topology, up=self.up[record.name]))
         self.fleet = FleetView(topologies)
+        self.seen = horizon
         return self
 
     def _remember(self, record):
@@ -86,13 +93,42 @@ class WarmState:
     def is_fresh(self, heartbeat):
         return heartbeat is not None and self.clock() - heartbeat <= self.down_time
 
-    def refresh_host(self, name):
-        """Reload one host and its claims from the store into the view."""
+    def refresh_host(self, name, keep_up=False):
+        """Reload one host and its claims from the store into the view.
+
+        ``keep_up``: a known host keeps the up flag the view has, so a change of
+        liveness is still found, and told, by ``follow_store``.
+        """
         record = self.store.get_host(name)
         held = self.store.held_instances(name) + self.store.move_claims(name)
+        was_up = self.up.get(name)
         self._remember(record)
+        if keep_up and was_up is not None:
+            self.up[name] = was_up
         self.fleet.update_host(topology_of(record, held, self.up[name]))
         return record
+
+    def catch_up(self):
+        """Reload the hosts other schedulers changed since the last look; returns them.
+
+        One indexed query (Store.host_changes), nearly always a row or two: the
+        claims and releases of other schedulers, hosts they first heard from,
+        enabled flags they set.  A host whose generation and flag the view
+        already has (its own claims) is not reloaded.  Called under the
+        scheduler lock before every decision and answer about hosts.
+        """
+        horizon, changed = self.store.host_changes(self.seen)
+        reloaded = [name for name, generation, enabled in changed
+                    if (generation, enabled) != (self.generations.get(name),
+                                                 self.enabled.get(name))]
+        for name in reloaded:
+            try:
+                self.refresh_host(name, keep_up=True)
+            except InvalidInput as exc:   # as at load: left as it was until a good report
+                LOG.error('host %s not reloaded: its stored topology is inconsistent: %s',
+                          name, exc)
+        self.seen = horizon
+        return reloaded
 
     def heartbeat(self, name, when):
         """Record a report's time; True when the host was down (or unknown) before."""

@@ -44,6 +44,12 @@ service_opts = [
     cfg.StrOpt('flavors_file', default='/etc/kvmfleet/flavors.yaml',
                help='Flavors and PCI aliases (see docs/flavors.md); requests may name a '
                     'flavor. A missing file means no flavors.'),
+    cfg.StrOpt('host',
+               help='Name of this scheduler on the bus: besides the shared topic '
+                    'kvmfleet-scheduler it serves kvmfleet-scheduler.<host>, so one scheduler '
+                    'can be asked on its own (e.g. its view of the hosts). Default: the '
+                    'machine\'s host name; several schedulers on one machine each need '
+                    'their own.'),
 ]
 cfg.CONF.register_opts(service_opts, group='scheduler')
 try:
@@ -155,7 +161,8 @@ def ask_agents_to_report(manager):
 def serve(manager, service, server_name=None, exporter=None):
     """Serve until ``service.stop_event``; returns after a clean stop."""
     stop_event = service.stop_event
-    server = rpc.get_rpc_server(scheduler_rpcapi.TOPIC, server_name or socket.gethostname(),
+    server = rpc.get_rpc_server(scheduler_rpcapi.TOPIC,
+                                server_name or cfg.CONF.scheduler.host or socket.gethostname(),
                                 [manager])
     if exporter is not None:
         rpc.observe([server], manager.metrics.rpc_observer)

@@ -6,11 +6,21 @@ a UNIQUE (host, kind, key): even if every other check failed, the database
 itself refuses to give a pCPU, a VF or an IOMMU group to two instances.
 """
 
-from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.expression import false
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 BUILDING, ACTIVE, STOPPED, ERROR, DELETED = 'BUILDING', 'ACTIVE', 'STOPPED', 'ERROR', 'DELETED'
 MIGRATING = 'MIGRATING'    # a move holds a destination claim beside the source's
@@ -54,6 +64,11 @@ class Host(Base):
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
     disabled_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     last_heartbeat: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # Stamp of the last write other schedulers' views must follow (revision 0006,
+    # scheduler/store/changes.py); a heartbeat alone does not move it.  Read by its
+    # own statement only (deferred: host loads do not need it).
+    changed_seq: Mapped[int] = mapped_column(BigInteger, default=0, server_default='0',
+                                             index=True, deferred=True)
 
 
 class Instance(Base):

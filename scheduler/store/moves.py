@@ -26,10 +26,11 @@ resource of one instance twice on one host.
 import dataclasses
 
 from oslo_db import exception as db_exc
-from sqlalchemy import and_, delete, select, update
+from sqlalchemy import and_, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from scheduler.store import models
+from scheduler.store.changes import change_stamp
 from scheduler.store.records import (
     ClaimConflict,
     HeldInstance,
@@ -42,6 +43,13 @@ from wire.assignment import Assignment
 RESOURCES = models.AllocatedResource.__table__
 MIGRATIONS = models.Migration.__table__
 HOSTS = models.Host.__table__
+_INSTANCES = models.Instance.__table__
+# Active moves' destination claims (MoveStore.move_claims), built once: each view reload
+# of a host reads them.
+MOVE_CLAIMS = (select(MIGRATIONS, _INSTANCES.c.name, _INSTANCES.c.spec)
+               .join(_INSTANCES, _INSTANCES.c.uuid == MIGRATIONS.c.instance_uuid)
+               .where(MIGRATIONS.c.status.in_(models.MOVE_ACTIVE)))
+MOVE_CLAIMS_ON_HOST = MOVE_CLAIMS.where(MIGRATIONS.c.dest_host == bindparam('h'))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -110,7 +118,7 @@ class MoveStore:
                     created_at=now, updated_at=now)])
                 bumped = conn.execute(update(HOSTS).where(
                     HOSTS.c.name == dest.host, HOSTS.c.generation == expected_generation)
-                    .values(generation=HOSTS.c.generation + 1))
+                    .values(generation=HOSTS.c.generation + 1, changed_seq=change_stamp()))
                 if bumped.rowcount != 1:
                     raise ClaimConflict(f"host {dest.host}: generation "
                                         f"{expected_generation} is stale")
@@ -192,7 +200,8 @@ class MoveStore:
             generations = {}
             for host in {row.source_host, row.dest_host} - {None}:
                 conn.execute(update(HOSTS).where(HOSTS.c.name == host)
-                             .values(generation=HOSTS.c.generation + 1))
+                             .values(generation=HOSTS.c.generation + 1,
+                                     changed_seq=change_stamp()))
                 generations[host] = conn.execute(select(HOSTS.c.generation)
                                                  .where(HOSTS.c.name == host)).scalar_one()
             instances = models.Instance.__table__
@@ -219,7 +228,8 @@ class MoveStore:
                 return None
             conn.execute(delete(RESOURCES).where(RESOURCES.c.migration_uuid == uuid))
             conn.execute(update(HOSTS).where(HOSTS.c.name == row.dest_host)
-                         .values(generation=HOSTS.c.generation + 1))
+                         .values(generation=HOSTS.c.generation + 1,
+                                 changed_seq=change_stamp()))
             generation = conn.execute(select(HOSTS.c.generation)
                                       .where(HOSTS.c.name == row.dest_host)).scalar_one()
             instances = models.Instance.__table__
@@ -262,14 +272,9 @@ class MoveStore:
     def move_claims(self, host=None):
         """HeldInstance of every active move's destination claim (on ``host``), keyed by
         the migration uuid: what the warm view holds beside the instances' claims."""
-        instances = models.Instance.__table__
-        query = (select(MIGRATIONS, instances.c.name, instances.c.spec)
-                 .join(instances, instances.c.uuid == MIGRATIONS.c.instance_uuid)
-                 .where(MIGRATIONS.c.status.in_(models.MOVE_ACTIVE)))
-        if host is not None:
-            query = query.where(MIGRATIONS.c.dest_host == host)
+        query, values = (MOVE_CLAIMS, {}) if host is None else (MOVE_CLAIMS_ON_HOST, {'h': host})
         with self.engine.connect() as conn:
-            rows = list(conn.execute(query))
+            rows = list(conn.execute(query, values))
         # A moving member counts on its destination too (server group policies).
         return [HeldInstance(consumer_assignment(_record(row)), row.name,
                              ((row.spec or {}).get('server_group') or {}).get('name'),

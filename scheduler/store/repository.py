@@ -18,8 +18,9 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
-from scheduler.store import models, schema
+from scheduler.store import changes, models, schema
 from scheduler.store import statements as sql
+from scheduler.store.changes import change_stamp
 from scheduler.store.database import default_connection, is_sqlite, make_engine
 from scheduler.store.moves import MoveStore
 from scheduler.store.records import (
@@ -115,6 +116,7 @@ class Store(MoveStore):
         # this process's writers queue on a mutex instead (handed over at once).
         # PostgreSQL locks rows: no mutex.
         self._writer = threading.RLock() if is_sqlite(self.url) else contextlib.nullcontext()
+        self._changes = changes.ChangeReader(self.engine)   # before every decision
 
     def create_schema(self):
         """Migrate the database to this code's schema (``db sync``); returns self.
@@ -137,6 +139,7 @@ class Store(MoveStore):
                                   .order_by(models.SchemaVersion.version.desc()))
 
     def dispose(self):
+        self._changes.close()
         self.engine.dispose()
 
     # -- hosts -------------------------------------------------------------
@@ -165,11 +168,11 @@ class Store(MoveStore):
                                row.enabled, row.disabled_reason, now), False, changed)
 
     def get_host(self, name):
-        with self.session() as session:
-            row = session.get(models.Host, name)
-            if row is None:
-                raise NotFound(f"host {name!r} is not known")
-            return _host_record(row)
+        with self.engine.connect() as conn:    # Core: every view reload reads this
+            row = conn.execute(sql.HOST_ROW, {'n': name}).first()
+        if row is None:
+            raise NotFound(f"host {name!r} is not known")
+        return _host_record(row)
 
     def list_hosts(self):
         with self.session() as session:
@@ -182,12 +185,25 @@ class Store(MoveStore):
         with self.engine.connect() as conn:
             return [tuple(row) for row in conn.execute(sql.LIVENESS)]
 
+    def host_changes(self, since):
+        """(horizon, [(name, generation, enabled), ...]): the hosts changed at or past
+        ``since`` and the next ``since`` (scheduler/store/changes.py).  None: every
+        host, as at a view's first load."""
+        rows = self._changes.rows(since)
+        return rows[0][0], [tuple(row[1:]) for row in rows if row[1] is not None]
+
+    def change_horizon(self):
+        """The ``since`` of the next ``host_changes``: what is visible now is seen."""
+        with self.engine.connect() as conn:
+            return conn.execute(changes.HORIZON).scalar_one()
+
     def set_host_enabled(self, name, enabled, reason=None):
         with self._writer, self.session.begin() as session:
             row = session.get(models.Host, name)
             if row is None:
                 raise NotFound(f"host {name!r} is not known")
             row.enabled = enabled
+            row.changed_seq = change_stamp()
             row.disabled_reason = None if enabled else reason
             return _host_record(row)
 
@@ -262,7 +278,8 @@ class Store(MoveStore):
                 .values(status=models.FAILED, reason='instance claim released'))
             session.flush()
             session.execute(update(models.Host).where(models.Host.name == host)
-                            .values(generation=models.Host.generation + 1))
+                            .values(generation=models.Host.generation + 1,
+                                    changed_seq=change_stamp()))
             generation = session.scalar(select(models.Host.generation)
                                         .where(models.Host.name == host))
             return host, generation
@@ -278,12 +295,12 @@ class Store(MoveStore):
 
     def held_instances(self, host=None):
         """HeldInstance of every claim (on ``host``), with name and server group."""
-        query = sql.HELD if host is None else sql.HELD.where(sql.ALLOCATIONS.c.host == host)
+        query, values = (sql.HELD, {}) if host is None else (sql.HELD_ON_HOST, {'h': host})
         with self.engine.connect() as conn:    # Core: every report reads this
             return [HeldInstance(Assignment.from_dict(assignment), name,
                                  _group_of(spec),
                                  claimed_at)
-                    for assignment, claimed_at, name, spec in conn.execute(query)]
+                    for assignment, claimed_at, name, spec in conn.execute(query, values)]
 
     def all_allocations(self):
         with self.session() as session:

@@ -8,6 +8,7 @@ running it on SQLite, so each is built at import, with bind parameters.
 from sqlalchemy import bindparam, insert, select, update
 
 from scheduler.store import models
+from scheduler.store.changes import change_stamp
 
 HOSTS = models.Host.__table__
 INSTANCES = models.Instance.__table__
@@ -21,7 +22,7 @@ INSERT_ALLOCATION = insert(models.Allocation)
 INSERT_RESOURCES = insert(models.AllocatedResource)
 BUMP_GENERATION = (update(HOSTS)
                    .where(HOSTS.c.name == bindparam('h'), HOSTS.c.generation == bindparam('g'))
-                   .values(generation=HOSTS.c.generation + 1))
+                   .values(generation=HOSTS.c.generation + 1, changed_seq=change_stamp()))
 
 # A claim's build: pending from the claim's commit until it is cast (Store.builds_cast,
 # Store.pending_builds).
@@ -45,15 +46,21 @@ FINISH_BUILD = (update(INSTANCES)
 
 # A host report (Store.upsert_host, Store.held_instances).
 HOST_FOR_UPDATE = select(HOSTS).where(HOSTS.c.name == bindparam('n')).with_for_update()
-INSERT_HOST = insert(HOSTS)
+INSERT_HOST = insert(HOSTS).values(changed_seq=change_stamp())
 HEARTBEAT = (update(HOSTS).where(HOSTS.c.name == bindparam('n'))
              .values(last_heartbeat=bindparam('now')))
 NEW_TOPOLOGY = (update(HOSTS).where(HOSTS.c.name == bindparam('n'))
                 .values(topology=bindparam('t', type_=HOSTS.c.topology.type),
-                        last_heartbeat=bindparam('now'), generation=HOSTS.c.generation + 1))
+                        last_heartbeat=bindparam('now'), generation=HOSTS.c.generation + 1,
+                        changed_seq=change_stamp()))
 GENERATION = select(HOSTS.c.generation).where(HOSTS.c.name == bindparam('n'))
 # Every scheduler's liveness check (Store.host_liveness): no topology, no JSON.
 LIVENESS = select(HOSTS.c.name, HOSTS.c.generation, HOSTS.c.enabled, HOSTS.c.last_heartbeat)
 HELD = (select(ALLOCATIONS.c.assignment, ALLOCATIONS.c.claimed_at, INSTANCES.c.name,
                INSTANCES.c.spec)
         .join(INSTANCES, INSTANCES.c.uuid == ALLOCATIONS.c.instance_uuid))
+# One host reloaded into a view (WarmState.refresh_host: a conflict, a catch-up).
+HELD_ON_HOST = HELD.where(ALLOCATIONS.c.host == bindparam('h'))
+HOST_ROW = select(HOSTS.c.name, HOSTS.c.topology, HOSTS.c.generation, HOSTS.c.enabled,
+                  HOSTS.c.disabled_reason, HOSTS.c.last_heartbeat).where(
+                      HOSTS.c.name == bindparam('n'))

@@ -171,9 +171,10 @@ class Stack:
         """An operator's client."""
         return scheduler_rpcapi.SchedulerAPI(timeout=timeout, url=self.role_url('operator'))
 
-    def wait_scheduler(self, timeout=60):
-        """Until the scheduler answers a call (its queues exist: casts to it are kept)."""
-        deadline, api = time.monotonic() + timeout, self.api(timeout=3)
+    def wait_scheduler(self, timeout=60, api=None):
+        """Until the scheduler answers a call (its queues exist: casts to it are kept);
+        ``api``: a client bound to one of several schedulers."""
+        deadline, api = time.monotonic() + timeout, api or self.api(timeout=3)
         while True:
             try:
                 return api.list(state='ERROR')

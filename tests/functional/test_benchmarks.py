@@ -35,6 +35,19 @@ def test_bench_bus_boots_every_instance_and_reports_cpu_per_process():
     assert all(value > 0 for value in result['cpu_ms_per_boot'].values())
 
 
+@pytest.mark.postgres
+def test_bench_bus_with_two_schedulers_reports_refits_and_agreeing_views():
+    if not port_open(5432):
+        missing_service('PostgreSQL is not listening on 127.0.0.1:5432')
+    result = run_json('bench_bus.py', '--schedulers', '2', '--hosts', '10', '--boots', '24',
+                      '--clients', '2')
+    assert (result['schedulers'], result['boot_calls'], result['deletes']) == (2, 24, 8)
+    assert result['claims'] == 24 - result['no_valid_host']
+    assert result['refit_pct'] == round(100 * result['refits'] / result['claims'], 2)
+    assert result['hosts_agree_with_each_other'] and result['shows_agree']
+    assert (result['hosts_differing_from_store'], result['worst_pcpus_from_store']) == (0, 0)
+
+
 def test_bench_bus_floor_reports_medians_and_the_cpu_total():
     result = run_json('bench_bus_floor.py', '--boots', '40', '--clients', '2', '--runs', '2')
     assert len(result['runs_boots_per_s']) == 2 and result['boots_per_s'] > 0

@@ -6,10 +6,12 @@ recorded instead of cast to.  Afterwards every host of the store is audited
 pool by pool (``fitting.audit``).
 """
 
+import logging
 import threading
 
 import pytest
 
+from scheduler import claims
 from scheduler.engine import EngineSettings, build_engine
 from scheduler.fitting import audit
 from scheduler.fitting.policy import FitPolicy
@@ -44,6 +46,13 @@ def boot(manager, request):
     return {i['uuid']: i['host'] for i in answer['instances'] if i['state'] == 'BUILDING'}
 
 
+def behind(manager):
+    """``manager``'s view misses what others claim from now on, as when their claims
+    commit between its catch-up and its own claim (the race no catch-up closes)."""
+    manager.state.catch_up = list
+    return manager
+
+
 def store_overruns(store):
     """Every pool of every host in the store held beyond capacity, one line each."""
     view = WarmState(store).load()
@@ -69,7 +78,7 @@ def test_a_sibling_computed_on_a_stale_view_is_refitted_not_claimed(store):
     report(first, busfleet.host('h1', cells=1, pages_2m=POOL_PAGES, vfs_per_cell=0))
     second = scheduler(store, clock)          # loads the host from the store
     assert len(boot(second, HUGE_FLOATING)) == 1
-    claimed = boot(first, dict(HUGE_FLOATING, count=2, min_count=1))
+    claimed = boot(behind(first), dict(HUGE_FLOATING, count=2, min_count=1))
     assert len(claimed) == 1
     assert store_overruns(store) == []
     pages = [c.memory_mb for a in store.all_allocations() for c in a.cells]
@@ -85,7 +94,7 @@ def test_sibling_after_a_refit_to_another_host_is_refitted_too(store):
         report(first, busfleet.host(name, cells=1, pages_2m=POOL_PAGES, vfs_per_cell=0))
     second = scheduler(store, clock)
     assert len(boot(second, dict(HUGE_FLOATING, count=2))) == 2   # one per host (spread)
-    claimed = boot(first, dict(HUGE_FLOATING, count=4, min_count=1))
+    claimed = boot(behind(first), dict(HUGE_FLOATING, count=4, min_count=1))
     assert len(claimed) == 2
     assert store_overruns(store) == []
 
@@ -179,3 +188,25 @@ def test_schedulers_agree_on_liveness_and_learn_each_others_claims(store):
     assert second.check_hosts() == []
     assert [(m['event_type'], m['payload']['kvmfleet_object.data']['host'])
             for m in notes.messages] == [('host.down', 'h1'), ('host.up', 'h1')]
+
+
+def test_each_decision_sees_the_other_schedulers_claims_and_releases(store, caplog):
+    """No refit: a scheduler's next decision catches up with the claims and releases the
+    other made (no liveness check in between), and both answer ``hosts`` alike."""
+    caplog.set_level(logging.INFO, logger='scheduler.claims')
+    clock = Clock()
+    first = scheduler(store, clock)
+    report(first, busfleet.host('h1', cells=1, pcpus_per_cell=4, vfs_per_cell=0))
+    second = scheduler(store, clock)
+    pinned = busfleet.PINNED                          # 2 dedicated pCPUs
+    by_second = boot(second, pinned)
+    by_first = boot(first, pinned)                    # on the 2 pCPUs left
+    assert len(by_second) == len(by_first) == 1
+    assert boot(second, pinned) == {}                 # full, and it knows it
+    claims.release_claim(first.state, next(iter(by_first)))
+    assert len(boot(second, pinned)) == 1             # the release seen at once
+    assert 'Claim conflict' not in caplog.text
+    assert store_overruns(store) == []
+    answers = [m.hosts.__wrapped__(m, {}) for m in (first, second)]
+    assert answers[0] == answers[1]
+    assert answers[0]['hosts'][0]['cells'][0]['pcpus']['used'] == 4

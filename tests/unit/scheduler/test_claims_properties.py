@@ -45,6 +45,9 @@ class _State:
     def clock(self):
         return 0.0
 
+    def catch_up(self):
+        """One scheduler alone: nothing to catch up with."""
+
     def applied(self, assignment, server_group, generation):
         self.fleet.apply(assignment, server_group)
         self.generations[assignment.host] = generation
