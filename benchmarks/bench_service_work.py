@@ -86,6 +86,7 @@ def boot_many(manager, count, offset):
                for host, booted in domains.items() for d in booted]
     for start in range(0, len(results), MAX_BATCH):     # batches as the agent sends them
         manager.instance_updates({}, updates=results[start:start + MAX_BATCH])
+    manager.cast_marks.flush()     # as the service does every second
     return domains
 
 
