@@ -103,16 +103,16 @@ def percentile(values, fraction):
     return values[min(len(values) - 1, int(len(values) * fraction))]
 
 
-def wait_active(stack, uuids, timeout=600):
-    """Until no instance is BUILDING (asking for those alone: the poll costs the scheduler
-    little while it is measured)."""
+def wait_active(stack, uuids, timeout=600, interval=2.0):
+    """Until no instance is BUILDING: asking for those alone, every ``interval`` seconds
+    (each poll lists every instance still building, which the scheduler's CPU counts)."""
     from wire import scheduler_rpcapi
     api, deadline = scheduler_rpcapi.SchedulerAPI(timeout=60), time.monotonic() + timeout
     while time.monotonic() < deadline:
         building = len(api.list(state='BUILDING')['instances'])
         if not building:
             return
-        time.sleep(0.5)
+        time.sleep(interval)
     raise RuntimeError(f"{building} instances still building after {timeout}s")
 
 
