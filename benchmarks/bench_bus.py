@@ -29,6 +29,7 @@ import time
 
 TOP = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TOP))
+POSTGRES_URL = 'postgresql+psycopg2://root@127.0.0.1:5432/kvmfleet_test'
 
 
 def client_worker(url, client, count, results, per_call=1, go=None):
@@ -105,17 +106,25 @@ def percentile(values, fraction):
     return values[min(len(values) - 1, int(len(values) * fraction))]
 
 
-def wait_active(stack, uuids, timeout=600):
+def wait_active(stack, uuids, timeout=600, interval=2.0):
+    """Until no instance is BUILDING: asking for those alone, every ``interval`` seconds
+    (each poll lists every instance still building, which the scheduler's CPU counts)."""
     from wire import scheduler_rpcapi
     api, deadline = scheduler_rpcapi.SchedulerAPI(timeout=60), time.monotonic() + timeout
     while time.monotonic() < deadline:
-        states = {}
-        for record in api.list()['instances']:
-            states[record['state']] = states.get(record['state'], 0) + 1
-        if not states.get('BUILDING'):
-            return states
-        time.sleep(0.5)
-    raise RuntimeError(f"instances still building after {timeout}s: {states}")
+        building = len(api.list(state='BUILDING')['instances'])
+        if not building:
+            return
+        time.sleep(interval)
+    raise RuntimeError(f"{building} instances still building after {timeout}s")
+
+
+def final_states(stack):
+    from wire import scheduler_rpcapi
+    states = {}
+    for record in scheduler_rpcapi.SchedulerAPI(timeout=60).list()['instances']:
+        states[record['state']] = states.get(record['state'], 0) + 1
+    return states
 
 
 def start_agent_process(stack):
@@ -140,6 +149,179 @@ def extra_config(args):
             for option in ('scheduler_private_key', 'enrolled_hosts_dir',
                            'agent_private_key', 'trusted_schedulers_dir'))
     return text
+
+
+def schedulers_cpu(processes):
+    return sum(process_cpu(p.pid) for p in processes)
+
+
+def settle(processes, most_s, quiet_cores=0.15):
+    """Wait (``most_s`` at most) until the schedulers use under ``quiet_cores`` over a
+    second: a starting scheduler asks every agent to report, and that wave passes."""
+    deadline = time.monotonic() + most_s
+    while time.monotonic() < deadline and idle_cpu_per_s(processes, 1.0) > quiet_cores:
+        pass
+
+
+def idle_cpu_per_s(processes, seconds):
+    """The schedulers' CPU seconds per second with no boot (heartbeats, liveness checks)."""
+    if seconds <= 0:
+        return 0.0
+    before, started = schedulers_cpu(processes), time.perf_counter()
+    time.sleep(seconds)
+    return (schedulers_cpu(processes) - before) / (time.perf_counter() - started)
+
+
+def use_database(stack, url):
+    """Point the stack's configuration at ``url`` instead of its SQLite file."""
+    stack.config.write_text(stack.config.read_text().replace(
+        f"connection = sqlite:///{stack.db}", f"connection = {url}"))
+
+
+def start_extra_scheduler(stack, index):
+    """Scheduler ``index`` (1, 2, ...) beside stack.scheduler: the same database (which
+    must be a server database), key and vhost, its own log."""
+    import subprocess
+    config = stack.workdir / f"scheduler-{index}.conf"
+    config.write_text(stack.config.read_text().replace(
+        'scheduler.log', f"scheduler-{index}.log"))
+    return subprocess.Popen(
+        [str(pathlib.Path(sys.executable).parent / 'kvmfleet-scheduler'), '--config-file',
+         str(config)], stdout=subprocess.DEVNULL,
+        stderr=open(stack.workdir / f"scheduler-{index}.err", 'a'))
+
+
+def stop_process(process):
+    process.terminate()
+    try:
+        process.wait(30)
+    except Exception:
+        process.kill()
+        process.wait()
+
+
+def bus_run(args, database=None, schedulers=1):
+    """One run of the real services: the result dict that ``--json`` prints.
+
+    ``database``: the schedulers' store URL (default: the stack's SQLite file); more
+    than one scheduler needs a server database.  The first scheduler takes every
+    host's first report; the others start once the store holds all hosts (they load
+    the view from it at start).
+    """
+    from tests import busfleet
+    from tests.functional.bus_stack import Stack
+    workdir = pathlib.Path(tempfile.mkdtemp(prefix='kvmfleet-bench-bus-', dir=args.workdir))
+    stack = Stack(workdir, busfleet.fleet(args.hosts, prefix='sim'),
+                  report_interval=args.report_interval, down_time=10 * args.report_interval,
+                  grace=600, on_change=False, hosts_per_connection=100,
+                  extra_config=extra_config(args))
+    if database:
+        use_database(stack, database)
+    stack.create_vhost()
+    agent, extra = None, []
+    try:
+        stack.start_scheduler()
+        stack.wait_scheduler()     # an agent's first reports must find the scheduler's queue
+        agent = start_agent_process(stack)
+        t0 = time.perf_counter()
+        stack.wait_hosts_up(timeout=300)
+        hosts_up_s = time.perf_counter() - t0
+        extra = [start_extra_scheduler(stack, index) for index in range(1, schedulers)]
+        if extra:
+            stack.wait_scheduler()
+        processes = [stack.scheduler, *extra]
+        settle(processes, args.settle)
+        watched = [('scheduler', stack.scheduler.pid), ('agent', agent.pid),
+                   ('broker', broker_pid())]
+        watched += [(f"scheduler-{index}", p.pid) for index, p in enumerate(extra, 1)]
+        before = schedulers_cpu(processes)
+        elapsed, latencies, uuids, failures, cpu = run_clients(
+            stack.url, args.clients, args.boots, args.count,
+            [(name, pid) for name, pid in watched if pid])
+        t1 = time.perf_counter()
+        wait_active(stack, uuids)
+        all_active_s = elapsed + time.perf_counter() - t1
+        to_active_cpu = schedulers_cpu(processes) - before
+        idle_per_s = idle_cpu_per_s(processes, args.idle_seconds)
+        states = final_states(stack)
+    finally:
+        for process in extra:
+            stop_process(process)
+        if agent is not None:
+            agent.terminate()
+            agent.wait(60)
+        stack.close()
+    shutil.rmtree(workdir, ignore_errors=True)
+    for name in [n for n in cpu if n.startswith('scheduler-')]:   # the schedulers' sum
+        cpu['scheduler'] += cpu.pop(name)
+    return {
+        'hosts': args.hosts, 'boot_calls': len(latencies), 'instances': len(uuids),
+        'count_per_call': args.count, 'clients': args.clients, 'schedulers': schedulers,
+        'database': 'sqlite' if not database else database.split(':', 1)[0],
+        'boots_per_s': round(len(uuids) / elapsed, 1),
+        'p50_ms': round(statistics.median(latencies) * 1000, 2),
+        'p99_ms': round(percentile(latencies, 0.99) * 1000, 2),
+        'no_valid_host': failures, 'final_states': states,
+        'all_active_per_s': round(len(uuids) / all_active_s, 1),
+        'hosts_up_s': round(hosts_up_s, 1), 'cpus': os.cpu_count(), 'workdir': args.workdir,
+        'cpu_ms_per_boot': {name: round(seconds * 1000 / len(uuids), 2)
+                            for name, seconds in cpu.items()},
+        # from the clients' start until every instance is ACTIVE (each result counted),
+        # less what the schedulers spend with no boot at all, measured right after
+        # (liveness checks, and heartbeats when the report interval lets them in)
+        'scheduler_ms_per_boot_to_active': round(to_active_cpu * 1000 / len(uuids), 2),
+        'scheduler_idle_ms_per_s': round(idle_per_s * 1000, 1),
+        'scheduler_ms_per_boot_net': round(
+            (to_active_cpu - idle_per_s * all_active_s) * 1000 / len(uuids), 2),
+        'notifications': args.notifications, 'signing': args.signing,
+        'executor_threads': args.executor_threads or 64,
+        'hosts_per_connection': args.hosts_per_connection or 100,
+    }
+
+
+def compare(args):
+    """The floor, one scheduler (SQLite; PostgreSQL) and two on PostgreSQL, in one run."""
+    from benchmarks.bench_bus_floor import fresh_run
+    from benchmarks.bench_placement import machine_line
+    from tests.conftest import postgres_schema
+    floor = fresh_run(args.boots, args.clients)
+    rows = [dict(configuration='bus floor (messages only)',
+                 boots_per_s=round(floor['boots_per_s'], 1), p50_ms=round(floor['p50_ms'], 2),
+                 cpu_ms_per_boot={k: round(v, 2) for k, v in floor['cpu_ms_per_boot'].items()})]
+    print(f"floor: {rows[0]['boots_per_s']} boots/s", file=sys.stderr, flush=True)
+    runs = [('1 scheduler, SQLite', None, 1), ('1 scheduler, PostgreSQL', args.postgres, 1),
+            ('2 schedulers, PostgreSQL', args.postgres, 2)]
+    for label, database, schedulers in runs:
+        if database:
+            with postgres_schema(database, 'bench_bus') as url:
+                result = bus_run(args, url, schedulers)
+        else:
+            result = bus_run(args)
+        result.update(configuration=label,
+                      floor_ratio=round(result['boots_per_s'] / rows[0]['boots_per_s'], 2))
+        rows.append(result)
+        print(f"{label}: {result['boots_per_s']} boots/s", file=sys.stderr, flush=True)
+    return {'rows': rows, 'hosts': args.hosts, 'boots': args.boots, 'clients': args.clients,
+            'notifications': args.notifications, 'signing': args.signing,
+            'command': ' '.join(['benchmarks/bench_bus.py', *sys.argv[1:]]),
+            'machine': machine_line()}
+
+
+def print_comparison(result):
+    print(f"{'':26} {'boots/s':>8} {'/floor':>6} {'ACTIVE/s':>8} {'p50 ms':>7} "
+          f"{'sched ms/boot net':>17} {'(gross, idle ms/s)':>19}  CPU ms/boot: "
+          'scheduler / agent / RabbitMQ / clients')
+    for row in result['rows']:
+        cpu = row['cpu_ms_per_boot']
+        net = (f"{row['scheduler_ms_per_boot_net']:17.2f} "
+               f"({row['scheduler_ms_per_boot_to_active']:.2f}, "
+               f"{row['scheduler_idle_ms_per_s']:.0f})".ljust(19)
+               if 'schedulers' in row else f"{'':17} {'':19}")
+        print(f"{row['configuration']:26} {row['boots_per_s']:8.1f} "
+              f"{row.get('floor_ratio', 1.0):6.2f} {row.get('all_active_per_s', 0):8.1f} "
+              f"{row['p50_ms']:7.1f} {net}  " + ' / '.join(
+                  f"{cpu[k]:.2f}" for k in ('scheduler', 'agent', 'broker', 'clients')))
+    print(f"command: {result['command']}\nmachine: {result['machine']}")
 
 
 def main():
@@ -172,57 +354,33 @@ def main():
     parser.add_argument('--host-subset-size', type=int,
                         help='with --schedulers: [filter_scheduler] host_subset_size of the '
                              'schedulers (default: the option\'s default)')
+    parser.add_argument('--idle-seconds', type=float, default=5.0,
+                        help='seconds the schedulers\' CPU is measured with no boot once '
+                             'every instance is ACTIVE (subtracted: scheduler_ms_per_boot_net)')
+    parser.add_argument('--report-interval', type=int, default=600,
+                        help='[agent] report_interval of the simulated hosts: every host '
+                             'reports in one burst per interval, so with the default no '
+                             'heartbeat falls in a run (a report\'s cost: '
+                             'bench_service_work.py)')
+    parser.add_argument('--settle', type=float, default=30.0,
+                        help='seconds at most waited, once every host is up, for the '
+                             'schedulers to go quiet (a starting scheduler asks every agent '
+                             'to report)')
+    parser.add_argument('--compare', action='store_true',
+                        help='run the bus floor, 1 scheduler on SQLite, 1 and 2 schedulers on '
+                             'PostgreSQL in turn and print one table')
+    parser.add_argument('--postgres', default=POSTGRES_URL,
+                        help='database for the PostgreSQL runs of --compare (a schema of '
+                             'its own is made and dropped per run)')
     args = parser.parse_args()
     if args.schedulers > 1:
         from benchmarks import bench_bus_schedulers
         return bench_bus_schedulers.main(args)
-
-    from tests import busfleet
-    from tests.functional.bus_stack import Stack
-    workdir = pathlib.Path(tempfile.mkdtemp(prefix='kvmfleet-bench-bus-', dir=args.workdir))
-    stack = Stack(workdir, busfleet.fleet(args.hosts, prefix='sim'), report_interval=60,
-                  down_time=600, grace=600, on_change=False, hosts_per_connection=100,
-                  extra_config=extra_config(args))
-    stack.create_vhost()
-    agent = None
-    try:
-        stack.start_scheduler()
-        stack.wait_scheduler()     # an agent's first reports must find the scheduler's queue
-        agent = start_agent_process(stack)
-        t0 = time.perf_counter()
-        stack.wait_hosts_up(timeout=300)
-        hosts_up_s = time.perf_counter() - t0
-        watched = [('scheduler', stack.scheduler.pid), ('agent', agent.pid),
-                   ('broker', broker_pid())]
-        elapsed, latencies, uuids, failures, cpu = run_clients(
-            stack.url, args.clients, args.boots, args.count,
-            [(name, pid) for name, pid in watched if pid])
-        t1 = time.perf_counter()
-        states = wait_active(stack, uuids)
-        all_active_s = elapsed + time.perf_counter() - t1
-    finally:
-        if agent is not None:
-            agent.terminate()
-            agent.wait(60)
-        stack.close()
-    shutil.rmtree(workdir, ignore_errors=True)
-    result = {
-        'hosts': args.hosts, 'boot_calls': len(latencies), 'instances': len(uuids),
-        'count_per_call': args.count, 'clients': args.clients,
-        'boots_per_s': round(len(uuids) / elapsed, 1),
-        'p50_ms': round(statistics.median(latencies) * 1000, 2),
-        'p99_ms': round(percentile(latencies, 0.99) * 1000, 2),
-        'no_valid_host': failures, 'final_states': states,
-        'all_active_per_s': round(len(uuids) / all_active_s, 1),
-        'hosts_up_s': round(hosts_up_s, 1), 'cpus': os.cpu_count(), 'workdir': args.workdir,
-        'cpu_ms_per_boot': {name: round(seconds * 1000 / len(uuids), 2)
-                            for name, seconds in cpu.items()},
-        'notifications': args.notifications, 'signing': args.signing,
-        'executor_threads': args.executor_threads or 64,
-        'hosts_per_connection': args.hosts_per_connection or 100,
-    }
+    result = compare(args) if args.compare else bus_run(args)
     if args.json:
         print(json.dumps(result))
+    elif args.compare:
+        print_comparison(result)
     else:
         for key, value in result.items():
             print(f"{key:>16}: {value}")

@@ -30,6 +30,7 @@ import uuid as uuidlib
 TOP = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TOP))
 
+from agent.updates import MAX_BATCH  # noqa: E402
 from benchmarks.bench_placement import machine_line  # noqa: E402
 from tests import busfleet  # noqa: E402
 
@@ -81,9 +82,11 @@ def boot_many(manager, count, offset):
         record = answer['instances'][0]
         domains.setdefault(record['host'], []).append({'uuid': record['uuid'],
                                                        'state': 'running'})
-    manager.instance_updates({}, updates=[
-        {'instance': d['uuid'], 'host': host, 'state': 'ACTIVE'}
-        for host, booted in domains.items() for d in booted])
+    results = [{'instance': d['uuid'], 'host': host, 'state': 'ACTIVE'}
+               for host, booted in domains.items() for d in booted]
+    for start in range(0, len(results), MAX_BATCH):     # batches as the agent sends them
+        manager.instance_updates({}, updates=results[start:start + MAX_BATCH])
+    manager.cast_marks.flush()     # as the service does every second
     return domains
 
 

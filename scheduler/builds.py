@@ -11,12 +11,15 @@ of an instance it already has with the instance's state (agent/manager.py).
 import logging
 import os
 import signal
+import threading
 
 from oslo_config import cfg
 
 LOG = logging.getLogger(__name__)
 # A live scheduler casts within milliseconds of its commit: older marks are orphans
 PENDING_AGE_S = 30.0
+# How often the service clears the marks of the builds it has cast
+FLUSH_INTERVAL_S = 1.0
 
 fault_opts = [
     cfg.BoolOpt('test_crash_after_claim', default=False,
@@ -50,3 +53,32 @@ def recast_pending(store, agents, now, min_age_s=0.0):
                               build.assignment, build.spec, build.request)
     store.builds_cast([build.uuid for build in pending])
     return [build.uuid for build in pending]
+
+
+class CastMarks:
+    """Builds cast whose marks are not cleared yet: cleared together by ``flush``."""
+
+    def __init__(self, store):
+        self.store = store
+        self._lock = threading.Lock()
+        self._cast = []
+
+    def cast(self, uuids):
+        """The builds of ``uuids`` have left: clear their marks at the next flush."""
+        with self._lock:
+            self._cast.extend(uuids)
+
+    def flush(self):
+        """Clear every mark recorded (one commit); returns how many.  A failed commit
+        keeps them for the next flush."""
+        with self._lock:
+            uuids, self._cast = self._cast, []
+        if not uuids:
+            return 0
+        try:
+            self.store.builds_cast(uuids)
+        except BaseException:
+            with self._lock:
+                self._cast[:0] = uuids
+            raise
+        return len(uuids)

@@ -93,6 +93,7 @@ class SchedulerManager(MoveEndpoints, RoomEndpoints, GroupEndpoints):
         self.lock = threading.RLock()
         self.state = WarmState(store, clock=clock).load()
         self.flags = {}            # host -> unknown domains flagged by reconciliation
+        self.cast_marks = builds.CastMarks(store)   # cleared by the service, in batches
         self.mover = Mover(store, self.state, engine, agent_api, self.lock, self._notify_move,
                            MoveSettings(cfg.CONF.scheduler.migration_prepare_timeout,
                                         cfg.CONF.scheduler.migration_timeout))
@@ -126,7 +127,7 @@ class SchedulerManager(MoveEndpoints, RoomEndpoints, GroupEndpoints):
     def _dispatch(self, assignment, record_name, spec, request):
         self.agents.build_instance(assignment.host, assignment.instance, record_name,
                                    assignment.to_dict(), spec.to_dict(), request)
-        self.store.builds_cast([assignment.instance])
+        self.cast_marks.cast([assignment.instance])
 
     # -- boot --------------------------------------------------------------
     @rpc.endpoint
@@ -186,7 +187,7 @@ class SchedulerManager(MoveEndpoints, RoomEndpoints, GroupEndpoints):
             self.agents.build_instance(assignment.host, assignment.instance,
                                        names[assignment.instance], assignment.to_dict(),
                                        spec_dict, request)
-        self.store.builds_cast([a.instance for a in claimed.assignments])
+        self.cast_marks.cast([a.instance for a in claimed.assignments])
         answers = {a.instance: payloads.building(rows[a.instance], a, claimed.alternates, now)
                    for a in claimed.assignments}
         return {'instances': [answers[u] if u in answers else known[u].to_dict()
@@ -207,6 +208,7 @@ class SchedulerManager(MoveEndpoints, RoomEndpoints, GroupEndpoints):
 
     def recast_pending(self, min_age_s=0.0):
         """Cast the builds claimed and never cast (scheduler/builds.py)."""
+        self.cast_marks.flush()       # those this process cast are not pending
         return builds.recast_pending(self.store, self.agents, self.clock(), min_age_s)
 
     def _known(self, uuids):

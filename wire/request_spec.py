@@ -5,6 +5,7 @@ The scheduler builds a RequestSpec from the operator's request (see
 only resolved fields, never the raw extra specs.
 """
 
+import copy
 import dataclasses
 
 REQUEST_SPEC_VERSION = 1
@@ -104,12 +105,19 @@ class RequestSpec:
         return bool(self.dedicated_vcpus)
 
     def to_dict(self):
-        data = dataclasses.asdict(self)
-        data['version'] = REQUEST_SPEC_VERSION
+        # What dataclasses.asdict gives, built directly: asdict deep-copies every
+        # value one by one, and this runs on every boot (docs/benchmarks.md, Bus).
+        data = {name: getattr(self, name) for name in _FIELD_NAMES}
+        for key in ('aggregate_specs', 'extra_specs', 'image_properties'):
+            data[key] = copy.deepcopy(data[key])
         for key in ('dedicated_vcpus', 'realtime_vcpus', 'required_traits', 'forbidden_traits'):
             data[key] = sorted(data[key])
         data['numa_cells'] = [{'id': c.id, 'vcpus': list(c.vcpus), 'memory_mb': c.memory_mb}
                               for c in self.numa_cells]
+        data['pci_requests'] = tuple(_plain(p) for p in self.pci_requests)
+        data['ports'] = tuple(_plain(p) for p in self.ports)
+        data['server_group'] = _plain(self.server_group) if self.server_group else None
+        data['version'] = REQUEST_SPEC_VERSION
         return data
 
     @classmethod
@@ -126,3 +134,11 @@ class RequestSpec:
         group = values.get('server_group')
         values['server_group'] = ServerGroup(**group) if group else None
         return cls(**values)
+
+
+_FIELD_NAMES = tuple(f.name for f in dataclasses.fields(RequestSpec))
+
+
+def _plain(value):
+    """A flat dataclass (PciRequest, PortRequest, ServerGroup) as a dict of its fields."""
+    return {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}

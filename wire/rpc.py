@@ -215,20 +215,35 @@ def check_arguments(message):
 
 def check_binding(function, method, args):
     """Every required argument present, no unknown one: InvalidInput listing them all."""
-    context, *parameters = inspect.signature(function).parameters.values()
-    known = {p.name for p in parameters if p.kind == p.POSITIONAL_OR_KEYWORD}
-    errors = [{'field': f"args.{p.name}", 'rule': 'is required'} for p in parameters
-              if p.kind == p.POSITIONAL_OR_KEYWORD and p.default is p.empty
-              and p.name not in args]
+    context, known, required, open_ended = _parameters(function)
+    errors = [{'field': f"args.{name}", 'rule': 'is required'} for name in required
+              if name not in args]
     # A method taking **unknown answers unknown arguments itself; the names the
     # method is called with (self, the context) are never arguments.
-    open_ended = any(p.kind == p.VAR_KEYWORD for p in parameters)
     errors += [{'field': f"args.{name}", 'rule': f"is not an argument of {method}"}
                for name in sorted(args) if name not in known and
-               (not open_ended or name in ('self', context.name))]
+               (not open_ended or name in ('self', context))]
     if errors:
         text = '; '.join(f"{e['field']}: {e['rule']}" for e in errors)
         raise BusError(INVALID_INPUT, f"{method}: {text}", {'errors': errors})
+
+
+_PARAMETERS = {}     # endpoint function -> what check_binding reads of its signature
+
+
+def _parameters(function):
+    """(context name, argument names, required ones, takes **kwargs) of a bound endpoint
+    method, read from its signature once per function (inspect is slow: every message)."""
+    key = getattr(function, '__func__', function)
+    found = _PARAMETERS.get(key)
+    if found is None:
+        context, *parameters = inspect.signature(function).parameters.values()
+        named = [p for p in parameters if p.kind == p.POSITIONAL_OR_KEYWORD]
+        found = _PARAMETERS[key] = (
+            context.name, frozenset(p.name for p in named),
+            tuple(p.name for p in named if p.default is p.empty),
+            any(p.kind == p.VAR_KEYWORD for p in parameters))
+    return found
 
 
 def client_timeout(value):

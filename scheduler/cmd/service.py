@@ -140,6 +140,18 @@ def recast_builds(manager, min_age_s=0.0):
         LOG.exception('Casting the builds never cast failed')
 
 
+def clear_cast_marks(manager, stop_event=None):
+    """The marks of the builds cast, cleared in one commit every
+    builds.FLUSH_INTERVAL_S until ``stop_event`` (once without one)."""
+    while True:
+        try:
+            manager.cast_marks.flush()
+        except Exception:   # kept for the next flush; at worst those builds go twice
+            LOG.exception('Clearing the marks of the builds cast failed')
+        if stop_event is None or stop_event.wait(builds.FLUSH_INTERVAL_S):
+            return
+
+
 def reload_engine(manager, conf=cfg.CONF):
     """The reload hook: the engine takes the (mutable) weigher multipliers anew."""
     def hook(changed):
@@ -173,6 +185,9 @@ def serve(manager, service, server_name=None, exporter=None):
     watcher = threading.Thread(target=watch_hosts, args=(manager, stop_event, period),
                                name='kvmfleet-host-watch', daemon=True)
     watcher.start()
+    marks = threading.Thread(target=clear_cast_marks, args=(manager, stop_event),
+                             name='kvmfleet-cast-marks', daemon=True)
+    marks.start()
     service.ready(f'serving {scheduler_rpcapi.TOPIC} with {len(manager.state.fleet)} '
                   'known hosts')
     service.wait_for_stop()
@@ -181,6 +196,8 @@ def serve(manager, service, server_name=None, exporter=None):
     server.stop()
     server.wait()
     watcher.join(5)
+    marks.join(5)
+    clear_cast_marks(manager)      # those of the last boots served
     manager.notifier.close()
     if exporter is not None:
         exporter.stop()

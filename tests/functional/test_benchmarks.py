@@ -16,12 +16,12 @@ pytestmark = [pytest.mark.rabbit]
 CPU_PARTS = {'scheduler', 'agent', 'broker', 'clients'}
 
 
-def run_json(script, *args):
+def run_json(script, *args, timeout=300):
     if not port_open(5672):
         missing_service('RabbitMQ is not listening on 127.0.0.1:5672')
     result = subprocess.run([sys.executable, str(REPO_ROOT / 'benchmarks' / script), *args,
                              '--json'], cwd=REPO_ROOT, capture_output=True, text=True,
-                            timeout=300)
+                            timeout=timeout)
     assert result.returncode == 0, result.stderr[-3000:]
     return json.loads(result.stdout.strip().splitlines()[-1])
 
@@ -55,3 +55,22 @@ def test_bench_bus_floor_reports_medians_and_the_cpu_total():
     assert result['cpu_ms_per_boot_total'] == pytest.approx(
         sum(result['cpu_ms_per_boot'].values()), abs=0.05)
     assert 'bench_bus_floor.py' in result['command'] and 'CPUs' in result['machine']
+
+
+@pytest.mark.postgres
+def test_bench_bus_compare_reports_the_floor_and_one_and_two_schedulers_in_one_table():
+    if not port_open(5432):
+        missing_service('PostgreSQL is not listening on 127.0.0.1:5432')
+    result = run_json('bench_bus.py', '--compare', '--hosts', '10', '--boots', '40',
+                      '--clients', '2', '--idle-seconds', '1', '--settle', '5', timeout=600)
+    floor, *runs = result['rows']
+    assert floor['boots_per_s'] > 0 and set(floor['cpu_ms_per_boot']) == CPU_PARTS
+    assert [(r['schedulers'], r['database']) for r in runs] == [
+        (1, 'sqlite'), (1, 'postgresql+psycopg2'), (2, 'postgresql+psycopg2')]
+    for run in runs:
+        assert run['final_states'] == {'ACTIVE': 40} and run['no_valid_host'] == 0
+        assert run['floor_ratio'] == pytest.approx(run['boots_per_s'] / floor['boots_per_s'],
+                                                   abs=0.01)
+        assert set(run['cpu_ms_per_boot']) == CPU_PARTS     # two schedulers: their sum
+        assert run['scheduler_ms_per_boot_to_active'] > 0
+    assert 'bench_bus.py --compare' in result['command'] and 'CPUs' in result['machine']

@@ -199,6 +199,34 @@ def test_a_build_claimed_and_never_cast_is_cast_again_once(world):
     assert world.store.pending_builds() == [] and world.manager.recast_pending() == []
 
 
+def test_the_marks_of_builds_cast_are_cleared_together_at_the_flush(world):
+    add_hosts(world)
+    booted = [world.client.boot(dict(busfleet.PINNED, name=f"m{n}"))['instances'][0]['uuid']
+              for n in range(3)]
+    assert len(world.agents.builds()) == 3          # every build left at once
+    assert sorted(b.uuid for b in world.store.pending_builds()) == sorted(booted)
+    assert world.manager.cast_marks.flush() == 3 and world.manager.cast_marks.flush() == 0
+    assert world.store.pending_builds() == []
+
+
+def test_a_failed_clearing_of_marks_keeps_them_and_recast_never_takes_its_own(world):
+    add_hosts(world)
+    uuid = world.client.boot(busfleet.PINNED)['instances'][0]['uuid']
+    marks, store = world.manager.cast_marks, world.store
+
+    class Down:
+        def builds_cast(self, uuids):
+            raise RuntimeError('database down')
+    marks.store = Down()
+    with pytest.raises(RuntimeError):
+        marks.flush()
+    marks.store = store
+    assert [b.uuid for b in store.pending_builds()] == [uuid]
+    world.clock.now += 60
+    assert world.manager.recast_pending() == []    # cast by this process: not pending
+    assert len(world.agents.builds()) == 1 and store.pending_builds() == []
+
+
 def test_count_boots_distinct_instances_without_sharing_a_pcpu(world):
     add_hosts(world, 1)
     answer = world.client.boot(dict(busfleet.PINNED, count=4))
