@@ -53,6 +53,7 @@ manager_opts = [
 ]
 cfg.CONF.register_opts(manager_opts, group='scheduler')
 
+DELETING = 'deleting'    # the task of an instance whose delete is in flight
 # Faults (``exception``) of instance.create.error besides NoValidHost and the agent's codes
 BUILD_FAILED = 'BuildFailed'    # given up after its attempts
 BUILD_LOST = 'BuildLost'        # the host's reports show the build will not finish
@@ -255,7 +256,7 @@ class SchedulerManager(MoveEndpoints, GroupEndpoints):
                 self.notifier.notify('instance.delete.end', instance_action,
                                      payloads.record_facts(record, DELETED))
                 return deleted.to_dict()
-            record = self.store.update_instance(record.uuid, task='deleting')
+            record = self.store.update_instance(record.uuid, task=DELETING)
         self.agents.delete_instance(record.host, record.uuid)
         return record.to_dict()
 
@@ -462,6 +463,11 @@ class SchedulerManager(MoveEndpoints, GroupEndpoints):
                 ratelimit.rejections().log(logging.INFO, 'Ignoring %s from %s for %s: it is on '
                                            '%s now', state, host, record.uuid, record.host)
                 return None
+            if record.state == DELETED:
+                # final: a late result (batches reach two schedulers out of order, a build
+                # outran its delete) revives nothing; a domain left is deleted on report
+                LOG.info('Ignoring %s from %s for %s: it is DELETED', state, host, record.uuid)
+                return None
             if self.resize_update(record, host, state, reason):
                 return None
             if record.state == MIGRATING:
@@ -477,12 +483,17 @@ class SchedulerManager(MoveEndpoints, GroupEndpoints):
             claims.release_claim(self.state, record.uuid)
             self.store.update_instance(record.uuid, state=DELETED, task=None)
             return None
-        self.store.update_instance(record.uuid, state=state, task=None, reason=reason)
+        # a delete in flight ends only with DELETED (or its failure, ERROR)
+        task = record.task if record.task == DELETING and state != ERROR else None
+        self.store.update_instance(record.uuid, state=state, task=task, reason=reason)
         return None
 
     def _build_failed(self, record, host, reason):
         attempts = record.attempts + [{'host': host, 'reason': reason}]
         claims.release_claim(self.state, record.uuid)
+        if record.task == DELETING:     # deleted while it was building: nothing to retry
+            self.store.update_instance(record.uuid, state=DELETED, task=None)
+            return None
         spec = RequestSpec.from_dict(record.spec)
         tried = {a['host'] for a in attempts}
         assignment = None
