@@ -20,6 +20,7 @@ import argparse
 import json
 import pathlib
 import sys
+import time
 
 TOP = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(TOP))
@@ -67,7 +68,9 @@ def table(summary):
     rows += [(f"audit {name}", 'ok' if not lines else f"{len(lines)} VIOLATIONS: {lines[:3]}")
              for name, lines in summary['violations'].items()]
     rows += [('clients done in', f"{summary['clients_s']} s"),
-             ('duration', f"{summary['duration_s']} s")]
+             ('clients + settling', f"{summary['duration_s']} s"),
+             ('start-up', ', '.join(f"{k} {v}" for k, v in summary['startup'].items())),
+             ('teardown', f"{summary['teardown_s']} s"), ('wall clock', f"{summary['wall_s']} s")]
     width = max(len(str(name)) for name, _ in rows)
     return '\n'.join(f"{name:<{width}}  {value}" for name, value in rows)
 
@@ -76,8 +79,13 @@ def main(argv=None):
     args = parse_args(argv)
     from tests.conftest import postgres_schema
     from tests.functional.chaos import chaos_run
-    with postgres_schema(args.postgres, 'chaos') as url, chaos_run(plan_of(args), url, args.keep) as run:
+    started = time.monotonic()
+    with postgres_schema(args.postgres, 'chaos') as url, \
+            chaos_run(plan_of(args), url, args.keep) as run:
         summary = run.run()
+        closing = time.monotonic()
+    summary['teardown_s'] = round(time.monotonic() - closing, 1)
+    summary['wall_s'] = round(time.monotonic() - started, 1)
     print(json.dumps(summary, sort_keys=True) if args.json else table(summary))
     return 1 if any(summary['violations'].values()) or summary['unexpected_errors'] else 0
 

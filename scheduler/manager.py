@@ -256,7 +256,10 @@ class SchedulerManager(MoveEndpoints, GroupEndpoints):
                 self.notifier.notify('instance.delete.end', instance_action,
                                      payloads.record_facts(record, DELETED))
                 return deleted.to_dict()
-            record = self.store.update_instance(record.uuid, task=DELETING)
+            # not over a delete another scheduler ended meanwhile (a client's retry)
+            record = self.store.update_live_instance(record.uuid, task=DELETING)
+            if record.state == DELETED:
+                return record.to_dict()
         self.agents.delete_instance(record.host, record.uuid)
         return record.to_dict()
 
@@ -485,7 +488,7 @@ class SchedulerManager(MoveEndpoints, GroupEndpoints):
             return None
         # a delete in flight ends only with DELETED (or its failure, ERROR)
         task = record.task if record.task == DELETING and state != ERROR else None
-        self.store.update_instance(record.uuid, state=state, task=task, reason=reason)
+        self.store.update_live_instance(record.uuid, state=state, task=task, reason=reason)
         return None
 
     def _build_failed(self, record, host, reason):

@@ -46,7 +46,7 @@ from wire import rpc
 
 SCHEDULER_KILL, BROKER_STOP, AGENT_KILL = 'scheduler_kill', 'broker_stop', 'agent_kill'
 FULL_FAULTS = (SCHEDULER_KILL, BROKER_STOP, SCHEDULER_KILL, AGENT_KILL, SCHEDULER_KILL)
-SHORT_FAULTS = (SCHEDULER_KILL, BROKER_STOP, AGENT_KILL)
+SHORT_FAULTS = (SCHEDULER_KILL, AGENT_KILL, BROKER_STOP)
 RESTART_DELAY_S = 1.0
 
 
@@ -110,10 +110,18 @@ class ChaosRun:
         self.tally = Tally()
         self.started = None
         self.clients_done = threading.Event()
+        self.restarts = []        # threading.Timer starting a stopped broker node again
+        self.timings = {}         # phase -> seconds
 
     # -- services ------------------------------------------------------------
+    def timed(self, phase, since):
+        self.timings[phase] = round(time.monotonic() - since, 1)
+        return time.monotonic()
+
     def start(self):
+        since = time.monotonic()
         self.cluster.start()
+        since = self.timed('cluster_start_s', since)
         (self.workdir / 'stack').mkdir(exist_ok=True)
         self.stack = Stack(self.workdir / 'stack', busfleet.fleet(self.plan.hosts, prefix='ch'),
                            report_interval=1, down_time=30, grace=self.plan.grace_s,
@@ -122,13 +130,17 @@ class ChaosRun:
             f"connection = sqlite:///{self.stack.db}", f"connection = {self.postgres_url}")
         self.stack.config.write_text(config)
         self.stack.create_vhost()
+        since = self.timed('vhost_s', since)
         self.stack.sync_database()
+        since = self.timed('db_sync_s', since)
         self.store = Store(self.postgres_url)
         for index in range(len(self.schedulers)):
             self.start_scheduler(index)
         self.stack.wait_scheduler()
+        since = self.timed('schedulers_start_s', since)
         self.start_agent()
         self.stack.wait_hosts_up(timeout=60)
+        self.timed('agent_start_s', since)
 
     def scheduler_config(self, index):
         path = self.stack.workdir / f"scheduler-{index}.conf"
@@ -153,20 +165,21 @@ class ChaosRun:
             stdout=subprocess.DEVNULL, stderr=open(self.stack.workdir / 'agent.err', 'a'))
 
     def close(self):
-        for process in [*self.schedulers, self.agent]:
-            if process is not None and process.poll() is None:
-                process.terminate()
-                try:
-                    process.wait(30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
-                    process.wait()
+        running = [p for p in [*self.schedulers, self.agent] if p is not None and p.poll() is None]
+        for process in running:          # all at once: each takes a second or two
+            process.terminate()
+        for process in running:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for restart in self.restarts:    # a run cut short by an error
+            restart.join()
         if self.store is not None:
             self.store.dispose()
         try:
             if self.stack is not None:
-                for node in self.cluster.nodes:    # a vhost is deleted on a whole cluster
-                    node.start()
                 self.stack.close()
         finally:
             self.cluster.stop()
@@ -249,6 +262,8 @@ class ChaosRun:
             else:
                 detail = self.kill_agent()
             self.tally.faults.append((fault, round(self.elapsed(), 1), detail))
+        for restart in self.restarts:     # the whole cluster again before the audit
+            restart.join()
 
     def kill_scheduler(self, index):
         process = self.schedulers[index]
@@ -268,7 +283,7 @@ class ChaosRun:
         node.stop(remove_data=False)
         restart = threading.Timer(self.plan.broker_down_s, node.start)
         restart.start()
-        restart.join()       # the next fault finds the whole cluster again
+        self.restarts.append(restart)
         return f"node {node.node} stopped for {self.plan.broker_down_s:.0f}s"
 
     def kill_agent(self):
@@ -308,6 +323,7 @@ class ChaosRun:
             'violations': violations,
             'clients_s': round(clients_s, 1), 'duration_s': round(self.elapsed(), 1),
             'active': len(self.store.list_instances(state=ACTIVE)),
+            'startup': dict(self.timings),
         }
 
 

@@ -91,7 +91,10 @@ def host_domains(simulation_path):
     for host_dir in sorted((pathlib.Path(simulation_path) / 'hosts').glob('*')):
         domains = found.setdefault(host_dir.name, {})
         for xml in sorted((host_dir / 'domains').glob('*.xml')):
-            uuid = parse_metadata(xml.read_text())[0]
+            try:
+                uuid = parse_metadata(xml.read_text())[0]
+            except FileNotFoundError:     # deleted since the listing: gone
+                continue
             domains[uuid] = xml.with_suffix('.running').exists()
     return found
 

@@ -19,17 +19,17 @@ from tests.unit.scheduler.test_manager import (  # noqa: F401  (fixtures)
 )
 
 
-def booted(world, template=busfleet.PINNED):
+def booted(world, template=busfleet.PINNED):  # noqa: F811
     return world.client.boot(template)['instances'][0]['uuid']
 
 
-def domain_of(world, uuid, state='running'):
+def domain_of(world, uuid, state='running'):  # noqa: F811
     record = world.store.get_instance(uuid)
     return {'uuid': uuid, 'name': record.name, 'state': state,
             'assignment': record.assignment}
 
 
-def deletes_sent(world):
+def deletes_sent(world):  # noqa: F811
     return [call for call in world.agents.calls if call[0] == 'delete_instance']
 
 
@@ -155,3 +155,22 @@ def test_a_building_instance_with_its_claim_is_left_alone_within_the_grace(world
     world.clock.now += reconcile.RECENT_CHANGE_S
     report(world, host, [])
     assert world.store.get_instance(uuid).state == BUILDING
+
+
+def test_another_schedulers_stale_read_does_not_undo_a_delete(world):  # noqa: F811
+    """Two schedulers: one read the instance before the other committed its DELETED."""
+    add_hosts(world, 1)
+    uuid = booted(world)
+    reply(world, uuid, ACTIVE)
+    world.client.delete(uuid)
+    stale = world.store.get_instance(uuid)      # ACTIVE, deleting
+    reply(world, uuid, DELETED)
+    world.manager._apply_update(stale, ACTIVE, None)    # a late build result, stale read
+    record = world.store.get_instance(uuid)
+    assert (record.state, record.task) == (DELETED, None)
+    sent = len(deletes_sent(world))
+    world.manager._find = lambda instance: stale        # a client's retried delete
+    assert world.client.delete(uuid)['state'] == DELETED
+    record = world.store.get_instance(uuid)
+    assert (record.state, record.task) == (DELETED, None)
+    assert len(deletes_sent(world)) == sent            # nothing to send
