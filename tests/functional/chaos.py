@@ -174,7 +174,7 @@ class ChaosRun:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        for restart in self.restarts:    # a run cut short by an error
+        for restart in self.restarts:    # a stopped node back before the cluster stops
             restart.join()
         if self.store is not None:
             self.store.dispose()
@@ -262,8 +262,6 @@ class ChaosRun:
             else:
                 detail = self.kill_agent()
             self.tally.faults.append((fault, round(self.elapsed(), 1), detail))
-        for restart in self.restarts:     # the whole cluster again before the audit
-            restart.join()
 
     def kill_scheduler(self, index):
         process = self.schedulers[index]

@@ -18,7 +18,7 @@ import collections
 import json
 import pathlib
 
-from agent.domain import parse_metadata
+from agent.domain.builder import DOMAIN_NAME_PREFIX
 from scheduler.fitting import audit
 from scheduler.fitting.policy import FitPolicy
 from scheduler.store import ACTIVE, BUILDING, DELETED, ERROR, STOPPED
@@ -90,12 +90,9 @@ def host_domains(simulation_path):
     found = {}
     for host_dir in sorted((pathlib.Path(simulation_path) / 'hosts').glob('*')):
         domains = found.setdefault(host_dir.name, {})
-        for xml in sorted((host_dir / 'domains').glob('*.xml')):
-            try:
-                uuid = parse_metadata(xml.read_text())[0]
-            except FileNotFoundError:     # deleted since the listing: gone
-                continue
-            domains[uuid] = xml.with_suffix('.running').exists()
+        for xml in sorted((host_dir / 'domains').glob(f"{DOMAIN_NAME_PREFIX}*.xml")):
+            # the name, not the XML: a file may be half written while the agent works
+            domains[xml.stem[len(DOMAIN_NAME_PREFIX):]] = xml.with_suffix('.running').exists()
     return found
 
 
