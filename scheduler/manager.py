@@ -25,6 +25,7 @@ from scheduler.store import (
     ACTIVE,
     BUILDING,
     DELETED,
+    DELETING,
     ERROR,
     MIGRATING,
     RESIZED,
@@ -53,7 +54,6 @@ manager_opts = [
 ]
 cfg.CONF.register_opts(manager_opts, group='scheduler')
 
-DELETING = 'deleting'    # the task of an instance whose delete is in flight
 # Faults (``exception``) of instance.create.error besides NoValidHost and the agent's codes
 BUILD_FAILED = 'BuildFailed'    # given up after its attempts
 BUILD_LOST = 'BuildLost'        # the host's reports show the build will not finish

@@ -41,7 +41,16 @@ from oslo_config import cfg
 
 from scheduler import claims
 from scheduler.fitting import audit
-from scheduler.store import ACTIVE, BUILDING, DELETED, ERROR, STOPPED, ClaimConflict, NotFound
+from scheduler.store import (
+    ACTIVE,
+    BUILDING,
+    DELETED,
+    DELETING,
+    ERROR,
+    STOPPED,
+    ClaimConflict,
+    NotFound,
+)
 from wire import consistency
 from wire.assignment import Assignment
 from wire.errors import FieldError, InvalidInput
@@ -57,7 +66,6 @@ cfg.CONF.register_opts(reconcile_opts, group='scheduler')
 
 RUNNING_STATES = ('running', 'blocked', 'paused')
 LIVE = (BUILDING, ACTIVE, STOPPED)    # states that hold a claim and a domain
-DELETING = 'deleting'
 # A report is a snapshot taken before it arrives: an instance changed this
 # recently may have changed after the snapshot, so its domain state is not
 # followed yet (the next report is newer).

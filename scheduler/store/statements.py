@@ -13,7 +13,6 @@ HOSTS = models.Host.__table__
 INSTANCES = models.Instance.__table__
 ALLOCATIONS = models.Allocation.__table__
 # What an InstanceRecord holds (cast_pending is read by its own statements only)
-DELETING = 'deleting'     # the task of an instance whose delete is in flight
 INSTANCE_RECORD = tuple(c for c in INSTANCES.c if c.name != 'cast_pending')
 
 # A boot's claim (Store.claim).
@@ -43,7 +42,8 @@ FINISH_BUILD = (update(INSTANCES)
                 .where(INSTANCES.c.uuid == bindparam('u'), INSTANCES.c.host == bindparam('h'),
                        INSTANCES.c.state == models.BUILDING)
                 .values(state=models.ACTIVE, reason=None,
-                        task=case((INSTANCES.c.task == DELETING, DELETING), else_=None),
+                        task=case((INSTANCES.c.task == models.DELETING, models.DELETING),
+                                  else_=None),
                         updated_at=bindparam('now')))
 
 # A host report (Store.upsert_host, Store.held_instances).
