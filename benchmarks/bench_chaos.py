@@ -62,7 +62,8 @@ def table(summary):
             ('final states', ', '.join(f"{k} {v}" for k, v in
                                        sorted(summary['final_states'].items()))),
             ('retries', summary['retries']), ('no valid host', summary['no_valid_host']),
-            ('unexpected errors', len(summary['unexpected_errors'])),
+            ('unexpected errors', f"{len(summary['unexpected_errors'])} "
+                                  f"{summary['unexpected_errors'][:3] or ''}"),
             ('faults injected', len(summary['faults']))]
     rows += [(f"  {f['fault']} @{f['at_s']}s", f['detail']) for f in summary['faults']]
     rows += [(f"audit {name}", 'ok' if not lines else f"{len(lines)} VIOLATIONS: {lines[:3]}")
