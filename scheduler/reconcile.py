@@ -26,7 +26,8 @@ Rules (docs/rpc-api.md, "Reconciliation"):
    floating vCPUs, SEV slots: ``fitting.audit``), or it has no readable
    metadata, it is flagged on the host (shown by ``hosts``) and left
    running - the scheduler never destroys or merges what it does not own.
-   A domain of a DELETED instance is deleted again, and so is a stale copy:
+   A domain of a DELETED instance is deleted again (at most every
+   RECENT_CHANGE_S), and so is a stale copy:
    the domain of an instance the store places on another host (it was
    evacuated, or rebuilt elsewhere, while this host was away).
 4. An instance a move (docs/migration.md) is taking to or from this host is
@@ -173,7 +174,12 @@ def _unknown_domain(state, host, uuid, domain, outcome, now, policy, ledger=None
         record = state.store.get_instance(uuid)
     except NotFound:
         record = None
-    if record is not None and (record.state == DELETED or _elsewhere(record, host, now)):
+    if record is not None and record.state == DELETED:
+        if now - record.updated_at >= RECENT_CHANGE_S:   # not at every report: one is
+            state.store.update_instance(uuid, now=now)   # on its way, or the agent is slow
+            outcome.redelete.append(uuid)
+        return
+    if record is not None and _elsewhere(record, host, now):
         outcome.redelete.append(uuid)
         return
     assignment = _assignment_of(domain, host)

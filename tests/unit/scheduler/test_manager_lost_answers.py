@@ -53,8 +53,14 @@ def test_a_domain_a_late_build_left_for_a_deleted_instance_is_deleted_again(worl
     world.client.delete(uuid)
     reply(world, uuid, DELETED)         # the delete ran first, then the build made a domain
     reply(world, uuid, ACTIVE)
+    sent = len(deletes_sent(world))
+    report(world, host, [domain])       # a delete just went out: not sent at every report
+    assert len(deletes_sent(world)) == sent
+    world.clock.now += reconcile.RECENT_CHANGE_S
     report(world, host, [domain])
     assert deletes_sent(world)[-1][1:] == (host['name'], uuid)
+    report(world, host, [domain])       # the agent is slow: once per RECENT_CHANGE_S
+    assert len(deletes_sent(world)) == sent + 1
     assert world.store.get_instance(uuid).state == DELETED
 
 
