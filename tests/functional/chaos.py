@@ -62,6 +62,10 @@ class Plan:
     call_timeout_s: float = 5.0
     deadline_s: float = 120.0      # the clients send nothing new after this
     grace_s: int = 10              # [scheduler] build_grace_period
+    # [agent] report_interval: every host's heartbeat (and reports on change, at most one
+    # a second); at 1 s, 24 hosts' reports kept two schedulers on a starved machine busy
+    # behind their lock until no boot got an answer (docs/benchmarks.md, Chaos)
+    report_interval_s: int = 5
     broker_down_s: float = 8.0
     settle_s: float = 60.0         # the audit must hold within this after the clients end
     seed: int = 1
@@ -124,7 +128,8 @@ class ChaosRun:
         since = self.timed('cluster_start_s', since)
         (self.workdir / 'stack').mkdir(exist_ok=True)
         self.stack = Stack(self.workdir / 'stack', busfleet.fleet(self.plan.hosts, prefix='ch'),
-                           report_interval=1, down_time=30, grace=self.plan.grace_s,
+                           report_interval=self.plan.report_interval_s, down_time=30,
+                           grace=self.plan.grace_s,
                            broker=self.cluster, hosts_per_connection=self.plan.hosts)
         config = self.stack.config.read_text().replace(
             f"connection = sqlite:///{self.stack.db}", f"connection = {self.postgres_url}")
@@ -189,10 +194,12 @@ class ChaosRun:
         """Clients and faults, then the settling and the audit; the summary."""
         self.started = time.monotonic()
         shares = _shares(self.plan.operations, self.plan.clients)
+        # daemons: a run cut short (an error, ^C) must not wait for calls into a broker
+        # that is gone (they would be retried forever)
         clients = [threading.Thread(target=self.client, args=(index, share),
-                                    name=f"chaos-client-{index}")
+                                    name=f"chaos-client-{index}", daemon=True)
                    for index, share in enumerate(shares)]
-        faults = threading.Thread(target=self.inject_faults, name='chaos-faults')
+        faults = threading.Thread(target=self.inject_faults, name='chaos-faults', daemon=True)
         for thread in [*clients, faults]:
             thread.start()
         for thread in clients:
