@@ -133,7 +133,11 @@ def _ledger(store, host, topology):
 
 
 def _transition(store, record, new_state, outcome, now, **values):
-    store.update_instance(record.uuid, now=now, state=new_state, **values)
+    # never over a DELETED: another scheduler may have taken the delete's answer since
+    # this report read the instance (two schedulers, reports queued behind a busy lock)
+    if store.update_live_instance(record.uuid, now=now, state=new_state,
+                                  **values).state != new_state:
+        return
     outcome.transitions.append((record.uuid, record.state, new_state, values.get('reason')))
 
 

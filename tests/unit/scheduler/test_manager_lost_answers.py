@@ -180,3 +180,22 @@ def test_another_schedulers_stale_read_does_not_undo_a_delete(world):  # noqa: F
     record = world.store.get_instance(uuid)
     assert (record.state, record.task) == (DELETED, None)
     assert len(deletes_sent(world)) == sent            # nothing to send
+
+
+def test_a_reconciliation_on_a_stale_read_does_not_undo_a_delete(world, monkeypatch):  # noqa: F811,E501
+    """Scheduler B read a host's claims and instances for a report (queued behind its lock,
+    listing the domains before the build); scheduler A then took the delete's answer."""
+    from oslo_config import cfg
+    [host] = add_hosts(world, 1)
+    uuid = booted(world)
+    reply(world, uuid, ACTIVE)
+    held, records = world.store.held_instances(host['name']), world.store.list_instances()
+    world.client.delete(uuid)
+    reply(world, uuid, DELETED)
+    monkeypatch.setattr(world.store, 'held_instances', lambda host=None: held)
+    monkeypatch.setattr(world.store, 'list_instances', lambda **filters: records)
+    world.clock.now += cfg.CONF.scheduler.build_grace_period + 1
+    report(world, host, [])
+    record = world.store.get_instance(uuid)
+    assert (record.state, record.task, record.reason) == (DELETED, None, None)
+    assert 'instance.create.error' not in world.notifier.names()
