@@ -26,6 +26,7 @@ from scheduler.store import (
     ACTIVE,
     BUILDING,
     DELETED,
+    DELETING,
     ERROR,
     MIGRATING,
     RESIZED,
@@ -266,7 +267,10 @@ class SchedulerManager(MoveEndpoints, RoomEndpoints, GroupEndpoints):
                 self.notifier.notify('instance.delete.end', instance_action,
                                      payloads.record_facts(record, DELETED))
                 return deleted.to_dict()
-            record = self.store.update_instance(record.uuid, task='deleting')
+            # not over a delete another scheduler ended meanwhile (a client's retry)
+            record = self.store.update_live_instance(record.uuid, task=DELETING)
+            if record.state == DELETED:
+                return record.to_dict()
         self.agents.delete_instance(record.host, record.uuid)
         return record.to_dict()
 
@@ -485,6 +489,11 @@ class SchedulerManager(MoveEndpoints, RoomEndpoints, GroupEndpoints):
                 ratelimit.rejections().log(logging.INFO, 'Ignoring %s from %s for %s: it is on '
                                            '%s now', state, host, record.uuid, record.host)
                 return None
+            if record.state == DELETED:
+                # final: a late result (batches reach two schedulers out of order, a build
+                # outran its delete) revives nothing; a domain left is deleted on report
+                LOG.info('Ignoring %s from %s for %s: it is DELETED', state, host, record.uuid)
+                return None
             if self.resize_update(record, host, state, reason):
                 return None
             if record.state == MIGRATING:
@@ -500,12 +509,17 @@ class SchedulerManager(MoveEndpoints, RoomEndpoints, GroupEndpoints):
             claims.release_claim(self.state, record.uuid)
             self.store.update_instance(record.uuid, state=DELETED, task=None)
             return None
-        self.store.update_instance(record.uuid, state=state, task=None, reason=reason)
+        # a delete in flight ends only with DELETED (or its failure, ERROR)
+        task = record.task if record.task == DELETING and state != ERROR else None
+        self.store.update_live_instance(record.uuid, state=state, task=task, reason=reason)
         return None
 
     def _build_failed(self, record, host, reason):
         attempts = record.attempts + [{'host': host, 'reason': reason}]
         claims.release_claim(self.state, record.uuid)
+        if record.task == DELETING:     # deleted while it was building: nothing to retry
+            self.store.update_instance(record.uuid, state=DELETED, task=None)
+            return None
         spec = RequestSpec.from_dict(record.spec)
         tried = {a['host'] for a in attempts}
         assignment = None

@@ -10,7 +10,12 @@ Rules (docs/rpc-api.md, "Reconciliation"):
    younger than ``[scheduler] build_grace_period`` it is left alone (the
    build may be on its way, or the report predates it); otherwise the
    instance goes to ERROR with the reason and its claim is freed.  An
-   instance being deleted becomes DELETED.
+   instance being deleted becomes DELETED once its delete is RECENT_CHANGE_S
+   old.  So does a live instance of this host that holds no claim and has no
+   domain (a scheduler died between freeing a claim and recording why).
+   A domain of an instance being deleted for RECENT_CHANGE_S: the delete (or
+   its answer) was lost and is sent again.  A delete in flight is never
+   cleared by a build's result, only by DELETED or a failed delete's ERROR.
 3. A domain with no claim (``unknown``): if it carries kvmfleet metadata for
    this host and its assignment claims cleanly, it is adopted (instance
    created or revived, ACTIVE/STOPPED); if the claim conflicts with what is
@@ -21,7 +26,8 @@ Rules (docs/rpc-api.md, "Reconciliation"):
    floating vCPUs, SEV slots: ``fitting.audit``), or it has no readable
    metadata, it is flagged on the host (shown by ``hosts``) and left
    running - the scheduler never destroys or merges what it does not own.
-   A domain of a DELETED instance is deleted again, and so is a stale copy:
+   A domain of a DELETED instance is deleted again (at most every
+   RECENT_CHANGE_S), and so is a stale copy:
    the domain of an instance the store places on another host (it was
    evacuated, or rebuilt elsewhere, while this host was away).
 4. An instance a move (docs/migration.md) is taking to or from this host is
@@ -36,7 +42,16 @@ from oslo_config import cfg
 
 from scheduler import claims
 from scheduler.fitting import audit
-from scheduler.store import ACTIVE, BUILDING, DELETED, ERROR, STOPPED, ClaimConflict, NotFound
+from scheduler.store import (
+    ACTIVE,
+    BUILDING,
+    DELETED,
+    DELETING,
+    ERROR,
+    STOPPED,
+    ClaimConflict,
+    NotFound,
+)
 from wire import consistency
 from wire.assignment import Assignment
 from wire.errors import FieldError, InvalidInput
@@ -51,6 +66,7 @@ reconcile_opts = [
 cfg.CONF.register_opts(reconcile_opts, group='scheduler')
 
 RUNNING_STATES = ('running', 'blocked', 'paused')
+LIVE = (BUILDING, ACTIVE, STOPPED)    # states that hold a claim and a domain
 # A report is a snapshot taken before it arrives: an instance changed this
 # recently may have changed after the snapshot, so its domain state is not
 # followed yet (the next report is newer).
@@ -86,7 +102,7 @@ def reconcile(state, host, domains, now, policy, topology=None):
     outcome = Outcome()
     store = state.store
     held = {h.assignment.instance: h for h in store.held_instances(host)}
-    records = {r.uuid: r for r in store.list_instances(host=host)} if held else {}
+    records = {r.uuid: r for r in store.list_instances(host=host)}
     moving = {m.instance_uuid for m in store.list_migrations(host=host, active=True)}
     for uuid, held_instance in held.items():
         if uuid in moving:
@@ -95,7 +111,11 @@ def reconcile(state, host, domains, now, policy, topology=None):
         if uuid in domains:
             _follow_domain(store, record, domains[uuid], outcome, now)
         else:
-            _missing_domain(state, record, held_instance, outcome, now)
+            _missing_domain(state, record, held_instance.claimed_at, outcome, now)
+    for record in records.values():
+        if record.state in LIVE and record.uuid not in held and record.uuid not in domains \
+                and record.uuid not in moving:
+            _missing_domain(state, record, record.updated_at, outcome, now, 'no claim and ')
     unknown = {uuid: domain for uuid, domain in domains.items()
                if uuid not in held and uuid not in moving}
     ledger = _ledger(store, host, topology) if unknown and topology is not None else None
@@ -113,7 +133,11 @@ def _ledger(store, host, topology):
 
 
 def _transition(store, record, new_state, outcome, now, **values):
-    store.update_instance(record.uuid, now=now, state=new_state, **values)
+    # never over a DELETED: another scheduler may have taken the delete's answer since
+    # this report read the instance (two schedulers, reports queued behind a busy lock)
+    if store.update_live_instance(record.uuid, now=now, state=new_state,
+                                  **values).state != new_state:
+        return
     outcome.transitions.append((record.uuid, record.state, new_state, values.get('reason')))
 
 
@@ -121,23 +145,30 @@ def _follow_domain(store, record, domain, outcome, now):
     running = domain.get('state') in RUNNING_STATES
     if now - record.updated_at < RECENT_CHANGE_S and record.state != BUILDING:
         return   # the report may predate that change: the next one will tell
-    if record.state == BUILDING and running:
-        _transition(store, record, ACTIVE, outcome, now, task=None, reason=None)
+    if record.state == BUILDING and running:    # a delete asked meanwhile stays in flight
+        _transition(store, record, ACTIVE, outcome, now, reason=None,
+                    task=DELETING if record.task == DELETING else None)
+    elif record.task == DELETING and now - record.updated_at >= RECENT_CHANGE_S:
+        # the delete (or its answer) was lost: sent again, then again at most this often
+        store.update_instance(record.uuid, now=now)
+        outcome.redelete.append(record.uuid)
     elif record.task is None and record.state == ACTIVE and not running:
         _transition(store, record, STOPPED, outcome, now, reason='found shut off on host')
     elif record.task is None and record.state in (STOPPED, ERROR) and running:
         _transition(store, record, ACTIVE, outcome, now, reason=None)
 
 
-def _missing_domain(state, record, held, outcome, now):
-    grace = cfg.CONF.scheduler.build_grace_period
-    if now - max(held.claimed_at, record.updated_at) < grace:
+def _missing_domain(state, record, claimed_at, outcome, now, missing=''):
+    # a delete asked a while ago needs no build's grace: a build still on its way
+    # makes a domain of a DELETED instance, which a report has deleted again (rule 3)
+    wait = RECENT_CHANGE_S if record.task == DELETING else cfg.CONF.scheduler.build_grace_period
+    if now - max(claimed_at, record.updated_at) < wait:
         return   # being built, or built after the agent listed its domains
-    if record.task == 'deleting':
+    if record.task == DELETING:
         claims.release_claim(state, record.uuid)
         _transition(state.store, record, DELETED, outcome, now, task=None)
         return
-    reason = f"no domain on host {record.host} (host report reconciliation)"
+    reason = f"{missing}no domain on host {record.host} (host report reconciliation)"
     claims.release_claim(state, record.uuid)
     _transition(state.store, record, ERROR, outcome, now, task=None, reason=reason)
 
@@ -147,7 +178,12 @@ def _unknown_domain(state, host, uuid, domain, outcome, now, policy, ledger=None
         record = state.store.get_instance(uuid)
     except NotFound:
         record = None
-    if record is not None and (record.state == DELETED or _elsewhere(record, host, now)):
+    if record is not None and record.state == DELETED:
+        if now - record.updated_at >= RECENT_CHANGE_S:   # not at every report: one is
+            state.store.update_instance(uuid, now=now)   # on its way, or the agent is slow
+            outcome.redelete.append(uuid)
+        return
+    if record is not None and _elsewhere(record, host, now):
         outcome.redelete.append(uuid)
         return
     assignment = _assignment_of(domain, host)

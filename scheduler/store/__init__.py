@@ -4,6 +4,7 @@ from scheduler.store.models import (
     ACTIVE,
     BUILDING,
     DELETED,
+    DELETING,
     ERROR,
     MIGRATING,
     RESIZED,
@@ -23,6 +24,6 @@ from scheduler.store.repository import (
     resource_keys,
 )
 
-__all__ = ['ACTIVE', 'BUILDING', 'DELETED', 'ERROR', 'MIGRATING', 'RESIZED', 'STATES', 'STOPPED',
-           'ClaimConflict', 'GroupInUse', 'GroupRecord', 'HeldInstance', 'HostRecord',
+__all__ = ['ACTIVE', 'BUILDING', 'DELETED', 'DELETING', 'ERROR', 'MIGRATING', 'RESIZED', 'STATES',
+           'STOPPED', 'ClaimConflict', 'GroupInUse', 'GroupRecord', 'HeldInstance', 'HostRecord',
            'InstanceRecord', 'MigrationRecord', 'NotFound', 'Store', 'resource_keys']

@@ -26,6 +26,7 @@ BUILDING, ACTIVE, STOPPED, ERROR, DELETED = 'BUILDING', 'ACTIVE', 'STOPPED', 'ER
 MIGRATING = 'MIGRATING'    # a move holds a destination claim beside the source's
 RESIZED = 'RESIZED'        # Nova's VERIFY_RESIZE: runs resized, both claims held until confirm
 STATES = (BUILDING, ACTIVE, STOPPED, ERROR, DELETED, MIGRATING, RESIZED)
+DELETING = 'deleting'     # the task of an instance whose delete is in flight
 
 # Kinds and statuses of a migration record (docs/migration.md).
 LIVE, COLD, EVACUATION, RESIZE = 'live', 'cold', 'evacuation', 'resize'

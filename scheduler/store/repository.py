@@ -371,11 +371,22 @@ class Store(MoveStore):
 
     def update_instance(self, uuid, now=None, **values):
         """Set columns of one instance; returns the new record."""
+        return self._update_instance(uuid, now, values, unless_deleted=False)
+
+    def update_live_instance(self, uuid, now=None, **values):
+        """``update_instance`` unless the instance is DELETED, which is final: then
+        nothing changes and its record is returned.  The row is locked from the read to
+        the write, so a delete committed meanwhile by another scheduler is seen."""
+        return self._update_instance(uuid, now, values, unless_deleted=True)
+
+    def _update_instance(self, uuid, now, values, unless_deleted):
         values['updated_at'] = self.clock() if now is None else now
         with self._writer, self.session.begin() as session:
-            row = session.get(models.Instance, uuid)
+            row = session.get(models.Instance, uuid, with_for_update=unless_deleted)
             if row is None:
                 raise NotFound(f"instance {uuid!r} not found")
+            if unless_deleted and row.state == models.DELETED:
+                return _instance_record(row)
             for key, value in values.items():
                 setattr(row, key, value)
             session.flush()

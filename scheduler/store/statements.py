@@ -5,7 +5,7 @@ Building a SQLAlchemy statement and computing its cache key cost more than
 running it on SQLite, so each is built at import, with bind parameters.
 """
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, case, insert, select, update
 
 from scheduler.store import models
 from scheduler.store.changes import change_stamp
@@ -37,11 +37,14 @@ PENDING_BUILDS = (select(INSTANCES.c.uuid, INSTANCES.c.name, INSTANCES.c.request
                          INSTANCES.c.state == models.BUILDING,
                          INSTANCES.c.updated_at <= bindparam('before')))
 
-# A finished build: BUILDING -> ACTIVE on its host (Store.finish_builds).
+# A finished build: BUILDING -> ACTIVE on its host (Store.finish_builds).  A delete asked
+# meanwhile stays in flight: only its own answer (or reconciliation) ends it.
 FINISH_BUILD = (update(INSTANCES)
                 .where(INSTANCES.c.uuid == bindparam('u'), INSTANCES.c.host == bindparam('h'),
                        INSTANCES.c.state == models.BUILDING)
-                .values(state=models.ACTIVE, task=None, reason=None,
+                .values(state=models.ACTIVE, reason=None,
+                        task=case((INSTANCES.c.task == models.DELETING, models.DELETING),
+                                  else_=None),
                         updated_at=bindparam('now')))
 
 # A host report (Store.upsert_host, Store.held_instances).

@@ -5,7 +5,16 @@ import uuid as uuidlib
 
 import pytest
 
-from scheduler.store import ACTIVE, BUILDING, STOPPED, ClaimConflict, NotFound, Store, models
+from scheduler.store import (
+    ACTIVE,
+    BUILDING,
+    DELETED,
+    STOPPED,
+    ClaimConflict,
+    NotFound,
+    Store,
+    models,
+)
 from tests.conftest import postgres_schema
 from wire.assignment import Assignment, CellAssignment, PciAssignment
 
@@ -209,3 +218,15 @@ def test_concurrent_claims_from_threads_never_double_book(store):
     assert sorted(pcpus, key=int) == [str(c) for c in PCPUS]   # each exactly once
     assert len(results['claimed']) == len(PCPUS) // 2
     assert store.get_host(HOST).generation == len(PCPUS) // 2
+
+
+def test_update_live_instance_changes_nothing_of_a_deleted_instance(store):
+    live, deleted = new_instance(store, 'live'), new_instance(store, 'gone')
+    store.update_instance(deleted, state=DELETED, task=None, now=10.0)
+    record = store.update_live_instance(deleted, state=ACTIVE, task='deleting', now=20.0)
+    assert (record.state, record.task, record.updated_at) == (DELETED, None, 10.0)
+    assert store.get_instance(deleted).state == DELETED
+    record = store.update_live_instance(live, task='deleting', now=20.0)
+    assert (record.state, record.task, record.updated_at) == (BUILDING, 'deleting', 20.0)
+    with pytest.raises(NotFound):
+        store.update_live_instance('no-such-uuid', task='deleting')
