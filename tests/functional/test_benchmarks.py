@@ -42,3 +42,13 @@ def test_bench_bus_floor_reports_medians_and_the_cpu_total():
     assert result['cpu_ms_per_boot_total'] == pytest.approx(
         sum(result['cpu_ms_per_boot'].values()), abs=0.05)
     assert 'bench_bus_floor.py' in result['command'] and 'CPUs' in result['machine']
+
+
+def test_bench_memory_samples_the_scheduler_with_its_hosts_reporting():
+    result = run_json('bench_memory.py', 'service', '--hosts', '20', '--boots', '4',
+                      '--samples', '2', '--report-for', '3', '--dir', '/tmp')
+    assert result['hosts'] == 20 and result['hosts_up'] == 20 and result['boots'] == 4
+    for stage in ('loaded', 'reported', 'after_boots'):
+        rss = result[stage]['rss_mib']
+        assert 0 < rss['median'] <= rss['max'] <= result[stage]['peak_hwm_mib']
+    assert 'bench_memory.py' in result['command'] and 'CPUs' in result['machine']
