@@ -209,3 +209,12 @@ def test_concurrent_claims_from_threads_never_double_book(store):
     assert sorted(pcpus, key=int) == [str(c) for c in PCPUS]   # each exactly once
     assert len(results['claimed']) == len(PCPUS) // 2
     assert store.get_host(HOST).generation == len(PCPUS) // 2
+
+
+@pytest.mark.parametrize('page', [1, 2, 3, 500])
+def test_hosts_read_page_by_page_are_every_host_once_by_name(store, page):
+    for name in ('h-c', 'h-a', 'h-d', 'h-b'):
+        store.upsert_host(topology(name), now=1.0)
+    assert list(store.iter_hosts(page=page)) == store.list_hosts()
+    assert [record.name for record in store.iter_hosts(page=page)] == [
+        'h-a', 'h-b', 'h-c', 'h-d']
