@@ -8,9 +8,9 @@ Three parts, each printing the machine, the command, medians and p99:
                the decision p50/p99 that simulate reports.
 ``service``    RSS of the real ``kvmfleet-scheduler`` process on the real
                RabbitMQ (a private vhost, SQLite store) with N hosts in its
-               store, once started, then while N simulated hosts
-               (``kvmfleet-agent --simulate-fleet``, one process) report for
-               a while, sampled several times; then after a few boots.
+               store: once started, after a few boots, then while the N
+               simulated hosts (``kvmfleet-agent --simulate-fleet``, one
+               process) report for a while, sampled several times.
 ``decisions``  decision p50/p99 of the engine at each fleet size on the same
                request stream (bench_placement.run_once), runs interleaved
                between sizes, and the ratio of each size's p50 to the first's.
@@ -123,17 +123,16 @@ def bench_service(args):
         stack.start_scheduler(sync=False)
         stack.wait_scheduler(timeout=args.timeout)
         result['loaded'] = _samples(stack.scheduler.pid, 1)
+        api = stack.api(timeout=args.timeout)
+        for index in range(args.boots):     # the hosts are up: their stored heartbeats
+            api.boot(busfleet.request(busfleet.MIXED[index % len(busfleet.MIXED)],
+                                      name=f"mem-{index}"))
+        result['boots'] = args.boots
+        result['after_boots'] = _samples(stack.scheduler.pid, 1)
         agent = start_agent_process(stack)
         time.sleep(args.report_for)       # every host reports (report_interval 60 s)
         result['reported'] = _samples(stack.scheduler.pid, args.samples)
         result['reports_refused_late'] = late_reports(stack)
-        api = stack.api(timeout=args.timeout)
-        result['hosts_up'] = sum(1 for host in api.hosts()['hosts'] if host['up'])
-        for index in range(args.boots):
-            api.boot(busfleet.request(busfleet.MIXED[index % len(busfleet.MIXED)],
-                                      name=f"mem-{index}"))
-        result['boots'] = args.boots
-        result['after_boots'] = _samples(stack.scheduler.pid, args.samples)
     finally:
         if agent is not None:
             stop(agent)
@@ -232,8 +231,10 @@ PARTS = {'simulate': bench_simulate, 'service': bench_service, 'decisions': benc
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
     args = parser_of().parse_args(argv)
-    report = {'machine': machine_line(), 'command': ' '.join([sys.executable] + sys.argv),
+    report = {'machine': machine_line(),
+              'command': ' '.join([sys.executable, 'benchmarks/bench_memory.py', *argv]),
               **PARTS[args.part](args)}
     if args.json:
         print(json.dumps(report))
