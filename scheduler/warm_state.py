@@ -71,7 +71,7 @@ class WarmState:
         for held in self.store.held_instances() + self.store.move_claims():
             held_by_host.setdefault(held.assignment.host, []).append(held)
         topologies = []
-        for record in self.store.list_hosts():
+        for record in self.store.iter_hosts():
             try:
                 topology = topology_of(record, held_by_host.get(record.name, []), False)
             except InvalidInput as exc:   # stored before the consistency rules existed

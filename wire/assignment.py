@@ -9,6 +9,7 @@ import dataclasses
 
 from wire import fields, names
 from wire.errors import FieldError
+from wire.interning import shared, shared_tuple
 from wire.limits import DEFAULT, MAX_NODE_ID
 
 ASSIGNMENT_VERSION = 1
@@ -100,14 +101,14 @@ class Assignment:
                                  limits.max_vcpus),
             memory_mb=fields.integer(fields.require(data, 'memory_mb', path),
                                      f"{path}.memory_mb", 1, limits.max_memory_mb),
-            cells=tuple(_cell_from_dict(c, f"{path}.cells[{i}]", limits)
-                        for i, c in enumerate(cells)),
+            cells=shared_tuple(_cell_from_dict(c, f"{path}.cells[{i}]", limits)
+                               for i, c in enumerate(cells)),
             shared_cpus=fields.cpuset(data.get('shared_cpus', []), f"{path}.shared_cpus",
                                       limits.max_cpu_id),
             emulator_pcpus=fields.cpuset(data.get('emulator_pcpus', []),
                                          f"{path}.emulator_pcpus", limits.max_cpu_id),
-            pci_devices=tuple(_pci_from_dict(p, f"{path}.pci_devices[{i}]")
-                              for i, p in enumerate(pcis)),
+            pci_devices=shared_tuple(shared(_pci_from_dict(p, f"{path}.pci_devices[{i}]"))
+                                     for i, p in enumerate(pcis)),
             **_sev_flags(data, path),
         )
 
@@ -141,7 +142,7 @@ def _cell_from_dict(data, path, limits):
     pinning = fields.mapping(data.get('pinning', {}), f"{path}.pinning", limits.max_vcpus,
                              'an object {vcpu: pcpu}')
     max_cpu, max_vcpu = limits.max_cpu_id, limits.max_vcpu_id
-    return CellAssignment(
+    cell = CellAssignment(
         guest_cell=fields.integer(fields.require(data, 'guest_cell', path),
                                   f"{path}.guest_cell", 0, MAX_NODE_ID),
         host_cell=fields.integer(fields.require(data, 'host_cell', path),
@@ -157,6 +158,11 @@ def _cell_from_dict(data, path, limits):
         reserved_pcpus=fields.cpuset(data.get('reserved_pcpus', []), f"{path}.reserved_pcpus",
                                      max_cpu),
     )
+    # Guests of one shape on alike hosts share their cells (wire/interning.py); nothing
+    # changes a pinning once parsed.  The sets are shared already: identity is their key.
+    return shared(cell, (CellAssignment, cell.guest_cell, cell.host_cell, cell.vcpus,
+                         cell.memory_mb, cell.page_size_kb, tuple(cell.pinning.items()),
+                         id(cell.shared_cpus), id(cell.reserved_pcpus)))
 
 
 def _pci_to_dict(pci):

@@ -10,6 +10,7 @@ import re
 
 from wire.cpuset import CpuSetError, parse_cpuset
 from wire.errors import FieldError, shown
+from wire.interning import shared
 from wire.limits import DEFAULT
 
 _MISSING = object()
@@ -73,9 +74,10 @@ def _integer_text(text, field, minimum, maximum):
 
 
 def cpuset(value, field, max_cpu=DEFAULT.max_cpu_id):
-    """A CPU set (``"0-3,^2"`` or a list of ids), ids at most ``max_cpu``."""
+    """A CPU set (``"0-3,^2"`` or a list of ids), ids at most ``max_cpu``; equal sets
+    parsed anywhere are one object (wire/interning.py)."""
     try:
-        return parse_cpuset(value, max_cpu)
+        return shared(parse_cpuset(value, max_cpu))
     except CpuSetError as exc:
         raise FieldError(field, str(exc))
 

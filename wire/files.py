@@ -7,6 +7,7 @@ naming the file and the place in it.
 
 import json
 
+from wire import json_stream
 from wire.errors import FieldError, InvalidInput, shown
 from wire.gcpause import gc_paused
 from wire.limits import DEFAULT
@@ -75,6 +76,10 @@ def parse_fleet(document, source='fleet', limits=DEFAULT):
     """HostTopology objects from a parsed fleet document, each within ``limits``."""
     with gc_paused():
         hosts = _hosts(source, document, limits)
+    return _unique(source, hosts)
+
+
+def _unique(source, hosts):
     seen, duplicates = set(), set()
     for host in hosts:
         (duplicates if host.name in seen else seen).add(host.name)
@@ -86,15 +91,53 @@ def parse_fleet(document, source='fleet', limits=DEFAULT):
 def _hosts(source, document, limits):
     hosts = []
     for index, raw in enumerate(_items(source, document, 'hosts')):
-        try:
-            hosts.append(HostTopology.from_dict(raw, f"hosts[{index}]", limits))
-        except (FieldError, InvalidInput) as exc:
-            raise FileFormatError(f"{source}: {exc}")
+        hosts.append(_host(source, index, raw, limits))
     return hosts
 
 
+def _host(source, index, raw, limits):
+    try:
+        return HostTopology.from_dict(raw, f"hosts[{index}]", limits)
+    except (FieldError, InvalidInput) as exc:
+        raise FileFormatError(f"{source}: {exc}")
+
+
 def load_fleet(path, limits=DEFAULT):
+    """HostTopology objects of a fleet file.
+
+    A JSON file is read host by host, never whole (wire/json_stream.py): a
+    100,000-host file is 400 MiB of text, and five times that once parsed.  A
+    file the stream cannot take apart, and YAML, are read whole, as before, so
+    every error reads the same.
+    """
+    if not str(path).endswith(('.yaml', '.yml')):
+        try:
+            with open(path, encoding='utf-8') as handle, gc_paused():
+                return _streamed_fleet(handle, str(path), limits)
+        except (json_stream.NotStreamable, UnicodeDecodeError):
+            pass
+        except OSError as exc:
+            raise FileFormatError(f"{path}: cannot read: {exc.strerror}")
     return parse_fleet(load_document(path), str(path), limits)
+
+
+def _streamed_fleet(handle, source, limits):
+    hosts, failures = [], []
+
+    def on_host(index, raw):
+        if not failures:    # after the first bad host, only the JSON is still checked
+            try:
+                hosts.append(_host(source, index, raw, limits))
+            except FileFormatError as exc:
+                failures.append(exc)
+
+    document = json_stream.read_object(handle, 'hosts', on_host)
+    if document.get('hosts') is True:
+        document['hosts'] = []          # streamed: checked as a list below
+    _items(source, document, 'hosts')   # version and shape, as a whole read checks them
+    if failures:
+        raise failures[0]
+    return _unique(source, hosts)
 
 
 def load_requests(path):

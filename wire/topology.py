@@ -10,6 +10,7 @@ import dataclasses
 from wire import consistency, fields, names
 from wire.assignment import Assignment
 from wire.errors import Collector, FieldError, InvalidInput
+from wire.interning import shared, shared_tuple
 from wire.limits import DEFAULT, MAX_NODE_ID, MAX_PAGE_SIZES, MAX_SOCKET_ID
 
 SMALL_PAGE_KB = 4
@@ -153,8 +154,8 @@ def _cells(data, path, limits):
                          limits.max_cells)
     if not raw:
         raise FieldError(f"{path}.cells", 'a host has at least one NUMA cell')
-    cells = tuple(_cell_from_dict(c, f"{path}.cells[{i}]", limits.max_cpu_id)
-                  for i, c in enumerate(raw))
+    cells = shared_tuple(_cell_from_dict(c, f"{path}.cells[{i}]", limits.max_cpu_id)
+                         for i, c in enumerate(raw))
     ids = [c.id for c in cells]
     if len(set(ids)) != len(ids):
         raise FieldError(f"{path}.cells", f"cell ids {ids} are not unique")
@@ -165,10 +166,11 @@ def _cell_from_dict(data, path, max_cpu):
     cell_id = fields.integer(fields.require(data, 'id', path), f"{path}.id", 0, MAX_NODE_ID)
     socket = data.get('socket')
     cpus = fields.cpuset(data.get('cpus', []), f"{path}.cpus", max_cpu)
-    shared = fields.cpuset(data.get('shared_cpus', []), f"{path}.shared_cpus", max_cpu)
-    siblings = tuple(fields.cpuset(s, f"{path}.siblings[{i}]", max_cpu)
-                     for i, s in enumerate(fields.listing(data.get('siblings', []),
-                                                          f"{path}.siblings", max_cpu + 1)))
+    shared_cpus = fields.cpuset(data.get('shared_cpus', []), f"{path}.shared_cpus", max_cpu)
+    siblings = shared_tuple(fields.cpuset(s, f"{path}.siblings[{i}]", max_cpu)
+                            for i, s in enumerate(fields.listing(data.get('siblings', []),
+                                                                 f"{path}.siblings",
+                                                                 max_cpu + 1)))
     pages_raw = data.get('pages', {}) or {}
     fields.mapping(pages_raw, f"{path}.pages", MAX_PAGE_SIZES, 'an object {"<size_kb>": count}')
     pages = {}
@@ -176,14 +178,17 @@ def _cell_from_dict(data, path, max_cpu):
         size_kb = fields.integer(size, f"{path}.pages", SMALL_PAGE_KB)
         if size_kb != SMALL_PAGE_KB:   # small pages are derived from memory_mb
             pages[size_kb] = fields.integer(count, f"{path}.pages.{size}")
-    return Cell(id=cell_id, cpus=cpus, shared_cpus=shared, siblings=siblings,
-                memory_mb=fields.integer(fields.require(data, 'memory_mb', path),
-                                         f"{path}.memory_mb"),
-                pages=pages,
-                reserved_memory_mb=fields.integer(data.get('reserved_memory_mb', 0),
-                                                  f"{path}.reserved_memory_mb"),
-                socket=None if socket is None else fields.integer(socket, f"{path}.socket",
-                                                                  0, MAX_SOCKET_ID))
+    memory_mb = fields.integer(fields.require(data, 'memory_mb', path), f"{path}.memory_mb")
+    reserved = fields.integer(data.get('reserved_memory_mb', 0), f"{path}.reserved_memory_mb")
+    socket = None if socket is None else fields.integer(socket, f"{path}.socket", 0,
+                                                        MAX_SOCKET_ID)
+    # Alike hosts share their cells (wire/interning.py): nothing changes a Cell's pages.
+    # The sets are shared already: their identity is their key (and their order).
+    key = (Cell, cell_id, id(cpus), id(shared_cpus), id(siblings), memory_mb,
+           tuple(pages.items()), reserved, socket)
+    return shared(Cell(id=cell_id, cpus=cpus, shared_cpus=shared_cpus, siblings=siblings,
+                       memory_mb=memory_mb, pages=pages, reserved_memory_mb=reserved,
+                       socket=socket), key)
 
 
 def _pci_devices(data, path, limits):
@@ -212,7 +217,7 @@ def _pci_devices(data, path, limits):
             iommu_group=None if group is None else fields.integer(group, f"{where}.iommu_group"),
             iommu_group_members=_members(item, where, limits),
         ))
-    return tuple(devices)
+    return shared_tuple(shared(device) for device in devices)
 
 
 def _members(item, where, limits):
@@ -255,7 +260,8 @@ def _scalars(data, path, limits):
         'sev_snp_supported': fields.boolean(data.get('sev_snp_supported', False),
                                             f"{path}.sev_snp_supported"),
         'secure_boot': fields.boolean(data.get('secure_boot', False), f"{path}.secure_boot"),
-        'traits': frozenset(names.trait(t, f"{path}.traits[{i}]") for i, t in enumerate(traits)),
+        'traits': shared(frozenset(names.trait(t, f"{path}.traits[{i}]")
+                                   for i, t in enumerate(traits))),
         'aggregates': _aggregates(data.get('aggregates', {}) or {}, f"{path}.aggregates",
                                   limits.max_aggregates),
         'enabled': fields.boolean(data.get('enabled', True), f"{path}.enabled"),
@@ -268,8 +274,8 @@ def _images(raw, path, max_items):
     """The image names an agent reports (None: it reports none, any image may be there)."""
     if raw is None:
         return None
-    return frozenset(names.identifier(name, f"{path}[{i}]", what='an image name')
-                     for i, name in enumerate(fields.listing(raw, path, max_items)))
+    return shared(frozenset(names.identifier(name, f"{path}[{i}]", what='an image name')
+                            for i, name in enumerate(fields.listing(raw, path, max_items))))
 
 
 def _aggregates(raw, path, max_items):
@@ -284,7 +290,9 @@ def _aggregates(raw, path, max_items):
         metadata = fields.mapping(metadata or {}, where, max_items, 'an object {key: value}')
         result[name] = {fields.string(key, where): _metadata_value(value, f"{where}.{key}")
                         for key, value in metadata.items()}
-    return result
+    # nothing changes a host's aggregates once parsed: alike hosts share them
+    return shared(result, (dict, tuple((name, tuple(metadata.items()))
+                                       for name, metadata in result.items())))
 
 
 def _metadata_value(value, where):

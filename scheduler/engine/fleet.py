@@ -26,6 +26,7 @@ _CHANGE_LOG_LIMIT = 100000
 # these changes on some host (FleetView.static_generation).
 STATIC_FIELDS = ('enabled', 'up', 'secure_boot', 'traits', 'aggregates', 'images')
 _view_ids = itertools.count(1)
+_NO_MEMBERS = {}   # shared by every host without group members: never changed in place
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -59,7 +60,7 @@ def _members_of(topology):
     for instance in topology.instances:
         if instance.server_group:
             members[instance.server_group] = members.get(instance.server_group, 0) + 1
-    return members
+    return members or _NO_MEMBERS
 
 
 def make_state(topology, usage, members):
@@ -68,15 +69,20 @@ def make_state(topology, usage, members):
                      summary=engine_fit.summarize(topology, usage), members=members)
 
 
-def with_assignment(state, assignment, server_group=None, sign=1):
-    """``state`` after consuming (sign 1) or releasing (sign -1) ``assignment``."""
+def consumed(state, assignment, server_group=None, sign=1):
+    """(usage, members) of ``state`` after consuming (sign 1) or releasing (-1) ``assignment``."""
     usage = (state.usage.consume(assignment) if sign > 0
              else state.usage.release(assignment))
     members = state.members
     if server_group:
         members = dict(members)
         members[server_group] = max(0, members.get(server_group, 0) + sign)
-    return make_state(state.topology, usage, members)
+    return usage, members
+
+
+def with_assignment(state, assignment, server_group=None, sign=1):
+    """``state`` after consuming (sign 1) or releasing (sign -1) ``assignment``."""
+    return make_state(state.topology, *consumed(state, assignment, server_group, sign))
 
 
 class FleetView:
@@ -97,8 +103,7 @@ class FleetView:
         self._shapes = ShapeIndex()  # alike hosts grouped (scheduler/engine/shape_index.py)
         with gc_paused():   # thousands of acyclic states: nothing for the collector
             for topology in hosts:
-                self._replace(make_state(topology, HostUsage.of_host(topology),
-                                         _members_of(topology)))
+                self._put(topology, HostUsage.of_host(topology), _members_of(topology))
 
     def __len__(self):
         return len(self._states)
@@ -119,7 +124,7 @@ class FleetView:
     def apply(self, assignment, server_group=None):
         """Record ``assignment`` as held (a decided, claimed placement)."""
         state = self._states[assignment.host]
-        self._replace(with_assignment(state, assignment, server_group, +1))
+        self._put(state.topology, *consumed(state, assignment, server_group, +1))
         if server_group:
             self._groups[(assignment.host, assignment.instance)] = server_group
 
@@ -129,7 +134,7 @@ class FleetView:
         group = self._groups.pop((assignment.host, assignment.instance), None)
         if group is None:
             group = _group_of_running(state.topology, assignment.instance)
-        self._replace(with_assignment(state, assignment, group, -1))
+        self._put(state.topology, *consumed(state, assignment, group, -1))
 
     def update_host(self, topology):
         """Replace a host's topology and instances (an agent report is authoritative).
@@ -140,8 +145,7 @@ class FleetView:
         """
         self._groups = {k: v for k, v in self._groups.items() if k[0] != topology.name}
         old = self._states.get(topology.name)
-        self._replace(make_state(topology, HostUsage.of_host(topology),
-                                 _members_of(topology)))
+        self._put(topology, HostUsage.of_host(topology), _members_of(topology))
         if old is None or static_part(old.topology) != static_part(topology):
             self._list = None
             self.static_generation += 1
@@ -167,7 +171,25 @@ class FleetView:
         """Names of the hosts holding members of server group ``group``."""
         return self._group_hosts.get(group, frozenset())
 
-    def _replace(self, state):
+    def _put(self, topology, usage, members):
+        """Hold a host's new state.  A host alike to one in the view (same shape:
+        engine/shape_index.py) shares its usage and summary (but for the name)
+        instead of computing equal ones: they depend on nothing else."""
+        shape = self._shapes.shape(topology.name, topology, usage)
+        twin = self._shapes.member(shape)
+        if twin is None:
+            state = make_state(topology, usage, members)
+        else:
+            alike = self._states[twin]
+            shape = self._shapes.shape_of(twin)   # its key holds the shared usage
+            summary = alike.summary
+            if summary.name != topology.name:
+                summary = dataclasses.replace(summary, name=topology.name)
+            state = HostState(name=topology.name, topology=topology, usage=alike.usage,
+                              summary=summary, members=members)
+        self._replace(state, shape)
+
+    def _replace(self, state, shape):
         old = self._states.get(state.name)
         if old is None or self._list is None:
             self._list = None
@@ -176,7 +198,7 @@ class FleetView:
             self._log_change(state.name)
         self._index_members(state.name, old.members if old else {}, state.members)
         self._states[state.name] = state
-        self._shapes.put(state)
+        self._shapes.put(state, shape)
 
     def _log_change(self, name):
         if len(self.change_log) >= _CHANGE_LOG_LIMIT:

@@ -97,14 +97,25 @@ class ShapeIndex:
         self._peaks = {}           # shape -> most names its set held since it was built
         self._sorted = {}          # shape -> its names in order (for the first few names)
 
-    def put(self, state):
-        """Record ``state`` (a new host, or a host whose usage or topology changed)."""
-        name = state.name
+    def shape(self, name, topology, usage):
+        """The shape host ``name`` has with ``topology`` under ``usage``."""
         known = self._topologies.get(name)
-        if known is None or known[0] is not state.topology:
-            number = self._numbers.setdefault(topology_key(state.topology), len(self._numbers))
-            known = self._topologies[name] = (state.topology, number)
-        shape = (known[1], _UsageKey(state.usage))
+        if known is None or known[0] is not topology:
+            number = self._numbers.setdefault(topology_key(topology), len(self._numbers))
+            known = self._topologies[name] = (topology, number)
+        return (known[1], _UsageKey(usage))
+
+    def member(self, shape):
+        """The name of some host of ``shape``, or None when no host has it."""
+        names = self._groups.get(shape)
+        return next(iter(names)) if names else None
+
+    def put(self, state, shape=None):
+        """Record ``state`` (a new host, or a host whose usage or topology changed);
+        ``shape`` is its shape when the caller computed it already."""
+        name = state.name
+        if shape is None:
+            shape = self.shape(name, state.topology, state.usage)
         old = self._shape_of.get(name)
         if old == shape:
             return

@@ -1,8 +1,10 @@
 """What the fit derives from a host's topology alone, once per topology value.
 
 Topologies are immutable values, so what is derived from one (cores per
-cell, PCI parent/child index, host-wide totals) is memoised by identity.
-The memo is an optimisation only: results never depend on it.
+cell, PCI parent/child index, host-wide totals) is memoised by the identity
+of the parts it is derived from, its cells and PCI devices: alike hosts share
+those (wire/interning.py), and so share their facts.  The memo is an
+optimisation only: results never depend on it.
 """
 
 import dataclasses
@@ -40,14 +42,16 @@ class HostFacts:
 
 
 def facts_of(host):
-    """The HostFacts of ``host`` (memoised by identity)."""
-    entry = _memo.get(id(host))
-    if entry is not None and entry[0] is host:
-        return entry[1]
+    """The HostFacts of ``host`` (memoised by the identity of its cells and devices)."""
+    cells, devices = host.cells, host.pci_devices
+    key = (id(cells), id(devices))
+    entry = _memo.get(key)
+    if entry is not None and entry[0] is cells and entry[1] is devices:
+        return entry[2]
     facts = _derive(host)
     if len(_memo) >= _MEMO_LIMIT:
         _memo.clear()
-    _memo[id(host)] = (host, facts)
+    _memo[key] = (cells, devices, facts)
     return facts
 
 

@@ -179,6 +179,22 @@ class Store(MoveStore):
             return [_host_record(r) for r in session.scalars(
                 select(models.Host).order_by(models.Host.name))]
 
+    def iter_hosts(self, page=500):
+        """Every HostRecord by name, read ``page`` hosts at a time (each page a short
+        read of its own): a scheduler loading 10,000 hosts never holds every stored
+        topology's JSON at once."""
+        after = None
+        while True:
+            query = select(models.Host).order_by(models.Host.name).limit(page)
+            if after is not None:
+                query = query.where(models.Host.name > after)
+            with self.session() as session:
+                records = [_host_record(r) for r in session.scalars(query)]
+            yield from records
+            if len(records) < page:
+                return
+            after = records[-1].name
+
     def host_liveness(self):
         """(name, generation, enabled, last_heartbeat) of every host: what any scheduler
         recorded, read without the topologies (a liveness check reads all hosts)."""

@@ -74,3 +74,13 @@ def test_bench_bus_compare_reports_the_floor_and_one_and_two_schedulers_in_one_t
         assert set(run['cpu_ms_per_boot']) == CPU_PARTS     # two schedulers: their sum
         assert run['scheduler_ms_per_boot_to_active'] > 0
     assert 'bench_bus.py --compare' in result['command'] and 'CPUs' in result['machine']
+
+
+def test_bench_memory_samples_the_scheduler_with_its_hosts_reporting():
+    result = run_json('bench_memory.py', 'service', '--hosts', '20', '--boots', '4',
+                      '--samples', '2', '--report-for', '3', '--dir', '/tmp')
+    assert result['hosts'] == 20 and result['boots'] == 4
+    for stage in ('loaded', 'reported', 'after_boots'):
+        rss = result[stage]['rss_mib']
+        assert 0 < rss['median'] <= rss['max'] <= result[stage]['peak_hwm_mib']
+    assert 'bench_memory.py' in result['command'] and 'CPUs' in result['machine']

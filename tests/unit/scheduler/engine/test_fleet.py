@@ -125,3 +125,15 @@ def test_summary_totals_memory_pages_and_sev():
     assert summary.free_hugepage_mb == 2024 * 2
     assert summary.free_ram_mb == 2 * (8192 - 2048) + 2024 * 2
     assert (summary.sev_free, summary.sev_es_free) == (1, 2)
+
+
+def test_alike_hosts_share_usage_and_all_of_the_summary_but_its_name():
+    fleet = FleetView([two_socket('a'), two_socket('b')])
+    a, b = fleet.state('a'), fleet.state('b')
+    assert a.usage is b.usage
+    assert a.summary.cells is b.summary.cells and (a.summary.name, b.summary.name) == ('a', 'b')
+    fleet.apply(_placed(fleet))
+    placed, other = sorted((fleet.state('a'), fleet.state('b')),
+                           key=lambda s: s.usage.instances, reverse=True)
+    assert placed.summary is not other.summary and placed.summary.free_pcpus == 12
+    assert placed.summary == placed.summary.__class__.of(placed.topology, placed.usage)

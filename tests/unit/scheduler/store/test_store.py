@@ -230,3 +230,12 @@ def test_update_live_instance_changes_nothing_of_a_deleted_instance(store):
     assert (record.state, record.task, record.updated_at) == (BUILDING, 'deleting', 20.0)
     with pytest.raises(NotFound):
         store.update_live_instance('no-such-uuid', task='deleting')
+
+
+@pytest.mark.parametrize('page', [1, 2, 3, 500])
+def test_hosts_read_page_by_page_are_every_host_once_by_name(store, page):
+    for name in ('h-c', 'h-a', 'h-d', 'h-b'):
+        store.upsert_host(topology(name), now=1.0)
+    assert list(store.iter_hosts(page=page)) == store.list_hosts()
+    assert [record.name for record in store.iter_hosts(page=page)] == [
+        'h-a', 'h-b', 'h-c', 'h-d']
