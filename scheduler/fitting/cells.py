@@ -20,7 +20,6 @@ from wire.request_spec import (
     CPU_DEDICATED,
     EMULATOR_ISOLATE,
     PAGE_SMALL,
-    THREAD_ISOLATE,
     THREAD_REQUIRE,
     GuestCell,
 )
@@ -116,13 +115,9 @@ def _pin(cell, cores, usage, need, thread_policy):
                          f"cell {cell.id}: no SMT siblings, thread policy require",
                          cell=cell.id, shortfall=count)
     free = cell.cpus - usage.pinned
-    available = pinning.capacity(cores, free, thread_policy)
+    available, reason, what = pinning.room(thread_policy, cores.smt,
+                                           *pinning.counts(cores, free))
     if count > available:
-        reason, what = reasons.NUMA_CELL_NO_FREE_CORES, 'wholly free cores'
-        if thread_policy == THREAD_REQUIRE:
-            what = 'pCPUs in wholly free cores'
-        elif thread_policy != THREAD_ISOLATE or not cores.smt:
-            reason, what = reasons.NUMA_CELL_NO_FREE_PCPUS, 'free dedicated pCPUs'
         return Rejection(
             reason,
             f"cell {cell.id}: {available} {what} ({thread_policy or 'prefer'}), needs {count}",

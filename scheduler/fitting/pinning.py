@@ -13,9 +13,12 @@
   waste nothing.  Without SMT it is plain pinning.
 
 Functions here assume ``count <= capacity(...)``; the caller checks first
-so it can say how much was missing.
+so it can say how much was missing.  ``room`` is the one rule of how much a
+cell can pin: the exact fit applies it to a cell's pCPU sets (``counts``), the
+quick reject to the counts its summary keeps.
 """
 
+from scheduler.fitting import reasons
 from wire.request_spec import THREAD_ISOLATE, THREAD_REQUIRE
 
 
@@ -35,15 +38,27 @@ def whole_free_cores(cores, free, min_threads=1):
             if len(core) >= min_threads and free.issuperset(core)]
 
 
+def counts(cores, free):
+    """(free pCPUs, wholly free cores, threads of wholly free multi-thread cores):
+    what ``room`` reads of a cell."""
+    whole = whole_free_cores(cores, free)
+    return len(free), len(whole), sum(len(core) for core in whole if len(core) > 1)
+
+
+def room(thread_policy, smt, free_pcpus, whole_cores, whole_smt_threads):
+    """(the most vCPUs a cell can pin under ``thread_policy``, the reason and the unit
+    of a shortfall), from the cell's ``counts``."""
+    if thread_policy == THREAD_REQUIRE:
+        return (whole_smt_threads if smt else 0,
+                reasons.NUMA_CELL_NO_FREE_CORES, 'pCPUs in wholly free cores')
+    if thread_policy == THREAD_ISOLATE and smt:
+        return whole_cores, reasons.NUMA_CELL_NO_FREE_CORES, 'wholly free cores'
+    return free_pcpus, reasons.NUMA_CELL_NO_FREE_PCPUS, 'free dedicated pCPUs'
+
+
 def capacity(cores, free, thread_policy):
     """The most vCPUs the cell can pin under ``thread_policy``."""
-    if thread_policy == THREAD_REQUIRE:
-        if not cores.smt:
-            return 0
-        return sum(len(core) for core in whole_free_cores(cores, free, 2))
-    if thread_policy == THREAD_ISOLATE and cores.smt:
-        return len(whole_free_cores(cores, free))
-    return len(free)
+    return room(thread_policy, cores.smt, *counts(cores, free))[0]
 
 
 def pick(cores, free, count, thread_policy):

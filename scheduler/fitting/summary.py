@@ -89,11 +89,10 @@ class HostSummary:
 
 
 def _cell_summary(cell, cores, usage):
-    free = cell.cpus - usage.pinned
-    whole = pinning.whole_free_cores(cores, free)
+    free_pcpus, whole_cores, whole_smt_threads = pinning.counts(cores, cell.cpus - usage.pinned)
     return CellSummary(
-        id=cell.id, free_pcpus=len(free), whole_free_cores=len(whole),
-        whole_free_smt_threads=sum(len(core) for core in whole if len(core) > 1),
+        id=cell.id, free_pcpus=free_pcpus, whole_free_cores=whole_cores,
+        whole_free_smt_threads=whole_smt_threads,
         smt=cores.smt, shared_cpus=len(cell.shared_cpus),
         shared_vcpus_used=usage.shared_vcpus_by_cell.get(cell.id, 0),
         small_mb=cell.small_page_mb, small_used_mb=usage.small_mb_by_cell.get(cell.id, 0),
@@ -346,25 +345,18 @@ def _injective(fitting, index, used):
 
 
 def _pinning_miss(cs, need, thread_policy):
-    """The fit's pinning checks: vCPUs first, then the isolated emulator pCPU."""
+    """The fit's pinning checks (pinning.room) on the cell's counts: vCPUs first, then
+    the isolated emulator pCPU."""
     pinned, extra = need.pinned, int(need.emulator)
-    if thread_policy == THREAD_REQUIRE:
-        if pinned and not cs.smt:
-            return reasons.NO_SMT_FOR_REQUIRE, cs.id, pinned, 0, ''
-        have = cs.whole_free_smt_threads if cs.smt else 0
-        if pinned > have:
-            return (reasons.NUMA_CELL_NO_FREE_CORES, cs.id, pinned, have,
-                    'pCPUs in wholly free cores')
-        left = cs.free_pcpus - pinned
-    elif thread_policy == THREAD_ISOLATE and cs.smt:
-        if pinned > cs.whole_free_cores:
-            return (reasons.NUMA_CELL_NO_FREE_CORES, cs.id, pinned, cs.whole_free_cores,
-                    'wholly free cores')
-        left = cs.whole_free_cores - pinned
-    else:
-        if pinned > cs.free_pcpus:
-            return reasons.NUMA_CELL_NO_FREE_PCPUS, cs.id, pinned, cs.free_pcpus, ''
-        left = cs.free_pcpus - pinned
+    if thread_policy == THREAD_REQUIRE and pinned and not cs.smt:
+        return reasons.NO_SMT_FOR_REQUIRE, cs.id, pinned, 0, ''
+    have, reason, unit = pinning.room(thread_policy, cs.smt, cs.free_pcpus,
+                                      cs.whole_free_cores, cs.whole_free_smt_threads)
+    if pinned > have:
+        return reason, cs.id, pinned, have, unit
+    # What is left for the emulator: isolate on SMT takes whole cores, the others pCPUs.
+    left = (cs.whole_free_cores if thread_policy == THREAD_ISOLATE and cs.smt
+            else cs.free_pcpus) - pinned
     if extra > left:
         return reasons.NUMA_CELL_NO_EMULATOR_PCPU, cs.id, extra, left, ''
     return None
