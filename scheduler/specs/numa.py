@@ -13,7 +13,7 @@ from the flavor or the image, but not both.
 import re
 
 from scheduler.specs import sources as src
-from wire.cpuset import CpuSetError, parse_cpuset
+from wire.cpuset import CpuSetError, format_cpuset, parse_cpuset
 from wire.request_spec import GuestCell
 
 MAX_NODES = 128            # Nova's limit on guest NUMA nodes
@@ -155,27 +155,31 @@ def _ascii_number(text):
 
 
 def _covers_vcpus(cpus, vcpus, cpu_keys, keys_field, errors):
-    """Each vCPU 0..vcpus-1 appears in exactly one cell."""
+    """Each vCPU 0..vcpus-1 appears in exactly one cell.  vCPUs are named as ranges
+    ("4-4095"), so a message stays short however many vCPUs it is about."""
     ok, owner = True, {}
     for cell, cell_cpus in enumerate(cpus):
         field = keys_field(cpu_keys[cell])
-        outside = sorted(c for c in cell_cpus if c >= vcpus)
+        outside = [c for c in cell_cpus if c >= vcpus]
         if outside:
             ok = False
-            errors.add(field, f'names vCPU(s) {outside} but the guest has {vcpus} vCPUs '
-                              f'(0-{vcpus - 1})')
-        for cpu in sorted(cell_cpus):
+            errors.add(field, f'names vCPU(s) {format_cpuset(outside)} but the guest has '
+                              f'{vcpus} vCPUs (0-{vcpus - 1})')
+        taken = {}          # earlier cell -> this cell's vCPUs it already holds
+        for cpu in cell_cpus:
             if cpu in owner and cpu < vcpus:
-                ok = False
-                errors.add(field, f'vCPU {cpu} is already in cell {owner[cpu]} '
-                                  f'({cpu_keys[owner[cpu]]}); each vCPU belongs to one cell')
+                taken.setdefault(owner[cpu], []).append(cpu)
             owner.setdefault(cpu, cell)
-    unassigned = sorted(set(range(vcpus)) - set(owner))
+        for earlier, both in sorted(taken.items()):
+            ok = False
+            errors.add(field, f'vCPU(s) {format_cpuset(both)} already in cell {earlier} '
+                              f'({cpu_keys[earlier]}); each vCPU belongs to one cell')
+    unassigned = set(range(vcpus)) - set(owner)
     if unassigned:
         ok = False
         errors.add(keys_field(cpu_keys[0]).rsplit('.', 1)[0] + '.N',
-                   f'vCPU(s) {unassigned} are in no cell; the cells must cover vCPUs '
-                   f'0-{vcpus - 1}')
+                   f'vCPU(s) {format_cpuset(unassigned)} are in no cell; the cells must '
+                   f'cover vCPUs 0-{vcpus - 1}')
     return ok
 
 
