@@ -174,6 +174,3 @@ class WarmState:
             self.generations[host] = generation
         else:
             self.refresh_host(host)
-
-    def placeable(self, name):
-        return self.up.get(name, False) and self.enabled.get(name, False)
