@@ -458,9 +458,9 @@ class SchedulerManager(MoveEndpoints, RoomEndpoints, GroupEndpoints):
         """ACTIVE results: the BUILDING ones in one commit (no lock), others as usual."""
         try:
             done = self.store.finish_builds([(uuid, host) for uuid, host, _, _ in finished])
-        except Exception:   # the store failed: the next reports reconcile these builds
-            LOG.exception('Committing %d finished builds failed', len(finished))
-            return
+        except Exception:   # one by one then, each on the general path
+            LOG.exception('Committing %d finished builds together failed', len(finished))
+            done = [False] * len(finished)
         for (uuid, host, state, reason), ok in zip(finished, done):
             if not ok:    # a finished build changes no claim (the agent notified it)
                 self._apply_item(uuid, (uuid, host, state, reason))

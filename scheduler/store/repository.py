@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 
+from oslo_db import api as db_api
 from oslo_db import exception as db_exc
 from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
@@ -33,6 +34,12 @@ from scheduler.store.records import (
 from wire.assignment import Assignment
 
 LOG = logging.getLogger(__name__)
+
+# Statements that lock several instance rows take them in uuid order, so two of
+# them never wait for each other in a cycle; a deadlock still reported (with rows
+# some other statement locks) is retried: these writes are idempotent.
+retry_on_deadlock = db_api.wrap_db_retry(max_retries=5, retry_on_deadlock=True,
+                                         retry_interval=0.05, max_retry_interval=0.5)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -262,11 +269,12 @@ class Store(MoveStore):
                                 f"({type(exc).__name__})") from None
         return expected_generation + 1
 
+    @retry_on_deadlock
     def builds_cast(self, uuids):
         """The builds of ``uuids`` have been cast: no longer pending."""
         if uuids:
             with self._writer, self.engine.begin() as conn:
-                conn.execute(sql.BUILD_CAST, [{'u': uuid} for uuid in uuids])
+                conn.execute(sql.BUILD_CAST, [{'u': uuid} for uuid in sorted(set(uuids))])
 
     def pending_builds(self, before=None):
         """PendingBuild of every BUILDING instance whose claim was committed (last
@@ -371,19 +379,23 @@ class Store(MoveStore):
         with self.engine.connect() as conn:    # Core: every report reads this
             return [_instance_record(r) for r in conn.execute(query)]
 
+    @retry_on_deadlock
     def finish_builds(self, finished, now=None):
         """BUILDING -> ACTIVE for each (uuid, host), in one transaction; a bool per item.
 
         An item is True when the instance was BUILDING on that host (the common
         case of an agent's batch of results); False items changed nothing and
-        take the general path.  One commit for the whole batch.
+        take the general path.  One commit for the whole batch, rows in uuid order.
         """
         if not finished:
             return []
         now = self.clock() if now is None else now
+        done = {}
         with self._writer, self.engine.begin() as conn:
-            return [conn.execute(sql.FINISH_BUILD, {'u': u, 'h': h, 'now': now}).rowcount == 1
-                    for u, h in finished]
+            for u, h in sorted(set(finished)):
+                done[u, h] = conn.execute(sql.FINISH_BUILD,
+                                          {'u': u, 'h': h, 'now': now}).rowcount == 1
+        return [done[item] for item in finished]
 
     def update_instance(self, uuid, now=None, **values):
         """Set columns of one instance; returns the new record."""

@@ -179,6 +179,37 @@ def test_finish_builds_activates_only_building_instances_on_their_host(store):
     assert store.finish_builds([]) == []
 
 
+@pytest.mark.postgres
+def test_batches_of_finished_builds_and_cast_marks_never_deadlock(postgres_store):
+    # An agent's batch of results and the scheduler's clearing of the cast marks lock
+    # several instance rows each, in opposite orders here: in any order of their own,
+    # two such transactions deadlocked and PostgreSQL killed one (results lost, builds
+    # left BUILDING).  Rows in uuid order: neither ever fails.
+    store = postgres_store
+    uuids = [new_instance(store, f'dl-{i}') for i in range(40)]
+    for uuid in uuids:
+        store.update_instance(uuid, host=HOST)
+    errors, start = [], threading.Barrier(2)
+
+    def run(work):
+        start.wait()
+        try:
+            for _ in range(15):
+                work()
+        except Exception as exc:     # the deadlock PostgreSQL reports, if any
+            errors.append(exc)
+
+    finish = threading.Thread(target=run, args=(lambda: store.finish_builds(
+        [(u, HOST) for u in reversed(uuids)]),))
+    cast = threading.Thread(target=run, args=(lambda: store.builds_cast(uuids),))
+    finish.start()
+    cast.start()
+    finish.join(120)
+    cast.join(120)
+    assert errors == []
+    assert {store.get_instance(u).state for u in uuids} == {ACTIVE}
+
+
 def test_host_enable_disable(store):
     store.upsert_host(topology())
     assert store.set_host_enabled(HOST, False, 'maintenance').disabled_reason == 'maintenance'
