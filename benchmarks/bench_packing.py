@@ -78,11 +78,14 @@ BEFORE = {
 }
 
 
-def variants():
-    """The engine settings compared: the default, and the other large-page orders."""
-    return {'default': EngineSettings(),
-            'most_free': EngineSettings(large_page_order='most_free'),
-            'smallest': EngineSettings(large_page_order='smallest')}
+def variants(seed=None):
+    """The engine settings compared: the default (ties in random order, seeded by the
+    stream's seed so a run can be repeated), the default with ties by name (the
+    rule BEFORE was measured with), and the other large-page orders."""
+    return {'default': EngineSettings(seed=seed),
+            'name_ties': EngineSettings(shuffle_best_same_weighed_hosts=False),
+            'most_free': EngineSettings(large_page_order='most_free', seed=seed),
+            'smallest': EngineSettings(large_page_order='smallest', seed=seed)}
 
 
 def fleet_hosts(count):
@@ -144,7 +147,7 @@ def bench(mix, seed, args):
     result = {'mix': mix, 'seed': seed, 'hosts': args.hosts, 'requests': args.requests,
               'bound': round(bound, 1),
               'reference': BEFORE.get((mix, seed, args.hosts, args.requests))}
-    for name, settings in variants().items():
+    for name, settings in variants(seed).items():
         placed, first_failure = run_stream(hosts, specs, settings)
         result[name] = {'placed': placed, 'of_bound': round(placed / bound, 3),
                         'idle_at_first_failure': first_failure}
@@ -205,7 +208,7 @@ def main(argv=None):
         print(json.dumps(report, indent=2))
     else:
         print_table(report)
-    never_fewer = all(r['reference'] is None or r['default']['placed'] >= r['reference']
+    never_fewer = all(r['reference'] is None or r['name_ties']['placed'] >= r['reference']
                       for r in results)
     return 0 if never_fewer else 1
 

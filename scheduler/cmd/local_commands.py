@@ -5,6 +5,8 @@ configuration could not be read (one line naming the place).  ``capacity``
 without files asks the running scheduler instead (``--live``, bus exit codes).
 """
 
+import dataclasses
+
 from dashboard import fleet as dashboard_fleet
 from dashboard.pages import simulation_section
 from scheduler import host_views
@@ -39,7 +41,11 @@ def _inputs(args, conf):
     if args.flavors:
         catalog = load_flavors(args.flavors)
         aliases, flavors = catalog.aliases, catalog.flavors
-    return build_engine(settings_from_conf(conf)), hosts, raws, aliases, flavors
+    # Ties by name: the same files give the same answer every time (a service takes
+    # equal hosts in random order, [filter_scheduler] shuffle_best_same_weighed_hosts).
+    settings = dataclasses.replace(settings_from_conf(conf),
+                                   shuffle_best_same_weighed_hosts=False)
+    return build_engine(settings), hosts, raws, aliases, flavors
 
 
 class Simulate(Report):

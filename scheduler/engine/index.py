@@ -8,7 +8,9 @@ Three cheap pieces keep a decision from scanning the fleet:
 2. an estimate order: hosts sorted by a linear pre-weight built from the
    weighers' ``estimate_terms`` over the host totals of each HostSummary,
    kept sorted as usage changes by moving only the hosts in the FleetView's
-   change log;
+   change log; hosts of equal estimate come in the order of the engine's salt
+   (``tie_order``; position order without one), so schedulers with salts of
+   their own try different hosts first;
 3. a necessary check per visited host on the same summary
    (``scheduler.fitting.necessary``, derived from the request's RequestNeeds)
    that never rejects a host the exact fit would accept
@@ -19,6 +21,7 @@ on hosts that pass, until enough of them fit.
 """
 
 import bisect
+import zlib
 
 ESTIMATE_FIELDS = ('free_ram_mb', 'free_shared_vcpus', 'free_pci', 'free_hugepage_mb')
 _CACHE_LIMIT = 256
@@ -77,13 +80,15 @@ class EstimateOrder:
 
     Built once per (fleet state, coefficients); afterwards only the hosts in
     the fleet's change log are moved (bisect), so a request does not rescan
-    the fleet.  Entries are (-estimate, position).
+    the fleet.  Entries are (-estimate, tie, position): ``tie`` orders hosts of
+    equal estimate (``tie_order`` with the engine's salt).
     """
 
-    def __init__(self, fleet, coefficients):
+    def __init__(self, fleet, coefficients, salt=None):
         self.coefficients = coefficients
+        self.salt = salt
         hosts = fleet.hosts()
-        self.keys = [(-estimate(s.summary, coefficients), i) for i, s in enumerate(hosts)]
+        self.keys = [self._key(s, i) for i, s in enumerate(hosts)]
         self.entries = sorted(self.keys)
         self.epoch, self.seen = fleet.change_epoch, len(fleet.change_log)
 
@@ -98,13 +103,24 @@ class EstimateOrder:
         for name in set(log[self.seen:]):
             position = fleet.position(name)
             old = self.keys[position]
-            new = (-estimate(hosts[position].summary, self.coefficients), position)
+            new = self._key(hosts[position], position)
             if new != old:
                 del self.entries[bisect.bisect_left(self.entries, old)]
                 bisect.insort(self.entries, new)
                 self.keys[position] = new
         self.seen = len(log)
         return True
+
+    def _key(self, state, position):
+        return (-estimate(state.summary, self.coefficients), tie_order(state.name, self.salt),
+                position)
+
+
+def tie_order(name, salt):
+    """Where host ``name`` comes among hosts of equal weight: 0 for every host
+    without a salt (then name or position decides), else a number the salt
+    scrambles, the same for a name as long as the salt is."""
+    return 0 if salt is None else zlib.crc32(name.encode(), salt)
 
 
 class OrderIndex:
@@ -113,12 +129,12 @@ class OrderIndex:
     def __init__(self):
         self._orders = {}
 
-    def order(self, fleet, coefficients):
+    def order(self, fleet, coefficients, salt=None):
         """The EstimateOrder of ``fleet`` for ``coefficients``, caught up with its changes."""
-        key = (fleet.uid, fleet.static_generation, coefficients)
+        key = (fleet.uid, fleet.static_generation, coefficients, salt)
         order = self._orders.get(key)
         if order is None or not order.sync(fleet):
             if len(self._orders) >= _CACHE_LIMIT:
                 self._orders.clear()
-            order = self._orders[key] = EstimateOrder(fleet, coefficients)
+            order = self._orders[key] = EstimateOrder(fleet, coefficients, salt)
         return order

@@ -26,6 +26,14 @@ filter_scheduler_opts = [
     cfg.IntOpt('host_subset_size', default=1, min=1,
                help='Pick the host at random among this many best-weighed hosts '
                     '(1: always the best).'),
+    cfg.BoolOpt('shuffle_best_same_weighed_hosts', default=True,
+                help='Take hosts of equal weight in random order, as Nova\'s option of this '
+                     'name does (Nova\'s default is false). On by default here: with it off '
+                     'every scheduler sharing a store picks the same host among equals (the '
+                     'first by name) and the later of two concurrent claims conflicts and is '
+                     'refitted; benchmarks/bench_bus.py --schedulers 2 measures the '
+                     'difference. Off: the same request on the same fleet always lands on '
+                     'the same host.'),
     cfg.IntOpt('max_alternates', default=2, min=0,
                help='Next-best hosts kept per instance for reschedules.'),
     cfg.StrOpt('large_page_order', default='largest', choices=LARGE_PAGE_ORDERS,
@@ -90,7 +98,8 @@ def settings_from_conf(conf):
         cpu_allocation_ratio=conf.cpu_allocation_ratio,
         ram_allocation_ratio=conf.ram_allocation_ratio,
         host_subset_size=group.host_subset_size, max_alternates=group.max_alternates,
-        fit_candidates=group.fit_candidates, large_page_order=group.large_page_order)
+        fit_candidates=group.fit_candidates, large_page_order=group.large_page_order,
+        shuffle_best_same_weighed_hosts=group.shuffle_best_same_weighed_hosts)
 
 
 register_opts(cfg.CONF)

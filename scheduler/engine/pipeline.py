@@ -17,6 +17,13 @@ Read ``build_engine`` to see the pipeline; per instance of a request it is
    the best ``host_subset_size``), the next ``max_alternates`` are kept for
    reschedules.
 
+With ``shuffle_best_same_weighed_hosts`` (Nova's option, on by default here)
+hosts of equal weight are taken in random order: the walk of step 3 meets
+equal estimates in an order of this engine's own (``index.tie_order`` with a
+salt drawn at start), and step 4 picks at random among the fitted hosts of
+the best weight.  Without it, the first by name wins a tie, so every
+scheduler sharing a store picks the same host and the later claims conflict.
+
 Fitting only the top ``fit_candidates`` by estimate is what keeps a decision
 fast on 10,000 hosts; the final order among them uses the real weighers.
 A request of ``count`` instances is placed on a ScratchFleet so no two
@@ -33,7 +40,7 @@ from scheduler.engine import fit as engine_fit
 from scheduler.engine import shapes as engine_shapes
 from scheduler.engine.explain import explain_request
 from scheduler.engine.fleet import ScratchFleet
-from scheduler.engine.index import OrderIndex, StaticIndex, estimate_coefficients
+from scheduler.engine.index import OrderIndex, StaticIndex, estimate_coefficients, tie_order
 from scheduler.engine.shapes import WALK_SHAPES_AFTER
 from scheduler.filters.base import SummaryFilter
 from scheduler.filters.server_group import AffinityFilter, AntiAffinityFilter
@@ -66,6 +73,7 @@ class EngineSettings:
     fit_candidates: int = 8
     seed: int | None = None
     large_page_order: str = 'largest'
+    shuffle_best_same_weighed_hosts: bool = True
 
     def fit_policy(self):
         return engine_fit.FitPolicy(cpu_allocation_ratio=self.cpu_allocation_ratio,
@@ -142,6 +150,8 @@ class Engine:
         self._static = StaticIndex()
         self._orders = OrderIndex()
         self._random = random.Random(settings.seed)
+        self._salt = (self._random.getrandbits(32) if settings.shuffle_best_same_weighed_hosts
+                      else None)
         self.walk_shapes_after = WALK_SHAPES_AFTER
         self._lock = threading.RLock()
 
@@ -230,7 +240,7 @@ class Engine:
                       tried)
         avoided = self._avoided(context, weighers)
         hosts, counted = scratch.fleet.hosts(), 0
-        order = self._orders.order(scratch.fleet, coefficients)
+        order = self._orders.order(scratch.fleet, coefficients, self._salt)
         for position in self._walk(context, order, passing, checks, instance, fits):
             if passing is None or position in passing:
                 before = len(fitted)
@@ -252,7 +262,7 @@ class Engine:
         entries = order.entries
         after = self.walk_shapes_after
         shaped = len(entries) > after and self.follows_shape(context.spec)
-        for index, (_, position) in enumerate(entries):
+        for index, (*_, position) in enumerate(entries):
             if shaped and index == after:
                 yield from self._rest_of_walk(context, order, entries[index], passing, checks,
                                               instance, fits)
@@ -275,7 +285,7 @@ class Engine:
         waiting = [keys[p] for p in positions if keys[p] >= first]
         heapq.heapify(waiting)      # popped lazily: the walk often stops after a few
         while waiting:
-            yield heapq.heappop(waiting)[1]
+            yield heapq.heappop(waiting)[-1]
 
     def _try(self, state, checks, context, instance, fits, fitted, tried):
         """Necessary check, filters, exact fit; a fitting host joins ``fitted``."""
@@ -312,7 +322,13 @@ class Engine:
             raws = [weigher.weigh(state, spec, assignment) for state, assignment in fitted]
             for i, weight in enumerate(normalise(raws)):
                 totals[i] += multiplier * weight
-        order = sorted(range(len(fitted)), key=lambda i: (-totals[i], fitted[i][0].name))
+        order = sorted(range(len(fitted)), key=lambda i: (
+            -totals[i], tie_order(fitted[i][0].name, self._salt), fitted[i][0].name))
+        if self._salt is not None:       # the best-weighed hosts in random order
+            best = sum(1 for i in order if totals[i] == totals[order[0]])
+            head = order[:best]
+            self._random.shuffle(head)
+            order[:best] = head
         subset = order[:max(1, self.settings.host_subset_size)]
         chosen = subset[0] if len(subset) == 1 else self._random.choice(subset)
         others = [fitted[i][0].name for i in order if i != chosen]

@@ -63,9 +63,10 @@ def test_a_forged_result_changes_no_instance(world):  # noqa: F811
     uuid, host = booted['uuid'], booted['host']
     assert 'unsigned' in forbidden('instance_update', {}, instance=uuid, host=host,
                                    state='DELETED')
+    other = 'host-0001' if host == 'host-0000' else 'host-0000'
     items = [{'instance': uuid, 'host': host, 'state': 'DELETED'},
-             {'instance': uuid, 'host': 'host-0001', 'state': 'ERROR'}]
-    assert "unsigned message for hosts 'host-0000' and 1 more" in forbidden(
+             {'instance': uuid, 'host': other, 'state': 'ERROR'}]
+    assert f"unsigned message for hosts {host!r} and 1 more" in forbidden(
         'instance_updates', {}, updates=items)
     assert world.store.get_instance(uuid).state == BUILDING
     assert len(world.store.all_allocations()) == 1

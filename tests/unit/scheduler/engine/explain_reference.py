@@ -25,7 +25,7 @@ class ReferenceEngine(Engine):
     """The engine with the full walk and the full explanation pass."""
 
     def _walk(self, context, order, passing, checks, instance, fits):
-        return (position for _, position in order.entries)
+        return (position for *_, position in order.entries)
 
     def explain_failure(self, context, instance_index, min_count, fits=None, count=1):
         return reference_explain(self, context, instance_index, min_count, fits, count)

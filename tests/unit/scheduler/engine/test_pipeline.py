@@ -154,9 +154,43 @@ def test_list_opts_names_the_groups():
 
 def test_host_subset_size_picks_among_the_best():
     fleet = FleetView([two_socket(f'h{i}') for i in range(6)])
-    chosen = {engine(host_subset_size=3, seed=seed).place(PINNED4, fleet, ['vm'])
-              .assignments[0].host for seed in range(20)}
-    assert 1 < len(chosen) <= 3
+    chosen = {engine(host_subset_size=3, seed=seed, shuffle_best_same_weighed_hosts=False)
+              .place(PINNED4, fleet, ['vm']).assignments[0].host for seed in range(20)}
+    assert chosen == {'h0', 'h1', 'h2'}
+
+
+def test_without_shuffle_the_first_by_name_wins_a_tie():
+    fleet = FleetView([two_socket(f'h{i}') for i in range(30)])
+    chosen = {engine(shuffle_best_same_weighed_hosts=False, seed=seed)
+              .place(PINNED4, fleet, ['vm']).assignments[0].host for seed in range(10)}
+    assert chosen == {'h0'}
+
+
+def test_shuffle_spreads_schedulers_over_equal_hosts_beyond_the_fitted_few():
+    # 30 equal hosts, 8 fitted per decision: engines with their own salts walk the
+    # ties in their own order, so they pick among all 30, not the first 8 by name.
+    fleet = FleetView([two_socket(f'h{i}') for i in range(30)])
+    chosen = [engine(seed=seed).place(PINNED4, fleet, ['vm']).assignments[0].host
+              for seed in range(40)]
+    assert len(set(chosen)) > 15
+    assert set(chosen) - {f'h{i}' for i in range(8)}
+
+
+def test_shuffle_never_trades_weight_for_randomness():
+    # h1..h11 hold one guest each, h0 none: spreading by free RAM, h0 is the one
+    # best host and every engine takes it whatever its salt; among the eleven (h0
+    # full) they pick at random
+    fleet = FleetView([two_socket(f'h{i}') for i in range(12)])
+    for i in range(1, 12):
+        fleet.apply(engine(seed=99).evaluate(PINNED4, fleet, f'h{i}', f'vm{i}'))
+    ram = {'ram': 1.0}
+    assert {engine(seed=seed, weigher_multipliers=ram).place(PINNED4, fleet, ['vm'])
+            .assignments[0].host for seed in range(20)} == {'h0'}
+    fleet.apply(engine(seed=99).evaluate(
+        request(16, 2048, 'whole').numa(2).dedicated().build(), fleet, 'h0', 'big'))
+    chosen = {engine(seed=seed, weigher_multipliers=ram).place(PINNED4, fleet, ['vm'])
+              .assignments[0].host for seed in range(30)}
+    assert 'h0' not in chosen and len(chosen) > 3
 
 
 @pytest.mark.parametrize('spec', [
