@@ -354,6 +354,9 @@ def main():
     parser.add_argument('--host-subset-size', type=int,
                         help='with --schedulers: [filter_scheduler] host_subset_size of the '
                              'schedulers (default: the option\'s default)')
+    parser.add_argument('--decisions-in-turn', choices=('on', 'off'), default='on',
+                        help='with --schedulers: [database] decisions_in_turn of the '
+                             'schedulers (on, the default: they take turns to decide)')
     parser.add_argument('--idle-seconds', type=float, default=5.0,
                         help='seconds the schedulers\' CPU is measured with no boot once '
                              'every instance is ACTIVE (subtracted: scheduler_ms_per_boot_net)')

@@ -95,10 +95,13 @@ def wait_ended(store, timeout=600, quiet_s=3.0):
             last, quiet_since = now, time.monotonic()
         pending = [r for r in records if r.state == 'BUILDING' or r.task]
         if not pending and time.monotonic() - quiet_since >= quiet_s:
-            states = {}
+            states, errors = {}, {}
             for record in records:
                 states[record.state] = states.get(record.state, 0) + 1
-            return states
+                if record.state == 'ERROR':
+                    reason = (record.reason or '')[:120]
+                    errors[reason] = errors.get(reason, 0) + 1
+            return states, errors
         if time.monotonic() >= deadline:
             raise RuntimeError(f"{len(pending)} instances still building or deleting")
         time.sleep(0.5)
@@ -163,10 +166,13 @@ def compare_shows(schedulers, uuids):
     return all(a == answers[0] for a in answers)
 
 
-def subset_config(args):
-    if not args.host_subset_size:
-        return ''
-    return f"[filter_scheduler]\nhost_subset_size = {args.host_subset_size}\n"
+def schedulers_config(args):
+    text = ''
+    if args.host_subset_size:
+        text += f"[filter_scheduler]\nhost_subset_size = {args.host_subset_size}\n"
+    if args.decisions_in_turn == 'off':
+        text += "[database]\ndecisions_in_turn = false\n"
+    return text
 
 
 def run(args):
@@ -181,7 +187,7 @@ def run(args):
         # reports every 60 s; a scheduler follows the store's heartbeats every 20 s
         stack = Stack(workdir, busfleet.fleet(args.hosts, prefix='sim'), report_interval=60,
                       down_time=120, grace=600, on_change=False, hosts_per_connection=100,
-                      extra_config=extra_config(args) + subset_config(args))
+                      extra_config=extra_config(args) + schedulers_config(args))
         stack.create_vhost()
         schedulers, agent, store = Schedulers(stack, args.schedulers, db_url), None, None
         try:
@@ -191,7 +197,7 @@ def run(args):
             elapsed, done, cpu = run_mixed_clients(stack.url, args.clients, args.boots,
                                                    schedulers)
             store = Store(db_url)
-            states = wait_ended(store)
+            states, errors = wait_ended(store)
             claims = [schedulers.claims(i) for i in range(len(schedulers.names))]
             views = compare_views(schedulers, store)
             alive = [u for d in done for u in d[3]]
@@ -212,8 +218,10 @@ def run(args):
     return {
         'schedulers': args.schedulers, 'hosts': args.hosts, 'clients': args.clients,
         'host_subset_size': args.host_subset_size or 1,
+        'decisions_in_turn': args.decisions_in_turn,
         'boot_calls': boots, 'deletes': sum(len(d[4]) for d in done),
         'no_valid_host': sum(d[5] for d in done), 'final_states': states,
+        'error_reasons': errors,
         'boots_per_s': round(boots / elapsed, 1),
         'p50_ms': round(statistics.median(latencies) * 1000, 2),
         'p99_ms': round(percentile(latencies, 0.99) * 1000, 2),

@@ -52,8 +52,14 @@ def place_and_claim(engine, state, spec, uuids, rows=None):
     """Place ``spec`` for ``uuids`` and claim each placement; returns Claimed.
 
     ``rows`` (uuid -> instance column values) are inserted with each claim.
-    The view first catches up with what other schedulers wrote since its last look.
+    The view first catches up with what other schedulers wrote since its last look,
+    in this scheduler's decision turn (scheduler/store/turns.py) until the last claim.
     """
+    with state.store.decision_turn():
+        return _place_and_claim(engine, state, spec, uuids, rows)
+
+
+def _place_and_claim(engine, state, spec, uuids, rows):
     state.catch_up()
     placement = engine.place(spec, state.fleet, list(uuids))
     claimed = Claimed([], dict(placement.alternates or {}), {}, placement.explanation)
@@ -116,8 +122,13 @@ def replace_on_alternate(engine, state, spec, uuid, alternates, tried):
     (every filter, then the exact fit): the fleet moved since the alternates were
     chosen, so a host now disabled, holding an anti-affine sibling or missing a trait
     is skipped, with its reason logged.  The view first catches up with the claims
-    and releases other schedulers made.
+    and releases other schedulers made, in this scheduler's decision turn.
     """
+    with state.store.decision_turn():
+        return _replace_on_alternate(engine, state, spec, uuid, alternates, tried)
+
+
+def _replace_on_alternate(engine, state, spec, uuid, alternates, tried):
     one = single(spec)
     state.catch_up()
     for name in alternates:

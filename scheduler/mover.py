@@ -88,24 +88,26 @@ class Mover:
                      'source_assignment': record.assignment, 'request_id': request_id}
         if resize is not None:
             migration.update(new_spec=resize[0].to_dict(), new_request=resize[1])
-        self.state.catch_up()     # what other schedulers claimed and released
-        for _ in range(MAX_REFITS):
-            dest = moves.choose_destination(self.engine, self.state.fleet, spec,
-                                            migration['uuid'], record.host, host, same_host)
-            if isinstance(dest, str):
-                if host is not None or resize is not None:
-                    raise rpc.BusError(rpc.NO_VALID_HOST, f"cannot move {record.uuid} to {dest}")
-                self.notify(moves.event_name(kind, 'error'),
-                            {'instance': record.uuid, 'reason': dest}, error=True)
-                return self.store.record_failed_move(migration, dest)
-            claimed = self._claim(migration, dest, spec)
-            if claimed is not None:
-                self.notify(moves.event_name(kind, 'start'),
-                            {'instance': record.uuid, 'migration': migration['uuid'],
-                             'source': record.host, 'destination': dest.host})
-                return claimed
-        raise rpc.BusError(rpc.OPERATION_FAILED, f"claims on the destination of {record.uuid} "
-                           f"kept conflicting after {MAX_REFITS} refits")
+        with self.store.decision_turn():   # scheduler/store/turns.py
+            self.state.catch_up()     # what other schedulers claimed and released
+            for _ in range(MAX_REFITS):
+                dest = moves.choose_destination(self.engine, self.state.fleet, spec,
+                                                migration['uuid'], record.host, host, same_host)
+                if isinstance(dest, str):
+                    if host is not None or resize is not None:
+                        raise rpc.BusError(rpc.NO_VALID_HOST,
+                                           f"cannot move {record.uuid} to {dest}")
+                    self.notify(moves.event_name(kind, 'error'),
+                                {'instance': record.uuid, 'reason': dest}, error=True)
+                    return self.store.record_failed_move(migration, dest)
+                claimed = self._claim(migration, dest, spec)
+                if claimed is not None:
+                    self.notify(moves.event_name(kind, 'start'),
+                                {'instance': record.uuid, 'migration': migration['uuid'],
+                                 'source': record.host, 'destination': dest.host})
+                    return claimed
+            raise rpc.BusError(rpc.OPERATION_FAILED, f"claims on the destination of {record.uuid} "
+                               f"kept conflicting after {MAX_REFITS} refits")
 
     def _claim(self, migration, dest, spec):
         """Claim ``dest`` (computed for the migration uuid); the record, or None: refit."""

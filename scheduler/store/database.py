@@ -50,6 +50,14 @@ sync_opts = [
                      'starts, instead of refusing to start on an empty or older schema. '
                      'Meant for throwaway single-scheduler setups; production runs '
                      '"kvmfleet-manage db sync" before starting new schedulers.'),
+    cfg.BoolOpt('decisions_in_turn', default=True,
+                help='Schedulers sharing a PostgreSQL database take turns to decide: each '
+                     'holds an advisory lock from the catch-up before a decision to the '
+                     'commit of its claims, so no decision is taken on a view another '
+                     'scheduler is about to make stale (without it, two schedulers under '
+                     'load refit about a fifth of their claims: they race for the same best '
+                     'host). Receiving, answering and casting still run in parallel. No '
+                     'effect on SQLite.'),
 ]
 
 
@@ -81,6 +89,7 @@ class DatabaseSettings:
     retry_interval: int = 10
     connection_debug: int = 0
     connection_parameters: str = ''
+    decisions_in_turn: bool = False     # scheduler/store/turns.py
 
 
 def database_settings(conf=cfg.CONF):

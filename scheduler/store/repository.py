@@ -31,6 +31,7 @@ from scheduler.store.records import (
     integrity_violation,
     resource_keys,
 )
+from scheduler.store.turns import DecisionTurns
 from wire.assignment import Assignment
 
 LOG = logging.getLogger(__name__)
@@ -124,6 +125,7 @@ class Store(MoveStore):
         # PostgreSQL locks rows: no mutex.
         self._writer = threading.RLock() if is_sqlite(self.url) else contextlib.nullcontext()
         self._changes = changes.ChangeReader(self.engine)   # before every decision
+        self._turns = DecisionTurns(self.engine, bool(settings and settings.decisions_in_turn))
 
     def create_schema(self):
         """Migrate the database to this code's schema (``db sync``); returns self.
@@ -145,7 +147,12 @@ class Store(MoveStore):
             return session.scalar(select(models.SchemaVersion.version)
                                   .order_by(models.SchemaVersion.version.desc()))
 
+    def decision_turn(self):
+        """Context: this scheduler's turn to decide and claim (scheduler/store/turns.py)."""
+        return self._turns.turn()
+
     def dispose(self):
+        self._turns.close()
         self._changes.close()
         self.engine.dispose()
 

@@ -16,8 +16,11 @@ from scheduler.engine import EngineSettings, build_engine
 from scheduler.fitting import audit
 from scheduler.fitting.policy import FitPolicy
 from scheduler.manager import SchedulerManager
+from scheduler.store import Store
+from scheduler.store.database import DatabaseSettings
 from scheduler.warm_state import WarmState
 from tests import busfleet, notifications
+from tests.conftest import postgres_schema as private_schema
 from tests.unit.scheduler.test_manager import Clock, RecordingAgents, make_store, postgres_schema  # noqa: F401  (postgres_schema is a fixture)
 from wire import rpc
 
@@ -136,6 +139,35 @@ def test_three_schedulers_multi_create_hugepages_never_overcommit(store):
     # 6 cells x 1000 pages / 256 pages per guest = 6 x 3 guests; the pools are full.
     assert len(held) == 18
     assert store_overruns(store) == []
+
+
+@pytest.mark.postgres
+def test_schedulers_in_turn_decide_on_fresh_views_and_never_conflict(postgres_url, caplog):
+    """The same race with each scheduler on a store of its own taking turns
+    ([database] decisions_in_turn): each decision starts from every claim committed
+    before it, so none conflicts, and the pools still fill exactly."""
+    caplog.set_level(logging.INFO, logger='scheduler.claims')
+    clock = Clock()
+    with private_schema(postgres_url, 'kvmfleet_claims_turns') as url:
+        stores = [Store(url, clock=clock, settings=DatabaseSettings(decisions_in_turn=True))
+                  for _ in range(3)]
+        try:
+            stores[0].create_schema()
+            seed = scheduler(stores[0], clock)
+            for i in range(3):
+                report(seed, busfleet.host(f"h{i}", cells=2, pcpus_per_cell=4,
+                                           shared_per_cell=2, memory_mb=8192, pages_2m=1000,
+                                           vfs_per_cell=1))
+            schedulers = [seed] + [scheduler(store, clock) for store in stores[1:]]
+            request = {'name': 'mc', 'vcpus': 2, 'memory_mb': 512, 'count': 3, 'min_count': 1,
+                       'extra_specs': {'hw:mem_page_size': '2MB', 'hw:numa_nodes': '1'}}
+            run_schedulers_concurrently(stores[0], schedulers, rounds=12, request=request)
+            assert len(stores[0].all_allocations()) == 18
+            assert store_overruns(stores[0]) == []
+            assert 'Claim conflict' not in caplog.text
+        finally:
+            for store in stores:
+                store.dispose()
 
 
 def hugepage_domain(uuid, host, pages):
