@@ -17,7 +17,7 @@ class Scheduler:
     def __init__(self, answers=False):
         self.sent, self.answers = [], answers
 
-    def report_host(self, host, instances, taken=None):
+    def report_host(self, host, instances, taken=None, listed=None):
         self.sent.append((host['name'], 'cast' if taken is None else 'call'))
         if taken is not None and self.answers:
             taken.set()
@@ -75,7 +75,7 @@ class TimingOut:
     def __init__(self):
         self.sent = []
 
-    def report_host(self, host, instances, taken=None):
+    def report_host(self, host, instances, taken=None, listed=None):
         self.sent.append((host['name'], 'cast' if taken is None else 'call'))
         if taken is not None:
             raise messaging.MessagingTimeout('nobody consumes')

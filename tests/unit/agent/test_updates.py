@@ -14,7 +14,7 @@ class RecordingAPI:
             self.gate.wait(5)
         self.sent.append(('updates', [u['instance'] for u in updates]))
 
-    def report_host(self, host, instances, taken=None):
+    def report_host(self, host, instances, taken=None, listed=None):
         self.sent.append(('report', host['name']))
 
 

@@ -3,6 +3,7 @@ a report that changes nothing works without the scheduler lock, and a build is j
 when the agent listed its domains (scheduler RPC 1.8), not by when the report is worked."""
 
 import threading
+import time
 
 import pytest
 from oslo_config import cfg
@@ -149,6 +150,18 @@ def test_a_report_without_a_listing_age_is_judged_at_its_arrival_as_before(world
     uuid = world.client.boot(busfleet.PINNED)['instances'][0]['uuid']
     world.clock.now += GRACE + 1
     report(world, host)                                     # a 1.0 agent
+    assert world.store.get_instance(uuid).state == ERROR
+
+
+def test_a_1_8_report_reaches_the_manager_over_the_bus(world):  # noqa: F811
+    [host] = add_hosts(world, 1)
+    world.clock.now += 1
+    uuid = world.client.boot(busfleet.PINNED)['instances'][0]['uuid']
+    world.clock.now += GRACE + 5
+    taken = threading.Event()          # a call: the report has been worked when it returns
+    world.client.report_host(host, [], taken=taken, listed=time.monotonic() - GRACE - 6)
+    assert taken.is_set() and world.store.get_instance(uuid).state == BUILDING
+    world.client.report_host(host, [], taken=taken)           # as a 1.0 agent sends it
     assert world.store.get_instance(uuid).state == ERROR
 
 
