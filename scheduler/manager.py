@@ -415,8 +415,9 @@ class SchedulerManager(MoveEndpoints, RoomEndpoints, GroupEndpoints):
         """Agent heartbeat + topology + domains; reconciled with the store.
 
         ``listing_age`` (1.8): seconds between the agent's listing of its domains
-        and its sending of the report.  Checked here; worked through the
-        coalescing queue (scheduler/reports.py): None when left to its workers.
+        and its sending of the report.  Queued under its host's name (checked), a
+        newer report superseding it; checked in full when worked, in this thread
+        (the answer) or by a report worker (None: scheduler/reports.py).
         """
         report = reports.Report(host, instances, listing_age, self.clock())
         return self.reports.submit(reports.host_of(host), report)
