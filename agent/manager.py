@@ -352,11 +352,13 @@ class AgentManager(MoveEndpoints):
         self.last_report = time.monotonic()
         try:
             host = dict(self.topology().to_dict(), images=self.images())
+            listed = time.monotonic()     # before the listing: builds are judged by it
+            domains = self.domains()
             if self.taken.is_set():
-                self.scheduler.report_host(host, self.domains())
+                self.scheduler.report_host(host, domains, listed=listed)
             else:       # no scheduler has taken a report yet: a call, retried
                 self.unanswered += 1
-                self.scheduler.report_host(host, self.domains(), taken=self.taken)
+                self.scheduler.report_host(host, domains, taken=self.taken, listed=listed)
         except AgentError as exc:   # libvirt unreachable: no report beats an empty one
             LOG.warning('Report of host %s skipped: %s', self.host_name, exc)
         except Exception:

@@ -40,10 +40,10 @@ class BatchingSchedulerAPI(OrderedWorker):
         self._queue.put({'instance': instance, 'host': host, 'state': state,
                          'reason': reason})
 
-    def report_host(self, host, instances, taken=None):
+    def report_host(self, host, instances, taken=None, listed=None):
         """Queued behind the results before it; sent once those have gone (a call
-        with ``taken``: see SchedulerAPI.report_host)."""
-        self._queue.put(('report', host, instances, taken))
+        with ``taken``, the listing's age from ``listed``: see SchedulerAPI.report_host)."""
+        self._queue.put(('report', host, instances, taken, listed))
 
     def migration_update(self, migration, host, status, reason=None):
         """A move's result (scheduler API 1.3), in order with the other results."""
@@ -92,11 +92,11 @@ class BatchingSchedulerAPI(OrderedWorker):
         except Exception:   # as with one cast: logged, the next report reconciles
             LOG.exception('Sending %d instance updates failed', len(updates))
 
-    def _send_report(self, host, instances, taken):
+    def _send_report(self, host, instances, taken, listed):
         if taken is not None and time.monotonic() < self.unanswered_until:
             taken = None    # a call just went unanswered: no other waits; cast, retried later
         try:
-            self.api.report_host(host, instances, taken=taken)
+            self.api.report_host(host, instances, taken=taken, listed=listed)
         except messaging.MessagingTimeout:
             self.unanswered_until = time.monotonic() + REPORT_CALL_TIMEOUT_S
             LOG.info('No scheduler took the report of host %s yet: sent again soon',

@@ -13,7 +13,14 @@ messages alone; this measures what is left, in one process with no broker:
 
 Each figure is the median over ``--runs`` of process CPU time per item.
 
+``--storm``: instead, how long a boot waits while ``--reporters`` threads (the
+RPC executor's, as in the chaos suite's stall: 56 of 64 in report_host) work
+host reports of ``--storm-hosts`` hosts, each every ``--storm-interval``
+seconds: boot latency median, p99 and max (wall clock), and the reports worked
+per second.
+
     .venv/bin/python benchmarks/bench_service_work.py [--hosts 1000] [--boots 2000] [--runs 3]
+    .venv/bin/python benchmarks/bench_service_work.py --storm [--hosts 1000] [--boots 300]
 """
 
 import argparse
@@ -24,6 +31,7 @@ import shutil
 import statistics
 import sys
 import tempfile
+import threading
 import time
 import uuid as uuidlib
 
@@ -141,6 +149,84 @@ def agent_run(builds, hosts=50):
         shutil.rmtree(workdir, ignore_errors=True)
 
 
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))]
+
+
+def report_storm(manager, reports, interval, stop, worked):
+    """Work ``reports`` [(host, domains)] each every ``interval`` s until ``stop``."""
+    while not stop.is_set():
+        started = time.monotonic()
+        for host, domains in reports:
+            manager.report_host({}, host=host, instances=domains)
+            worked.append(1)
+            if stop.is_set():
+                return
+        stop.wait(max(0.0, interval - (time.monotonic() - started)))
+
+
+def storm_run(hosts, boots, reporters, storm_hosts, interval):
+    """Boot latencies (s) while ``reporters`` threads work a report storm; reports/s."""
+    workdir = tempfile.mkdtemp(prefix='kvmfleet-storm-', dir='/var/tmp')
+    try:
+        manager, by_name = scheduler_with_fleet(workdir, hosts)
+        domains = boot_many(manager, min(200, hosts), 0)    # reports reconcile held claims
+        names = list(by_name)[:storm_hosts]
+        reports = [(by_name[n], domains.get(n, [])) for n in names]
+        stop, worked, latencies = threading.Event(), [], []
+        threads = [threading.Thread(target=report_storm, daemon=True,
+                                    args=(manager, reports[i::reporters], interval, stop,
+                                          worked))
+                   for i in range(reporters)]
+        for thread in threads:
+            thread.start()
+        time.sleep(interval * 2)        # the storm builds up
+        started_storm, done_before = time.monotonic(), len(worked)
+        for index in range(boots):
+            template = busfleet.MIXED[index % len(busfleet.MIXED)]
+            started = time.monotonic()
+            manager.boot({}, request=dict(template, name=f"s{index}"))
+            latencies.append(time.monotonic() - started)
+        rate = (len(worked) - done_before) / (time.monotonic() - started_storm)
+        stop.set()
+        for thread in threads:
+            thread.join(60)
+        manager.store.dispose()
+        return latencies, rate
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+def storm_main(args, argv):
+    runs = []
+    for index in range(args.runs):
+        latencies, rate = storm_run(args.hosts, args.boots, args.reporters, args.storm_hosts,
+                                    args.storm_interval)
+        runs.append({'boot_median_ms': statistics.median(latencies) * 1000,
+                     'boot_p99_ms': percentile(latencies, 0.99) * 1000,
+                     'boot_max_ms': max(latencies) * 1000, 'reports_per_s': rate})
+        print(f"run {index + 1}/{args.runs}: " + ', '.join(
+            f"{k} {v:.1f}" for k, v in runs[-1].items()), file=sys.stderr, flush=True)
+    result = {key: round(statistics.median(r[key] for r in runs), 1) for key in runs[0]}
+    result.update(hosts=args.hosts, boots=args.boots, reporters=args.reporters,
+                  storm_hosts=args.storm_hosts, storm_interval=args.storm_interval,
+                  runs=args.runs, command=' '.join(['benchmarks/bench_service_work.py',
+                                                    *(sys.argv[1:] if argv is None else argv)]),
+                  machine=machine_line())
+    if args.json:
+        print(json.dumps(result))
+        return
+    print(f"boots during a report storm: {args.reporters} threads reporting "
+          f"{args.storm_hosts} hosts every {args.storm_interval:g} s (median of {args.runs} runs)")
+    for key, label in (('boot_median_ms', 'boot latency median (ms)'),
+                       ('boot_p99_ms', 'boot latency p99 (ms)'),
+                       ('boot_max_ms', 'boot latency max (ms)'),
+                       ('reports_per_s', 'report calls answered per second')):
+        print(f"{label:<44} {result[key]:.1f}")
+    print(f"command: {result['command']}\nmachine: {result['machine']}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--hosts', type=int, default=1000)
@@ -148,7 +234,15 @@ def main(argv=None):
     parser.add_argument('--builds', type=int, default=300)
     parser.add_argument('--runs', type=int, default=3)
     parser.add_argument('--json', action='store_true')
+    parser.add_argument('--storm', action='store_true',
+                        help='boot latency during a report storm (see the module doc)')
+    parser.add_argument('--reporters', type=int, default=56)
+    parser.add_argument('--storm-hosts', type=int, default=240)
+    parser.add_argument('--storm-interval', type=float, default=1.0)
     args = parser.parse_args(argv)
+    if args.storm:
+        storm_main(args, argv)
+        return
     runs = []
     for index in range(args.runs):
         boot_ms, report_ms, held = scheduler_run(args.hosts, args.boots)

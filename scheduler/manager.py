@@ -1,7 +1,9 @@
-"""Server side of the scheduler's RPC API (topic ``kvmfleet-scheduler``, 1.7).
+"""Server side of the scheduler's RPC API (topic ``kvmfleet-scheduler``, 1.8).
 
 One lock guards the warm view and every decision that changes it (place +
-claim, release, host reports), so the view and the store move together.
+claim, release, host reports that change something), so the view and the
+store move together.  Host reports are coalesced per host and worked by a
+bounded number of threads, mostly without the lock (scheduler/reports.py).
 Agent casts and notifications happen outside the lock.  Every endpoint
 validates its payload (wire.rpc.endpoint turns errors into BusError).
 """
@@ -14,7 +16,16 @@ import uuid as uuidlib
 import oslo_messaging as messaging
 from oslo_config import cfg
 
-from scheduler import builds, claims, host_views, payloads, reconcile, server_groups, trust
+from scheduler import (
+    builds,
+    claims,
+    host_views,
+    payloads,
+    reconcile,
+    reports,
+    server_groups,
+    trust,
+)
 from scheduler.engine.capacity import shape_capacity
 from scheduler.metrics import NO_METRICS
 from scheduler.move_endpoints import MoveEndpoints
@@ -72,7 +83,7 @@ class SchedulerManager(MoveEndpoints, RoomEndpoints, GroupEndpoints):
     """The scheduler's endpoints (moves: scheduler.move_endpoints; make room:
     scheduler.room_endpoints)."""
 
-    target = messaging.Target(version='1.7')
+    target = messaging.Target(version='1.8')
     # Checks that host messages are signed by their host (scheduler/trust.py); the
     # service sets it, library use and unit tests may leave it None (no check).
     verifier = None
@@ -95,6 +106,7 @@ class SchedulerManager(MoveEndpoints, RoomEndpoints, GroupEndpoints):
         self.state = WarmState(store, clock=clock).load()
         self.flags = {}            # host -> unknown domains flagged by reconciliation
         self.cast_marks = builds.CastMarks(store)   # cleared by the service, in batches
+        self.reports = reports.ReportQueue(self._apply_report)   # coalesced, bounded
         self.mover = Mover(store, self.state, engine, agent_api, self.lock, self._notify_move,
                            MoveSettings(cfg.CONF.scheduler.migration_prepare_timeout,
                                         cfg.CONF.scheduler.migration_timeout))
@@ -399,30 +411,51 @@ class SchedulerManager(MoveEndpoints, RoomEndpoints, GroupEndpoints):
     # -- from agents -------------------------------------------------------
     @rpc.endpoint
     @trust.from_host(trust.reporting_host)
-    def report_host(self, ctxt, host, instances):
-        """Agent heartbeat + topology + domains; reconciled with the store."""
-        topology = HostTopology.from_dict(rpc.check(host, dict, 'host'), 'host', self.limits)
-        domains = payloads.domains(instances, self.limits)
+    def report_host(self, ctxt, host, instances, listing_age=None):
+        """Agent heartbeat + topology + domains; reconciled with the store.
+
+        ``listing_age`` (1.8): seconds between the agent's listing of its domains
+        and its sending of the report.  Queued under its host's name (checked), a
+        newer report superseding it; checked in full when worked, in this thread
+        (the answer) or by a report worker (None: scheduler/reports.py).
+        """
+        report = reports.Report(host, instances, listing_age, self.clock())
+        return self.reports.submit(reports.host_of(host), report)
+
+    def _apply_report(self, report):
+        """One report: checked, heartbeat and a dry run without the lock; the lock only
+        when the report changes the warm view (scheduler/reports.py)."""
+        topology = HostTopology.from_dict(report.host, 'host', self.limits)
+        domains = payloads.domains(report.instances, self.limits)
+        now, name = report.received, topology.name
+        listed = reports.listed_at(now, report.listing_age)
         stored = dict(topology.to_dict(), instances=[], enabled=True, up=True)
-        now = self.clock()
-        with self.lock:
-            record, created, changed = self.store.upsert_host(stored, now=now)
-            came_up = self.state.heartbeat(topology.name, now)
-            outcome = reconcile.reconcile(self.state, topology.name, domains, now,
-                                          self.engine.policy, topology)
-            self.flags[topology.name] = outcome.flagged
-            if created or changed or came_up or outcome.changed or \
-                    topology.name not in self.state.fleet:
-                self.state.refresh_host(topology.name)
+        record, created, changed = self.store.upsert_host(stored, now=now)
+        outcome = reconcile.reconcile(self.state, name, domains, now, self.engine.policy,
+                                      topology, listed, dry_run=True)
+        came_up = False
+        if created or changed or outcome.pending or not self.state.beat(name, now):
+            with self.lock:
+                came_up = self.state.heartbeat(name, now)
+                outcome = reconcile.reconcile(self.state, name, domains, now,
+                                              self.engine.policy, topology, listed)
+                if created or changed or came_up or outcome.changed or \
+                        name not in self.state.fleet:
+                    self.state.refresh_host(name)
+        self.flags[name] = outcome.flagged
+        self._after_report(name, came_up, outcome)
+        return {'generation': record.generation, 'adopted': outcome.adopted,
+                'flagged': outcome.flagged}
+
+    def _after_report(self, name, came_up, outcome):
+        """What a worked report tells: host.up, deletes sent again, lost builds."""
         if came_up:
-            self._notify_host('host.up', topology.name)
+            self._notify_host('host.up', name)
         for uuid in outcome.redelete:
-            self.agents.delete_instance(topology.name, uuid)
+            self.agents.delete_instance(name, uuid)
         for uuid, old, new, reason in outcome.transitions:
             if old == BUILDING and new == ERROR:    # the build never finished on the host
                 self.notifier.notify('instance.create.error', self._lost_build, uuid, reason)
-        return {'generation': record.generation, 'adopted': outcome.adopted,
-                'flagged': outcome.flagged}
 
     @rpc.endpoint
     @trust.from_host(trust.updating_host)

@@ -18,6 +18,7 @@ OPTION_MODULES = (
     'scheduler.engine.opts',
     'scheduler.warm_state',
     'scheduler.reconcile',
+    'scheduler.reports',
     'scheduler.store.database',
     'scheduler.trust',
     'scheduler.metrics',

@@ -33,6 +33,15 @@ Rules (docs/rpc-api.md, "Reconciliation"):
 4. An instance a move (docs/migration.md) is taking to or from this host is
    left alone: the move's own messages end it, and a report may come from
    any moment of it.
+
+Ages that say whether the report may predate a change (the build's grace,
+RECENT_CHANGE_S) are taken at ``listed_at``, when the agent listed its
+domains (scheduler RPC 1.8; the receive time for older agents): a report
+processed late judges a build by the listing, not by its own delay.
+
+A dry run (``dry_run=True``) only reads: it names the instances a report
+would change (``Outcome.pending``), so a report that changes nothing needs
+neither the scheduler's lock nor a write beyond its heartbeat.
 """
 
 import dataclasses
@@ -85,21 +94,33 @@ class Outcome:
     adopted: list = dataclasses.field(default_factory=list)
     flagged: list = dataclasses.field(default_factory=list)       # {'uuid','name','reason'}
     redelete: list = dataclasses.field(default_factory=list)
+    dry_run: bool = False
+    pending: list = dataclasses.field(default_factory=list)       # what a dry run would change
 
     @property
     def changed(self):
         return bool(self.transitions or self.adopted)
 
+    def acts(self, uuid):
+        """Whether to change ``uuid`` now: in a dry run it is only noted as pending."""
+        if self.dry_run:
+            self.pending.append(uuid)
+        return not self.dry_run
 
-def reconcile(state, host, domains, now, policy, topology=None):
+
+def reconcile(state, host, domains, now, policy, topology=None, listed_at=None,
+              dry_run=False):
     """Apply the rules to ``host`` given its reported ``domains`` (uuid -> dict).
 
     ``topology`` (the reported HostTopology) lets a domain be adopted only when
     its assignment fits the host beside what is held (wire.consistency.Ledger);
     ``policy`` (the engine's FitPolicy) gives the allocation ratios its counted
-    pools are checked with (fitting.audit).
+    pools are checked with (fitting.audit).  ``listed_at``: when the agent
+    listed the domains (default ``now``); ``dry_run``: change nothing, name
+    what would change.
     """
-    outcome = Outcome()
+    outcome = Outcome(dry_run=dry_run)
+    listed = now if listed_at is None else min(listed_at, now)
     store = state.store
     held = {h.assignment.instance: h for h in store.held_instances(host)}
     records = {r.uuid: r for r in store.list_instances(host=host)}
@@ -109,16 +130,18 @@ def reconcile(state, host, domains, now, policy, topology=None):
             continue
         record = records.get(uuid) or store.get_instance(uuid)
         if uuid in domains:
-            _follow_domain(store, record, domains[uuid], outcome, now)
+            _follow_domain(store, record, domains[uuid], outcome, (now, listed))
         else:
-            _missing_domain(state, record, held_instance.claimed_at, outcome, now)
+            _missing_domain(state, record, held_instance.claimed_at, outcome, (now, listed))
     for record in records.values():
         if record.state in LIVE and record.uuid not in held and record.uuid not in domains \
                 and record.uuid not in moving:
-            _missing_domain(state, record, record.updated_at, outcome, now, 'no claim and ')
+            _missing_domain(state, record, record.updated_at, outcome, (now, listed),
+                            'no claim and ')
     unknown = {uuid: domain for uuid, domain in domains.items()
                if uuid not in held and uuid not in moving}
-    ledger = _ledger(store, host, topology) if unknown and topology is not None else None
+    ledger = _ledger(store, host, topology) if unknown and topology is not None \
+        and not dry_run else None
     for uuid, domain in unknown.items():
         _unknown_domain(state, host, uuid, domain, outcome, now, policy, ledger)
     return outcome
@@ -141,29 +164,37 @@ def _transition(store, record, new_state, outcome, now, **values):
     outcome.transitions.append((record.uuid, record.state, new_state, values.get('reason')))
 
 
-def _follow_domain(store, record, domain, outcome, now):
+def _follow_domain(store, record, domain, outcome, times):
+    now, listed = times
     running = domain.get('state') in RUNNING_STATES
-    if now - record.updated_at < RECENT_CHANGE_S and record.state != BUILDING:
+    if listed - record.updated_at < RECENT_CHANGE_S and record.state != BUILDING:
         return   # the report may predate that change: the next one will tell
     if record.state == BUILDING and running:    # a delete asked meanwhile stays in flight
-        _transition(store, record, ACTIVE, outcome, now, reason=None,
-                    task=DELETING if record.task == DELETING else None)
-    elif record.task == DELETING and now - record.updated_at >= RECENT_CHANGE_S:
+        if outcome.acts(record.uuid):
+            _transition(store, record, ACTIVE, outcome, now, reason=None,
+                        task=DELETING if record.task == DELETING else None)
+    elif record.task == DELETING and listed - record.updated_at >= RECENT_CHANGE_S:
         # the delete (or its answer) was lost: sent again, then again at most this often
-        store.update_instance(record.uuid, now=now)
-        outcome.redelete.append(record.uuid)
+        if outcome.acts(record.uuid):
+            store.update_instance(record.uuid, now=now)
+            outcome.redelete.append(record.uuid)
     elif record.task is None and record.state == ACTIVE and not running:
-        _transition(store, record, STOPPED, outcome, now, reason='found shut off on host')
+        if outcome.acts(record.uuid):
+            _transition(store, record, STOPPED, outcome, now, reason='found shut off on host')
     elif record.task is None and record.state in (STOPPED, ERROR) and running:
-        _transition(store, record, ACTIVE, outcome, now, reason=None)
+        if outcome.acts(record.uuid):
+            _transition(store, record, ACTIVE, outcome, now, reason=None)
 
 
-def _missing_domain(state, record, claimed_at, outcome, now, missing=''):
+def _missing_domain(state, record, claimed_at, outcome, times, missing=''):
+    now, listed = times
     # a delete asked a while ago needs no build's grace: a build still on its way
     # makes a domain of a DELETED instance, which a report has deleted again (rule 3)
     wait = RECENT_CHANGE_S if record.task == DELETING else cfg.CONF.scheduler.build_grace_period
-    if now - max(claimed_at, record.updated_at) < wait:
+    if listed - max(claimed_at, record.updated_at) < wait:
         return   # being built, or built after the agent listed its domains
+    if not outcome.acts(record.uuid):
+        return
     if record.task == DELETING:
         claims.release_claim(state, record.uuid)
         _transition(state.store, record, DELETED, outcome, now, task=None)
@@ -179,9 +210,11 @@ def _unknown_domain(state, host, uuid, domain, outcome, now, policy, ledger=None
     except NotFound:
         record = None
     if record is not None and record.state == DELETED:
-        if now - record.updated_at >= RECENT_CHANGE_S:   # not at every report: one is
-            state.store.update_instance(uuid, now=now)   # on its way, or the agent is slow
-            outcome.redelete.append(uuid)
+        if now - record.updated_at >= RECENT_CHANGE_S and outcome.acts(uuid):
+            state.store.update_instance(uuid, now=now)   # not at every report: one is on
+            outcome.redelete.append(uuid)                # its way, or the agent is slow
+        return
+    if not outcome.acts(uuid):    # adopted, flagged or deleted again: never a dry run's
         return
     if record is not None and _elsewhere(record, host, now):
         outcome.redelete.append(uuid)

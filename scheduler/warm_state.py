@@ -137,6 +137,15 @@ class WarmState:
         self.up[name] = True
         return not was_up
 
+    def beat(self, name, when):
+        """A report's time of a host the view has up, recorded without the scheduler
+        lock (one dict write); False, recording nothing, when the host is not up or
+        not in the view: then ``heartbeat`` under the lock (coming up is told)."""
+        if not self.up.get(name) or name not in self.fleet:
+            return False
+        self.heartbeats[name] = when
+        return True
+
     def follow_store(self):
         """Catch up with what every scheduler recorded; returns (went_down, came_up).
 

@@ -28,6 +28,10 @@ Version history:
   migrations after which the request fits; boot(make_room) runs them, then
   boots.  Sent as 1.7 only when asked (a plain explain or boot stays 1.0); a
   client capped below 1.7 refuses them.
+* 1.8 - report_host(listing_age): seconds between the agent's listing of its
+  domains and the sending of its report (the agent's monotonic clock), so a
+  report worked late judges a build's grace by the listing.  A client capped
+  below 1.8 sends the 1.0 report without it (judged at its arrival, as before).
 
 Every payload is a plain dict (wire ``to_dict`` forms); errors come back as
 ``wire.rpc.BusError`` with a code (InvalidInput, NoValidHost, NotFound,
@@ -35,15 +39,18 @@ Conflict, OperationFailed, InternalError).  docs/rpc-api.md documents each
 method's payload and answer.
 """
 
+import time
+
 from wire import signing, upgrade_levels
 
 TOPIC = 'kvmfleet-scheduler'
-VERSION = '1.7'
+VERSION = '1.8'
 # Seconds an agent waits for a scheduler to take a report sent as a call
 REPORT_CALL_TIMEOUT_S = 2
 MOVES = '1.5'
 RESIZE = '1.6'
 MAKE_ROOM = '1.7'
+LISTING_AGE = '1.8'
 
 
 class SchedulerAPI:
@@ -71,9 +78,10 @@ class SchedulerAPI:
         ctxt = signing.context_for(self.signer, method, TOPIC, kwargs, host_name)
         self.client.prepare(version=version).cast(ctxt, method, **kwargs)
 
-    def _signed_call(self, host_name, method, timeout, **kwargs):
+    def _signed_call(self, host_name, method, timeout, version='1.0', **kwargs):
         ctxt = signing.context_for(self.signer, method, TOPIC, kwargs, host_name)
-        return self.client.prepare(version='1.0', timeout=timeout).call(ctxt, method, **kwargs)
+        return self.client.prepare(version=version, timeout=timeout).call(ctxt, method,
+                                                                          **kwargs)
 
     # -- operators ---------------------------------------------------------
     def boot(self, request, instance_uuids=None, make_room=False):
@@ -196,19 +204,25 @@ class SchedulerAPI:
         return self._call_since('1.3', 'server_group_delete', group=group)
 
     # -- agents ------------------------------------------------------------
-    def report_host(self, host, instances, taken=None):
+    def report_host(self, host, instances, taken=None, listed=None):
         """Agent heartbeat: its topology dict and the instances its libvirt runs.
 
         With ``taken`` (a threading.Event) the report is a call: ``taken`` is set once
         a scheduler has answered it; unanswered within REPORT_CALL_TIMEOUT_S it raises
         MessagingTimeout (no scheduler consumes yet: the agent sends it again).
+        ``listed``: the ``time.monotonic()`` of the domain listing; sent (1.8) as its
+        age now, when the client may send 1.8.
         """
         name = host.get('name') if isinstance(host, dict) else None
+        kwargs, version = {'host': host, 'instances': instances}, '1.0'
+        if listed is not None and self.client.can_send_version(LISTING_AGE):
+            kwargs['listing_age'] = round(max(0.0, time.monotonic() - listed), 3)
+            version = LISTING_AGE
         if taken is None:
-            self._signed_cast(name, 'report_host', host=host, instances=instances)
+            self._signed_cast(name, 'report_host', version=version, **kwargs)
             return
-        self._signed_call(name, 'report_host', REPORT_CALL_TIMEOUT_S, host=host,
-                          instances=instances)
+        self._signed_call(name, 'report_host', REPORT_CALL_TIMEOUT_S, version=version,
+                          **kwargs)
         taken.set()
 
     def instance_update(self, instance, host, state, reason=None):

@@ -1,6 +1,7 @@
 """Cold start, agent side: the first report is a call sent again, with a growing, bounded
 delay, until a scheduler takes it; a scheduler's report_now makes every host report."""
 
+import time
 import types
 
 import oslo_messaging as messaging
@@ -17,7 +18,7 @@ class Scheduler:
     def __init__(self, answers=False):
         self.sent, self.answers = [], answers
 
-    def report_host(self, host, instances, taken=None):
+    def report_host(self, host, instances, taken=None, listed=None):
         self.sent.append((host['name'], 'cast' if taken is None else 'call'))
         if taken is not None and self.answers:
             taken.set()
@@ -75,7 +76,7 @@ class TimingOut:
     def __init__(self):
         self.sent = []
 
-    def report_host(self, host, instances, taken=None):
+    def report_host(self, host, instances, taken=None, listed=None):
         self.sent.append((host['name'], 'cast' if taken is None else 'call'))
         if taken is not None:
             raise messaging.MessagingTimeout('nobody consumes')
@@ -88,3 +89,21 @@ def test_after_an_unanswered_call_the_other_first_reports_are_cast_not_waited_on
         batching.report_host({'name': name}, [], taken=object())
     batching.close()
     assert api.sent == [('h1', 'call'), ('h2', 'cast'), ('h3', 'cast')]
+
+
+def test_a_report_carries_the_monotonic_time_taken_before_its_domains_were_listed():
+    seen = {}
+
+    class Listing(Scheduler):
+        def report_host(self, host, instances, taken=None, listed=None):
+            seen['listed'] = listed
+            super().report_host(host, instances, taken, listed)
+    manager = host(scheduler=Listing())
+
+    def list_domains():
+        seen['listing'] = time.monotonic()
+        return []
+    manager.driver.conn.list_domains = list_domains
+    manager.report()
+    assert seen['listed'] <= seen['listing']
+    assert seen['listing'] - seen['listed'] < 5

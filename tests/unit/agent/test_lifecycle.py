@@ -266,7 +266,7 @@ class Scheduler:
     def __init__(self):
         self.reports, self.updates = [], []
 
-    def report_host(self, host, instances, taken=None):
+    def report_host(self, host, instances, taken=None, listed=None):
         self.reports.append((host, instances))
 
     def instance_update(self, *args):

@@ -36,7 +36,7 @@ class RecordingScheduler:
             self.updates.append((instance, host, state, reason))
             self.changed.notify_all()
 
-    def report_host(self, host, instances, taken=None):
+    def report_host(self, host, instances, taken=None, listed=None):
         self.reports.append((host['name'], instances))
         self.last_host = host
         if taken is not None:     # a scheduler answers every report

@@ -14,7 +14,7 @@ class RecordingAPI:
             self.gate.wait(5)
         self.sent.append(('updates', [u['instance'] for u in updates]))
 
-    def report_host(self, host, instances, taken=None):
+    def report_host(self, host, instances, taken=None, listed=None):
         self.sent.append(('report', host['name']))
 
 
@@ -57,3 +57,16 @@ def test_a_failed_cast_does_not_stop_the_sender():
     batching.instance_update('good', 'h1', 'ACTIVE')
     batching.close()
     assert api.sent == [('updates', ['good'])]
+
+
+def test_a_queued_report_keeps_its_listing_time_for_the_age_sent_with_it():
+    class Listing(RecordingAPI):
+        def report_host(self, host, instances, taken=None, listed=None):
+            self.sent.append(('report', host['name'], listed))
+
+    api = Listing()
+    batching = BatchingSchedulerAPI(api, linger=0.0)
+    batching.report_host({'name': 'h1'}, [], listed=12.5)
+    batching.report_host({'name': 'h2'}, [])
+    batching.close()
+    assert api.sent == [('report', 'h1', 12.5), ('report', 'h2', None)]

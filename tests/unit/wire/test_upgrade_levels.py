@@ -84,6 +84,7 @@ def test_unset_or_empty_means_no_cap(bus, levels, value):
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.5'),
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.6'),
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.7'),
+    (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.8'),
     (agent_rpcapi.AgentAPI, 'agent', '1.0'),
     (agent_rpcapi.AgentAPI, 'agent', '1.1'),
     (agent_rpcapi.AgentAPI, 'agent', '1.2'),
@@ -108,8 +109,8 @@ def test_a_cap_is_logged_when_the_client_is_made(bus, levels, caplog):
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1', 'must be a version of the form N.M'),
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.0.1', 'must be a version of the form N.M'),
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', 'v1.0', 'must be a version of the form N.M'),
-    (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.8', 'must not be newer than 1.7'),
-    (scheduler_rpcapi.SchedulerAPI, 'scheduler', '2.0', 'must not be newer than 1.7'),
+    (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.9', 'must not be newer than 1.8'),
+    (scheduler_rpcapi.SchedulerAPI, 'scheduler', '2.0', 'must not be newer than 1.8'),
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '0.9', 'must be a 1.x version'),
     (agent_rpcapi.AgentAPI, 'agent', '1.5', 'must not be newer than 1.4'),
     (agent_rpcapi.AgentAPI, 'agent', 'kilo', 'must be a version of the form N.M'),
@@ -181,6 +182,23 @@ def test_make_room_is_sent_as_1_7_only_when_asked_and_refused_capped_below(bus, 
             call()
         assert caught.value.code == rpc.OPERATION_FAILED and sent == []
     assert 'needs RPC API 1.7' in caught.value.message
+
+
+def test_a_report_carries_its_listing_age_as_1_8_and_capped_below_is_the_1_0_report(
+        bus, levels, monkeypatch):
+    host = {'name': 'compute-1'}
+    for cap, expected in (('1.7', ('report_host', '1.0', {'host': host, 'instances': []},
+                                   False)),
+                          (None, ('report_host', '1.8', {'host': host, 'instances': [],
+                                                         'listing_age': 5.0}, False))):
+        api = capped_scheduler_api(levels, cap)
+        sent = record_sends(monkeypatch, api)
+        monkeypatch.setattr(scheduler_rpcapi.time, 'monotonic', lambda: 105.0)
+        api.report_host(host, [], listed=100.0)
+        assert sent == [expected]
+    sent.clear()
+    api.report_host(host, [])                 # no listing time: the 1.0 report
+    assert sent == [('report_host', '1.0', {'host': host, 'instances': []}, False)]
 
 
 def test_report_now_is_a_1_2_fanout_and_not_sent_capped_below(bus, levels, monkeypatch):
