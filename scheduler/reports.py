@@ -38,6 +38,11 @@ report_opts = [
 ]
 cfg.CONF.register_opts(report_opts, group='scheduler')
 
+# Most hosts with a report waiting: the reports of a 20,000-host fleet all at once.
+# A report of one more host is refused, so a flood of made-up host names (possible
+# where reports need no signature) cannot grow the queue without bound.
+MAX_WAITING_HOSTS = 20000
+
 # Most seconds an agent may say its domain listing is older than its report
 # (scheduler RPC 1.8); an older listing is refused as a broken report.
 MAX_LISTING_AGE_S = 600.0
@@ -84,9 +89,10 @@ def listed_at(received, listing_age):
 class ReportQueue:
     """The newest waiting report per host, worked by at most ``workers`` threads."""
 
-    def __init__(self, work, workers=None):
+    def __init__(self, work, workers=None, max_waiting=MAX_WAITING_HOSTS):
         self.work = work            # work(report) -> answer
         self.workers = workers
+        self.max_waiting = max_waiting
         self._lock = threading.Lock()
         self._waiting = collections.OrderedDict()    # host -> newest Report, oldest first
         self._busy = set()          # hosts whose report a thread is working
@@ -102,6 +108,9 @@ class ReportQueue:
         with self._lock:
             if self._waiting.pop(host, None) is not None:
                 self.superseded += 1
+            elif len(self._waiting) >= self.max_waiting:
+                raise rpc.BusError(rpc.OPERATION_FAILED, f"report of host {host} refused: "
+                                   f"{len(self._waiting)} hosts' reports wait already")
             self._waiting[host] = report
             if self._working >= self._limit():
                 return None

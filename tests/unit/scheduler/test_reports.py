@@ -89,6 +89,21 @@ def test_at_most_workers_threads_work_reports_the_others_return_at_once():
     assert queue.waiting() == 0 and queue._working == 0
 
 
+def test_reports_of_more_hosts_than_may_wait_are_refused_newer_ones_still_supersede():
+    work = GatedWork(held={'a'})
+    queue = reports.ReportQueue(work, workers=1, max_waiting=2)
+    answers = []
+    runner = submit_in_thread(queue, 'a', ('a', 1), answers)
+    work.wait_started('a')
+    assert queue.submit('b', ('b', 1)) is None and queue.submit('c', ('c', 1)) is None
+    with pytest.raises(rpc.BusError, match='report of host d refused: 2 hosts'):
+        queue.submit('d', ('d', 1))
+    assert queue.submit('c', ('c', 2)) is None        # a waiting host: superseded
+    work.release.set()
+    runner.join(10)
+    assert sorted(work.worked) == [('a', 1), ('b', 1), ('c', 2)]
+
+
 def test_a_failing_report_left_to_another_thread_is_logged_and_the_queue_goes_on(caplog):
     gate = threading.Event()
     started = threading.Event()
