@@ -6,6 +6,7 @@ first alternate (not tried yet) that every enabled filter passes, each filter as
 own here, and that the exact fit accepts; none when there is none.
 """
 
+import contextlib
 import dataclasses
 
 from hypothesis import HealthCheck, given, settings
@@ -34,6 +35,9 @@ class _Store:
     def claim(self, assignment, expected, now=None, new_instance=None):
         self.claimed.append(assignment)
         return expected + 1
+
+    def decision_turn(self):
+        return contextlib.nullcontext()     # one scheduler: always its turn
 
 
 class _State:

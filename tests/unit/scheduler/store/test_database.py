@@ -86,7 +86,7 @@ def test_settings_come_from_the_database_group():
     database.register_opts(conf)       # idempotent: the scheduler and kvmfleet-manage both do
     conf([], project='kvmfleet-test', default_config_files=[])
     assert database.database_settings(conf) == database.DatabaseSettings(
-        max_pool_size=10, max_overflow=20, max_retries=10)
+        max_pool_size=10, max_overflow=20, max_retries=10, decisions_in_turn=True)
     conf.set_override('max_retries', -1, group='database')
     assert database.database_settings(conf).max_retries == -1
     assert conf.database.sync_on_startup is False
