@@ -21,8 +21,9 @@ With ``shuffle_best_same_weighed_hosts`` (Nova's option, on by default here)
 hosts of equal weight are taken in random order: the walk of step 3 meets
 equal estimates in an order of this engine's own (``index.tie_order`` with a
 salt drawn at start), and step 4 picks at random among the fitted hosts of
-the best weight.  Without it, the first by name wins a tie, so every
-scheduler sharing a store picks the same host and the later claims conflict.
+the best weight.  Without it, the first by name wins a tie: every scheduler
+sharing a store prefers the same host among equals (the races for the one best
+host are what decisions in turn close: scheduler/store/turns.py).
 
 Fitting only the top ``fit_candidates`` by estimate is what keeps a decision
 fast on 10,000 hosts; the final order among them uses the real weighers.
