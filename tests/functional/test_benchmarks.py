@@ -33,6 +33,7 @@ def test_bench_bus_boots_every_instance_and_reports_cpu_per_process():
     assert result['boots_per_s'] > 0 and result['p99_ms'] >= result['p50_ms'] > 0
     assert set(result['cpu_ms_per_boot']) == CPU_PARTS
     assert all(value > 0 for value in result['cpu_ms_per_boot'].values())
+    assert result['notifications'] == 'off' and len(result['load_avg']) == 2
 
 
 @pytest.mark.postgres
