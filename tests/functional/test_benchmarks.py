@@ -58,6 +58,12 @@ def test_bench_bus_floor_reports_medians_and_the_cpu_total():
     assert 'bench_bus_floor.py' in result['command'] and 'CPUs' in result['machine']
 
 
+def test_bench_build_casts_reports_the_sender_cpu_per_build_by_batch_size():
+    result = run_json('bench_build_casts.py', '--builds', '16', '--runs', '1')
+    assert set(result['sender_cpu_ms_per_build']) == {'1', '2', '4', '8'}
+    assert all(value > 0 for value in result['sender_cpu_ms_per_build'].values())
+
+
 @pytest.mark.postgres
 def test_bench_bus_compare_reports_the_floor_and_one_and_two_schedulers_in_one_table():
     if not port_open(5432):
