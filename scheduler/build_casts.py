@@ -57,8 +57,13 @@ class BuildCasts:
                 if host not in self._sending:
                     self._sending.add(host)
                     leading.append(host)
-        for host in leading:
-            self._drain(agents, host)
+        for index, host in enumerate(leading):
+            try:
+                self._drain(agents, host)
+            except BaseException as exc:   # no build may wait for a sender that is gone
+                for abandoned in leading[index:]:
+                    self._abandon(abandoned, exc)
+                raise
         for build in waiting:
             build.sent.wait()
         failed = next((b.error for b in waiting if b.error is not None), None)
@@ -67,15 +72,15 @@ class BuildCasts:
 
     def _drain(self, agents, host):
         """Send what is queued for ``host`` until nothing is, a cast at a time."""
-        try:
-            while self._cast_next(agents, host):
-                pass
-        except BaseException as exc:    # no build may wait for a sender that is gone
-            with self._lock:
-                abandoned = self._queued.pop(host, [])
-                self._sending.discard(host)
-            self._fail(abandoned, exc)
-            raise
+        while self._cast_next(agents, host):
+            pass
+
+    def _abandon(self, host, error):
+        """Fail what is queued for ``host`` and free it for the next sender."""
+        with self._lock:
+            abandoned = self._queued.pop(host, [])
+            self._sending.discard(host)
+        self._fail(abandoned, error)
 
     def _cast_next(self, agents, host):
         with self._lock:
@@ -90,12 +95,16 @@ class BuildCasts:
                 agents.build_instance(host, **batch[0].arguments)
             else:
                 agents.build_instances(host, [build.arguments for build in batch])
-        except Exception as exc:      # each boot waiting on it fails, as its own would
+        except BaseException as exc:     # each boot waiting on it fails, as its own would
             self._fail(batch, exc)
+            if not isinstance(exc, Exception):
+                raise
             return True
-        self.cast_marks.cast([build.arguments['instance'] for build in batch])
-        for build in batch:
-            build.sent.set()
+        try:
+            self.cast_marks.cast([build.arguments['instance'] for build in batch])
+        finally:
+            for build in batch:
+                build.sent.set()
         return True
 
     @staticmethod

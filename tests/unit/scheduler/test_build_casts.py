@@ -89,3 +89,45 @@ def test_a_batch_is_bounded():
     agents, marks = SlowAgents(), Marks()
     BuildCasts(marks, max_batch=2).send(agents, [('h', build(u)) for u in 'abcde'])
     assert agents.casts == [('h', ['a', 'b']), ('h', ['c', 'd']), ('h', ['e'])]
+
+
+class Interrupted(BaseException):
+    pass
+
+
+def test_a_sender_interrupted_leaves_no_build_waiting_and_no_host_stuck():
+    agents, marks = SlowAgents(blocked_host='h1'), Marks()
+    casts = BuildCasts(marks)
+    interrupted = []
+
+    def lead():
+        try:
+            casts.send(agents, [('h1', build('a'))])
+        except Interrupted:
+            interrupted.append('a')
+    leader = threading.Thread(target=lead)
+    leader.start()
+    assert agents.entered.wait(10)
+    errors = []
+    queued = threading.Thread(target=lambda: errors.append(
+        pytest.raises(Interrupted, casts.send, agents, [('h1', build('b'))])))
+    queued.start()
+    for _ in range(100):
+        if casts._queued.get('h1'):
+            break
+        threading.Event().wait(0.01)
+    agents.fail_host = None
+    agents._cast = _interrupting(agents._cast)    # 'a' leaves, the next cast dies
+    agents.release.set()
+    leader.join(10)
+    queued.join(10)
+    assert not leader.is_alive() and not queued.is_alive()      # nobody hangs
+    assert interrupted == ['a'] and errors[0].type is Interrupted     # b's cast failed
+    assert marks.cast_uuids == ['a'] and casts._queued == {} and casts._sending == set()
+    casts.send(SlowAgents(), [('h1', build('c'))])              # the host is free again
+
+
+def _interrupting(cast):
+    def interrupt(host, uuids):     # 'a' is in flight through ``cast`` already
+        raise Interrupted()
+    return interrupt
