@@ -181,7 +181,8 @@ class AgentManager(MoveEndpoints):
         The message is signed as a whole; each item is untrusted input checked on its
         own: a malformed item is answered ERROR when its ``instance`` is readable (else
         logged) and never holds back the others.  A build sent again answers its state.
-        The builds run side by side, as separate casts would.
+        The builds run side by side, as separate casts would; the message is done when
+        the last has ended.
         """
         arguments.bounded_list(builds, 'builds')
         runners = [threading.Thread(target=self._batch_item, args=(index, item),
@@ -191,6 +192,8 @@ class AgentManager(MoveEndpoints):
             runner.start()
         if builds:
             self._batch_item(0, builds[0])
+        for runner in runners:
+            runner.join()
         return None
 
     def _batch_item(self, index, item):

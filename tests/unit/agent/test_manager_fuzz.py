@@ -30,7 +30,8 @@ def agent(tmp_path_factory):
     spec, assignment = placement('sim-0000', busfleet.PINNED, UUID)
     build = {'instance': UUID, 'name': 'vm', 'assignment': assignment.to_dict(),
              'spec': spec.to_dict(), 'request': {}}
-    templates = {'build_instance': build, 'delete_instance': {'instance': UUID},
+    templates = {'build_instance': build, 'build_instances': {'builds': [build]},
+                 'delete_instance': {'instance': UUID},
                  'stop': {'instance': UUID}, 'start': {'instance': UUID},
                  'reboot': {'instance': UUID}, 'console_log': {'instance': UUID},
                  'report_now': {},
@@ -60,9 +61,17 @@ def _files(manager):
 
 
 def _reaches_build(message):
-    """Whether ``message`` is a build_instance the endpoint itself reads, uuid readable."""
+    """Whether ``message`` is a build_instance the endpoint itself reads, uuid readable
+    (or a build_instances of one such build)."""
     args = message.get('args')
-    if message.get('method') != 'build_instance' or message.get('version') != '1.0' or \
+    if message.get('method') == 'build_instances' and message.get('version') == '1.0':
+        if 'namespace' in message or not isinstance(args, dict) or set(args) != {'builds'}:
+            return False
+        builds = args['builds']
+        if not (isinstance(builds, list) and len(builds) == 1 and isinstance(builds[0], dict)):
+            return False
+        args = builds[0]
+    elif message.get('method') != 'build_instance' or message.get('version') != '1.0' or \
             'namespace' in message or not isinstance(args, dict):
         return False
     try:
