@@ -209,8 +209,9 @@ class AgentManager(MoveEndpoints):
             return
         except (rpc.BusError, FieldError, InvalidInput) as exc:
             refused = exc
-        except Exception:
-            LOG.exception('builds[%d] failed', index)
+        except Exception:     # a bug: logged with its traceback, rate-limited (untrusted input)
+            ratelimit.rejections().log(logging.ERROR, 'builds[%d] failed', index,
+                                       exc_info=True)
             return
         ratelimit.rejections().warning('builds[%d] rejected: %s', index, refusal_line(refused))
 
