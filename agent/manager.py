@@ -449,6 +449,8 @@ def _spec_from_dict(spec):
     name checked by the instance name rule (it becomes the domain's title)."""
     parsed = RequestSpec.from_dict(spec)
     names.instance_name(parsed.name, 'spec.name')
+    for key in ('extra_specs', 'image_properties', 'aggregate_specs'):   # the builder reads
+        rpc.check(getattr(parsed, key), dict, f"spec.{key}")
     parsed.to_dict()
     return parsed
 

@@ -111,3 +111,16 @@ def test_a_spec_whose_name_is_not_text_is_refused_by_build_and_prepare(agent):
         code, answer = rpc_fuzz.checked_answer(guard, {'method': method, 'args': args},
                                                BUILD_TIME_LIMIT_S)
         assert code == rpc.INVALID_INPUT and 'spec.name' in answer.message, answer
+
+
+@pytest.mark.parametrize('key', ['extra_specs', 'image_properties', 'aggregate_specs'])
+def test_a_spec_whose_mappings_are_not_objects_is_refused_by_build(agent, key):
+    """Found by the fuzz above: image_properties as text reached the domain builder
+    (an InternalError, 'str' object has no attribute 'get')."""
+    manager, _scheduler, guard, templates = agent
+    args = dict(templates['build_instance'],
+                spec=dict(templates['build_instance']['spec'], **{key: 'text'}))
+    code, answer = rpc_fuzz.checked_answer(guard, {'method': 'build_instance', 'args': args},
+                                           BUILD_TIME_LIMIT_S)
+    assert code == rpc.INVALID_INPUT and f"spec.{key}" in answer.message, answer
+
