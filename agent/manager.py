@@ -1,4 +1,4 @@
-"""Server side of the agent's RPC API (topic ``kvmfleet-agent``, server = host name, 1.2).
+"""Server side of the agent's RPC API (topic ``kvmfleet-agent``, server = host name, 1.5).
 
 The agent never re-decides: it verifies the scheduler's assignment against
 its host and applies it (agent.driver), then tells the scheduler what
@@ -67,7 +67,7 @@ class AgentManager(MoveEndpoints):
     """One host's endpoints.  ``topology`` is a callable returning its HostTopology.
     Moves: agent.move_endpoints."""
 
-    target = messaging.Target(version='1.4')
+    target = messaging.Target(version='1.5')
     # Checks that orders are signed by a trusted scheduler for this host
     # (agent/trust.py); the service sets it, unit tests may leave it None.
     verifier = None
@@ -171,6 +171,52 @@ class AgentManager(MoveEndpoints):
         arguments), a readable ``instance`` uuid is answered ERROR with the reason
         and nothing is created.
         """
+        return self._build(instance, name, assignment, spec, request, unknown)
+
+    @rpc.endpoint
+    @trust.from_scheduler
+    def build_instances(self, ctxt, builds):
+        """Several builds for this host in one message (1.5), each as build_instance.
+
+        The message is signed as a whole; each item is untrusted input checked on its
+        own: a malformed item is answered ERROR when its ``instance`` is readable (else
+        logged) and never holds back the others.  A build sent again answers its state.
+        The builds run side by side, as separate casts would; the message is done when
+        the last has ended.
+        """
+        arguments.bounded_list(builds, 'builds')
+        runners = [threading.Thread(target=self._batch_item, args=(index, item),
+                                    name=f"build-{index}", daemon=True)
+                   for index, item in enumerate(builds[1:], 1)]
+        for runner in runners:
+            runner.start()
+        if builds:
+            self._batch_item(0, builds[0])
+        for runner in runners:
+            runner.join()
+        return None
+
+    def _batch_item(self, index, item):
+        """Build ``builds[index]``; its refusal is one rate-limited line, never raised."""
+        try:
+            if not isinstance(item, dict):
+                raise rpc.invalid(f"builds[{index}]", f"expected an object, got "
+                                  f"{type(item).__name__}")
+            fields = dict(item)
+            self._build(fields.pop('instance', None), fields.pop('name', None),
+                        fields.pop('assignment', None), fields.pop('spec', None),
+                        fields.pop('request', None), fields)
+            return
+        except (rpc.BusError, FieldError, InvalidInput) as exc:
+            refused = exc
+        except Exception:     # a bug: logged with its traceback, rate-limited (untrusted input)
+            ratelimit.rejections().log(logging.ERROR, 'builds[%d] failed', index,
+                                       exc_info=True)
+            return
+        ratelimit.rejections().warning('builds[%d] rejected: %s', index, refusal_line(refused))
+
+    def _build(self, instance, name, assignment, spec, request, unknown):
+        """build_instance's work (the message checked and verified already)."""
         arguments.uuid(instance, 'instance')
         try:
             parsed_spec, parsed, image = self._read_build(instance, name, assignment, spec,
@@ -405,6 +451,8 @@ def _spec_from_dict(spec):
     name checked by the instance name rule (it becomes the domain's title)."""
     parsed = RequestSpec.from_dict(spec)
     names.instance_name(parsed.name, 'spec.name')
+    for key in ('extra_specs', 'image_properties', 'aggregate_specs'):   # the builder reads
+        rpc.check(getattr(parsed, key), dict, f"spec.{key}")
     parsed.to_dict()
     return parsed
 

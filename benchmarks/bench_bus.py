@@ -210,6 +210,7 @@ def bus_run(args, database=None, schedulers=1):
     """
     from tests import busfleet
     from tests.functional.bus_stack import Stack
+    load_before = os.getloadavg()[0]
     workdir = pathlib.Path(tempfile.mkdtemp(prefix='kvmfleet-bench-bus-', dir=args.workdir))
     stack = Stack(workdir, busfleet.fleet(args.hosts, prefix='sim'),
                   report_interval=args.report_interval, down_time=10 * args.report_interval,
@@ -276,6 +277,9 @@ def bus_run(args, database=None, schedulers=1):
         'notifications': args.notifications, 'signing': args.signing,
         'executor_threads': args.executor_threads or 64,
         'hosts_per_connection': args.hosts_per_connection or 100,
+        # the machine's 1-minute load average when the run started and ended: other
+        # work on it inflates every CPU figure (compare runs of one time window)
+        'load_avg': [round(load_before, 1), round(os.getloadavg()[0], 1)],
     }
 
 
@@ -284,8 +288,10 @@ def compare(args):
     from benchmarks.bench_bus_floor import fresh_run
     from benchmarks.bench_placement import machine_line
     from tests.conftest import postgres_schema
+    load_before = os.getloadavg()[0]
     floor = fresh_run(args.boots, args.clients)
     rows = [dict(configuration='bus floor (messages only)',
+                 load_avg=[round(load_before, 1), round(os.getloadavg()[0], 1)],
                  boots_per_s=round(floor['boots_per_s'], 1), p50_ms=round(floor['p50_ms'], 2),
                  cpu_ms_per_boot={k: round(v, 2) for k, v in floor['cpu_ms_per_boot'].items()})]
     print(f"floor: {rows[0]['boots_per_s']} boots/s", file=sys.stderr, flush=True)
@@ -310,7 +316,7 @@ def compare(args):
 def print_comparison(result):
     print(f"{'':26} {'boots/s':>8} {'/floor':>6} {'ACTIVE/s':>8} {'p50 ms':>7} "
           f"{'sched ms/boot net':>17} {'(gross, idle ms/s)':>19}  CPU ms/boot: "
-          'scheduler / agent / RabbitMQ / clients')
+          'scheduler / agent / RabbitMQ / clients   (load average)')
     for row in result['rows']:
         cpu = row['cpu_ms_per_boot']
         net = (f"{row['scheduler_ms_per_boot_net']:17.2f} "
@@ -320,7 +326,9 @@ def print_comparison(result):
         print(f"{row['configuration']:26} {row['boots_per_s']:8.1f} "
               f"{row.get('floor_ratio', 1.0):6.2f} {row.get('all_active_per_s', 0):8.1f} "
               f"{row['p50_ms']:7.1f} {net}  " + ' / '.join(
-                  f"{cpu[k]:.2f}" for k in ('scheduler', 'agent', 'broker', 'clients')))
+                  f"{cpu[k]:.2f}" for k in ('scheduler', 'agent', 'broker', 'clients'))
+              + '   ({:.1f} -> {:.1f})'.format(*row['load_avg']))
+    print(f"notifications: {result['notifications']}, signing: {result['signing']}")
     print(f"command: {result['command']}\nmachine: {result['machine']}")
 
 
@@ -339,9 +347,12 @@ def main():
     parser.add_argument('--workdir', default='/var/tmp',
                         help='where the store and the simulated hosts\' files go (the cost '
                              'of creating files there is part of each simulated build)')
-    parser.add_argument('--notifications', choices=('on', 'off'), default='on',
+    parser.add_argument('--notifications', choices=('on', 'off'), default='off',
                         help='on: [oslo_messaging_notifications] driver = messagingv2 '
-                             '(scheduler and agents); off: no driver, the default')
+                             '(scheduler and agents: two versioned notifications per boot '
+                             'from the scheduler, two per build from the agent); off: no '
+                             'driver, the services\' default (and this benchmark\'s since '
+                             'issue 15)')
     parser.add_argument('--signing', choices=('on', 'off'), default='on',
                         help='off: [signing] required = false and no keys (to measure what '
                              'signing costs; never in production)')

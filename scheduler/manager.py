@@ -26,6 +26,7 @@ from scheduler import (
     server_groups,
     trust,
 )
+from scheduler.build_casts import BuildCasts
 from scheduler.engine.capacity import shape_capacity
 from scheduler.metrics import NO_METRICS
 from scheduler.move_endpoints import MoveEndpoints
@@ -107,6 +108,7 @@ class SchedulerManager(MoveEndpoints, RoomEndpoints, GroupEndpoints):
         self.flags = {}            # host -> unknown domains flagged by reconciliation
         self.cast_marks = builds.CastMarks(store)   # cleared by the service, in batches
         self.reports = reports.ReportQueue(self._apply_report)   # coalesced, bounded
+        self.build_casts = BuildCasts(self.cast_marks)
         self.mover = Mover(store, self.state, engine, agent_api, self.lock, self._notify_move,
                            MoveSettings(cfg.CONF.scheduler.migration_prepare_timeout,
                                         cfg.CONF.scheduler.migration_timeout))
@@ -197,10 +199,11 @@ class SchedulerManager(MoveEndpoints, RoomEndpoints, GroupEndpoints):
                                  payloads.row_facts(row, BUILDING), occurred_at=started)
             self.notifier.notify('instance.schedule.end', instance_action,
                                  payloads.row_facts(row, BUILDING, assignment))
-            self.agents.build_instance(assignment.host, assignment.instance,
-                                       names[assignment.instance], assignment.to_dict(),
-                                       spec_dict, request)
-        self.cast_marks.cast([a.instance for a in claimed.assignments])
+        # those of a host whose previous cast is leaving go with the next, in one
+        self.build_casts.send(self.agents, [
+            (a.host, {'instance': a.instance, 'name': names[a.instance],
+                      'assignment': a.to_dict(), 'spec': spec_dict, 'request': request})
+            for a in claimed.assignments])
         answers = {a.instance: payloads.building(rows[a.instance], a, claimed.alternates, now)
                    for a in claimed.assignments}
         return {'instances': [answers[u] if u in answers else known[u].to_dict()

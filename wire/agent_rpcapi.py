@@ -20,6 +20,10 @@ Version history:
   the stopped source domain and its files (for a revert), sent as 1.4 only
   with keep_source; resize_in_place (call) and revert_resize (cast) for a
   resize that stays on its host.  A client capped below 1.4 refuses them.
+* 1.5 - build_instances(builds): several builds for one host in one cast,
+  each item the arguments of a build_instance (the scheduler sends the builds
+  claimed for a host while its previous cast was leaving together).  A
+  client capped below 1.5 sends each as a build_instance.
 """
 
 import logging
@@ -28,11 +32,12 @@ from wire import signing, upgrade_levels
 
 LOG = logging.getLogger(__name__)
 TOPIC = 'kvmfleet-agent'
-VERSION = '1.4'
+VERSION = '1.5'
 # What the signature of a message to every agent names as its destination
 EVERY_HOST = TOPIC
 MOVES = '1.3'
 RESIZE = '1.4'
+BATCH = '1.5'
 
 
 class AgentAPI:
@@ -73,6 +78,16 @@ class AgentAPI:
         """Verify ``assignment`` on ``host`` and launch; result via instance_update."""
         self._cast(host, 'build_instance', instance=instance, name=name,
                    assignment=assignment, spec=spec, request=request)
+
+    def build_instances(self, host, builds):
+        """Several builds for ``host``, each a dict of build_instance's arguments
+        (instance, name, assignment, spec, request): one cast (1.5), or one
+        build_instance each to an agent capped below 1.5."""
+        if len(builds) > 1 and self.client.can_send_version(BATCH):
+            self._cast(host, 'build_instances', BATCH, builds=builds)
+            return
+        for build in builds:
+            self.build_instance(host, **build)
 
     def delete_instance(self, host, instance):
         self._cast(host, 'delete_instance', instance=instance)

@@ -33,6 +33,7 @@ def test_bench_bus_boots_every_instance_and_reports_cpu_per_process():
     assert result['boots_per_s'] > 0 and result['p99_ms'] >= result['p50_ms'] > 0
     assert set(result['cpu_ms_per_boot']) == CPU_PARTS
     assert all(value > 0 for value in result['cpu_ms_per_boot'].values())
+    assert result['notifications'] == 'off' and len(result['load_avg']) == 2
 
 
 @pytest.mark.postgres
@@ -55,6 +56,12 @@ def test_bench_bus_floor_reports_medians_and_the_cpu_total():
     assert result['cpu_ms_per_boot_total'] == pytest.approx(
         sum(result['cpu_ms_per_boot'].values()), abs=0.05)
     assert 'bench_bus_floor.py' in result['command'] and 'CPUs' in result['machine']
+
+
+def test_bench_build_casts_reports_the_sender_cpu_per_build_by_batch_size():
+    result = run_json('bench_build_casts.py', '--builds', '16', '--runs', '1')
+    assert set(result['sender_cpu_ms_per_build']) == {'1', '2', '4', '8'}
+    assert all(value > 0 for value in result['sender_cpu_ms_per_build'].values())
 
 
 @pytest.mark.postgres

@@ -30,7 +30,8 @@ def agent(tmp_path_factory):
     spec, assignment = placement('sim-0000', busfleet.PINNED, UUID)
     build = {'instance': UUID, 'name': 'vm', 'assignment': assignment.to_dict(),
              'spec': spec.to_dict(), 'request': {}}
-    templates = {'build_instance': build, 'delete_instance': {'instance': UUID},
+    templates = {'build_instance': build, 'build_instances': {'builds': [build]},
+                 'delete_instance': {'instance': UUID},
                  'stop': {'instance': UUID}, 'start': {'instance': UUID},
                  'reboot': {'instance': UUID}, 'console_log': {'instance': UUID},
                  'report_now': {},
@@ -60,18 +61,28 @@ def _files(manager):
 
 
 def _reaches_build(message):
-    """Whether ``message`` is a build_instance the endpoint itself reads, uuid readable."""
+    """The instance of a build_instance the endpoint itself reads, uuid readable (or of
+    a build_instances of one such build); None for any other message."""
     args = message.get('args')
-    if message.get('method') != 'build_instance' or message.get('version') != '1.0' or \
+    if message.get('method') == 'build_instances' and message.get('version') == '1.0':
+        if 'namespace' in message or not isinstance(args, dict) or set(args) != {'builds'}:
+            return None
+        builds = args['builds']
+        if not (isinstance(builds, list) and len(builds) == 1 and isinstance(builds[0], dict)):
+            return None
+        args = builds[0]
+    elif message.get('method') != 'build_instance' or message.get('version') != '1.0' or \
             'namespace' in message or not isinstance(args, dict):
-        return False
+        return None
     try:
         arguments.uuid(args.get('instance'), 'instance')
     except FieldError:
-        return False
+        return None
     # The envelope rules: argument names, and never the call's own self/ctxt.
-    return all(isinstance(k, str) and rpc.ARGUMENT_NAME.match(k) and k not in ('self', 'ctxt')
-               for k in args)
+    if all(isinstance(k, str) and rpc.ARGUMENT_NAME.match(k) and k not in ('self', 'ctxt')
+           for k in message['args']):
+        return args['instance']
+    return None
 
 
 @settings(max_examples=400, deadline=None, database=None,
@@ -85,10 +96,11 @@ def test_a_hostile_message_gets_a_documented_answer_and_creates_nothing(agent, d
     code, answer = rpc_fuzz.checked_answer(guard, message, BUILD_TIME_LIMIT_S)
     if code in rpc_fuzz.REFUSALS:
         assert manager.domains() == domains and _files(manager) == files, answer.message
-    if _reaches_build(message):
+    built = _reaches_build(message)
+    if built is not None:
         instance, _, state, reason = scheduler.updates[-1]
         assert len(scheduler.updates) == answered + 1
-        assert instance == message['args']['instance'] and state in ('ACTIVE', 'ERROR')
+        assert instance == built and state in ('ACTIVE', 'ERROR')
 
 
 def test_a_spec_whose_name_is_not_text_is_refused_by_build_and_prepare(agent):
@@ -99,3 +111,16 @@ def test_a_spec_whose_name_is_not_text_is_refused_by_build_and_prepare(agent):
         code, answer = rpc_fuzz.checked_answer(guard, {'method': method, 'args': args},
                                                BUILD_TIME_LIMIT_S)
         assert code == rpc.INVALID_INPUT and 'spec.name' in answer.message, answer
+
+
+@pytest.mark.parametrize('key', ['extra_specs', 'image_properties', 'aggregate_specs'])
+def test_a_spec_whose_mappings_are_not_objects_is_refused_by_build(agent, key):
+    """Found by the fuzz above: image_properties as text reached the domain builder
+    (an InternalError, 'str' object has no attribute 'get')."""
+    manager, _scheduler, guard, templates = agent
+    args = dict(templates['build_instance'],
+                spec=dict(templates['build_instance']['spec'], **{key: 'text'}))
+    code, answer = rpc_fuzz.checked_answer(guard, {'method': 'build_instance', 'args': args},
+                                           BUILD_TIME_LIMIT_S)
+    assert code == rpc.INVALID_INPUT and f"spec.{key}" in answer.message, answer
+

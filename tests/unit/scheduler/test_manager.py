@@ -40,6 +40,12 @@ class RecordingAgents:
     def build_instance(self, host, instance, name, assignment, spec, request=None):
         self._record('build_instance', host, instance, assignment)
 
+    def build_instances(self, host, builds):
+        """Several builds in one cast (1.5): recorded as one build_instance each."""
+        self._record('build_instances', host, [b['instance'] for b in builds])
+        for build in builds:
+            self.build_instance(host, **build)
+
     def delete_instance(self, host, instance):
         self._record('delete_instance', host, instance)
 

@@ -90,6 +90,7 @@ def test_unset_or_empty_means_no_cap(bus, levels, value):
     (agent_rpcapi.AgentAPI, 'agent', '1.2'),
     (agent_rpcapi.AgentAPI, 'agent', '1.3'),
     (agent_rpcapi.AgentAPI, 'agent', '1.4'),
+    (agent_rpcapi.AgentAPI, 'agent', '1.5'),
 ])
 def test_a_version_this_release_speaks_caps_the_client(bus, levels, api_class, api, value):
     levels(api, value)
@@ -112,7 +113,7 @@ def test_a_cap_is_logged_when_the_client_is_made(bus, levels, caplog):
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '1.9', 'must not be newer than 1.8'),
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '2.0', 'must not be newer than 1.8'),
     (scheduler_rpcapi.SchedulerAPI, 'scheduler', '0.9', 'must be a 1.x version'),
-    (agent_rpcapi.AgentAPI, 'agent', '1.5', 'must not be newer than 1.4'),
+    (agent_rpcapi.AgentAPI, 'agent', '1.6', 'must not be newer than 1.5'),
     (agent_rpcapi.AgentAPI, 'agent', 'kilo', 'must be a version of the form N.M'),
 ])
 def test_a_bad_level_fails_at_client_creation_naming_option_and_rule(bus, levels, api_class,
